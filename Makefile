@@ -1,0 +1,58 @@
+# rdugen — every target sets itself up: a fresh machine needs only Python >= 3.10, g++, make and perl.
+#   make sim     run the main job on the default configuration
+#   make test    the regression (CI runs this)
+#   make lint    verilator --lint-only on every generated configuration
+#   make bench   benchmarks: JSON + table
+#   make clean   remove build products (keeps .venv; `make distclean` removes it too)
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+JOBS   ?= 2
+CONFIG ?= configs/sim.yaml
+PYTEST_ARGS ?=
+
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: all sim test test-slow test-all lint bench fpga clean distclean venv
+
+all: test
+
+# The venv is (re)installed only when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) -m pip install --quiet -e '.[fpga,dev]'
+	@touch $(STAMP)
+	@echo "rdugen: environment ready in $(VENV)"
+
+venv: $(STAMP)
+
+sim: $(STAMP)
+	@$(PY) -m hw.cli sim --config $(CONFIG)
+
+test: $(STAMP)
+	@$(PY) -m pytest -n $(JOBS) -m "not slow" $(PYTEST_ARGS)
+
+test-slow: $(STAMP)
+	@$(PY) -m pytest -n $(JOBS) -m "slow" $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	@$(PY) -m pytest -n $(JOBS) $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	@$(PY) -m hw.cli lint --all
+
+bench: $(STAMP)
+	@$(PY) -m scripts.bench $(BENCH_ARGS)
+
+fpga: $(STAMP)
+	@$(PY) -m hw.cli fpga build --board ulx3s
+
+clean:
+	rm -rf build .pytest_cache sim_build results.xml
+	find . -name __pycache__ -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) .cache

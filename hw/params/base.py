@@ -1,0 +1,318 @@
+"""Declarative, validated parameter objects loaded from YAML.
+
+Every unit has one frozen dataclass of parameters (a subclass of :class:`Params`). Each field
+declares its type and what is allowed (:func:`param`); :meth:`Params.from_dict` turns a YAML mapping
+into the object and rejects, with **one line naming the key, the value and what is allowed**:
+
+* unknown keys (with a "did you mean" suggestion),
+* values of the wrong type (``bool`` is never accepted as an integer),
+* values outside what the field allows,
+* cross-field contradictions (a class's ``check`` method).
+
+Objects are validated once, at construction, and are immutable afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from pathlib import Path
+
+import yaml
+
+__all__ = ["ConfigError", "Params", "param", "Check", "pow2", "int_range", "one_of", "subset_of",
+           "positive", "real_range", "load_yaml"]
+
+
+class ConfigError(ValueError):
+    """A configuration or parameter error. The message is one line: where, which key, what value,
+    what is allowed."""
+
+
+def _where(source, key):
+    prefix = f"{source}: " if source else ""
+    return f"{prefix}{key}" if key else (source or "config")
+
+
+class Check:
+    """A predicate plus the phrase that says what it allows ("a power of two in 2..32")."""
+
+    def __init__(self, pred, allowed):
+        self.pred = pred
+        self.allowed = allowed
+
+    def __call__(self, value):
+        return self.pred(value)
+
+
+def pow2(lo, hi):
+    return Check(lambda v: lo <= v <= hi and v & (v - 1) == 0, f"must be a power of two in {lo}..{hi}")
+
+
+def int_range(lo, hi):
+    return Check(lambda v: lo <= v <= hi, f"must be an integer in {lo}..{hi}")
+
+
+def real_range(lo, hi):
+    return Check(lambda v: lo <= v <= hi, f"must be a number in {lo}..{hi}")
+
+
+def positive():
+    return Check(lambda v: v > 0, "must be > 0")
+
+
+def one_of(*values):
+    return Check(lambda v: v in values, "must be one of " + ", ".join(repr(v) for v in values))
+
+
+def subset_of(*values):
+    return Check(lambda v: all(x in values for x in v) and len(set(v)) == len(v),
+                 "must be a list of distinct items from " + ", ".join(repr(v) for v in values))
+
+
+def param(default=dataclasses.MISSING, *, check=None, doc="", factory=dataclasses.MISSING):
+    """A dataclass field with a validity check and a one-line description."""
+    meta = {"check": check, "doc": doc}
+    if factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _type_name(tp):
+    origin = typing.get_origin(tp)
+    if tp is int:
+        return "an integer"
+    if tp is float:
+        return "a number"
+    if tp is bool:
+        return "true or false"
+    if tp is str:
+        return "a string"
+    if origin in (tuple, list):
+        (inner, *_) = typing.get_args(tp) or (typing.Any,)
+        return f"a list of {_type_name(inner).removeprefix('a ').removeprefix('an ')}s"
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return " or ".join(_type_name(a) for a in args) + " or null"
+    if isinstance(tp, type) and issubclass(tp, Params):
+        return "a mapping"
+    return str(tp)
+
+
+class Params:
+    """Base of every parameter dataclass (subclasses are ``@dataclasses.dataclass(frozen=True)``).
+
+    Subclasses may define ``check(self, fail)`` for cross-field rules; call
+    ``fail(key, value, allowed)`` to report a violation.
+    """
+
+    #: Where presets for this section live (``configs/<PRESET_DIR>/<name>.yaml``); a string value
+    #: in YAML names such a preset.
+    PRESET_DIR: typing.ClassVar[str | None] = None
+
+    def __post_init__(self):
+        self._validate(source=getattr(self, "_source", None), prefix="")
+
+    # ---- construction ------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data, *, source=None, prefix="", **overrides):
+        """Build from a mapping (parsed YAML). ``overrides`` supply values the parent decides
+        (e.g. the fabric-wide lane count)."""
+        if data is None:
+            data = {}
+        if isinstance(data, str) and cls.PRESET_DIR:
+            path = configs_dir() / cls.PRESET_DIR / f"{data}.yaml"
+            if not path.exists():
+                names = sorted(p.stem for p in (configs_dir() / cls.PRESET_DIR).glob("*.yaml"))
+                raise ConfigError(f"{_where(source, prefix)} = {data!r}: no such preset; "
+                                  f"allowed: {', '.join(names)}")
+            data = load_yaml(path)
+            source = str(path)
+            prefix = ""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{_where(source, prefix)} = {data!r}: must be a mapping")
+        fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        for key in data:
+            if key not in fields:
+                close = difflib.get_close_matches(str(key), fields, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"{_where(source, _join(prefix, key))}: unknown key{hint}; "
+                                  f"allowed keys: {', '.join(fields)}")
+        hints = typing.get_type_hints(cls)
+        # This section's own scalar keys first, so an error names the key the user wrote rather
+        # than a nested section that inherits it.
+        for name, value in data.items():
+            tp = hints[name]
+            if not (isinstance(tp, type) and issubclass(tp, Params)) and name not in overrides:
+                value = _convert(tp, value, source, _join(prefix, name), {})
+                _check_type(tp, value, source, _join(prefix, name))
+                chk = fields[name].metadata.get("check")
+                if chk is not None and value is not None and not chk(value):
+                    raise ConfigError(f"{_where(source, _join(prefix, name))} = {_show(value)}: "
+                                      f"{chk.allowed}")
+        child_over = cls.child_overrides(data)
+        kwargs = {}
+        for name, f in fields.items():
+            key = _join(prefix, name)
+            if name in overrides and overrides[name] is not None:
+                if name in data and data[name] != overrides[name]:
+                    raise ConfigError(f"{_where(source, key)} = {data[name]!r}: conflicts with "
+                                      f"{overrides[name]!r} set by the enclosing section; "
+                                      f"omit it or make them equal")
+                kwargs[name] = overrides[name]
+                continue
+            if name not in data:
+                if child_over.get(name):
+                    kwargs[name] = _convert(hints[name], {}, source, key, child_over[name])
+                continue
+            kwargs[name] = _convert(hints[name], data[name], source, key, child_over.get(name, {}))
+        try:
+            obj = cls.__new__(cls)
+            object.__setattr__(obj, "_source", source)
+            object.__setattr__(obj, "_prefix", prefix)
+            obj.__init__(**kwargs)
+        except TypeError as e:  # missing required field
+            raise ConfigError(f"{_where(source, prefix)}: {e}") from None
+        return obj
+
+    @classmethod
+    def child_overrides(cls, data):
+        """Values this section imposes on nested sections: ``{field: {key: value}}``."""
+        return {}
+
+    @classmethod
+    def from_yaml(cls, path, **overrides):
+        path = Path(path)
+        return cls.from_dict(load_yaml(path), source=str(path), **overrides)
+
+    def replace(self, **changes):
+        """A validated copy with some fields changed."""
+        obj = dataclasses.replace(self, **changes)
+        return obj
+
+    def to_dict(self):
+        out = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, Params):
+                v = v.to_dict()
+            elif isinstance(v, tuple):
+                v = [x.to_dict() if isinstance(x, Params) else (list(x) if isinstance(x, tuple) else x)
+                     for x in v]
+            out[f.name] = v
+        return out
+
+    # ---- validation --------------------------------------------------------------------
+
+    def _validate(self, source, prefix):
+        prefix = getattr(self, "_prefix", prefix)
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            key = _join(prefix, f.name)
+            _check_type(hints[f.name], value, source, key)
+            chk = f.metadata.get("check")
+            if chk is not None and value is not None and not chk(value):
+                raise ConfigError(f"{_where(source, key)} = {_show(value)}: {chk.allowed}")
+
+        def fail(key, value, allowed):
+            raise ConfigError(f"{_where(source, _join(prefix, key))} = {_show(value)}: {allowed}")
+
+        check = getattr(self, "check", None)
+        if check is not None:
+            check(fail)
+
+    @classmethod
+    def describe(cls):
+        """(name, type, default, allowed, doc) for every field — used by ``rdu params``."""
+        hints = typing.get_type_hints(cls)
+        rows = []
+        for f in dataclasses.fields(cls):
+            chk = f.metadata.get("check")
+            default = f.default if f.default is not dataclasses.MISSING else (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+            rows.append((f.name, _type_name(hints[f.name]), default, chk.allowed if chk else "",
+                         f.metadata.get("doc", "")))
+        return rows
+
+
+def _join(prefix, key):
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
+def _show(value):
+    def plain(v):
+        return [plain(x) for x in v] if isinstance(v, (tuple, list)) else v
+    return repr(plain(value))
+
+
+def _convert(tp, value, source, key, sub_over):
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        tp = args[0]
+        origin = typing.get_origin(tp)
+    if isinstance(tp, type) and issubclass(tp, Params):
+        return tp.from_dict(value, source=source, prefix=key, **sub_over)
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{_where(source, key)} = {_show(value)}: must be {_type_name(tp)}")
+        (inner, *_) = typing.get_args(tp)
+        return tuple(_convert(inner, v, source, f"{key}[{i}]", sub_over)
+                     for i, v in enumerate(value))
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _check_type(tp, value, source, key):
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return
+        tp = [a for a in typing.get_args(tp) if a is not type(None)][0]
+        origin = typing.get_origin(tp)
+    ok = True
+    if tp is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif tp is bool:
+        ok = isinstance(value, bool)
+    elif tp is str:
+        ok = isinstance(value, str)
+    elif origin in (tuple, list):
+        ok = isinstance(value, tuple)
+        if ok:
+            (inner, *_) = typing.get_args(tp)
+            for i, v in enumerate(value):
+                _check_type(inner, v, source, f"{key}[{i}]")
+    elif isinstance(tp, type) and issubclass(tp, Params):
+        ok = isinstance(value, tp)
+    if not ok:
+        raise ConfigError(f"{_where(source, key)} = {_show(value)}: must be {_type_name(tp)}")
+
+
+def configs_dir():
+    """The repository's ``configs/`` folder (presets)."""
+    return Path(__file__).resolve().parents[2] / "configs"
+
+
+def load_yaml(path):
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{where}: malformed YAML: {problem}") from None
+    return {} if data is None else data

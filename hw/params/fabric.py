@@ -1,0 +1,91 @@
+"""Parameters of a whole fabric (DESIGN.md §2): the grid, the lane count and every unit."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from .base import ConfigError, Params, configs_dir, int_range, param, pow2, real_range
+from .memory import AGCUParams, MemoryParams
+from .pcu import PCUParams
+from .pmu import PMUParams
+from .switch import SwitchParams
+
+__all__ = ["FabricParams", "load", "preset_names", "DEFAULT_CONFIG"]
+
+DEFAULT_CONFIG = "sim"
+
+
+@dataclasses.dataclass(frozen=True)
+class FabricParams(Params):
+    """An R×C checkerboard of PCUs and PMUs with a switch at every grid corner.
+
+    ``lanes`` is fabric-wide (the vector network width); the PCU section inherits it and the PMU's
+    bank count defaults to it.
+    """
+
+    name: str = param("custom", doc="configuration name")
+    rows: int = param(2, check=int_range(1, 16), doc="unit rows R")
+    cols: int = param(2, check=int_range(1, 16), doc="unit columns C")
+    lanes: int = param(8, check=pow2(2, 32), doc="vector lanes L (32-bit words)")
+    clock_mhz: float = param(100.0, check=real_range(1.0, 5000.0), doc="nominal clock for reports")
+    pcu: PCUParams = param(factory=PCUParams, doc="pattern compute units")
+    pmu: PMUParams = param(factory=PMUParams, doc="pattern memory units")
+    switch: SwitchParams = param(factory=SwitchParams, doc="switches and networks")
+    agcu: AGCUParams = param(factory=AGCUParams, doc="address generation / coalescing units")
+    memory: MemoryParams = param(factory=MemoryParams, doc="HBM and DDR tiers")
+
+    @classmethod
+    def child_overrides(cls, data):
+        lanes = data.get("lanes", 8) if isinstance(data, dict) else 8
+        pmu = data.get("pmu") if isinstance(data, dict) else None
+        banks = {} if isinstance(pmu, dict) and "banks" in pmu else {"banks": lanes}
+        return {"pcu": {"lanes": lanes}, "pmu": banks}
+
+    def check(self, fail):
+        if self.pcu.lanes != self.lanes:
+            fail("pcu.lanes", self.pcu.lanes, f"must equal lanes ({self.lanes}): one vector width")
+        if self.pmu.banks > self.lanes:
+            fail("pmu.banks", self.pmu.banks, f"must be <= lanes ({self.lanes})")
+        if self.agcu.count > 2 * self.cols + 2 * self.rows:
+            fail("agcu.count", self.agcu.count,
+                 f"must be <= the {2 * (self.rows + self.cols)} edge slots of a "
+                 f"{self.rows}x{self.cols} grid")
+
+    @property
+    def units(self):
+        return self.rows * self.cols
+
+    def unit_kind(self, row, col):
+        """``"pcu"`` or ``"pmu"`` at grid position (row, col): a checkerboard with a PCU at (0, 0)."""
+        return "pcu" if (row + col) % 2 == 0 else "pmu"
+
+    @property
+    def n_pcu(self):
+        return sum(self.unit_kind(r, c) == "pcu" for r in range(self.rows) for c in range(self.cols))
+
+    @property
+    def n_pmu(self):
+        return self.units - self.n_pcu
+
+
+def preset_names():
+    return sorted(p.stem for p in configs_dir().glob("*.yaml"))
+
+
+def load(config=None):
+    """Load a fabric configuration: a preset name (``tiny``, ``sim``, ...), a YAML path, a mapping
+    or ``None`` for the default preset. Raises :class:`ConfigError` with a one-line message."""
+    if config is None:
+        config = DEFAULT_CONFIG
+    if isinstance(config, FabricParams):
+        return config
+    if isinstance(config, dict):
+        return FabricParams.from_dict(config)
+    path = Path(config)
+    if path.suffix not in (".yaml", ".yml") and "/" not in str(config):
+        path = configs_dir() / f"{config}.yaml"
+        if not path.exists():
+            raise ConfigError(f"config {config!r}: no such preset or file; presets: "
+                              f"{', '.join(preset_names())}")
+    return FabricParams.from_yaml(path)
