@@ -1,0 +1,258 @@
+"""The configuration network: one ring from the host port through every unit and switch.
+
+Protocol
+--------
+The ring carries :data:`CFG_PACKET` words, one per cycle, as an ``amaranth.lib.stream``:
+
+======  ==========================================================================================
+op      ``WRITE`` (0): write ``data`` to ``addr`` of unit ``unit`` (``unit = BROADCAST`` writes every
+        unit, e.g. a global start); ``READ`` (1): ask unit ``unit`` for ``addr``;
+        ``RESP`` (2): the answer to a READ, carrying ``data``.
+unit    12-bit unit id, assigned by the fabric generator (:data:`BROADCAST` = all units).
+addr    12-bit word address inside the unit (:class:`AddressMap`).
+data    32-bit word.
+======  ==========================================================================================
+
+Each ring stop (:class:`ConfigStore`) is one registered hop: a WRITE or READ for its unit is
+consumed (a READ turns into a RESP that continues along the ring), everything else passes unchanged,
+so packets return to the host in order. A WRITE or READ that comes back unchanged names a unit that
+is not on the ring; :mod:`tb.config` reports it.
+
+Unit address map (:class:`AddressMap`)
+--------------------------------------
+``0x000..0x3FF`` configuration words (the unit's config layout cut into 32-bit words, word ``w`` =
+bits ``[32w, 32w+32)``; readable for checking), ``0x400..0x4FF`` argument registers (writable while
+running: a kernel's scalars change without reloading), ``0x500`` control (write: bit 0 start pulse,
+bit 1 clear performance counters; read: bit 0 busy, bit 1 done), ``0x600`` unit identity
+(read: ``kind << 16 | unit``), ``0x800..0xBFF`` performance counters (read only).
+
+The config layouts are declared once with ``amaranth.lib.data`` and used by the RTL (the register
+is a ``View`` of the layout) and by the Python assembler (:func:`config_words` packs a description
+with ``layout.const``), so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+from amaranth import Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["Op", "BROADCAST", "CFG_PACKET", "AddressMap", "UnitKind", "ConfigStore", "Packet",
+           "config_words", "config_writes", "layout_words"]
+
+
+class Op(enum.IntEnum):
+    WRITE = 0
+    READ = 1
+    RESP = 2
+
+
+#: Unit id that every ring stop accepts for WRITE.
+BROADCAST = 0xFFF
+
+CFG_PACKET = data.StructLayout({
+    "op": unsigned(2),
+    "unit": unsigned(12),
+    "addr": unsigned(12),
+    "data": unsigned(32),
+})
+
+
+class AddressMap:
+    """Word addresses inside one unit (see the module docstring)."""
+
+    CONFIG = 0x000
+    CONFIG_WORDS = 0x400
+    ARG = 0x400
+    ARG_WORDS = 0x100
+    CONTROL = 0x500
+    IDENT = 0x600
+    PERF = 0x800
+    PERF_WORDS = 0x400
+
+    START = 1 << 0
+    CLEAR = 1 << 1
+
+
+class UnitKind(enum.IntEnum):
+    """Identity codes read back at :attr:`AddressMap.IDENT`."""
+
+    SMOKE = 1
+    PCU = 2
+    PMU = 3
+    SWITCH = 4
+    AGCU = 5
+    DRAM = 6
+    DMA = 7
+    FABRIC = 8
+
+
+def layout_words(layout):
+    """Number of 32-bit config words a layout occupies."""
+    return -(-data.Layout.cast(layout).size // 32) if data.Layout.cast(layout).size else 0
+
+
+class ConfigStore(wiring.Component):
+    """A unit's stop on the configuration ring: its config register, argument registers, control
+    pulses and performance-counter read-back.
+
+    Latency: 1 cycle per hop for packets passing through; a READ is answered in the same hop.
+    Throughput: 1 packet/cycle (the output is a :class:`~hw.stream.PipeReg`-style register).
+
+    Parameters
+    ----------
+    unit : int
+        The unit id (0..0xFFE) this stop answers to.
+    kind : UnitKind
+        Reported at ``IDENT``.
+    layout : data.Layout or None
+        The unit's configuration layout (``config`` port is a ``View`` of it), at most 1024 words.
+    n_args : int
+        Argument registers (``args`` port, 32 bits each).
+    n_counters : int
+        Performance counters read at ``PERF + i`` (``counters`` port, 32 bits each).
+    """
+
+    def __init__(self, unit, kind, layout=None, n_args=0, n_counters=0):
+        if not 0 <= unit < BROADCAST:
+            raise ValueError(f"ConfigStore: unit = {unit}: must be in 0..{BROADCAST - 1}")
+        self.unit = unit
+        self.kind = UnitKind(kind)
+        self.layout = data.Layout.cast(layout) if layout is not None else data.StructLayout({})
+        self.n_words = layout_words(self.layout)
+        if self.n_words > AddressMap.CONFIG_WORDS:
+            raise ValueError(f"ConfigStore: config layout of {self.layout.size} bits exceeds "
+                             f"{AddressMap.CONFIG_WORDS} words")
+        if not 0 <= n_args <= AddressMap.ARG_WORDS:
+            raise ValueError(f"ConfigStore: n_args = {n_args}: must be in 0..{AddressMap.ARG_WORDS}")
+        if not 0 <= n_counters <= AddressMap.PERF_WORDS:
+            raise ValueError(f"ConfigStore: n_counters = {n_counters}: must be in "
+                             f"0..{AddressMap.PERF_WORDS}")
+        self.n_args = n_args
+        self.n_counters = n_counters
+        members = {
+            "ring_i": In(stream.Signature(CFG_PACKET)),
+            "ring_o": Out(stream.Signature(CFG_PACKET)),
+            "config": Out(self.layout),
+            "start": Out(1),
+            "clear": Out(1),
+            "busy": In(1),
+            "done": In(1),
+        }
+        if n_args:
+            members["args"] = Out(data.ArrayLayout(unsigned(32), n_args))
+        if n_counters:
+            members["counters"] = In(data.ArrayLayout(unsigned(32), n_counters))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        pkt = self.ring_i.payload
+        mine = (pkt.unit == self.unit) & (pkt.op != Op.RESP)
+        bcast = (pkt.unit == BROADCAST) & (pkt.op == Op.WRITE)
+        take = self.ring_i.valid & self.ring_i.ready
+
+        # Read mux: every readable word of this unit.
+        rdata = Signal(32)
+        cfg_bits = self.config.as_value()
+        with m.Switch(pkt.addr):
+            for w in range(self.n_words):
+                with m.Case(AddressMap.CONFIG + w):
+                    m.d.comb += rdata.eq(cfg_bits[32 * w: min(32 * w + 32, len(cfg_bits))])
+            for a in range(self.n_args):
+                with m.Case(AddressMap.ARG + a):
+                    m.d.comb += rdata.eq(self.args[a])
+            with m.Case(AddressMap.CONTROL):
+                m.d.comb += rdata.eq(Mux(self.busy, 1, 0) | Mux(self.done, 2, 0))
+            with m.Case(AddressMap.IDENT):
+                m.d.comb += rdata.eq((int(self.kind) << 16) | self.unit)
+            for c in range(self.n_counters):
+                with m.Case(AddressMap.PERF + c):
+                    m.d.comb += rdata.eq(self.counters[c])
+
+        # Writes (to this unit or broadcast).
+        m.d.sync += [self.start.eq(0), self.clear.eq(0)]
+        with m.If(take & (mine | bcast) & (pkt.op == Op.WRITE)):
+            with m.Switch(pkt.addr):
+                for w in range(self.n_words):
+                    with m.Case(AddressMap.CONFIG + w):
+                        hi = min(32 * w + 32, len(cfg_bits))
+                        m.d.sync += cfg_bits[32 * w: hi].eq(pkt.data[: hi - 32 * w])
+                for a in range(self.n_args):
+                    with m.Case(AddressMap.ARG + a):
+                        m.d.sync += self.args[a].eq(pkt.data)
+                with m.Case(AddressMap.CONTROL):
+                    m.d.sync += [self.start.eq(pkt.data[0]), self.clear.eq(pkt.data[1])]
+
+        # The ring hop: a forward register with combinational ready (one packet per cycle).
+        m.d.comb += self.ring_i.ready.eq(self.ring_o.ready | ~self.ring_o.valid)
+        with m.If(self.ring_i.ready):
+            m.d.sync += self.ring_o.valid.eq(self.ring_i.valid & ~(mine & (pkt.op == Op.WRITE)))
+            with m.If(mine & (pkt.op == Op.READ)):
+                m.d.sync += [
+                    self.ring_o.payload.op.eq(Op.RESP),
+                    self.ring_o.payload.unit.eq(self.unit),
+                    self.ring_o.payload.addr.eq(pkt.addr),
+                    self.ring_o.payload.data.eq(rdata),
+                ]
+            with m.Else():
+                m.d.sync += self.ring_o.payload.eq(pkt)
+        return m
+
+
+# --------------------------------------------------------------------------------------------
+# Python assembler side
+# --------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Packet:
+    """One configuration-ring packet (see the module docstring)."""
+
+    op: Op
+    unit: int
+    addr: int
+    data: int = 0
+
+    def __post_init__(self):
+        if not 0 <= self.unit <= BROADCAST:
+            raise ValueError(f"Packet: unit = {self.unit}: must be in 0..{BROADCAST}")
+        if not 0 <= self.addr < 1 << 12:
+            raise ValueError(f"Packet: addr = {self.addr:#x}: must be in 0..0xfff")
+        if not 0 <= self.data < 1 << 32:
+            raise ValueError(f"Packet: data = {self.data:#x}: must fit 32 bits")
+
+    def encode(self):
+        """The packet as the integer the ring carries."""
+        return CFG_PACKET.const({"op": int(self.op), "unit": self.unit, "addr": self.addr,
+                                 "data": self.data}).as_value().value
+
+    @classmethod
+    def decode(cls, value):
+        v = int(value)
+        return cls(Op((v >> 0) & 3), (v >> 2) & 0xFFF, (v >> 14) & 0xFFF, (v >> 26) & 0xFFFFFFFF)
+
+    @classmethod
+    def write(cls, unit, addr, value):
+        return cls(Op.WRITE, unit, addr, value & 0xFFFFFFFF)
+
+    @classmethod
+    def read(cls, unit, addr):
+        return cls(Op.READ, unit, addr, 0)
+
+
+def config_words(layout, value):
+    """Pack a readable description (``dict``/``list`` matching ``layout``) into 32-bit words, the
+    way :class:`ConfigStore` holds it. Raises ``ValueError`` (from ``layout.const``) naming a field
+    that does not exist or a value that does not fit."""
+    layout = data.Layout.cast(layout)
+    bits = layout.const(value).as_value().value if not isinstance(value, int) else value
+    return [(bits >> (32 * w)) & 0xFFFFFFFF for w in range(layout_words(layout))]
+
+
+def config_writes(unit, layout, value):
+    """The WRITE packets that load ``value`` (a description of ``layout``) into ``unit``."""
+    return [Packet.write(unit, AddressMap.CONFIG + w, word)
+            for w, word in enumerate(config_words(layout, value))]

@@ -1,0 +1,110 @@
+"""Stream building blocks shared by every unit: FIFO, skid buffer, pipeline register.
+
+All ports are ``amaranth.lib.stream`` interfaces named ``i`` (sink side) and ``o`` (source side).
+A transfer happens in a cycle where ``valid & ready``; none of these blocks ever drops or duplicates
+a word, whatever the backpressure.
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Shape, Signal, unsigned
+from amaranth.lib import fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["StreamFIFO", "SkidBuffer", "PipeReg"]
+
+
+class StreamFIFO(wiring.Component):
+    """Synchronous stream FIFO of ``depth`` words (``amaranth.lib.fifo.SyncFIFOBuffered``).
+
+    Latency: 1 cycle from ``i`` to ``o`` (the buffered FIFO registers its output); throughput
+    1 word/cycle. ``level`` is the current occupancy and ``high_water`` the maximum since reset
+    (buffer-memory measurements read it as a performance counter).
+
+    Parameters: ``shape`` (payload shape or layout), ``depth`` (>= 1).
+    """
+
+    def __init__(self, shape, depth):
+        if depth < 1:
+            raise ValueError(f"StreamFIFO: depth = {depth}: must be >= 1")
+        self._shape = shape
+        self._depth = depth
+        bits = (depth).bit_length()
+        super().__init__({
+            "i": In(stream.Signature(shape)),
+            "o": Out(stream.Signature(shape)),
+            "level": Out(unsigned(bits)),
+            "high_water": Out(unsigned(bits)),
+        })
+
+    @property
+    def depth(self):
+        return self._depth
+
+    def elaborate(self, platform):
+        m = Module()
+        width = Shape.cast(self._shape).width
+        m.submodules.fifo = q = fifo.SyncFIFOBuffered(width=width, depth=self._depth)
+        m.d.comb += [
+            q.w_data.eq(self.i.payload),
+            q.w_en.eq(self.i.valid),
+            self.i.ready.eq(q.w_rdy),
+            self.o.payload.eq(q.r_data),
+            self.o.valid.eq(q.r_rdy),
+            q.r_en.eq(self.o.ready),
+            self.level.eq(q.level),
+        ]
+        with m.If(q.level > self.high_water):
+            m.d.sync += self.high_water.eq(q.level)
+        return m
+
+
+class SkidBuffer(wiring.Component):
+    """Two-entry skid buffer: registers ``valid``/``payload`` forward and ``ready`` backward, so
+    long ready chains (switch hops, the config ring) stay short paths.
+
+    Latency 1 cycle; throughput 1 word/cycle under any backpressure pattern.
+    """
+
+    def __init__(self, shape):
+        self._shape = shape
+        super().__init__({
+            "i": In(stream.Signature(shape)),
+            "o": Out(stream.Signature(shape)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        skid = Signal.like(self.i.payload, name="skid")
+        skid_valid = Signal()
+        # ready to the producer is a register: true while the skid slot is empty.
+        m.d.comb += self.i.ready.eq(~skid_valid)
+        with m.If(self.o.ready | ~self.o.valid):
+            # Output register can advance: take the skid word first, else the input.
+            with m.If(skid_valid):
+                m.d.sync += [self.o.payload.eq(skid), self.o.valid.eq(1), skid_valid.eq(0)]
+            with m.Else():
+                m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(self.i.valid)]
+        with m.Elif(self.i.valid & self.i.ready):
+            # Output is stalled and a word arrives: park it in the skid slot.
+            m.d.sync += [skid.eq(self.i.payload), skid_valid.eq(1)]
+        return m
+
+
+class PipeReg(wiring.Component):
+    """Pipeline register with forward-registered ``valid``/``payload`` and combinational ``ready``
+    (``i.ready = o.ready | ~o.valid``). Latency 1, throughput 1; cheaper than :class:`SkidBuffer`
+    where the ready path is short."""
+
+    def __init__(self, shape):
+        super().__init__({
+            "i": In(stream.Signature(shape)),
+            "o": Out(stream.Signature(shape)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.i.ready.eq(self.o.ready | ~self.o.valid)
+        with m.If(self.i.ready):
+            m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(self.i.valid)]
+        return m

