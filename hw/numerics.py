@@ -102,7 +102,7 @@ def wrap(x, bits=32, signed=True):
     u = x & mask
     if signed:
         half = np.int64(1 << (bits - 1))
-        u = np.where(u >= half, u - (mask + 1), u)
+        u = np.where(u >= half, u - half - half, u)  # u - 2**bits without overflowing int64
     return u.astype(np.int64)
 
 
@@ -198,7 +198,8 @@ def from_bits(u):
 
 def fp32(x):
     """Any real values → fp32 by round-to-nearest-even, then flush-to-zero (the input rule)."""
-    return ftz(np.asarray(x, np.float64).astype(np.float32))
+    with np.errstate(over="ignore", invalid="ignore"):  # ±inf on overflow; NaN → canonical
+        return ftz(np.asarray(x, np.float64).astype(np.float32))
 
 
 def ftz(x):
@@ -220,7 +221,8 @@ def canonical_nan(x):
 
 
 def _f32(x):
-    return ftz(np.asarray(x, np.float32))
+    with np.errstate(over="ignore", invalid="ignore"):  # ±inf on overflow; NaN → canonical
+        return ftz(np.asarray(x, np.float32))
 
 
 def _broadcast(*xs):
