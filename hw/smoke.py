@@ -90,3 +90,10 @@ class MacPipeline(wiring.Component):
                 with m.Else():
                     m.d.sync += count.eq(count + 1)
         return m
+
+
+def generate(fabric):
+    """``rdu gen --unit smoke``: the MAC pipeline at the fabric's lane count."""
+    from hw.generate import Generated
+    p = MacParams(lanes=fabric.lanes)
+    return Generated(MacPipeline(p), f"rdu_mac_l{p.lanes}")

@@ -33,6 +33,9 @@ def _matrix(name, x, ndim=2):
     x = np.asarray(x)
     if x.ndim != ndim:
         raise ValueError(f"{name}: expected a {ndim}-d array, got shape {x.shape}")
+    if x.dtype.kind not in "biuf":  # complex would silently lose its imaginary part
+        raise ValueError(f"{name}: dtype {x.dtype} is not supported; expected a real (integer or "
+                         f"floating-point) array")
     return x
 
 
@@ -351,8 +354,9 @@ def hyena_conv(u, k, d):
                          f"so N must be a power of two (1, 2, 4, ...)")
     d = nx.fp32(d)
     if d.ndim > 1 or (d.ndim == 1 and (u.ndim != 2 or d.shape[0] != u.shape[0])):
-        raise ValueError(f"hyena_conv: d must be a scalar or have one value per channel "
-                         f"(shape ({u.shape[0] if u.ndim == 2 else 1},)), got {d.shape}")
+        allowed = (f"a scalar or one value per channel, shape ({u.shape[0]},)" if u.ndim == 2
+                   else "a scalar for a single channel u of shape (N,)")
+        raise ValueError(f"hyena_conv: d must be {allowed}; got shape {d.shape}")
     pad = np.zeros(u.shape[:-1] + (n,), np.float32)
     zeros = np.zeros(u.shape[:-1] + (2 * n,), np.float32)
     ur, ui = fft_dif_stages(np.concatenate([u, pad], -1), zeros)

@@ -1,0 +1,90 @@
+"""``make bench`` / ``rdu bench``: run every benchmark, print a table each and the JSON.
+
+A benchmark is a module ``scripts/bench_<name>.py`` with ``TITLE`` and ``run(quick) -> dict``
+returning ``{"rows": [ {column: value, ...}, ... ], "notes": [str, ...]}``. Results are written to
+``build/bench/<name>.json`` and the combined JSON is printed after the tables. Benchmarks measure
+ratios within one run; absolute times on shared machines are noisy.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+__all__ = ["discover", "main", "print_table"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def discover():
+    return sorted(p.stem[len("bench_"):] for p in (ROOT / "scripts").glob("bench_*.py"))
+
+
+def print_table(title, rows, notes=(), console=None):
+    from rich.console import Console
+    from rich.table import Table
+    con = console or Console(highlight=False)
+    if not rows:
+        con.print(f"{title}: no rows")
+        return
+    t = Table(title=title)
+    cols = []
+    for r in rows:
+        for k in r:
+            if k not in cols:
+                cols.append(k)
+    for c in cols:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*[_fmt(r.get(c)) for c in cols])
+    con.print(t)
+    for n in notes:
+        con.print(f"  {n}")
+
+
+def _fmt(v):
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def main(only=(), quick=False):
+    names = list(only) or discover()
+    unknown = [n for n in names if n not in discover()]
+    if unknown:
+        print(f"rdu bench: unknown benchmark(s) {', '.join(unknown)}; available: "
+              f"{', '.join(discover())}", file=sys.stderr)
+        return 2
+    out_dir = ROOT / "build" / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    combined = {}
+    failed = []
+    for name in names:
+        mod = importlib.import_module(f"scripts.bench_{name}")
+        t0 = time.perf_counter()
+        try:
+            res = mod.run(quick=quick)
+        except Exception as e:
+            traceback.print_exc()
+            failed.append(name)
+            res = {"rows": [], "notes": [f"FAILED: {e}"], "error": str(e)}
+        res["wall_s"] = round(time.perf_counter() - t0, 1)
+        combined[name] = res
+        (out_dir / f"{name}.json").write_text(json.dumps(res, indent=2, default=str))
+        print_table(f"{getattr(mod, 'TITLE', name)}  ({res['wall_s']} s)", res["rows"],
+                    res.get("notes", ()))
+    (out_dir / "results.json").write_text(json.dumps(combined, indent=2, default=str))
+    print(json.dumps(combined, indent=2, default=str))
+    print(f"rdu bench: results in {out_dir}/results.json", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    sys.exit(main(args, quick="--quick" in sys.argv))
