@@ -52,6 +52,9 @@ LINT_WAIVERS = {
     "VARHIDDEN": "yosys-generated local names may shadow module-level names",
     "PROCASSINIT": "Amaranth declares registers with their initial (power-on) value and assigns "
                    "them procedurally; that is its defined reset/initialisation model",
+    "CASEINCOMPLETE": "Amaranth assigns every signal its default value before a `casez` on a "
+                      "Switch/Case, so values without a case keep the default (no latch); it "
+                      "emits no `default:` arm",
 }
 
 
