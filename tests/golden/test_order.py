@@ -7,13 +7,16 @@ the module under test).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
 from hw import numerics as nx
 from tb.golden import order
 
-SEED = 31337
+#: Random seed: ``RDU_SEED`` if set (as for the simulation tests), else a fixed default.
+SEED = int(os.environ.get("RDU_SEED") or "31337", 0)
 LANES = [1, 2, 4, 8, 16, 32, 64]
 
 

@@ -10,6 +10,7 @@ calls numpy floating-point arithmetic on the values under test.
 from __future__ import annotations
 
 import math
+import os
 import struct
 from fractions import Fraction
 
@@ -20,7 +21,8 @@ from hypothesis import strategies as st
 
 from hw import numerics as nx
 
-SEED = 20240613
+#: Random seed: ``RDU_SEED`` if set (as for the simulation tests), else a fixed default.
+SEED = int(os.environ.get("RDU_SEED") or "20240613", 0)
 HYP = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 NAN = 0x7FC00000
