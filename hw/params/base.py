@@ -80,6 +80,15 @@ def param(default=dataclasses.MISSING, *, check=None, doc="", factory=dataclasse
     return dataclasses.field(default=default, metadata=meta)
 
 
+def _plural(tp):
+    """"integers", "lists of strings", ...: the element type of a list, in the plural."""
+    if typing.get_origin(tp) in (tuple, list):
+        return "lists of " + _type_name(tp).removeprefix("a list of ")
+    if tp is bool:
+        return "true/false values"
+    return _type_name(tp).removeprefix("a ").removeprefix("an ") + "s"
+
+
 def _type_name(tp):
     origin = typing.get_origin(tp)
     if tp is int:
@@ -92,7 +101,7 @@ def _type_name(tp):
         return "a string"
     if origin in (tuple, list):
         (inner, *_) = typing.get_args(tp) or (typing.Any,)
-        return f"a list of {_type_name(inner).removeprefix('a ').removeprefix('an ')}s"
+        return f"a list of {_plural(inner)}"
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return " or ".join(_type_name(a) for a in args) + " or null"
@@ -303,13 +312,36 @@ def configs_dir():
     return Path(__file__).resolve().parents[2] / "configs"
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that rejects a key repeated in one mapping (YAML requires unique keys;
+    PyYAML would silently keep the last value)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            first = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    seen = first.get(key)
+                except TypeError:  # unhashable key: the base class reports it
+                    continue
+                if seen is not None:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (first on line {seen.line + 1})",
+                        key_node.start_mark)
+                first[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(path):
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: no such config file")
     try:
         with open(path) as f:
-            data = yaml.safe_load(f)
+            data = yaml.load(f, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
