@@ -279,6 +279,10 @@ def build(design, *, waves=False, debug=False, extra_args=()):
                 cmds = super()._build_command()
                 if not debug:
                     cmds[0] = [c for c in cmds[0] if c != "--public-flat-rw"]
+                # The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so models split
+                # into several C++ files (every non-trivial design) fail to compile: restore the
+                # flag that includes the precompiled header.
+                cmds[-1] = [*cmds[-1], "CFG_CXXFLAGS_PCH_I=-include"]
                 return cmds
 
         runner = _PortsOnly()
