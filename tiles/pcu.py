@@ -1,0 +1,569 @@
+"""The Pattern Compute Unit (PCU) generator (DESIGN.md §3).
+
+A PCU is ``S`` stages × ``L`` SIMD lanes of functional units (:class:`tiles.pcu_fu.LaneFU`), one
+opcode per stage, ``R`` pipeline registers per lane carried down the stages, a counter chain that
+drives iterations, input FIFOs, output FIFOs, a per-lane accumulator for folds, the baseline
+reduction-tree network and the extension networks selected by :class:`hw.params.pcu.PCUParams`
+(``systolic``, ``butterfly``, ``scan``, ``tail``). Its configuration (one
+``amaranth.lib.data`` layout, :class:`tiles.pcu_isa.Isa`) and argument registers sit in one
+:class:`hw.config.ConfigStore` on the configuration ring; ``tiles.pcu_asm`` assembles it.
+
+Execution model
+---------------
+*Issue-gated, free-running pipeline.* The datapath never stalls: every stage is a fixed-latency
+pipeline (the slowest operator class built into it sets its latency) that advances every cycle and
+carries a valid bit. An *iteration* is issued ("fires") when
+
+* the unit is running (``start`` pulse through the ring; it stops after the iteration on which
+  every counter wraps, or never if the outermost count is 0),
+* every vector/scalar input the configuration uses has a word (inputs are popped on the iterations
+  their ``when`` field selects and otherwise peeked),
+* every output this iteration will write has space: ``level + in-flight < depth`` (each output FIFO
+  is deeper than the pipeline, so results are never dropped and a full-rate stream never stalls),
+* token credits allow it (``cin``: an up/down counter per control input, consumed by the first
+  iteration of each block of counter ``lvl``),
+* at least ``ii`` cycles passed since the previous issue (loop-carried values — the scan carry —
+  need ``ii >= `` the stage latency; the assembler sets it).
+
+An issued iteration takes a snapshot of the input heads and counter values (the *bundle*) that
+travels down the pipeline with it, so every stage can read the inputs of its own iteration.
+Throughput: one iteration per cycle (``ii = 1``); latency: the sum of stage latencies + 1.
+
+Outputs, accumulator and tokens are produced one cycle after the last stage. ``done`` rises when the
+last iteration's results are written to the output FIFOs and stays high until the next start;
+``busy`` is high while running or while iterations are in flight. Both are readable at
+``AddressMap.CONTROL``; performance counters (:data:`tiles.pcu_isa.PERF_NAMES`) at
+``AddressMap.PERF``.
+"""
+
+from __future__ import annotations
+
+from amaranth import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, wiring
+
+from hw.config import ConfigStore, UnitKind
+from hw.net import unit_members, vector_layout
+from hw.params.pcu import PCUParams
+from hw.stream import StreamFIFO
+
+from .pcu_fu import LaneFU, stage_latency
+from .pcu_isa import N_PERF, AccOp, Isa, Kind, Mask, Neg, Op, OutSrc, Src
+
+__all__ = ["PCU", "generate"]
+
+
+def _pick(m, sel, options, width, name):
+    """A signal equal to ``options[sel]`` (``options`` is a list of values)."""
+    if len(options) == 1:
+        return options[0]
+    s = Signal(width, name=name)
+    with m.Switch(sel):
+        for i, v in enumerate(options):
+            with m.Case(i):
+                m.d.comb += s.eq(v)
+    return s
+
+
+class PCU(wiring.Component):
+    """Pattern Compute Unit. See the module docstring for the execution model and ``docs/pcu.md``.
+
+    Parameters
+    ----------
+    params : PCUParams
+    unit_id : int
+        Its id on the configuration ring.
+
+    Ports: :func:`hw.net.unit_members` (``vec_in``/``vec_out``/``scal_in``/``scal_out``/
+    ``ctrl_in``/``ctrl_out`` arrays, ``cfg_i``/``cfg_o``, ``busy``, ``done``).
+    """
+
+    def __init__(self, params: PCUParams, unit_id: int = 0):
+        if not isinstance(params, PCUParams):
+            raise TypeError(f"PCU: params must be a PCUParams, not {type(params).__name__}")
+        self.params = params
+        self.unit_id = unit_id
+        self.isa = Isa(params)
+        self.layout = self.isa.layout
+        self.latencies = [stage_latency(self.isa.stage_classes(s))
+                          for s in range(self.isa.n_stages)]
+        #: cycles from issue to outputs
+        self.depth = sum(self.latencies) + 1
+        d = 2
+        while d < self.depth + 2:
+            d *= 2
+        #: depth of each output FIFO (deeper than the pipeline: issue-side space accounting)
+        self.out_depth = d
+        p = params
+        super().__init__(unit_members(p.lanes, p.vec_in, p.vec_out, p.scal_in, p.scal_out,
+                                      p.ctrl_in, p.ctrl_out))
+
+    # ------------------------------------------------------------------------------------------
+
+    def elaborate(self, platform):
+        m = Module()
+        p, isa = self.params, self.isa
+        L, R, C, S = p.lanes, p.regs, p.counters, p.stages
+        NS = isa.n_stages
+        VI, VO, SI, SO, CI, CO = p.vec_in, p.vec_out, p.scal_in, p.scal_out, p.ctrl_in, p.ctrl_out
+        cb = p.counter_bits
+
+        # ---- configuration ring stop ----------------------------------------------------------
+        m.submodules.store = cs = ConfigStore(self.unit_id, UnitKind.PCU, self.layout,
+                                              n_args=p.args,
+                                              n_counters=N_PERF if p.perf_counters else 0)
+        wiring.connect(m, wiring.flipped(self.cfg_i), cs.ring_i)
+        wiring.connect(m, cs.ring_o, wiring.flipped(self.cfg_o))
+        cfg = cs.config
+        args = [cs.args[i] for i in range(p.args)]
+
+        # ---- input and output FIFOs -----------------------------------------------------------
+        vq, sq, voq, soq = [], [], [], []
+        for k in range(VI):
+            q = m.submodules[f"vin{k}"] = StreamFIFO(vector_layout(L), p.fifo_depth)
+            wiring.connect(m, wiring.flipped(self.vec_in[k]), q.i)
+            vq.append(q)
+        for k in range(SI):
+            q = m.submodules[f"sin{k}"] = StreamFIFO(unsigned(32), p.fifo_depth)
+            wiring.connect(m, wiring.flipped(self.scal_in[k]), q.i)
+            sq.append(q)
+        for k in range(VO):
+            q = m.submodules[f"vout{k}"] = StreamFIFO(vector_layout(L), self.out_depth)
+            wiring.connect(m, q.o, wiring.flipped(self.vec_out[k]))
+            voq.append(q)
+        for k in range(SO):
+            q = m.submodules[f"sout{k}"] = StreamFIFO(unsigned(32), self.out_depth)
+            wiring.connect(m, q.o, wiring.flipped(self.scal_out[k]))
+            soq.append(q)
+
+        # ---- counter chain --------------------------------------------------------------------
+        idx = [Signal(cb, name=f"ctr{c}_idx") for c in range(C)]
+        val = [Signal(cb, name=f"ctr{c}_val") for c in range(C)]
+        count = []
+        for c in range(C):
+            cc = cfg.counters[c]
+            n = Signal(cb, name=f"ctr{c}_count")
+            m.d.comb += n.eq(cc.count)
+            for a in range(p.args):
+                with m.If(cc.count_arg == a + 1):
+                    m.d.comb += n.eq(args[a][:cb])
+            count.append(n)
+        last = [(count[c] != 0) & (idx[c] == count[c] - 1) for c in range(C)]
+        wrap, first = [], []
+        w, f = Const(1), Const(1)
+        for c in range(C):
+            w = w & last[c]
+            f = f & (idx[c] == 0)
+            ws = Signal(name=f"wrap{c}")
+            fs = Signal(name=f"first{c}")
+            m.d.comb += [ws.eq(w), fs.eq(f)]
+            wrap.append(ws)
+            first.append(fs)
+        wrap_v = Cat(*wrap)
+        first_v = Cat(*first)
+
+        def when_true(when, wraps):
+            r = when == 1
+            for j in range(C):
+                r = r | ((when == 2 + j) & wraps[j])
+            return r
+
+        # ---- run control and issue ------------------------------------------------------------
+        running = Signal()
+        done = Signal()
+        since = Signal(5, init=31)
+        in_ok = Const(1)
+        for k in range(VI):
+            in_ok = in_ok & ((cfg.vin[k] == 0) | vq[k].o.valid)
+        for k in range(SI):
+            in_ok = in_ok & ((cfg.sin[k] == 0) | sq[k].o.valid)
+        in_ok_s = Signal()
+        m.d.comb += in_ok_s.eq(in_ok)
+
+        inflight_v = [Signal(range(self.out_depth + 1), name=f"vout{k}_inflight")
+                      for k in range(VO)]
+        inflight_s = [Signal(range(self.out_depth + 1), name=f"sout{k}_inflight")
+                      for k in range(SO)]
+        emit_v = [when_true(cfg.vout[k].when, wrap) for k in range(VO)]
+        emit_s = [when_true(cfg.sout[k].when, wrap) for k in range(SO)]
+        out_ok = Const(1)
+        for k in range(VO):
+            out_ok = out_ok & (~emit_v[k] | ((voq[k].level + inflight_v[k]) < self.out_depth))
+        for k in range(SO):
+            out_ok = out_ok & (~emit_s[k] | ((soq[k].level + inflight_s[k]) < self.out_depth))
+        out_ok_s = Signal()
+        m.d.comb += out_ok_s.eq(out_ok)
+
+        credit = [Signal(8, name=f"cin{k}_credit") for k in range(CI)]
+        credit_ok = Const(1)
+        for k in range(CI):
+            cc = cfg.cin[k]
+            needs = cc.en & _pick(m, cc.lvl, first, 1, f"cin{k}_first")
+            credit_ok = credit_ok & (~needs | (credit[k] != 0))
+        credit_ok_s = Signal()
+        m.d.comb += credit_ok_s.eq(credit_ok)
+        ii_ok = since >= cfg.ii
+
+        # systolic weight loads: S load iterations before the first iteration of each block of
+        # counter stat.lvl
+        loads_left = Signal(range(S + 1))
+        if p.systolic:
+            phase_load = cfg.stat.en & (loads_left != 0)
+            stat_valid = _pick(m, cfg.stat.vec, [q.o.valid for q in vq], 1, "stat_valid")
+        else:
+            phase_load = Const(0)
+            stat_valid = Const(0)
+        fire_c = Signal()
+        fire_l = Signal()
+        m.d.comb += [
+            fire_c.eq(running & ~phase_load & in_ok_s & out_ok_s & credit_ok_s & ii_ok),
+            fire_l.eq(running & phase_load & stat_valid),
+        ]
+        fire = fire_c | fire_l
+
+        # pops
+        for k in range(VI):
+            pop = fire_c & when_true(cfg.vin[k], wrap)
+            if p.systolic:
+                pop = pop | (fire_l & (cfg.stat.vec == k))
+            m.d.comb += vq[k].o.ready.eq(pop)
+        for k in range(SI):
+            m.d.comb += sq[k].o.ready.eq(fire_c & when_true(cfg.sin[k], wrap))
+
+        # counters advance on compute issues
+        with m.If(fire_c):
+            for c in range(C):
+                inner = wrap[c - 1] if c else Const(1)
+                with m.If(inner):
+                    with m.If(last[c]):
+                        m.d.sync += [idx[c].eq(0), val[c].eq(cfg.counters[c].start)]
+                    with m.Else():
+                        m.d.sync += [idx[c].eq(idx[c] + 1),
+                                     val[c].eq(val[c] + cfg.counters[c].stride)]
+            with m.If(wrap[C - 1]):
+                m.d.sync += running.eq(0)
+            if p.systolic:
+                with m.If(cfg.stat.en & _pick(m, cfg.stat.lvl, wrap, 1, "stat_wrap")):
+                    m.d.sync += loads_left.eq(S)
+        if p.systolic:
+            with m.If(fire_l):
+                m.d.sync += loads_left.eq(loads_left - 1)
+        with m.If(fire):
+            m.d.sync += since.eq(1)
+        with m.Elif(since != 31):
+            m.d.sync += since.eq(since + 1)
+
+        # token credits
+        for k in range(CI):
+            cc = cfg.cin[k]
+            tok = self.ctrl_in[k].valid
+            use = fire_c & cc.en & _pick(m, cc.lvl, first, 1, f"cin{k}_use")
+            m.d.comb += self.ctrl_in[k].ready.eq(1)
+            m.d.sync += credit[k].eq(credit[k] + tok - use)
+
+        # ---- the bundle: what an iteration carries down the pipeline --------------------------
+        bfields = {"valid": unsigned(1), "kind": unsigned(1), "target": unsigned(isa.stage_bits),
+                   "vec": data.ArrayLayout(vector_layout(L), VI),
+                   "ctr": data.ArrayLayout(unsigned(cb), C),
+                   "wrap": unsigned(C), "first": unsigned(C)}
+        if SI:
+            bfields["scal"] = data.ArrayLayout(unsigned(32), SI)
+        blayout = data.StructLayout(bfields)
+        rlayout = data.ArrayLayout(data.ArrayLayout(unsigned(32), R), L)
+        b0 = Signal(blayout, name="bundle0")
+        m.d.comb += [b0.valid.eq(fire), b0.kind.eq(fire_l), b0.wrap.eq(wrap_v),
+                     b0.first.eq(first_v)]
+        m.d.comb += b0.target.eq(S - loads_left)
+        for k in range(VI):
+            m.d.comb += b0.vec[k].eq(vq[k].o.payload)
+        for k in range(SI):
+            m.d.comb += b0.scal[k].eq(sq[k].o.payload)
+        for c in range(C):
+            m.d.comb += b0.ctr[c].eq(val[c])
+
+        # ---- stages -----------------------------------------------------------------------------
+        regs = Signal(rlayout, name="regs0")   # stage 0 reads zeros as "previous registers"
+        bundle = b0
+        carry_reg = Signal(32, name="carry")
+        carry_srcs = []       # (stage, out valid, value) for the carry register update
+        for s in range(NS):
+            regs, bundle = self._stage(m, s, cfg, args, regs, bundle, carry_reg, carry_srcs)
+        if p.scan:
+            with m.Switch(cfg.carry.stage):
+                for s, v, value in carry_srcs:
+                    with m.Case(s):
+                        with m.If(v):
+                            m.d.sync += carry_reg.eq(value)
+
+        # ---- accumulator and the output (post) stage ------------------------------------------
+        fin_valid = bundle.valid & (bundle.kind == Kind.COMPUTE)
+        acc_first = self._acc_first(m, cfg, bundle, C)
+        acc_now = self._accumulator(m, cfg, regs, fin_valid, acc_first)
+        post = Signal(blayout, name="post")
+        pregs = Signal(rlayout, name="post_regs")
+        m.d.sync += [post.eq(bundle), pregs.eq(regs)]
+        p_valid = post.valid & (post.kind == Kind.COMPUTE)
+        pwrap = [post.wrap[j] for j in range(C)]
+        for k in range(VO):
+            oc = cfg.vout[k]
+            wr = p_valid & when_true(oc.when, pwrap)
+            for i in range(L):
+                m.d.comb += voq[k].i.payload[i].eq(Mux(oc.src == OutSrc.ACC, acc_now[i],
+                                                       pregs[i][oc.reg]))
+            m.d.comb += voq[k].i.valid.eq(wr)
+            m.d.sync += inflight_v[k].eq(inflight_v[k] + (fire_c & emit_v[k]) - wr)
+        for k in range(SO):
+            oc = cfg.sout[k]
+            wr = p_valid & when_true(oc.when, pwrap)
+            lane_r = _pick(m, oc.lane, [pregs[i][oc.reg] for i in range(L)], 32, f"sout{k}_r")
+            lane_a = _pick(m, oc.lane, [acc_now[i] for i in range(L)], 32, f"sout{k}_a")
+            m.d.comb += [soq[k].i.payload.eq(Mux(oc.src == OutSrc.ACC, lane_a, lane_r)),
+                         soq[k].i.valid.eq(wr)]
+            m.d.sync += inflight_s[k].eq(inflight_s[k] + (fire_c & emit_s[k]) - wr)
+        for k in range(CO):
+            pending = Signal(16, name=f"cout{k}_pending")
+            ev = p_valid & when_true(cfg.cout[k], pwrap)
+            taken = self.ctrl_out[k].valid & self.ctrl_out[k].ready
+            m.d.sync += pending.eq(pending + ev - taken)
+            m.d.comb += [self.ctrl_out[k].valid.eq(pending != 0), self.ctrl_out[k].payload.eq(0)]
+
+        # ---- start, done, busy ----------------------------------------------------------------
+        in_flight = Signal(range(self.depth + 2))
+        m.d.sync += in_flight.eq(in_flight + fire - post.valid)
+        with m.If(cs.start):
+            m.d.sync += [running.eq(1), done.eq(0), since.eq(31)]
+            for c in range(C):
+                m.d.sync += [idx[c].eq(0), val[c].eq(cfg.counters[c].start)]
+            for k in range(CI):
+                m.d.sync += credit[k].eq(cfg.cin[k].init)
+            if p.systolic:
+                m.d.sync += loads_left.eq(Mux(cfg.stat.en, S, 0))
+        with m.Elif(p_valid & post.wrap[C - 1]):
+            m.d.sync += done.eq(1)
+        busy = running | (in_flight != 0)
+        m.d.comb += [self.busy.eq(busy), self.done.eq(done), cs.busy.eq(busy), cs.done.eq(done)]
+
+        # ---- performance counters -------------------------------------------------------------
+        if p.perf_counters:
+            ops = Const(0, 8)
+            for s in range(NS):
+                ops = ops + (cfg.stages[s].op != Op.NOP)
+            ops_per_iter = Signal(16)
+            m.d.comb += ops_per_iter.eq(ops * L)
+            run_c = running & ~phase_load
+            events = [busy, fire_c, run_c & ~in_ok_s, run_c & in_ok_s & ~out_ok_s,
+                      run_c & in_ok_s & out_ok_s & ~credit_ok_s,
+                      run_c & in_ok_s & out_ok_s & credit_ok_s & ~ii_ok, None, fire_l]
+            perf = [Signal(32, name=f"perf{i}") for i in range(N_PERF)]
+            for i, ev in enumerate(events):
+                inc = Mux(fire_c, ops_per_iter, 0) if ev is None else ev
+                with m.If(cs.clear):
+                    m.d.sync += perf[i].eq(0)
+                with m.Else():
+                    m.d.sync += perf[i].eq(perf[i] + inc)
+                m.d.comb += cs.counters[i].eq(perf[i])
+        return m
+
+    # ------------------------------------------------------------------------------------------
+
+    def _acc_first(self, m, cfg, bundle, C):
+        # The fold of level j restarts on the first iteration of each block of counter j; with
+        # when = "every" every iteration starts a new fold.
+        r = cfg.acc.when == 1
+        for j in range(C):
+            r = r | ((cfg.acc.when == 2 + j) & bundle.first[j])
+        s = Signal(name="acc_first")
+        m.d.comb += s.eq(r)
+        return s
+
+    def _accumulator(self, m, cfg, regs, valid, first):
+        """Per-lane ``acc = op(first ? init : acc, regs[lane][acc.reg])``, updated one cycle after
+        the last stage (visible to the post stage). Returns the per-lane accumulator values."""
+        p, isa = self.params, self.isa
+        L = p.lanes
+        fp = "fp32" in p.classes_of(p.stages - 1)
+        out = []
+        for i in range(L):
+            acc = Signal(32, name=f"acc{i}")
+            x = Signal(32, name=f"acc{i}_x")
+            m.d.comb += x.eq(regs[i][cfg.acc.reg])
+            base = Signal(32, name=f"acc{i}_base")
+            now = Signal(32, name=f"acc{i}_now")
+            m.d.comb += now.eq(acc)
+            m.d.comb += base.eq(Mux(first, cfg.acc.init, now))
+            nxt = Signal(32, name=f"acc{i}_next")
+            with m.Switch(cfg.acc.op):
+                with m.Case(AccOp.ADD):
+                    m.d.comb += nxt.eq(base + x)
+                with m.Case(AccOp.MAX):
+                    m.d.comb += nxt.eq(Mux(base.as_signed() < x.as_signed(), x, base))
+                with m.Default():
+                    m.d.comb += nxt.eq(base)
+            if fp:
+                from hw import arith
+                fadd = m.submodules[f"acc{i}_fadd"] = arith.FPAdd(1)
+                fcmp = m.submodules[f"acc{i}_fcmp"] = arith.FPCompare()
+                m.d.comb += [fadd.a.eq(base), fadd.b.eq(x), fcmp.a.eq(base), fcmp.b.eq(x),
+                             fadd.en.eq(valid & (cfg.acc.op == AccOp.FADD))]
+                with m.If(cfg.acc.op == AccOp.FADD):
+                    m.d.comb += now.eq(fadd.o)
+                with m.If(cfg.acc.op == AccOp.FMAX):
+                    m.d.comb += nxt.eq(fcmp.max)
+            with m.If(valid):
+                m.d.sync += acc.eq(nxt)
+            out.append(now)
+        return out
+
+    def _stage(self, m, s, cfg, args, prev, bundle, carry_reg, carry_srcs):
+        """Stage ``s``: operand muxes, L functional units, register write-back, stationary
+        registers. Returns (registers, bundle) after the stage's latency."""
+        p, isa = self.params, self.isa
+        L, R, C = p.lanes, p.regs, p.counters
+        sc = cfg.stages[s]
+        D = self.latencies[s]
+        srcs = isa.stage_sources(s)
+        classes = isa.stage_classes(s)
+        ld = isa.log_lanes
+        pre = f"s{s}_"
+
+        # per-stage shared values
+        dist = sc.dist
+        bit_set = []       # lane i has bit `dist` set
+        ge = []            # lane i >= 2**dist
+        for i in range(L):
+            bs = Signal(name=f"{pre}bit{i}")
+            g = Signal(name=f"{pre}ge{i}")
+            with m.Switch(dist):
+                for d in range(max(ld, 1)):
+                    with m.Case(d):
+                        m.d.comb += [bs.eq((i >> d) & 1), g.eq(i >= (1 << d))]
+            bit_set.append(bs)
+            ge.append(g)
+
+        stat = None
+        if Src.STAT in srcs:
+            stat = [Signal(32, name=f"{pre}stat{i}") for i in range(L)]
+            load = bundle.valid & (bundle.kind == Kind.LOAD) & (bundle.target == s)
+            with m.If(load):
+                for i in range(L):
+                    vecs = [bundle.vec[k][i] for k in range(p.vec_in)]
+                    m.d.sync += stat[i].eq(_pick(m, cfg.stat.vec, vecs, 32, f"{pre}ld{i}"))
+
+        carry_val = None
+        if Src.CARRY in srcs:
+            carry_val = Signal(32, name=f"{pre}carry")
+
+        fus = []
+        operands = {}
+        for name in ("a", "b", "c"):
+            oc = getattr(sc, name)
+            kind, ix = oc.kind, oc.idx
+            row = [Signal(32, name=f"{pre}{name}_row{j}") for j in range(L)]
+            for j in range(L):
+                m.d.comb += row[j].eq(prev[j][ix] if R > 1 else prev[j][0])
+            shared = {}
+            if Src.VEC in srcs or Src.BVEC in srcs:
+                pass
+            if Src.SCAL in srcs:
+                shared[Src.SCAL] = _pick(m, ix, [bundle.scal[k] for k in range(p.scal_in)], 32,
+                                         f"{pre}{name}_scal")
+            ctr = _pick(m, ix, [bundle.ctr[c] for c in range(C)], p.counter_bits,
+                        f"{pre}{name}_ctr")
+            lstride = _pick(m, ix, [cfg.counters[c].lane_stride for c in range(C)],
+                            p.counter_bits, f"{pre}{name}_ls")
+            if Src.ARG in srcs:
+                shared[Src.ARG] = _pick(m, ix, args, 32, f"{pre}{name}_arg")
+            if Src.BVEC in srcs:
+                bv = [_pick(m, sc.lane, [bundle.vec[k][i] for i in range(L)], 32,
+                            f"{pre}{name}_bv{k}") for k in range(p.vec_in)]
+                shared[Src.BVEC] = _pick(m, ix, bv, 32, f"{pre}{name}_bvec")
+            if Src.BREG in srcs:
+                shared[Src.BREG] = _pick(m, sc.lane, row, 32, f"{pre}{name}_breg")
+            vals = []
+            for i in range(L):
+                v = Signal(32, name=f"{pre}{name}{i}")
+                with m.Switch(kind):
+                    with m.Case(Src.REG):
+                        m.d.comb += v.eq(row[i])
+                    with m.Case(Src.VEC):
+                        m.d.comb += v.eq(_pick(m, ix, [bundle.vec[k][i] for k in range(p.vec_in)],
+                                               32, f"{pre}{name}{i}_vec"))
+                    with m.Case(Src.CTR):
+                        m.d.comb += v.eq((ctr + lstride * i)[:p.counter_bits])
+                    with m.Case(Src.CONST):
+                        m.d.comb += v.eq(sc.const[i])
+                    with m.Case(Src.LANE):
+                        m.d.comb += v.eq(i)
+                    for k, sv in shared.items():
+                        with m.Case(k):
+                            m.d.comb += v.eq(sv)
+                    if Src.TREE in srcs:
+                        with m.Case(Src.TREE):
+                            m.d.comb += v.eq(_pick(m, dist, [row[(i + (1 << d)) % L]
+                                                              for d in range(ld)], 32,
+                                                   f"{pre}{name}{i}_tree"))
+                    if Src.BFLY in srcs:
+                        with m.Case(Src.BFLY):
+                            m.d.comb += v.eq(_pick(m, dist, [row[i ^ (1 << d)] for d in range(ld)],
+                                                   32, f"{pre}{name}{i}_bfly"))
+                    if Src.SHIFT in srcs:
+                        with m.Case(Src.SHIFT):
+                            m.d.comb += v.eq(_pick(m, dist, [row[i - (1 << d)] if i >= (1 << d)
+                                                              else Const(0, 32) for d in range(ld)],
+                                                   32, f"{pre}{name}{i}_shift"))
+                    if Src.CARRY in srcs:
+                        with m.Case(Src.CARRY):
+                            m.d.comb += v.eq(carry_val)
+                    if Src.STAT in srcs:
+                        with m.Case(Src.STAT):
+                            m.d.comb += v.eq(stat[i])
+                vals.append(v)
+            operands[name] = vals
+
+        # operand a modifier (butterfly): negate on lanes whose bit `dist` is set
+        if p.butterfly:
+            for i in range(L):
+                a = operands["a"][i]
+                a2 = Signal(32, name=f"{pre}an{i}")
+                m.d.comb += a2.eq(Mux(bit_set[i] & (sc.neg == Neg.FP), a ^ (1 << 31),
+                                      Mux(bit_set[i] & (sc.neg == Neg.INT), (-a)[:32], a)))
+                operands["a"][i] = a2
+
+        out_b = bundle
+        for k in range(D):
+            nb = Signal.like(bundle, name=f"{pre}bundle_d{k}")
+            m.d.sync += nb.eq(out_b)
+            out_b = nb
+        prev_d = prev
+        for k in range(D):
+            nr = Signal.like(prev, name=f"{pre}regs_d{k}")
+            m.d.sync += nr.eq(prev_d)
+            prev_d = nr
+
+        out = Signal.like(prev, name=f"regs{s + 1}")
+        write = out_b.valid & (out_b.kind == Kind.COMPUTE) & (sc.op != Op.NOP)
+        for i in range(L):
+            fu = m.submodules[f"{pre}fu{i}"] = LaneFU(classes, D)
+            m.d.comb += [fu.a.eq(operands["a"][i]), fu.b.eq(operands["b"][i]),
+                         fu.c.eq(operands["c"][i]), fu.op.eq(sc.op), fu.frac.eq(sc.frac)]
+            fus.append(fu)
+            lane_on = Mux(sc.mask == Mask.GE, ge[i], Mux(sc.mask == Mask.BIT, bit_set[i], 1))
+            for r in range(R):
+                m.d.comb += out[i][r].eq(Mux(write & lane_on & (sc.dst == r), fu.o,
+                                             prev_d[i][r]))
+
+        if carry_val is not None:
+            out_valid = out_b.valid & (out_b.kind == Kind.COMPUTE)
+            last_lane = Signal(32, name=f"{pre}carry_out")
+            m.d.comb += last_lane.eq(out[L - 1][sc.dst] if R > 1 else out[L - 1][0])
+            lvl_first = _pick(m, cfg.carry.lvl, [bundle.first[j] for j in range(C)], 1,
+                              f"{pre}carry_first")
+            m.d.comb += carry_val.eq(Mux(lvl_first, cfg.carry.init,
+                                         Mux(out_valid, last_lane, carry_reg)))
+            carry_srcs.append((s, out_valid, last_lane))
+        return out, out_b
+
+
+def generate(fabric):
+    """``rdu gen CONFIG --unit pcu``: the PCU of a fabric configuration."""
+    from hw.generate import Generated
+    return Generated(PCU(fabric.pcu), f"rdu_pcu_{fabric.name}")
