@@ -61,6 +61,13 @@ class Bitstream:
     def n_reads(self):
         return sum(p.op == Op.READ for p in self.packets)
 
+    @property
+    def n_returns(self):
+        """Packets that come back around the ring: READ responses and BROADCAST writes (which
+        every stop applies and passes on)."""
+        return sum(p.op == Op.READ or (p.op == Op.WRITE and p.unit == BROADCAST)
+                   for p in self.packets)
+
     def __len__(self):
         return len(self.packets)
 
@@ -69,6 +76,8 @@ def responses(sent, returned):
     """Check ``returned`` (decoded packets from the ring's end) against ``sent``; return the data of
     each READ in order. Raises :class:`RingError` for unanswered packets."""
     returned = [p if isinstance(p, Packet) else Packet.decode(p) for p in returned]
+    # A broadcast WRITE is applied by every stop and comes back by design.
+    returned = [p for p in returned if not (p.op == Op.WRITE and p.unit == BROADCAST)]
     lost = [p for p in returned if p.op != Op.RESP]
     if lost:
         p = lost[0]
@@ -107,7 +116,7 @@ class RingDriver:
         self.src.send(bitstream.words())
         limit = timeout_cycles or (100 * len(bitstream) + 10_000)
         await with_timeout(self.src.wait_idle(), limit * 10, "ns")
-        if bitstream.n_reads:
-            await with_timeout(self.snk.wait_for(start + bitstream.n_reads), limit * 10, "ns")
+        if bitstream.n_returns:
+            await with_timeout(self.snk.wait_for(start + bitstream.n_returns), limit * 10, "ns")
         self.cycles = int((get_sim_time("ns") - t0) // 10)
         return responses(bitstream.packets, self.snk.items[start:])
