@@ -149,11 +149,19 @@ class _Pipelined(wiring.Component):
     def max_latency(cls):
         return max(cls._CUTS)
 
+    @classmethod
+    def check_latency(cls, latency):
+        """Raise a one-line ``ValueError`` unless ``latency`` is supported by this block."""
+        if isinstance(latency, bool) or not isinstance(latency, int) or latency not in cls._CUTS:
+            raise ValueError(f"{cls.__name__}: latency = {latency!r}: must be an integer in "
+                             f"0..{cls.max_latency()}")
+
     def __init__(self, latency, members):
-        name = type(self).__name__
-        if isinstance(latency, bool) or not isinstance(latency, int) or latency not in self._CUTS:
-            raise ValueError(f"{name}: latency = {latency!r}: must be an integer in "
-                             f"0..{self.max_latency()}")
+        try:
+            self.check_latency(latency)
+        except ValueError:
+            self._MustUse__used = True   # a rejected constructor call is not an unused elaboratable
+            raise
         self._latency = latency
         super().__init__({**members, "en": In(1)})
 
@@ -551,12 +559,14 @@ class Cast(_Pipelined):
     _POINTS = 2
 
     def __init__(self, latency=LATENCY["cast"], ops=None):
+        given = ops
+        self._MustUse__used = True       # until validated (no "unused" warning on a ValueError)
         if ops is None:
             ops = tuple(Cast.Op)
         try:
             ops = tuple(ops) if not isinstance(ops, (str, Cast.Op)) else (ops,)
         except TypeError:
-            raise ValueError(f"Cast: ops = {ops!r}: must be a list of Cast.Op members or names") \
+            raise ValueError(f"Cast: ops = {given!r}: must be a list of Cast.Op members or names") \
                 from None
         allowed = ", ".join(o.name for o in Cast.Op)
         resolved = []
@@ -568,8 +578,9 @@ class Cast(_Pipelined):
             else:
                 raise ValueError(f"Cast: ops contains {op!r}: unknown cast op; allowed: {allowed}")
         if not resolved:
-            raise ValueError(f"Cast: ops = {ops!r}: must name at least one of {allowed}")
+            raise ValueError(f"Cast: ops = {given!r}: must name at least one of {allowed}")
         self.ops = frozenset(resolved)
+        self._MustUse__used = False
         super().__init__(latency, {"op": In(Cast.Op), "a": In(32), "o": Out(32)})
 
     def elaborate(self, platform):
@@ -755,6 +766,7 @@ class ArithStream(wiring.Component):
                "fixed_mul": FixedMul}
 
     def __init__(self, latency=None):
+        self._MustUse__used = True       # until validated (no "unused" warning on a ValueError)
         lat = {k: v for k, v in LATENCY.items() if k in self._BLOCKS}
         if isinstance(latency, int) and not isinstance(latency, bool):
             lat = {k: min(latency, cls.max_latency()) for k, cls in self._BLOCKS.items()}
@@ -766,7 +778,10 @@ class ArithStream(wiring.Component):
             lat.update(latency)
         elif latency is not None:
             raise ValueError(f"ArithStream: latency = {latency!r}: must be None, an int or a dict")
+        for k, cls in self._BLOCKS.items():
+            cls.check_latency(lat[k])
         self.blocks = {k: cls(lat[k]) for k, cls in self._BLOCKS.items()}
+        self._MustUse__used = False
         self.depth = max(b.latency for b in self.blocks.values())
         super().__init__({"i": In(stream.Signature(self.LAYOUT)),
                           "o": Out(stream.Signature(32))})
@@ -833,7 +848,7 @@ class ArithStream(wiring.Component):
         outs["cmp"] = delay(cmp_out, D, "cmp")
 
         # valid / op travel with the data
-        valid, op_d = self.i.valid, op.as_value()
+        valid, op_d = self.i.valid, op
         for j in range(D):
             v = Signal(name=f"valid_d{j}")
             o_ = Signal(4, name=f"op_d{j}", reset_less=True)
