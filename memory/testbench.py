@@ -1,0 +1,236 @@
+"""cocotb verification components for the memory system (run inside the simulator).
+
+* :class:`DRAMPortDriver` — a requester on a DRAM port (:class:`memory.dram.PortSpec`): issues
+  queued read/write requests with random gaps, up to ``outstanding`` in flight, accepts responses
+  with random backpressure, and logs the cycle each request was accepted.
+* :class:`ReferenceMemory` — the Python reference: replays every port's log in acceptance order
+  (the DRAM's ordering rule) and checks each read's data; also predicts the final image.
+* :func:`pack` / :func:`unpack` — ``amaranth.lib.data`` layouts ↔ integers (cocotb payloads).
+* :func:`pulse`, :func:`wait_high` (with a watchdog message naming the unit).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from tb.stream import PauseGenerator
+
+__all__ = ["pack", "unpack", "Request", "DRAMPortDriver", "ReferenceMemory", "pulse",
+           "wait_high", "sim_cycle", "PERIOD_NS"]
+
+PERIOD_NS = 10
+
+
+def pack(layout, **fields):
+    """Integer payload of ``layout`` from field values (unknown names raise ``KeyError``)."""
+    value = 0
+    names = {name: f for name, f in layout}
+    for name, v in fields.items():
+        f = names[name]
+        w = f.shape.width if hasattr(f.shape, "width") else f.width
+        value |= (int(v) & ((1 << w) - 1)) << f.offset
+    return value
+
+
+def unpack(layout, value):
+    """Dict of field values (unsigned ints) of an integer payload of ``layout``."""
+    value = int(value)
+    out = {}
+    for name, f in layout:
+        out[name] = (value >> f.offset) & ((1 << f.width) - 1)
+    return out
+
+
+def sim_cycle():
+    from cocotb.utils import get_sim_time
+    return int(get_sim_time("ns")) // PERIOD_NS
+
+
+async def pulse(dut, name, clk):
+    """Drive ``dut.<name>`` high for one clock cycle."""
+    from cocotb.triggers import RisingEdge
+    getattr(dut, name).value = 1
+    await RisingEdge(clk)
+    getattr(dut, name).value = 0
+
+
+async def wait_high(signal, clk, timeout_cycles, what):
+    """Wait until ``signal`` is 1 (sampled at rising edges); on timeout raise ``AssertionError``
+    with ``what`` (name the unit and what it was doing)."""
+    from cocotb.triggers import RisingEdge
+    for _ in range(timeout_cycles):
+        await RisingEdge(clk)
+        if int(signal.value):
+            return
+    raise AssertionError(f"watchdog: {what} not done after {timeout_cycles} cycles")
+
+
+@dataclasses.dataclass
+class Request:
+    """One DRAM request; ``data``/``mask`` are the access's 32-bit words (lists of ints / bools)."""
+
+    addr: int
+    write: bool
+    data: list = None
+    mask: list = None
+    accepted: int = None     # cycle of the req handshake
+    result: list = None      # read data (words)
+    port: str = ""
+    tag: int = None
+
+
+def _words_to_int(words):
+    v = 0
+    for i, w in enumerate(words):
+        v |= (int(w) & 0xFFFFFFFF) << (32 * i)
+    return v
+
+
+def _int_to_words(v, n):
+    return [(int(v) >> (32 * i)) & 0xFFFFFFFF for i in range(n)]
+
+
+class DRAMPortDriver:
+    """Drives the requester side of a DRAM port named ``prefix`` (e.g. ``hbm_test__0``) of ``dut``.
+
+    ``spec``: :class:`memory.dram.PortSpec`; ``outstanding``: reads (tags) and writes in flight;
+    ``pause``: gaps between requests; ``resp_pause``: backpressure on responses.
+    """
+
+    def __init__(self, dut, prefix, clk, spec, outstanding=8, pause=None, resp_pause=None):
+        from cocotb.triggers import Event, RisingEdge
+        import cocotb
+        self.dut = dut
+        self.name = prefix
+        self.spec = spec
+        self.words = spec.data_bytes // 4
+        self.outstanding = min(outstanding, 1 << spec.tag_bits)
+        self.pause = pause or PauseGenerator()
+        self.resp_pause = resp_pause or PauseGenerator()
+        g = lambda s: getattr(dut, f"{prefix}__{s}")  # noqa: E731
+        self.req_valid, self.req_ready, self.req_payload = g("req__valid"), g("req__ready"), \
+            g("req__payload")
+        self.resp_valid, self.resp_ready, self.resp_payload = g("resp__valid"), g("resp__ready"), \
+            g("resp__payload")
+        self.wdone = g("wdone")
+        self.req_valid.value = 0
+        self.resp_ready.value = 0
+        self._edge = RisingEdge(clk)
+        self.queue = []
+        self.log = []
+        self.inflight = {}          # tag -> Request (reads)
+        self.free_tags = list(range(self.outstanding))
+        self.writes_pending = 0
+        self.errors = []
+        self._idle = Event()
+        self._idle.set()
+        self._task = cocotb.start_soon(self._run())
+
+    def submit(self, requests):
+        for r in requests:
+            r.port = self.name
+            if r.write:
+                r.data = list(r.data) + [0] * (self.words - len(r.data))
+                r.mask = [True] * self.words if r.mask is None else list(r.mask)
+        self.queue.extend(requests)
+        self._idle.clear()
+
+    @property
+    def busy(self):
+        return bool(self.queue) or bool(self.inflight) or self.writes_pending > 0
+
+    async def wait_idle(self):
+        if self.busy:
+            self._idle.clear()
+            await self._idle.wait()
+
+    def stop(self):
+        self._task.cancel()
+
+    def _payload(self, r):
+        return pack(self.spec.req_layout, addr=r.addr, write=int(r.write), tag=r.tag or 0,
+                    mask=sum(1 << i for i, b in enumerate(r.mask) if b) if r.write else 0,
+                    data=_words_to_int(r.data) if r.write else 0)
+
+    async def _run(self):
+        driving = None
+        resp_ready = False
+        while True:
+            await self._edge
+            cyc = sim_cycle()
+            if driving is not None and int(self.req_ready.value):
+                driving.accepted = cyc
+                self.log.append(driving)
+                if driving.write:
+                    self.writes_pending += 1
+                else:
+                    self.inflight[driving.tag] = driving
+                driving = None
+            if resp_ready and int(self.resp_valid.value):
+                f = unpack(self.spec.resp_layout, self.resp_payload.value)
+                r = self.inflight.pop(f["tag"], None)
+                if r is None:
+                    self.errors.append(f"{self.name}: response with tag {f['tag']} that no "
+                                       f"read is waiting for (cycle {cyc})")
+                else:
+                    r.result = _int_to_words(f["data"], self.words)
+                    self.free_tags.append(r.tag)
+            self.writes_pending -= int(self.wdone.value)
+            if self.writes_pending < 0:
+                self.errors.append(f"{self.name}: more write completions than writes (cycle {cyc})")
+                self.writes_pending = 0
+            if driving is None and self.queue and not self.pause():
+                r = self.queue[0]
+                ok = (self.writes_pending < self.outstanding) if r.write else bool(self.free_tags)
+                if ok:
+                    self.queue.pop(0)
+                    if not r.write:
+                        r.tag = self.free_tags.pop(0)
+                    driving = r
+            if driving is not None:
+                self.req_payload.value = self._payload(driving)
+                self.req_valid.value = 1
+            else:
+                self.req_valid.value = 0
+            resp_ready = not self.resp_pause()
+            self.resp_ready.value = int(resp_ready)
+            if not self.busy and driving is None:
+                self._idle.set()
+
+
+class ReferenceMemory:
+    """Reference model of one DRAM tier: a uint32 word array replaying accepted requests.
+
+    ``initial``: the loaded image's words (``DRAMImage.words()``); ``access_words`` = words per
+    access. :meth:`check` replays the logs of all drivers in acceptance-cycle order and returns a
+    list of mismatch messages (empty = pass).
+    """
+
+    def __init__(self, initial, access_words, capacity_accesses):
+        self.mem = np.array(initial, dtype=np.uint32).copy()
+        self.aw = access_words
+        self.cap = capacity_accesses
+
+    def check(self, logs):
+        reqs = sorted((r for log in logs for r in log), key=lambda r: r.accepted)
+        errors = []
+        for r in reqs:
+            a = r.addr % self.cap
+            lo = a * self.aw
+            if r.write:
+                m = np.array(r.mask, bool)
+                cur = self.mem[lo:lo + self.aw]
+                cur[m] = np.array(r.data, np.uint32)[m]
+            else:
+                exp = [int(x) for x in self.mem[lo:lo + self.aw]]
+                if r.result is None:
+                    errors.append(f"{r.port}: read of access {r.addr:#x} (accepted cycle "
+                                  f"{r.accepted}) never answered (lost)")
+                elif r.result != exp:
+                    bad = [i for i in range(self.aw) if r.result[i] != exp[i]]
+                    errors.append(f"{r.port}: read of access {r.addr:#x} (accepted cycle "
+                                  f"{r.accepted}): word {bad[0]} = {r.result[bad[0]]:#010x}, "
+                                  f"expected {exp[bad[0]]:#010x} ({len(bad)} words differ)")
+        return errors
