@@ -281,7 +281,11 @@ class PCU(wiring.Component):
             m.d.comb += b0.ctr[c].eq(val[c])
 
         # ---- stages -----------------------------------------------------------------------------
-        regs = Signal(rlayout, name="regs0")   # stage 0 reads zeros as "previous registers"
+        # stage 0's "previous registers": r<k> = vector input k (this iteration's word), then 0
+        regs = Signal(rlayout, name="regs0")
+        for i in range(L):
+            for r in range(min(R, VI)):
+                m.d.comb += regs[i][r].eq(vq[r].o.payload[i])
         bundle = b0
         carry_reg = Signal(32, name="carry")
         carry_srcs = []       # (stage, out valid, value) for the carry register update
@@ -385,7 +389,12 @@ class PCU(wiring.Component):
         for i in range(L):
             acc = Signal(32, name=f"acc{i}")
             x = Signal(32, name=f"acc{i}_x")
+            y = Signal(32, name=f"acc{i}_y")
             m.d.comb += x.eq(regs[i][cfg.acc.reg])
+            with m.Switch(cfg.acc.reg):
+                for r in range(p.regs):
+                    with m.Case(r):
+                        m.d.comb += y.eq(regs[i][(r + 1) % p.regs])
             base = Signal(32, name=f"acc{i}_base")
             now = Signal(32, name=f"acc{i}_now")
             m.d.comb += now.eq(acc)
@@ -396,18 +405,26 @@ class PCU(wiring.Component):
                     m.d.comb += nxt.eq(base + x)
                 with m.Case(AccOp.MAX):
                     m.d.comb += nxt.eq(Mux(base.as_signed() < x.as_signed(), x, base))
+                with m.Case(AccOp.MULADD):
+                    m.d.comb += nxt.eq((base * x + y)[:32])
                 with m.Default():
                     m.d.comb += nxt.eq(base)
             if fp:
                 from hw import arith
-                fadd = m.submodules[f"acc{i}_fadd"] = arith.FPAdd(1)
+                fadd = m.submodules[f"acc{i}_fadd"] = arith.FPAdd(0)
                 fcmp = m.submodules[f"acc{i}_fcmp"] = arith.FPCompare()
                 m.d.comb += [fadd.a.eq(base), fadd.b.eq(x), fcmp.a.eq(base), fcmp.b.eq(x),
-                             fadd.en.eq(valid & (cfg.acc.op == AccOp.FADD))]
+                             fadd.en.eq(1)]
                 with m.If(cfg.acc.op == AccOp.FADD):
-                    m.d.comb += now.eq(fadd.o)
+                    m.d.comb += nxt.eq(fadd.o)
                 with m.If(cfg.acc.op == AccOp.FMAX):
                     m.d.comb += nxt.eq(fcmp.max)
+                fmul = m.submodules[f"acc{i}_fmul"] = arith.FPMul(0)
+                fadd2 = m.submodules[f"acc{i}_fadd2"] = arith.FPAdd(0)
+                m.d.comb += [fmul.a.eq(base), fmul.b.eq(x), fmul.en.eq(1), fadd2.a.eq(fmul.o),
+                             fadd2.b.eq(y), fadd2.en.eq(1)]
+                with m.If(cfg.acc.op == AccOp.FMA):
+                    m.d.comb += nxt.eq(fadd2.o)
             with m.If(valid):
                 m.d.sync += acc.eq(nxt)
             out.append(now)

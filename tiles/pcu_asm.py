@@ -417,7 +417,7 @@ def assemble(params_or_isa, program):
     acc = program.acc
     if acc is not None:
         aop = _enum(AccOp, acc.op, f"{name}: acc", "op")
-        if aop in (AccOp.FADD, AccOp.FMAX) and "fp32" not in p.classes_of(p.stages - 1):
+        if aop in (AccOp.FADD, AccOp.FMAX, AccOp.FMA) and "fp32" not in p.classes_of(p.stages - 1):
             raise AsmError(f"{name}: acc op {acc.op!r} needs the 'fp32' class in the last stage "
                            f"(built: {', '.join(p.classes_of(p.stages - 1))})")
         config["acc"] = {"op": int(aop), "reg": _reg(acc.reg, p.regs, f"{name}: acc"),
@@ -457,9 +457,6 @@ def assemble(params_or_isa, program):
                                f"inputs")
             if not 0 <= st.level < C:
                 raise AsmError(f"{name}: stationary level = {st.level}: must be in 0..{C - 1}")
-            if config["vin"][st.vec] != 0:
-                raise AsmError(f"{name}: vec{st.vec} carries stationary weights; it cannot also be "
-                               f"popped by compute iterations (vec_in[{st.vec}] must be 'never')")
             config["stat"] = {"en": 1, "vec": st.vec, "lvl": st.level}
     elif program.stationary is not None:
         raise AsmError(f"{name}: stationary loads need the systolic extension, not built into "

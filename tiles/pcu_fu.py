@@ -25,10 +25,12 @@ INT_MIN = -(1 << 31)
 
 
 def fp_latencies():
-    """Latencies the PCU instantiates the :mod:`hw.arith` blocks with (their defaults)."""
+    """Latencies the PCU instantiates the :mod:`hw.arith` blocks with (their defaults,
+    ``hw.arith.LATENCY``)."""
     from hw import arith
-    lat = dict(arith.LATENCY)
-    return {k: int(lat[k]) for k in ("FPAdd", "FPMul", "Cast", "FPExp2", "FPRecip") if k in lat}
+    lat = arith.LATENCY
+    return {"FPAdd": lat["add"], "FPMul": lat["mul"], "Cast": lat["cast"],
+            "FPExp2": lat["exp2"], "FPRecip": lat["recip"]}
 
 
 def stage_latency(classes):
@@ -155,9 +157,9 @@ class LaneFU(wiring.Component):
         if "cast" in self.classes:
             lc = lat["Cast"]
             m.submodules.cast = cast = arith.Cast(lc)
-            sel = {Op.I2F: arith.Cast.FP32_FROM_INT, Op.F2I: arith.Cast.INT_FROM_FP32,
-                   Op.F2BF: arith.Cast.BF16_FROM_FP32, Op.BF2F: arith.Cast.FP32_FROM_BF16,
-                   Op.FTZ: arith.Cast.FTZ}
+            co = arith.Cast.Op
+            sel = {Op.I2F: co.FP32_FROM_INT, Op.F2I: co.INT_FROM_FP32,
+                   Op.F2BF: co.BF16_FROM_FP32, Op.BF2F: co.FP32_FROM_BF16, Op.FTZ: co.FTZ}
             with m.Switch(op):
                 for o, v in sel.items():
                     with m.Case(o):

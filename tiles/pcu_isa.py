@@ -126,6 +126,8 @@ class AccOp(enum.IntEnum):
     MAX = 2      # int32 signed
     FADD = 3     # fp32 (needs fp32 in the last stage's classes)
     FMAX = 4
+    MULADD = 5   # acc = acc·x + y (int32 wrap), x = reg, y = reg + 1 (mod R): per-lane recurrence
+    FMA = 6      # acc = acc·x + y (fp32 unfused): the sequential linear recurrence h = a·h + b
 
 
 class OutSrc(enum.IntEnum):

@@ -180,6 +180,9 @@ def run(asm, vec_in=None, scal_in=None, args=None, max_iterations=1_000_000):
         vheads = {k: head(vq, k, "vec") for k in range(p.vec_in) if cfg["vin"][k]}
         sheads = {k: head(sq, k, "scal") for k in range(p.scal_in) if cfg["sin"][k]}
         regs = np.zeros((R, L), U32)
+        for k in range(min(R, p.vec_in)):
+            if cfg["vin"][k] or (stat_cfg["en"] and stat_cfg["vec"] == k and k in vq and vq[k]):
+                regs[k] = vq[k][0] if k in vq and vq[k] else 0
         for s in range(isa.n_stages):
             sc = cfg["stages"][s]
             if sc["op"] == Op.NOP:
@@ -237,10 +240,13 @@ def run(asm, vec_in=None, scal_in=None, args=None, max_iterations=1_000_000):
             first = ac["when"] == 1 or (ac["when"] >= 2 and firsts[ac["when"] - 2])
             base = np.full(L, ac["init"], U32) if first else acc
             x = regs[ac["reg"]]
+            y = regs[(ac["reg"] + 1) % R]
             acc = {AccOp.ADD: lambda: _u(_s(base) + _s(x)),
                    AccOp.MAX: lambda: np.where(_s(base) < _s(x), x, base).astype(U32),
                    AccOp.FADD: lambda: _b(nx.fp32_add(_f(base), _f(x))),
-                   AccOp.FMAX: lambda: _b(nx.fp32_max(_f(base), _f(x)))}[AccOp(ac["op"])]()
+                   AccOp.FMAX: lambda: _b(nx.fp32_max(_f(base), _f(x))),
+                   AccOp.MULADD: lambda: _u(nx.int_mul(_s(base), _s(x)) + _s(y)),
+                   AccOp.FMA: lambda: _b(nx.fp32_muladd(_f(base), _f(x), _f(y)))}[AccOp(ac["op"])]()
         for k, o in enumerate(cfg["vout"]):
             if _when(o["when"], wraps):
                 vout[k].append((acc if o["src"] == OutSrc.ACC else regs[o["reg"]]).copy())

@@ -27,8 +27,8 @@ from .pcu_asm import (Acc, AsmError, Carry, Counter, Out, Program, Stage, Statio
 
 __all__ = ["Fragment", "words", "fp_words", "map_int", "map_fixed", "map_fp32", "counter_ramp",
            "dot", "fold", "gemm_systolic", "gemm_simd", "prefix_sum", "prefix_sum_baseline",
-           "linear_scan", "linear_scan_baseline", "fft_level", "fft_level_baseline",
-           "softmax_max", "softmax_exp_sum", "softmax_scale", "exp2_map", "recip_map"]
+           "linear_scan", "linear_scan_baseline", "fft_level", "fft_level_golden", "interleave",
+           "softmax_exp", "softmax_scale", "exp2_map", "recip_map"]
 
 
 def words(x):
@@ -258,3 +258,384 @@ def fold(params, x, op="fmax"):
         y = x.max(axis=-1)
     return Fragment(f"fold_{op}", prog, {0: enc(gx.reshape(-1, L))}, {}, scal_out={0: enc(y)},
                     iterations=x.shape[0] * g, useful_ops=x.size)
+
+
+# --------------------------------------------------------------------------------------------
+# GEMM: systolic (weight-stationary) and the baseline SIMD form
+# --------------------------------------------------------------------------------------------
+
+_GEMM = {"int16": ("int32", "muladd", 0, 0, 1), "bf16": ("fp32", "fma", -0.0, -0.0, 1.0),
+         "fp32": ("fp32", "fma", -0.0, -0.0, 1.0)}
+
+
+def _gemm_prep(a, b, dtype, k_pad, n_pad):
+    """Inputs as the hardware sees them (bf16-rounded for bf16) padded to ``k_pad`` × ``n_pad``:
+    padded k use ``a = -0.0``/``b = 1`` (fp: the product is the additive identity) or 0 (int)."""
+    if dtype not in _GEMM:
+        raise AsmError(f"gemm: dtype = {dtype!r}: must be one of {', '.join(_GEMM)}")
+    acc, _, _, apad, bpad = _GEMM[dtype]
+    a, b = gk._gemm_inputs(a, b, dtype)
+    m, k = a.shape
+    n = b.shape[1]
+    if acc == "fp32":
+        ap = np.full((m, k_pad), np.float32(apad), np.float32)
+        bp = np.zeros((k_pad, n_pad), np.float32)
+        bp[k:, :] = np.float32(bpad)
+    else:
+        ap = np.zeros((m, k_pad), np.int64)
+        bp = np.zeros((k_pad, n_pad), np.int64)
+    ap[:, :k] = a
+    bp[:k, :n] = b
+    return ap, bp, (fp_words if acc == "fp32" else words)
+
+
+def _gemm_continue(c, a, b, dtype):
+    """Continue a GEMM accumulation from partial sums ``c`` (``None``: the identity) over the
+    columns of ``a`` / rows of ``b`` in order — :func:`tb.golden.gemm`'s order, so chaining K
+    blocks gives exactly ``gemm`` of the whole K."""
+    d = go.Dtype(_GEMM[dtype][0])
+    if c is None:
+        c = np.full((a.shape[0], b.shape[1]), d.zero, d.np)
+    for kk in range(a.shape[1]):
+        c = d.add(c, d.mul(a[:, kk, None], b[None, kk, :]))
+    return c
+
+
+def gemm_systolic(params, a, b, dtype="bf16", psum=None):
+    """Weight-stationary systolic GEMM tile: ``C = psum + A·B`` with ``A`` ``(M, K)``, ``K <= S``,
+    ``B`` ``(K, N)`` (N padded to a multiple of L: ``N/L`` column tiles).
+
+    Per column tile: S *load iterations* pop the rows of B (vec1: ``B[s, tile]``) into stage s's
+    stationary registers; then M compute iterations each pop one A row (vec0, lanes 0..K-1) and, if
+    ``psum`` is given, one partial-sum vector (vec1, after the weights). Stage s computes
+    ``r0 = bvec0[s]·stat + (s == 0 ? psum : r0)`` — ``fma`` (fp32 accumulate of bf16/fp32 inputs,
+    unfused: the bf16 product is exact) or ``muladd`` (int16 → int32 wrap) — so one output row
+    of L partial sums leaves per cycle: L×S MACs per cycle in steady state. Out vec0: C rows.
+
+    ``psum`` ``(M, N)`` chains K blocks longer than S; the golden is :func:`tb.golden.gemm`'s
+    sequential order (``c = c + a[:, k]·b[k]`` from -0.0), continued from ``psum``.
+    Cost: ``tiles·(S + M)`` issue cycles + latency.
+    """
+    S, L = params.stages, params.lanes
+    _need(params.systolic, "gemm_systolic: needs the systolic extension (PCUParams.systolic)")
+    _need(S <= L, f"gemm_systolic: stages ({S}) must be <= lanes ({L}) (A rows travel as vectors)")
+    a = np.asarray(a)
+    b = np.asarray(b)
+    _need(a.shape[1] <= S, f"gemm_systolic: K = {a.shape[1]} exceeds the {S} stages; chain K "
+                           f"blocks through psum")
+    m, n = a.shape[0], b.shape[1]
+    tiles = max(1, -(-n // L))
+    acc, op, ident, _, _ = _GEMM[dtype]
+    ap, bp, enc = _gemm_prep(a, b, dtype, S, tiles * L)
+    c = _gemm_continue(None if psum is None else np.asarray(psum), ap, bp, dtype)
+    vec0, vec1 = [], []
+    for t in range(tiles):
+        cols = slice(t * L, (t + 1) * L)
+        row = np.zeros((m, L), ap.dtype)
+        row[:, :S] = ap
+        vec0.append(enc(row))
+        vec1.append(enc(bp[:, cols]))
+        if psum is not None:
+            ps = np.zeros((m, tiles * L), ap.dtype)
+            ps[:, :n] = np.asarray(psum)[:, :n]
+            vec1.append(enc(ps[:, cols]))
+    stages = []
+    for s in range(S):
+        c_src = ("vec1" if psum is not None else "const") if s == 0 else "r0"
+        stages.append(Stage(op, a="bvec0", lane=s, b="stat", c=c_src, const=ident, dst="r0"))
+    prog = Program(name=f"gemm_systolic_{dtype}", counters=[Counter(m), Counter(tiles)],
+                   vec_in={0: "every", 1: "every" if psum is not None else "never"},
+                   stationary=Stationary(vec=1, level=0), stages=stages,
+                   vec_out={0: Out(reg="r0")})
+    out = np.concatenate([enc(c[:, t * L:(t + 1) * L]) for t in range(tiles)])
+    return Fragment(prog.name, prog, {0: np.concatenate(vec0), 1: np.concatenate(vec1)},
+                    {0: out}, iterations=m * tiles, loads=S * tiles,
+                    useful_ops=a.shape[0] * a.shape[1] * n)
+
+
+def gemm_simd(params, a, b, dtype="bf16"):
+    """The baseline GEMM without the systolic extension (same bits): lane n owns column n; per
+    (row m, k) iteration, stage 0 multiplies the scalar ``a[m, k]`` (scal0) by the row
+    ``B[k, tile]`` (vec0) and the per-lane accumulator adds it in k order from -0.0 / 0
+    (``tb.golden.gemm`` order); out vec0 = one C row per ``K`` iterations. L MACs per cycle.
+    Cost: ``tiles·M·K`` cycles + latency."""
+    L = params.lanes
+    _need(params.scal_in >= 1, "gemm_simd: needs a scalar input")
+    a = np.asarray(a)
+    b = np.asarray(b)
+    m, k = a.shape
+    n = b.shape[1]
+    tiles = max(1, -(-n // L))
+    acc, _, ident, _, _ = _GEMM[dtype]
+    ap, bp, enc = _gemm_prep(a, b, dtype, k, tiles * L)
+    c = _gemm_continue(None, ap, bp, dtype)
+    fp = acc == "fp32"
+    vec0, sc0 = [], []
+    for t in range(tiles):
+        for mm in range(m):
+            vec0.append(enc(bp[:, t * L:(t + 1) * L]))
+            sc0.append(enc(ap[mm]))
+    prog = Program(name=f"gemm_simd_{dtype}", counters=[Counter(k), Counter(m), Counter(tiles)],
+                   vec_in={0: "every"}, scal_in={0: "every"},
+                   stages=[Stage("fmul" if fp else "mul", a="scal0", b="vec0", dst="r0")],
+                   acc=Acc("fadd" if fp else "add", reg="r0", when="wrap0", init=ident),
+                   vec_out={0: Out(src="acc", when="wrap0")})
+    out = np.concatenate([enc(c[:, t * L:(t + 1) * L]) for t in range(tiles)])
+    return Fragment(prog.name, prog, {0: np.concatenate(vec0)}, {0: out},
+                    scal_in={0: np.concatenate(sc0)}, iterations=tiles * m * k,
+                    useful_ops=m * k * n)
+
+
+# --------------------------------------------------------------------------------------------
+# Scans
+# --------------------------------------------------------------------------------------------
+
+def prefix_sum(params, x, dtype="fp32"):
+    """Inclusive prefix sums of the rows of ``x`` (``(B, T)``) with the ``scan`` extension:
+    stages 0..log2L-1 are Kogge-Stone steps ``r0 = shift(r0) + r0`` on lanes ``i >= 2**k`` (stage
+    0 reads the input vector as r0); stage log2L adds the carry (lane L-1 of the previous group,
+    -0.0 / 0 at the start of each row). Rows padded with the identity to a multiple of L.
+    Streams: vec0 = groups of L; out vec0. Golden: :func:`tb.golden.prefix_sum` (``lanes = L``).
+    Cost: ``B·T/L`` iterations at ``ii`` = the carry stage's latency."""
+    L = params.lanes
+    lg = _log2(L)
+    _need(params.scan, "prefix_sum: needs the scan extension (PCUParams.scan); see "
+                       "prefix_sum_baseline")
+    _need(params.stages >= lg + 1, f"prefix_sum: needs log2(L) + 1 = {lg + 1} stages, PCU has "
+                                   f"{params.stages}")
+    fp = dtype == "fp32"
+    x = nx.fp32(x) if fp else np.asarray(x, np.int64)
+    x = np.atleast_2d(x)
+    ident = np.float32(-0.0) if fp else 0
+    gx, g = _pad_groups(x, L, ident)
+    add = "fadd" if fp else "add"
+    stages = [Stage(add, a="shift(r0)", b="r0", mask="ge", dist=k, dst="r0") for k in range(lg)]
+    stages.append(Stage(add, a="carry", b="r0", dst="r0"))
+    prog = Program(name=f"prefix_sum_{dtype}", counters=[Counter(g), Counter(x.shape[0])],
+                   vec_in={0: "every"}, stages=stages, carry=Carry(init=ident, level=0),
+                   vec_out={0: Out(reg="r0")})
+    enc = fp_words if fp else words
+    y = gk.prefix_sum(gx.reshape(x.shape[0], -1), L, "fp32" if fp else "int32")
+    return Fragment(prog.name, prog, {0: enc(gx.reshape(-1, L))}, {0: enc(y.reshape(-1, L))},
+                    iterations=g * x.shape[0], useful_ops=x.size)
+
+
+def prefix_sum_baseline(params, x, dtype="fp32"):
+    """Prefix sums without the scan extension: the per-lane accumulator runs each row
+    sequentially (lane j holds row j; vector t = element t of every row): ``acc = acc + x_t``,
+    output every iteration. Golden: :func:`tb.golden.prefix_sum` with ``lanes = 1`` (sequential)
+    — for int32 the same bits as :func:`prefix_sum`; for fp32 the sequential order. Cost: ``T``
+    cycles per L rows (one row: T cycles, one lane busy)."""
+    L = params.lanes
+    fp = dtype == "fp32"
+    x = nx.fp32(x) if fp else np.asarray(x, np.int64)
+    x = np.atleast_2d(x)
+    _need(x.shape[0] <= L, f"prefix_sum_baseline: {x.shape[0]} rows > {L} lanes")
+    ident = np.float32(-0.0) if fp else 0
+    t = x.shape[1]
+    cols = np.full((t, L), ident, x.dtype)
+    cols[:, :x.shape[0]] = x.T
+    prog = Program(name=f"prefix_sum_baseline_{dtype}", counters=[Counter(t)], vec_in={0: "every"},
+                   acc=Acc("fadd" if fp else "add", reg="r0", when="wrap0", init=ident),
+                   vec_out={0: Out(src="acc")})
+    y = gk.prefix_sum(cols.T, 1, "fp32" if fp else "int32").T
+    enc = fp_words if fp else words
+    return Fragment(prog.name, prog, {0: enc(cols)}, {0: enc(y)}, iterations=t,
+                    useful_ops=x.size)
+
+
+def linear_scan(params, a, b, h0=-0.0):
+    """``h_t = a_t·h_{t-1} + b_t`` (fp32) over a row with the ``scan`` extension: per group of L,
+    log2 L Kogge-Stone pair steps of two stages each (``B = A·shift(B) + B`` then
+    ``A = shift(A)·A``, lanes ``i >= 2**k``), then ``h = A·carry + B`` (stage 2·log2L).
+    Streams: vec0 = a, vec1 = b (groups of L); out vec0 = h. Golden: :func:`tb.golden.linear_scan`
+    (``lanes = L``). Needs ``2·log2(L) + 1`` stages. Cost: ``T/L`` iterations at ``ii`` = latency
+    of the carry stage."""
+    L = params.lanes
+    lg = _log2(L)
+    _need(params.scan, "linear_scan: needs the scan extension (PCUParams.scan); see "
+                       "linear_scan_baseline")
+    _need(params.stages >= 2 * lg + 1, f"linear_scan: needs 2·log2(L) + 1 = {2 * lg + 1} stages, "
+                                       f"PCU has {params.stages}")
+    a, b = nx.fp32(a).reshape(-1), nx.fp32(b).reshape(-1)
+    ga, g = _pad_groups(a, L, np.float32(1.0))
+    gb, _ = _pad_groups(b, L, np.float32(-0.0))
+    stages = []
+    for k in range(lg):
+        stages.append(Stage("fma", a="r0", b="shift(r1)", c="r1", mask="ge", dist=k, dst="r1"))
+        stages.append(Stage("fmul", a="shift(r0)", b="r0", mask="ge", dist=k, dst="r0"))
+    stages.append(Stage("fma", a="r0", b="carry", c="r1", dst="r1"))
+    prog = Program(name="linear_scan", counters=[Counter(g)], vec_in={0: "every", 1: "every"},
+                   stages=stages, carry=Carry(init=h0, level=0), vec_out={0: Out(reg="r1")})
+    h = gk.linear_scan(ga.reshape(-1), gb.reshape(-1), L, h0=np.float32(h0))
+    return Fragment("linear_scan", prog, {0: fp_words(ga), 1: fp_words(gb)},
+                    {0: fp_words(h.reshape(-1, L))}, iterations=g, useful_ops=3 * a.size)
+
+
+def linear_scan_baseline(params, a, b, h0=-0.0):
+    """The linear recurrence without the scan extension: the per-lane accumulator in ``fma`` mode
+    runs ``h = h·a_t + b_t`` sequentially, lane j = sequence j (vec0 = a_t, vec1 = b_t for every
+    lane; out vec0 = h_t every iteration). Golden: :func:`tb.golden.linear_scan` with ``lanes = 1``
+    (the sequential order). ``a``, ``b``: ``(rows <= L, T)``. Cost: T cycles per L sequences."""
+    L = params.lanes
+    _need("fp32" in params.classes_of(params.stages - 1),
+          "linear_scan_baseline: needs fp32 in the last stage (accumulator)")
+    _need(params.regs >= 2, "linear_scan_baseline: needs 2 registers")
+    a, b = np.atleast_2d(nx.fp32(a)), np.atleast_2d(nx.fp32(b))
+    _need(a.shape[0] <= L, f"linear_scan_baseline: {a.shape[0]} rows > {L} lanes")
+    t = a.shape[1]
+    ca = np.ones((t, L), np.float32)
+    cb = np.full((t, L), np.float32(-0.0), np.float32)
+    ca[:, :a.shape[0]] = a.T
+    cb[:, :b.shape[0]] = b.T
+    prog = Program(name="linear_scan_baseline", counters=[Counter(t)],
+                   vec_in={0: "every", 1: "every"},
+                   acc=Acc("fma", reg="r0", when="wrap0", init=h0), vec_out={0: Out(src="acc")})
+    h = gk.linear_scan(ca.T, cb.T, 1, h0=np.float32(h0)).T
+    return Fragment(prog.name, prog, {0: fp_words(ca), 1: fp_words(cb)}, {0: fp_words(h)},
+                    iterations=t, useful_ops=2 * a.size)
+
+
+# --------------------------------------------------------------------------------------------
+# FFT: one radix-2 DIF level inside a vector (butterfly extension)
+# --------------------------------------------------------------------------------------------
+
+def interleave(re, im):
+    """Complex data as the FFT fragments stream it: words ``[re0, im0, re1, im1, ...]``."""
+    re, im = nx.fp32(re), nx.fp32(im)
+    out = np.empty(re.shape[:-1] + (2 * re.shape[-1],), np.float32)
+    out[..., 0::2] = re
+    out[..., 1::2] = im
+    return out
+
+
+def fft_level_golden(re, im, h, n):
+    """One radix-2 DIF level of span ``h`` over blocks of ``2h`` (the step of
+    :func:`tb.golden.fft_dif_stages` for that ``h``, twiddles ``W_n^(j·n/2h)``), last axis."""
+    w = nx.twiddles(n)
+    wr, wi = nx.fp32(w.real), nx.fp32(w.imag)
+    shape = re.shape[:-1] + (re.shape[-1] // (2 * h), 2, h)
+    r, i = re.reshape(shape), im.reshape(shape)
+    ar, ai, br, bi = r[..., 0, :], i[..., 0, :], r[..., 1, :], i[..., 1, :]
+    sr, si = nx.fp32_add(ar, br), nx.fp32_add(ai, bi)
+    dr, di = nx.fp32_sub(ar, br), nx.fp32_sub(ai, bi)
+    tw = np.arange(h) * (n // (2 * h))
+    pr, pi = gk._cmul(dr, di, wr[tw], wi[tw])
+    return (np.stack([sr, pr], axis=-2).reshape(re.shape),
+            np.stack([si, pi], axis=-2).reshape(im.shape))
+
+
+def fft_level(params, re, im, h):
+    """One DIF level of span ``h`` (complex points) on FFTs of length ``n = L/2`` that each fill
+    one vector, complex-interleaved (:func:`interleave`), with the ``butterfly`` network:
+
+    * stage 0: ``r0 = bfly(r0) + (±r0)`` at lane distance 2h (top lanes ``a + b``; bottom lanes,
+      whose operand a is negated, ``a - b``);
+    * stage 1: ``r2 = bfly(r0)`` at distance 1 (swap re/im of each point);
+    * stage 2 (bottom lanes): ``r1 = r0 · wr``; stage 3 (bottom lanes): ``r0 = r2·(∓wi) + r1`` —
+      the complex twiddle multiply with every product and sum rounded as in the golden.
+
+    ``re``, ``im``: ``(B, L/2)`` (a batch of FFTs). Out vec0: interleaved result.
+    Golden: :func:`fft_level_golden` (one step of :func:`tb.golden.fft_dif_stages`); running
+    ``h = n/2, ..., 1`` gives ``fft_dif_stages`` exactly. Cost: B cycles + latency."""
+    L = params.lanes
+    n = L // 2
+    _need(params.butterfly, "fft_level: needs the butterfly extension (PCUParams.butterfly)")
+    _need(params.stages >= 4 and params.regs >= 3, "fft_level: needs 4 stages and 3 registers")
+    _need(1 <= h <= n // 2 and h & (h - 1) == 0, f"fft_level: h = {h}: must be a power of two "
+                                                 f"in 1..{n // 2} (n = L/2 = {n})")
+    re, im = np.atleast_2d(nx.fp32(re)), np.atleast_2d(nx.fp32(im))
+    _need(re.shape[-1] == n, f"fft_level: rows must have n = L/2 = {n} points")
+    w = nx.twiddles(n)
+    wr, wi = nx.fp32(w.real), nx.fp32(w.imag)
+    c1 = np.zeros(L, np.float32)
+    c2 = np.zeros(L, np.float32)
+    for j in range(n):
+        t = j % (2 * h)
+        if t >= h:
+            k = (t - h) * (n // (2 * h))
+            c1[2 * j] = c1[2 * j + 1] = wr[k]
+            c2[2 * j] = nx.fp32_neg(wi[k])
+            c2[2 * j + 1] = wi[k]
+    d = _log2(2 * h)
+    stages = [Stage("fadd", a="r0", neg="fp", b="bfly(r0)", dist=d, dst="r0"),
+              Stage("pass", a="bfly(r0)", dist=0, dst="r2"),
+              Stage("fmul", a="r0", b="const", const=list(c1), mask="bit", dist=d, dst="r1"),
+              Stage("fma", a="r2", b="const", c="r1", const=list(c2), mask="bit", dist=d,
+                    dst="r0")]
+    prog = Program(name=f"fft_level_h{h}", counters=[Counter(re.shape[0])], vec_in={0: "every"},
+                   stages=stages, vec_out={0: Out(reg="r0")})
+    yr, yi = fft_level_golden(re, im, h, n)
+    return Fragment(prog.name, prog, {0: fp_words(interleave(re, im))},
+                    {0: fp_words(interleave(yr, yi))}, iterations=re.shape[0],
+                    useful_ops=re.shape[0] * n * 5)
+
+
+# --------------------------------------------------------------------------------------------
+# exp2 / reciprocal / softmax pieces (tail extension)
+# --------------------------------------------------------------------------------------------
+
+def _need_tail(params, what):
+    _need(params.tail, f"{what}: needs the tail extension (PCUParams.tail): exp2 and reciprocal "
+                       f"are table lookups that only the tail stage has")
+
+
+def softmax_exp(params, x, m):
+    """``p = exp2((x - m)·log2e)`` row-wise: stage 0 ``fsub`` (m from scal0, popped once per row),
+    stage 1 ``fmul`` by LOG2E, tail ``exp2``. ``x``: ``(rows, K)`` (K a multiple of L), ``m``:
+    ``(rows,)``. Out vec0 = p. Golden: the ``p`` of :func:`tb.golden.softmax`."""
+    _need_tail(params, "softmax_exp")
+    L = params.lanes
+    x = nx.fp32(x)
+    _need(x.shape[1] % L == 0, f"softmax_exp: K = {x.shape[1]} must be a multiple of L = {L}")
+    g = x.shape[1] // L
+    prog = Program(name="softmax_exp", counters=[Counter(g), Counter(x.shape[0])],
+                   vec_in={0: "every"}, scal_in={0: "wrap0"},
+                   stages=[Stage("fsub", a="vec0", b="scal0", dst="r0"),
+                           Stage("fmul", a="r0", b="const", const=nx.LOG2E, dst="r0")],
+                   tail=Stage("exp2", a="r0", dst="r0"), vec_out={0: Out(reg="r0")})
+    p = nx.exp2(nx.fp32_mul(nx.fp32_sub(x, nx.fp32(m)[:, None]), nx.LOG2E))
+    return Fragment("softmax_exp", prog, {0: fp_words(x.reshape(-1, L))},
+                    {0: fp_words(p.reshape(-1, L))}, scal_in={0: fp_words(m)},
+                    iterations=g * x.shape[0], useful_ops=3 * x.size)
+
+
+def recip_map(params, s):
+    """``1/s`` for a scalar stream (tail ``recip`` of scal0; out scal0). Golden:
+    :func:`hw.numerics.reciprocal`."""
+    _need_tail(params, "recip_map")
+    _need(params.scal_in >= 1 and params.scal_out >= 1, "recip_map: needs scalar in and out")
+    s = nx.fp32(s).reshape(-1)
+    prog = Program(name="recip_map", counters=[Counter(len(s))], scal_in={0: "every"},
+                   tail=Stage("recip", a="scal0", dst="r0"), scal_out={0: Out(reg="r0")})
+    return Fragment("recip_map", prog, {}, {}, scal_in={0: fp_words(s)},
+                    scal_out={0: fp_words(nx.reciprocal(s))}, iterations=len(s),
+                    useful_ops=len(s))
+
+
+def exp2_map(params, x):
+    """Elementwise ``exp2`` (tail stage) and, in the same pass, ``int_from_fp32`` of the result
+    would need a second tail op; this is the plain map. Out vec0. Golden: ``numerics.exp2``."""
+    _need_tail(params, "exp2_map")
+    L = params.lanes
+    x = nx.fp32(x).reshape(-1, L)
+    prog = Program(name="exp2_map", counters=[Counter(x.shape[0])], vec_in={0: "every"},
+                   tail=Stage("exp2", a="vec0", dst="r0"), vec_out={0: Out(reg="r0")})
+    return Fragment("exp2_map", prog, {0: fp_words(x)}, {0: fp_words(nx.exp2(x))},
+                    iterations=x.shape[0], useful_ops=x.size)
+
+
+def softmax_scale(params, p, r):
+    """``y = p·r`` row-wise (r = 1/sum from scal0, popped once per row). Golden: the last step of
+    :func:`tb.golden.softmax`."""
+    L = params.lanes
+    p = nx.fp32(p)
+    g = p.shape[1] // L
+    prog = Program(name="softmax_scale", counters=[Counter(g), Counter(p.shape[0])],
+                   vec_in={0: "every"}, scal_in={0: "wrap0"},
+                   stages=[Stage("fmul", a="vec0", b="scal0", dst="r0")],
+                   vec_out={0: Out(reg="r0")})
+    y = nx.fp32_mul(p, nx.fp32(r)[:, None])
+    return Fragment("softmax_scale", prog, {0: fp_words(p.reshape(-1, L))},
+                    {0: fp_words(y.reshape(-1, L))}, scal_in={0: fp_words(r)},
+                    iterations=g * p.shape[0], useful_ops=p.size)
