@@ -8,8 +8,8 @@ the timeout expires), ``sleep(seconds)``, ``byte_time`` (seconds per byte on the
 
 * :class:`SerialTransport` — a board on a serial port (pyserial, imported only when used).
 * :class:`SimTransport` — the UART pins of a Verilator model, from a cocotb test. The host code runs
-  in a thread started with ``cocotb.bridge``; every transport call blocks that thread while the
-  simulation advances (``cocotb.resume``). Times are scaled: one host second is ``time_scale``
+  in a thread started with ``cocotb.task.bridge``; every transport call blocks that thread while
+  the simulation advances (``cocotb.task.resume``). Times are scaled: one host second is ``time_scale``
   seconds of simulated time (default 1 ms), so host timeouts keep their meaning relative to the
   UART's speed in simulation.
 
@@ -155,19 +155,19 @@ class SerialTransport(Transport):
 class SimTransport(Transport):
     """The UART pins of a Verilator model, through a :class:`fpga.uart_model.UartModel`.
 
-    Use from a cocotb test: ``await cocotb.bridge(host_function)(Host(SimTransport(model)))``.
+    Use from a cocotb test: ``await cocotb.task.bridge(host_function)(Host(SimTransport(model)))``.
     ``time_scale``: simulated seconds per host second (default 1e-3).
     """
 
     def __init__(self, model, time_scale=1e-3):
-        import cocotb
+        from cocotb.task import resume
         self.model = model
         self.time_scale = time_scale
         self.name = "simulated UART"
         self.byte_time = model.byte_ns * 1e-9 / time_scale
-        self._write = cocotb.resume(model.send)
-        self._read = cocotb.resume(model.receive)
-        self._sleep = cocotb.resume(model.wait_ns)
+        self._write = resume(model.send)
+        self._read = resume(model.receive)
+        self._sleep = resume(model.wait_ns)
 
     def write(self, data):
         self._write(bytes(data))
