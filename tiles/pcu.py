@@ -79,6 +79,7 @@ class PCU(wiring.Component):
 
     def __init__(self, params: PCUParams, unit_id: int = 0):
         if not isinstance(params, PCUParams):
+            self._MustUse__used = True   # a rejected constructor call is not an unused elaboratable
             raise TypeError(f"PCU: params must be a PCUParams, not {type(params).__name__}")
         self.params = params
         self.unit_id = unit_id

@@ -302,7 +302,8 @@ def _gemm_continue(c, a, b, dtype):
 
 
 def gemm_systolic(params, a, b, dtype="bf16", psum=None):
-    """Weight-stationary systolic GEMM tile: ``C = psum + A·B`` with ``A`` ``(M, K)``, ``K <= S``,
+    """Weight-stationary systolic GEMM tile: ``C = psum + A·B`` with ``A`` ``(M, K)``,
+    ``K <= min(S, L)``,
     ``B`` ``(K, N)`` (N padded to a multiple of L: ``N/L`` column tiles).
 
     Per column tile: S *load iterations* pop the rows of B (vec1: ``B[s, tile]``) into stage s's
@@ -318,29 +319,31 @@ def gemm_systolic(params, a, b, dtype="bf16", psum=None):
     """
     S, L = params.stages, params.lanes
     _need(params.systolic, "gemm_systolic: needs the systolic extension (PCUParams.systolic)")
-    _need(S <= L, f"gemm_systolic: stages ({S}) must be <= lanes ({L}) (A rows travel as vectors)")
     a = np.asarray(a)
     b = np.asarray(b)
-    _need(a.shape[1] <= S, f"gemm_systolic: K = {a.shape[1]} exceeds the {S} stages; chain K "
-                           f"blocks through psum")
+    kmax = min(S, L)      # an A row travels as one vector: at most L of its elements
+    _need(a.shape[1] <= kmax, f"gemm_systolic: K = {a.shape[1]} exceeds min(stages, lanes) = "
+                              f"{kmax}; chain K blocks through psum")
     m, n = a.shape[0], b.shape[1]
     tiles = max(1, -(-n // L))
     acc, op, ident, _, _ = _GEMM[dtype]
-    ap, bp, enc = _gemm_prep(a, b, dtype, S, tiles * L)
+    ap, bp, enc = _gemm_prep(a, b, dtype, kmax, tiles * L)
     c = _gemm_continue(None if psum is None else np.asarray(psum), ap, bp, dtype)
     vec0, vec1 = [], []
     for t in range(tiles):
         cols = slice(t * L, (t + 1) * L)
         row = np.zeros((m, L), ap.dtype)
-        row[:, :S] = ap
+        row[:, :kmax] = ap
         vec0.append(enc(row))
-        vec1.append(enc(bp[:, cols]))
+        wts = np.zeros((S, L), bp.dtype)
+        wts[:kmax] = bp[:, cols]
+        vec1.append(enc(wts))
         if psum is not None:
             ps = np.zeros((m, tiles * L), ap.dtype)
             ps[:, :n] = np.asarray(psum)[:, :n]
             vec1.append(enc(ps[:, cols]))
     stages = []
-    for s in range(S):
+    for s in range(kmax):
         c_src = ("vec1" if psum is not None else "const") if s == 0 else "r0"
         stages.append(Stage(op, a="bvec0", lane=s, b="stat", c=c_src, const=ident, dst="r0"))
     prog = Program(name=f"gemm_systolic_{dtype}", counters=[Counter(m), Counter(tiles)],
@@ -375,7 +378,7 @@ def gemm_simd(params, a, b, dtype="bf16"):
         for mm in range(m):
             vec0.append(enc(bp[:, t * L:(t + 1) * L]))
             sc0.append(enc(ap[mm]))
-    prog = Program(name=f"gemm_simd_{dtype}", counters=[Counter(k), Counter(m), Counter(tiles)],
+    prog = Program(name=f"gemm_simd_{dtype}", counters=[Counter(k), Counter(m * tiles)],
                    vec_in={0: "every"}, scal_in={0: "every"},
                    stages=[Stage("fmul" if fp else "mul", a="scal0", b="vec0", dst="r0")],
                    acc=Acc("fadd" if fp else "add", reg="r0", when="wrap0", init=ident),

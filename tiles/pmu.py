@@ -375,7 +375,7 @@ class PMU(wiring.Component):
         occ_next = Signal(32)
         m.d.comb += occ_next.eq(occ + Mux(wslot, slot_words, 0) - Mux(freed, slot_words, 0))
         m.d.sync += occ.eq(Mux(is_vec | is_pass, occ_next, 0))
-        with m.If(occ > high):
+        with m.If(running & (occ > high)):
             m.d.sync += high.eq(occ)
 
         # Output tokens: one per finished write pass (wdone_out) / read pass (rdone_out); the

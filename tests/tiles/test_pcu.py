@@ -1,0 +1,233 @@
+"""PCU without Verilator: parameters, assembler errors, the Python model against tb.golden for every
+fragment, FU opcodes under the Amaranth simulator, and Verilog generation."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from hw import numerics as nx
+from hw.params import ConfigError, load
+from hw.params.pcu import PCUParams
+from tb.golden import kernels as gk
+from tests.tiles import pcu_sets
+from tiles import pcu_model
+from tiles import pcu_programs as pp
+from tiles.pcu import PCU, generate
+from tiles.pcu_asm import (Acc, AsmError, Carry, Counter, Out, Program, Stage, Stationary,
+                           assemble)
+from tiles.pcu_fu import LaneFU
+from tiles.pcu_isa import OP_CLASS, Isa, Op
+
+
+def _check_model(p, f):
+    r = pcu_model.run(f.assemble(p), f.vec_in, f.scal_in, f.args)
+    for k, v in f.vec_out.items():
+        np.testing.assert_array_equal(r.vec_out[k], np.asarray(v).reshape(-1, p.lanes))
+    for k, v in f.scal_out.items():
+        np.testing.assert_array_equal(r.scal_out[k], np.asarray(v).reshape(-1))
+    assert r.iterations == f.iterations
+    return r
+
+
+# ---- parameters --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, msg", [
+    ({"lanes": 3}, r"lanes = 3: must be a power of two in 2\.\.32"),
+    ({"lanes": 64}, r"lanes = 64: must be a power of two"),
+    ({"stage_op_classes": [["fp32"], ["int"], ["int"], ["int"]]},
+     r"stage_op_classes\[0\].*must include 'int'"),
+    ({"stage_op_classes": [["int"]]}, r"stage_op_classes.*one entry per stage \(4\)"),
+    ({"scan": True, "lanes": 32, "stages": 4}, r"stages = 4: must be >= log2\(lanes\) = 5"),
+    ({"op_classes": ["int", "quad"]}, r"op_classes.*distinct items from 'int', 'fixed'"),
+])
+def test_params_rejected(kwargs, msg):
+    with pytest.raises(ConfigError, match=msg):
+        PCUParams.from_dict(kwargs)
+
+
+def test_presets_load_and_describe():
+    for name in ("tiny", "sim", "fpga", "plasticine"):
+        p = load(name).pcu
+        isa = Isa(p)
+        assert isa.layout.size > 0
+        assert len(isa.tree_stages()) == p.lanes.bit_length() - 1
+
+
+# ---- assembler errors --------------------------------------------------------------------------
+
+TINY = load("tiny").pcu
+SIM = load("sim").pcu
+
+
+@pytest.mark.parametrize("p, prog, msg", [
+    (TINY, Program(stages=[Stage("fmull", a="vec0")]),
+     r"stage 0: op 'fmull' unknown \(did you mean 'fmul'\?\); allowed: nop, pass"),
+    (TINY, Program(stages=[Stage("fadd", a="vec0", b="vec1")], vec_in={0: "every", 1: "every"}),
+     r"stage 0: op 'fadd' needs the 'fp32' class, not built into this stage \(built: int, fixed\)"),
+    (TINY, Program(stages=[Stage("add", a="vec3")]),
+     r"stage 0 operand a: 'vec3': this PCU has 2 vector inputs \(vec0\.\.vec1\)"),
+    (TINY, Program(stages=[Stage("add", a="bfly(r0)")]),
+     r"operand a: 'bfly\(r0\)' needs the butterfly extension, not built into this PCU "
+     r"\(PCUParams\.butterfly = false\)"),
+    (TINY, Program(stages=[Stage("add", a="tree(r0)")]),
+     r"stage 0 operand a: 'tree\(r0\)': the reduction tree reaches stages 1\.\.2 only"),
+    (TINY, Program(stages=[Stage("add", a="r7")]),
+     r"operand a: 'r7': this PCU has 3 registers \(r0\.\.r2\)"),
+    (TINY, Program(stages=[Stage("add", a="foo(r1)")]), r"operand 'foo\(r1\)' not understood"),
+    (TINY, Program(stages=[Stage("add")] * 4), r"4 stages; this PCU has 3"),
+    (TINY, Program(stages=[Stage("add", a="vec0")]),
+     r"stage 0 operand a reads vec0 but vec_in\[0\] is not popped"),
+    (TINY, Program(vec_out={0: Out(when="wrap7")}),
+     r"vec_out\[0\]: when = 'wrap7': allowed: never, every, done, wrap0\.\.wrap1"),
+    (TINY, Program(stationary=Stationary(vec=1)), r"stationary loads need the systolic extension"),
+    (TINY, Program(tail=Stage("exp2")), r"tail stage used; needs the tail extension"),
+    (SIM, Program(stages=[Stage("exp2", a="vec0")], vec_in={0: "every"}),
+     r"stage 0: op 'exp2' runs only in the tail stage"),
+    (TINY, Program(acc=Acc("fadd")), r"acc op 'fadd' needs the 'fp32' class in the last stage"),
+    (TINY, Program(scal_out={0: Out(src="acc")}), r"an output reads 'acc' but the program has no Acc"),
+    (SIM, Program(stages=[Stage("add", a="carry"), Stage("add", a="carry")]),
+     r"stages \[0, 1\] read the carry; only one stage may"),
+    (SIM, Program(stages=[Stage("add", a="carry")], ii=2), r"ii = 2: must be in 4\.\.31"),
+    (TINY, Program(counters=[Counter(1 << 16)]), r"counter 0: count = 65536: must fit 16 bits"),
+    (TINY, Program(stages=[Stage("add", dist=2)]), r"stage 0: dist = 2: must be in 0\.\.1"),
+])
+def test_assembler_errors(p, prog, msg):
+    with pytest.raises(AsmError, match=msg):
+        assemble(p, prog)
+
+
+def test_fragment_does_not_fit_is_a_clear_error():
+    rng = np.random.default_rng(0)
+    with pytest.raises(AsmError, match=r"linear_scan: needs 2·log2\(L\) \+ 1 = 7 stages, PCU has 4"):
+        pp.linear_scan(SIM, rng.standard_normal(8), rng.standard_normal(8))
+    with pytest.raises(AsmError, match=r"gemm_systolic: needs the systolic extension"):
+        pp.gemm_systolic(TINY, np.ones((2, 2), np.int64), np.ones((2, 4), np.int64), "int16")
+    with pytest.raises(AsmError, match=r"exp2_map: needs the tail extension"):
+        pp.exp2_map(TINY, np.zeros(4))
+
+
+def test_assembled_words_and_diff():
+    rng = np.random.default_rng(0)
+    f = pp.map_int(TINY, rng.integers(0, 9, (3, 4)), rng.integers(0, 9, (3, 4)), 5)
+    a = f.assemble(TINY)
+    assert len(a.words) == -(-Isa(TINY).layout.size // 32)
+    assert len(a.writes(3)) == len(a.words) and all(w.unit == 3 for w in a.writes(3))
+    g = pp.map_int(TINY, rng.integers(0, 9, (3, 4)), rng.integers(0, 9, (3, 4)), 5, shift=4)
+    diff = g.assemble(TINY).diff_writes(3, a)
+    assert 0 < len(diff) < len(a.words)
+
+
+# ---- the Python model against tb.golden, every fragment of every RTL test ----------------------
+
+@pytest.mark.parametrize("name", list(pcu_sets.SETS))
+def test_model_matches_golden(name):
+    p, frags = pcu_sets.fragments(name, 1234)
+    for f in frags:
+        _check_model(p, f)
+
+
+def test_extension_on_and_off_give_the_same_bits():
+    rng = np.random.default_rng(5)
+    # GEMM: systolic (sim) vs SIMD baseline (tiny and sim)
+    a, b = rng.integers(-32768, 32768, (6, 4)), rng.integers(-32768, 32768, (4, 8))
+    sys_ = pp.gemm_systolic(SIM, a, b, "int16").vec_out[0]
+    simd = pp.gemm_simd(SIM, a, b, "int16").vec_out[0]
+    np.testing.assert_array_equal(sys_, simd)
+    af, bf = rng.standard_normal((6, 4)), rng.standard_normal((4, 8))
+    np.testing.assert_array_equal(pp.gemm_systolic(SIM, af, bf, "bf16").vec_out[0],
+                                  pp.gemm_simd(SIM, af, bf, "bf16").vec_out[0])
+    # int32 prefix sums: scan network vs sequential accumulator
+    x = rng.integers(-2**31, 2**31, (1, 40))
+    on = pp.prefix_sum(SIM, x, "int32").vec_out[0].reshape(-1)[:40]
+    off = pp.prefix_sum_baseline(SIM, x, "int32").vec_out[0][:, 0]
+    np.testing.assert_array_equal(on, off)
+
+
+def test_fft_levels_compose_to_the_golden_fft():
+    rng = np.random.default_rng(3)
+    L = SIM.lanes
+    re, im = rng.standard_normal((4, L // 2)), rng.standard_normal((4, L // 2))
+    cur = pp.fp_words(pp.interleave(re, im))
+    h = L // 4
+    while h >= 1:
+        yr = nx.from_bits(cur[:, 0::2])
+        yi = nx.from_bits(cur[:, 1::2])
+        f = pp.fft_level(SIM, yr, yi, h)
+        cur = _check_model(SIM, f).vec_out[0]
+        h //= 2
+    gr, gi = gk.fft_dif_stages(nx.fp32(re), nx.fp32(im))
+    np.testing.assert_array_equal(cur, pp.fp_words(pp.interleave(gr, gi)))
+
+
+def test_gemm_k_chaining_equals_full_gemm():
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((5, 8)), rng.standard_normal((8, 8))
+    part = gk.gemm(a[:, :4], b[:4], "bf16")
+    f = pp.gemm_systolic(SIM, a[:, 4:], b[4:], "bf16", psum=part)
+    np.testing.assert_array_equal(f.vec_out[0], pp.fp_words(gk.gemm(a, b, "bf16")))
+
+
+def test_softmax_pieces_compose_to_the_golden_softmax():
+    rng = np.random.default_rng(6)
+    L = SIM.lanes
+    x = nx.fp32(rng.standard_normal((3, 2 * L)) * 5)
+    m = pcu_model.run(pp.fold(SIM, x, "fmax").assemble(SIM), {0: pp.fold(SIM, x, "fmax").vec_in[0]})
+    mv = nx.from_bits(m.scal_out[0])
+    e = pp.softmax_exp(SIM, x, mv)
+    p = nx.from_bits(_check_model(SIM, e).vec_out[0]).reshape(3, -1)
+    s = nx.from_bits(_check_model(SIM, pp.fold(SIM, p, "fadd")).scal_out[0])
+    r = nx.from_bits(_check_model(SIM, pp.recip_map(SIM, s)).scal_out[0])
+    y = _check_model(SIM, pp.softmax_scale(SIM, p, r)).vec_out[0]
+    np.testing.assert_array_equal(y.reshape(3, -1), pp.fp_words(gk.softmax(x, L)))
+
+
+# ---- functional units under the Amaranth simulator ---------------------------------------------
+
+def test_lane_fu_int_ops_match_the_model():
+    rng = np.random.default_rng(7)
+    ops = [op for op, c in OP_CLASS.items() if c in ("int", "fixed") and op != Op.NOP]
+    vals = np.concatenate([rng.integers(0, 1 << 32, 40, dtype=np.uint64),
+                           np.array([0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF], np.uint64)])
+    cases = [(op, int(rng.choice(vals)), int(rng.choice(vals)), int(rng.choice(vals)),
+              int(rng.integers(0, 31))) for op in ops for _ in range(12)]
+    dut = LaneFU(("int", "fixed"))
+    got = []
+
+    async def bench(ctx):
+        for op, a, b, c, frac in cases:
+            ctx.set(dut.op, op)
+            ctx.set(dut.a, a)
+            ctx.set(dut.b, b)
+            ctx.set(dut.c, c)
+            ctx.set(dut.frac, frac)
+            await ctx.tick()
+            got.append(ctx.get(dut.o))
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    for (op, a, b, c, frac), o in zip(cases, got):
+        want = int(pcu_model.fu(op, np.uint32(a), np.uint32(b), np.uint32(c), frac))
+        assert o == want, f"{op.name}({a:#x}, {b:#x}, {c:#x}, frac={frac}): RTL {o:#x}, model {want:#x}"
+
+
+# ---- generation --------------------------------------------------------------------------------
+
+def test_generate_and_cli(tmp_path):
+    g = generate(load("tiny"))
+    assert g.top == "rdu_pcu_tiny"
+    assert isinstance(g.component, PCU)
+    g.component._MustUse__used = True    # converted below, through the CLI
+    r = subprocess.run([sys.executable, "-m", "hw.cli", "gen", "tiny", "--unit", "pcu", "-o",
+                        str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    v = (tmp_path / "rdu_pcu_tiny.v").read_text()
+    assert "module rdu_pcu_tiny" in v and "vec_in__0__payload" in v
+
+
+def test_pcu_rejects_bad_params():
+    with pytest.raises(TypeError, match="PCU: params must be a PCUParams"):
+        PCU({"lanes": 4})
