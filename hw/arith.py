@@ -112,6 +112,11 @@ def lzc(m, x, name="lzc"):
     return c, z
 
 
+def _below(amount, width):
+    """Thermometer mask: bit ``j`` set iff ``j < amount`` (a constant shift, not comparators)."""
+    return ~(Const((1 << width) - 1, width) << amount)[0:width]
+
+
 class _Unpacked:
     """Fields of an fp32 word after flush-to-zero of subnormal inputs."""
 
@@ -228,15 +233,19 @@ class FPAdd(_Pipelined):
         #    bits shifted past the round position are ORed into the sticky bit.
         sh = Signal(5)
         m.d.comb += sh.eq(Mux(s1.d > 27, 27, s1.d[0:5]))
-        wide = Signal(54)
-        m.d.comb += wide.eq(Cat(Const(0, 30), s1.sig_small) >> sh)
-        aligned = Cat(wide[27] | (wide[0:27] != 0), wide[28:54])
+        shifted = Signal(27)
+        m.d.comb += shifted.eq(Cat(Const(0, 3), s1.sig_small) >> sh)
+        # sticky: the significand bits j with j + 3 < sh (a thermometer mask, no second shifter)
+        lost = Cat(*[sh > j + 3 for j in range(24)])
+        aligned = Cat(shifted[0] | ((s1.sig_small & lost) != 0), shifted[1:27])
         s2 = p.cut("s2", nan=s1.nan, inf=s1.inf, inf_s=s1.inf_s, zero_s=s1.zero_s, sign=s1.sign,
                    sub=s1.sub, e=s1.e, big=Cat(Const(0, 3), s1.sig_big), small=aligned)
 
         # 3. add or subtract (|big| >= |small|, so the difference is not negative)
         total = Signal(28)
-        m.d.comb += total.eq(Mux(s2.sub, s2.big - s2.small, s2.big + s2.small))
+        raw = Signal(28)   # one adder: big + ~small + 1 subtracts (its carry out is dropped)
+        m.d.comb += [raw.eq(s2.big + (s2.small ^ s2.sub.replicate(27)) + s2.sub),
+                     total.eq(Cat(raw[0:27], raw[27] & ~s2.sub))]
         s3 = p.cut("s3", nan=s2.nan, inf=s2.inf, inf_s=s2.inf_s, zero_s=s2.zero_s, sign=s2.sign,
                    e=s2.e, total=total)
 
@@ -357,20 +366,28 @@ class FPCompare(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        ua, ub = _Unpacked(m, self.a, "a"), _Unpacked(m, self.b, "b")
-        mag_a, mag_b = ua.word[0:31], ub.word[0:31]
-        # total order on flushed encodings: -0 just below +0; keys equal only for equal words
-        a_ge_b = Signal()
-        m.d.comb += a_ge_b.eq(Mux(ua.s != ub.s, ub.s,
-                                  Mux(ua.s, mag_a <= mag_b, mag_a >= mag_b)))
-        same = ua.word == ub.word
+        a, b = self.a, self.b
+        ua, ub = _Unpacked(m, a, "a"), _Unpacked(m, b, "b")
         nan = ua.nan | ub.nan
         both_zero = ua.zero & ub.zero
+        # Magnitudes compared on the raw encodings: flushing changes the order only when both
+        # are zero/subnormal (then they are equal). One comparator + one equality serve all.
+        lt_mag, eq_mag = Signal(), Signal()
+        m.d.comb += [lt_mag.eq((a[0:31] < b[0:31]) & ~both_zero),
+                     eq_mag.eq((a[0:31] == b[0:31]) | both_zero)]
+        # a >= b in the total order of flushed values (-0 just below +0)
+        a_ge_b = Signal()
+        m.d.comb += a_ge_b.eq(Mux(ua.s != ub.s, ub.s, Mux(ua.s, lt_mag | eq_mag, ~lt_mag)))
+
+        def select(take_a):
+            # the chosen operand, flushed; canonical NaN if either is NaN
+            return Mux(nan, _NAN, Mux(take_a, ua.word, ub.word))
+
         m.d.comb += [
-            self.max.eq(Mux(nan, _NAN, Mux(a_ge_b, ua.word, ub.word))),
-            self.min.eq(Mux(nan, _NAN, Mux(a_ge_b, ub.word, ua.word))),
-            self.lt.eq(~nan & ~both_zero & ~a_ge_b),
-            self.eq.eq(~nan & (same | both_zero)),
+            self.max.eq(select(a_ge_b)),
+            self.min.eq(select(~a_ge_b)),
+            self.lt.eq(~nan & ~a_ge_b & ~both_zero),
+            self.eq.eq(~nan & ((eq_mag & (ua.s == ub.s)) | both_zero)),
         ]
         return m
 
@@ -435,19 +452,17 @@ class FPExp2(_Pipelined):
         p = self._pipe(m)
         u = _Unpacked(m, self.a, "a")
         sig = u.sig
-        # |x| · 2**23 = sig · 2**(e - 127): left shift by e - 127 (0..6 in range), else right shift
-        left = Signal(31)
-        m.d.comb += left.eq(sig << (u.e - 127)[0:3])
+        # |x| · 2**23 = sig · 2**(e - 127) = (sig << 7) >> (134 - e): one right shifter (the
+        # shift is 1..7 for e = 127..133; 31 clears everything for e < 103).
         rs = Signal(5)
-        m.d.comb += rs.eq(Mux(u.e < 96, 31, (127 - u.e)[0:5]))
-        wide = Signal(56)
-        m.d.comb += wide.eq(Cat(Const(0, 32), sig) >> rs)
-        right, lost = wide[32:56], wide[0:32] != 0
+        m.d.comb += rs.eq(Mux(u.e < 103, 31, (134 - u.e)[0:5]))
         mag = Signal(32)
-        inexact = Signal()
-        m.d.comb += [mag.eq(Mux(u.e >= 127, left, right)), inexact.eq((u.e < 127) & lost)]
+        m.d.comb += mag.eq(Cat(Const(0, 7), sig) >> rs)
+        # bits shifted out: significand bits j with j + 7 < rs (thermometer mask)
+        inexact = (sig & Cat(*[rs > j + 7 for j in range(24)])) != 0
+        # xf = floor(x · 2**23): mag, or -mag (exact) / ~mag = -mag - 1 (inexact) when negative
         xf = Signal(32)
-        m.d.comb += xf.eq(Mux(u.s, Mux(inexact, ~mag, -mag), mag))
+        m.d.comb += xf.eq((mag ^ u.s.replicate(32)) + (u.s & ~inexact))
         big = ~u.s & (u.e >= 134)                                    # a >= 128 (and +inf)
         small = u.s & ((u.e > 133) | ((u.e == 133) & (u.f > 0x7C0000)))  # a < -126 (and -inf)
 
@@ -603,9 +618,11 @@ class Cast(_Pipelined):
             if has(Op.FP32_FROM_INT):
                 with m.Case(Op.FP32_FROM_INT):
                     absv = Signal(32)
-                    m.d.comb += absv.eq(Mux(a[31], -a, a))
+                    m.d.comb += absv.eq((a ^ a[31].replicate(32)) + a[31])
                     lz, is_zero = lzc(m, absv, "i2f_lz")
-                    m.d.comb += [x.eq(absv), sh.eq(lz), sign.eq(a[31]), zero.eq(is_zero)]
+                    # normalising is a left shift by lz: done by the shared right shifter on
+                    # the bit-reversed word (reversal is wiring)
+                    m.d.comb += [x.eq(absv[::-1]), sh.eq(lz), sign.eq(a[31]), zero.eq(is_zero)]
             if has(Op.INT_FROM_FP32):
                 with m.Case(Op.INT_FROM_FP32):
                     # |x| = sig · 2**(e - 150); in range e = 127..157: (sig << 7) >> (157 - e)
@@ -629,27 +646,22 @@ class Cast(_Pipelined):
                     m.d.comb += x.eq(Mux(u.nan, _NAN, u.word))
         s0 = p.cut("s0", op=op, x=x, sh=sh, sign=sign, zero=zero, sat=sat)
 
+        # one right shifter for both int conversions (sh = 0 for the other ops)
         shifted = Signal(32)
-        with m.Switch(s0.op):
-            if has(Op.FP32_FROM_INT):
-                with m.Case(Op.FP32_FROM_INT):
-                    m.d.comb += shifted.eq(s0.x << s0.sh)
-            if has(Op.INT_FROM_FP32):
-                with m.Case(Op.INT_FROM_FP32):
-                    m.d.comb += shifted.eq(s0.x >> s0.sh)
-            with m.Default():
-                m.d.comb += shifted.eq(s0.x)
+        m.d.comb += shifted.eq(s0.x >> s0.sh)
         s1 = p.cut("s1", op=s0.op, x=shifted, sh=s0.sh, sign=s0.sign, zero=s0.zero, sat=s0.sat)
 
         n = s1.x
         with m.Switch(s1.op):
             if has(Op.FP32_FROM_INT):
                 with m.Case(Op.FP32_FROM_INT):
-                    # MSB at bit 31: value = n · 2**(31 - sh - 31); exponent 158 - sh
-                    rup = n[7] & ((n[0:7] != 0) | n[8])
+                    # un-reverse: normalised word, MSB at bit 31; exponent 158 - sh
+                    nr = s1.x[::-1]
+                    rup = nr[7] & ((nr[0:7] != 0) | nr[8])
                     exp = Signal(8)
                     m.d.comb += exp.eq(158 - s1.sh)
-                    m.d.comb += self.o.eq(Mux(s1.zero, 0, _round_pack(s1.sign, n[8:31], exp, rup)))
+                    m.d.comb += self.o.eq(Mux(s1.zero, 0,
+                                              _round_pack(s1.sign, nr[8:31], exp, rup)))
             if has(Op.INT_FROM_FP32):
                 with m.Case(Op.INT_FROM_FP32):
                     with m.If(s1.zero):
@@ -657,7 +669,7 @@ class Cast(_Pipelined):
                     with m.Elif(s1.sat):
                         m.d.comb += self.o.eq(Mux(s1.sign, 0x80000000, 0x7FFFFFFF))
                     with m.Else():
-                        m.d.comb += self.o.eq(Mux(s1.sign, -n, n))
+                        m.d.comb += self.o.eq((n ^ s1.sign.replicate(32)) + s1.sign)
             for simple in (Op.BF16_FROM_FP32, Op.FP32_FROM_BF16, Op.FTZ):
                 if has(simple):
                     with m.Case(simple):
@@ -678,7 +690,8 @@ class FixedMul(_Pipelined):
     nothing for ``frac = 0``), arithmetic shift right by ``frac``, saturation to int32.
 
     The product is four 17×17 partial products (16-bit halves; the high halves signed) so each maps
-    to one DSP block. Datapath: partial products | sum + rounding constant | shift | saturate.
+    to one DSP block. Datapath: partial products (+ rounding constant, middle sum) | 64-bit sum |
+    shift + overflow detection | saturate.
     Cut points 0..2; latency 1 → after the sum; 2 (default) → after the partial products and
     after the sum; 3 → all.
 
@@ -703,25 +716,35 @@ class FixedMul(_Pipelined):
                           Signal(signed(33), name="pp_lh"), Signal(32, name="pp_ll"))
         m.d.comb += [hh.eq(a_hi * b_hi), hl.eq(a_hi * b_lo), lh.eq(a_lo * b_hi),
                      ll.eq(a_lo * b_lo)]
+        # The rounding constant 2**(frac-1) (0 for frac 0) joins the low partial product and its
+        # carry the middle sum, so the 64-bit sum below has two operands (one carry chain;
+        # yosys would otherwise build a multi-operand adder out of LUTs).
         rnd = Signal(31)
-        m.d.comb += rnd.eq((Const(1, 1) << self.frac)[1:32])       # 2**(frac-1), 0 for frac 0
-        s0 = p.cut("s0", hh=hh, hl=hl, lh=lh, ll=ll, rnd=rnd, frac=self.frac)
+        m.d.comb += rnd.eq((Const(1, 1) << self.frac)[1:32])
+        ll_r = Signal(33)
+        mid = Signal(signed(35))
+        m.d.comb += [ll_r.eq(ll + rnd), mid.eq(hl + lh + (ll_r[32] << 16))]
+        s0 = p.cut("s0", hh=hh, mid=mid, low=ll_r[0:32], frac=self.frac)
 
         total = Signal(signed(64))
-        m.d.comb += total.eq((s0.hh << 32) + ((s0.hl + s0.lh) << 16) + s0.ll + s0.rnd)
+        m.d.comb += total.eq(Cat(s0.low, s0.hh) + (s0.mid << 16))
         s1 = p.cut("s1", total=total, frac=s0.frac)
 
-        shifted = Signal(signed(64))
-        m.d.comb += shifted.eq(s1.total >> s1.frac)
-        s2 = p.cut("s2", q=shifted)
+        # Only the low 32 bits of total >> frac are kept; the result saturates unless every bit
+        # from position 31 + frac up equals the sign: z marks bits that differ from the sign,
+        # a thermometer mask selects positions >= 31 + frac (no 64-bit shifter needed).
+        t = s1.total
+        neg = t[63]
+        low = Signal(32)
+        m.d.comb += low.eq((t[0:63] >> s1.frac)[0:32])   # bit i + frac <= 62: no sign fill
+        z = t[31:64] ^ neg.replicate(33)
+        ovf = (z & ~_below(s1.frac, 33)) != 0
+        s2 = p.cut("s2", low=low, ovf=ovf, neg=neg)
 
-        q = s2.q
-        with m.If(~q[63] & (q[31:64] != 0)):
-            m.d.comb += self.o.eq(0x7FFFFFFF)
-        with m.Elif(q[63] & (q[31:64] != (1 << 33) - 1)):
-            m.d.comb += self.o.eq(-(1 << 31))
+        with m.If(s2.ovf):
+            m.d.comb += self.o.eq(Mux(s2.neg, -(1 << 31), (1 << 31) - 1))
         with m.Else():
-            m.d.comb += self.o.eq(q[0:32])
+            m.d.comb += self.o.eq(s2.low)
         p.done()
         return m
 
