@@ -1,0 +1,227 @@
+"""The fabric top level: an R×C checkerboard of units, a switch at every grid corner, AGCU slots on
+the top and bottom edges, one configuration ring — all from one :class:`hw.params.FabricParams`.
+
+Structure (see :mod:`interconnect.floorplan` for positions, attachment and ids)::
+
+    cfg_i ─► fabric stop (id 0) ─► unit 1 ─► ... ─► unit R·C ─► [AGCUs] ─► switches ─► cfg_o
+
+* Units come from a **factory**: ``factory(site, params) -> component or None`` is called for every
+  unit site (``site.kind`` ``"pcu"`` / ``"pmu"``) and every AGCU slot (``"agcu"``). A unit must have
+  the standard ports (:func:`hw.net.unit_members`) with the floorplan's port counts and ring id
+  ``site.id``. ``None`` for an AGCU slot makes it a **plain port pair** on the fabric top:
+  ``agcu_vec_i[a]`` / ``agcu_scal_i[a]`` / ``agcu_ctrl_i[a]`` enter the fabric at slot ``a`` (the
+  slot's ``vec_out[0]`` etc. in the floorplan), ``agcu_vec_o[a]`` ... leave it (the slot's
+  ``vec_in[0]``). A real AGCU component's non-standard members (its memory side) appear on the top
+  as ``agcu<a>_<member>``.
+* :func:`default_factory` builds :class:`tiles.pcu.PCU` / :class:`tiles.pmu.PMU` when those modules
+  exist and :class:`interconnect.testunit.TestUnit` otherwise; :func:`test_factory` always builds
+  test units.
+* **Fabric stop** (id 0, kind ``FABRIC``): config ``done_mask`` (bit ``b`` ↔ the unit or AGCU slot
+  with id ``b + 1``); performance counters ``PERF + 0`` = cycles since the last start until ``done``,
+  ``PERF + 1`` = cycles since reset.
+* ``done`` (top port) = ``done_mask != 0`` and every selected unit's ``done`` (a plain AGCU slot
+  counts as done); simulations wait on this one port. ``busy`` = any unit busy.
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Signal, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.config import ConfigStore, UnitKind
+from hw.net import CONFIG_RING, NETWORKS, PORT_GROUPS, signature_of
+from hw.params import ConfigError
+from interconnect.floorplan import FABRIC_ID, NET_SHORT, FabricMap
+from interconnect.mesh import Mesh
+
+__all__ = ["Fabric", "fabric_layout", "default_factory", "test_factory", "generate",
+           "FABRIC_COUNTERS"]
+
+FABRIC_COUNTERS = ("run_cycles", "cycles")
+
+
+def fabric_layout(fmap):
+    """Config layout of the fabric stop: ``done_mask`` with one bit per unit / AGCU slot."""
+    return data.StructLayout({"done_mask": unsigned(len(fmap.all_units))})
+
+
+def test_factory(site, params):
+    """Every unit is a :class:`~interconnect.testunit.TestUnit`; AGCU slots are plain ports."""
+    from interconnect.testunit import TestUnit
+    if site.kind == "agcu":
+        return None
+    return TestUnit(params.lanes, dict(site.ports), site.id)
+
+
+def _tiles_ready():
+    import importlib.util
+    return all(importlib.util.find_spec(m) is not None for m in ("tiles.pcu", "tiles.pmu"))
+
+
+def default_factory(site, params):
+    """PCU / PMU from ``tiles`` when available (else test units); AGCU slots are plain ports."""
+    if site.kind == "agcu" or not _tiles_ready():
+        return test_factory(site, params)
+    if site.kind == "pcu":
+        from tiles.pcu import PCU
+        return PCU(params.pcu, site.id)
+    from tiles.pmu import PMU
+    return PMU(params.pmu, params.lanes, site.id)
+
+
+def _count(component, group):
+    mem = component.signature.members
+    if group not in mem:
+        return 0
+    dims = mem[group].dimensions
+    return dims[0] if dims else 1
+
+
+class Fabric(wiring.Component):
+    """The whole fabric (see the module docstring). ``params``: :class:`FabricParams`;
+    ``factory``: unit factory (default :func:`default_factory`); ``unit_ports``: optional
+    per-kind port-count overrides for the floorplan (``{kind: {group: n}}``)."""
+
+    def __init__(self, params, factory=None, unit_ports=None):
+        self.params = params
+        self.fmap = fm = FabricMap(params, unit_ports)
+        factory = factory or default_factory
+        self.units = {}
+        for site in fm.all_units:
+            comp = factory(site, params)
+            if comp is None:
+                if site.kind != "agcu":
+                    raise ConfigError(f"fabric {params.name!r}: the unit factory returned nothing "
+                                      f"for {site.name}; every PCU/PMU site needs a unit")
+                continue
+            for group, want in site.ports:
+                have = _count(comp, group)
+                if have != want:
+                    raise ConfigError(
+                        f"fabric {params.name!r}: {site.name} ({type(comp).__name__}) has {have} "
+                        f"{group} port(s), the floorplan expects {want} "
+                        f"({site.kind}.{group} in the fabric parameters)")
+            for must in ("cfg_i", "cfg_o", "done", "busy"):
+                if must not in comp.signature.members:
+                    raise ConfigError(f"fabric {params.name!r}: {site.name} "
+                                      f"({type(comp).__name__}) has no {must!r} port; units follow "
+                                      f"hw.net.unit_members")
+            self.units[site.id] = comp
+        self.plain_agcus = [a for a in fm.agcus if a.id not in self.units]
+        if self.plain_agcus and len(self.plain_agcus) != len(fm.agcus):
+            raise ConfigError(f"fabric {params.name!r}: the factory built some AGCU slots but not "
+                              f"others; build all or none")
+        if fm.agcus and not self.plain_agcus:
+            self.fmap = fm = FabricMap(params, unit_ports, agcu_stops=True)
+        self.layout = fabric_layout(fm)
+        members = {"cfg_i": In(CONFIG_RING), "cfg_o": Out(CONFIG_RING), "done": Out(1),
+                   "busy": Out(1)}
+        if self.plain_agcus:
+            n = len(self.plain_agcus)
+            for net in NETWORKS:
+                sig = signature_of(net, params.lanes)
+                members[f"agcu_{NET_SHORT[net]}_i"] = In(sig).array(n)
+                members[f"agcu_{NET_SHORT[net]}_o"] = Out(sig).array(n)
+        standard = {g for gs in PORT_GROUPS.values() for g in gs} | {"cfg_i", "cfg_o", "busy", "done"}
+        self._extra = []
+        for a in fm.agcus:
+            comp = self.units.get(a.id)
+            if comp is None:
+                continue
+            for name, member in comp.signature.members.items():
+                if name not in standard:
+                    members[f"agcu{a.index}_{name}"] = member
+                    self._extra.append((a, name))
+        super().__init__(members)
+        self.mesh = Mesh(fm)
+
+    def elaborate(self, platform):
+        m = Module()
+        fm = self.fmap
+        m.submodules.mesh = mesh = self.mesh
+        m.submodules.fabric_stop = stop = ConfigStore(FABRIC_ID, UnitKind.FABRIC, self.layout,
+                                                      n_counters=len(FABRIC_COUNTERS))
+        for site in fm.all_units:
+            if site.id in self.units:
+                m.submodules[site.name] = self.units[site.id]
+        # Ring: fabric stop, units and AGCUs in id order, then the mesh (switches).
+        chain = [stop] + [self.units[s.id] for s in fm.all_units if s.id in self.units] + [mesh]
+
+        def ring(c, end):
+            return getattr(c, {"i": "ring_i", "o": "ring_o"}[end]) if c is stop else \
+                getattr(c, f"cfg_{end}")
+        wiring.connect(m, wiring.flipped(self.cfg_i), ring(chain[0], "i"))
+        for a, b in zip(chain, chain[1:]):
+            wiring.connect(m, ring(a, "o"), ring(b, "i"))
+        wiring.connect(m, ring(chain[-1], "o"), wiring.flipped(self.cfg_o))
+
+        # Unit ports ↔ mesh.
+        for site in fm.all_units:
+            comp = self.units.get(site.id)
+            for net in NETWORKS:
+                gi, go = PORT_GROUPS[net]
+                for k in range(site.count(gi)):
+                    src = mesh.unit_port(site, gi, k)
+                    if comp is not None:
+                        wiring.connect(m, src, getattr(comp, gi)[k])
+                    else:
+                        wiring.connect(m, src,
+                                       wiring.flipped(getattr(self, f"agcu_{NET_SHORT[net]}_o")[
+                                           self.plain_agcus.index(site)]))
+                for k in range(site.count(go)):
+                    dst = mesh.unit_port(site, go, k)
+                    if comp is not None:
+                        wiring.connect(m, getattr(comp, go)[k], dst)
+                    else:
+                        wiring.connect(m, wiring.flipped(getattr(self, f"agcu_{NET_SHORT[net]}_i")[
+                            self.plain_agcus.index(site)]), dst)
+        for a, name in self._extra:
+            outer = getattr(self, f"agcu{a.index}_{name}")
+            inner = getattr(self.units[a.id], name)
+            member = self.units[a.id].signature.members[name]
+            if member.is_port:
+                if member.flow == In:
+                    m.d.comb += inner.eq(outer)
+                else:
+                    m.d.comb += outer.eq(inner)
+            else:
+                wiring.connect(m, wiring.flipped(outer), inner)
+
+        # done / busy / run counters.
+        mask = stop.config.done_mask
+        dones = []
+        busy = 0
+        for b, site in enumerate(fm.all_units):
+            comp = self.units.get(site.id)
+            if comp is None:
+                dones.append(~mask[b] | 1)
+            else:
+                dones.append(~mask[b] | comp.done)
+                busy = busy | comp.busy
+        all_done = Signal()
+        m.d.comb += all_done.eq((mask != 0) & _and(dones))
+        m.d.comb += [self.done.eq(all_done), self.busy.eq(busy), stop.done.eq(all_done),
+                     stop.busy.eq(busy)]
+        run_cycles = Signal(32)
+        cycles = Signal(32)
+        m.d.sync += cycles.eq(cycles + 1)
+        with m.If(stop.start):
+            m.d.sync += run_cycles.eq(0)
+        with m.Elif(~all_done):
+            m.d.sync += run_cycles.eq(run_cycles + 1)
+        m.d.comb += [stop.counters[0].eq(run_cycles), stop.counters[1].eq(cycles)]
+        return m
+
+
+def _and(xs):
+    out = 1
+    for x in xs:
+        out = out & x
+    return out
+
+
+def generate(fabric_params):
+    """``rdu gen CONFIG --unit fabric``: the whole fabric with :func:`default_factory`."""
+    from hw.generate import Generated
+    return Generated(Fabric(fabric_params), f"rdu_fabric_{fabric_params.name}")

@@ -1,0 +1,167 @@
+"""The switch: vector, scalar and control crossbars with static per-output selects.
+
+One :class:`Switch` serves all three networks (DESIGN.md §2). Per network it has, on each side
+that has a neighbour (``N``, ``E``, ``S``, ``W``), ``links`` input and ``links`` output streams,
+plus unit-side inputs (unit outputs entering the switch) and outputs (driving unit inputs), as
+described by a :class:`~interconnect.floorplan.SwitchSpec`.
+
+Datapath (per network, per output ``o``)::
+
+    inputs ──► select mux (config: 0 = off, 1 + i = input i) ──► output buffer ──► o
+
+* **Static select** from the configuration register (a ``View`` of :attr:`SwitchSpec.layout`,
+  loaded through the switch's own :class:`hw.config.ConfigStore`, kind ``SWITCH``).
+* **Registered hop**: every output has a buffer — a :class:`hw.stream.SkidBuffer` when
+  ``buffer_depth == 2`` (``valid``/``payload`` *and* ``ready`` registered), else a
+  :class:`hw.stream.StreamFIFO` of ``buffer_depth`` words. Latency: **1 cycle** per switch;
+  throughput **1 word/cycle** per output under any backpressure.
+* **Fan-out** (multicast): several outputs may select the same input. The input is consumed when
+  *every* output that selects it can take the word (``ready = AND`` of their buffers' registered
+  ``ready``), and then all of them take it in the same cycle, so no branch drops or duplicates a
+  word. An input that no output selects has ``ready = 0`` (nothing is ever dropped).
+* An output may not select an input on its own side (a U-turn) unless ``switch.uturn``; such a
+  select value, or one past the last input, turns the output off.
+
+Ports (per network ``n`` in ``vec``/``scal``/``ctrl``): ``{n}_{side}_i`` / ``{n}_{side}_o``
+(``side`` in ``n e s w``, arrays of ``links`` streams) and ``{n}_u_i`` / ``{n}_u_o`` (unit side).
+With a ring id, ``cfg_i``/``cfg_o`` (the configuration ring); without one, a ``config`` input
+(for unit tests).
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.config import ConfigStore, UnitKind
+from hw.net import CONFIG_RING, NETWORKS, signature_of
+from hw.stream import SkidBuffer, StreamFIFO
+
+from .floorplan import NET_SHORT, SwitchSpec
+
+__all__ = ["Switch", "port_member", "typical_spec", "generate"]
+
+
+def port_member(network, port, is_input):
+    """``(member name, index)`` of a switch port, e.g. ``("vector", "E1", True)`` →
+    ``("vec_e_i", 1)``."""
+    side = "u" if port[0] == "U" else port[0].lower()
+    return f"{NET_SHORT[network]}_{side}_{'i' if is_input else 'o'}", int(port[1:])
+
+
+class Switch(wiring.Component):
+    """A switch with the ports of ``spec`` (see the module docstring).
+
+    ``unit_id``: ring id (``None`` → a ``config`` input port instead of the ring).
+    """
+
+    def __init__(self, spec: SwitchSpec, unit_id=None):
+        self.spec = spec
+        self.unit_id = unit_id
+        members = {}
+        for net in NETWORKS:
+            sig = signature_of(net, spec.lanes)
+            short = NET_SHORT[net]
+            n = spec.n_links(net)
+            if n:
+                for d in spec.sides:
+                    members[f"{short}_{d.lower()}_i"] = In(sig).array(n)
+                    members[f"{short}_{d.lower()}_o"] = Out(sig).array(n)
+            if dict(spec.unit_in)[net]:
+                members[f"{short}_u_i"] = In(sig).array(dict(spec.unit_in)[net])
+            if dict(spec.unit_out)[net]:
+                members[f"{short}_u_o"] = Out(sig).array(dict(spec.unit_out)[net])
+        if unit_id is None:
+            members["config"] = In(spec.layout)
+        else:
+            members["cfg_i"] = In(CONFIG_RING)
+            members["cfg_o"] = Out(CONFIG_RING)
+        super().__init__(members)
+
+    def port(self, network, name, is_input):
+        member, k = port_member(network, name, is_input)
+        return getattr(self, member)[k]
+
+    def elaborate(self, platform):
+        m = Module()
+        spec = self.spec
+        if self.unit_id is None:
+            config = self.config
+        else:
+            m.submodules.store = store = ConfigStore(self.unit_id, UnitKind.SWITCH, spec.layout)
+            wiring.connect(m, wiring.flipped(self.cfg_i), store.ring_i)
+            wiring.connect(m, store.ring_o, wiring.flipped(self.cfg_o))
+            config = store.config
+        for net in NETWORKS:
+            outs = spec.outputs(net)
+            if not outs:
+                # Unit-side inputs with nowhere to go: never ready.
+                continue
+            ins = spec.inputs(net)
+            in_ports = [self.port(net, i, True) for i in ins]
+            sel = {o: config[net][o] for o in outs}
+            bufs = {}
+            for o in outs:
+                out_port = self.port(net, o, False)
+                shp = out_port.payload.shape()
+                buf = (SkidBuffer(shp) if spec.buffer_depth == 2
+                       else StreamFIFO(shp, spec.buffer_depth))
+                m.submodules[f"{NET_SHORT[net]}_{o}_buf"] = bufs[o] = buf
+                wiring.connect(m, buf.o, wiring.flipped(out_port))
+            # Input ready: selected by at least one output, and every selecting output can take it.
+            in_ready = []
+            for idx, (name, port) in enumerate(zip(ins, in_ports)):
+                takers = [o for o in outs if name in spec.allowed(net, o)]
+                chosen = [sel[o] == idx + 1 for o in takers]
+                ready = Signal(name=f"{NET_SHORT[net]}_{name}_rdy")
+                if takers:
+                    any_sel = Signal(name=f"{NET_SHORT[net]}_{name}_sel")
+                    m.d.comb += any_sel.eq(_or(chosen))
+                    all_ok = _and([~c | bufs[o].i.ready for c, o in zip(chosen, takers)])
+                    m.d.comb += ready.eq(any_sel & all_ok)
+                m.d.comb += port.ready.eq(ready)
+                in_ready.append(ready)
+            # Output muxes.
+            for o in outs:
+                buf = bufs[o]
+                with m.Switch(sel[o]):
+                    for name in spec.allowed(net, o):
+                        idx = ins.index(name)
+                        with m.Case(idx + 1):
+                            m.d.comb += [buf.i.payload.eq(in_ports[idx].payload),
+                                         buf.i.valid.eq(in_ports[idx].valid & in_ready[idx])]
+        return m
+
+
+def _or(xs):
+    out = 0
+    for x in xs:
+        out = out | x
+    return out
+
+
+def _and(xs):
+    out = 1
+    for x in xs:
+        out = out & x
+    return out
+
+
+def typical_spec(params):
+    """The spec of the busiest interior switch of the fabric ``params`` describes (the one with the
+    most unit ports), or the busiest switch at all if there is no interior."""
+    from .floorplan import FabricMap
+    fm = FabricMap(params)
+
+    def weight(s):
+        return (len(s.spec.sides), sum(len(s.spec.inputs(n)) + len(s.spec.outputs(n))
+                                       for n in NETWORKS))
+    return max(fm.switches, key=weight).spec
+
+
+def generate(fabric_params):
+    """``rdu gen CONFIG --unit switch``: the fabric's busiest interior switch, with its ring stop."""
+    from hw.generate import Generated
+    spec = typical_spec(fabric_params)
+    return Generated(Switch(spec, unit_id=1), f"rdu_switch_{fabric_params.name}")
