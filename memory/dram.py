@@ -215,19 +215,22 @@ class DRAMChannel(wiring.Component):
         def bank_of(i):
             return q[i].bank[: self.bbits] if self.bbits else Const(0, 1)
 
-        def onehot_bank(i):
-            return Cat(*[bank_of(i) == b for b in range(B)]) if B > 1 else Const(1, 1)
-
+        boh = []                # one-hot bank of each entry
         hit = Signal(Q)
         for i in range(Q):
+            oh = Signal(B, name=f"boh{i}")
+            m.d.comb += oh.eq(Cat(*[bank_of(i) == b for b in range(B)]) if B > 1 else 1)
+            boh.append(oh)
             b = bank_of(i)
-            m.d.comb += hit[i].eq(bank_open.bit_select(b, 1) & (open_row[b] == q[i].row))
+            m.d.comb += hit[i].eq((oh & bank_open).any() & (open_row[b] == q[i].row))
         queued = Signal(B)     # banks with a queued request
         hitq = Signal(B)       # banks with a queued request hitting the open row
-        for b in range(B):
-            m.d.comb += queued[b].eq(Cat(*[valid[i] & (bank_of(i) == b) for i in range(Q)]).any())
-            m.d.comb += hitq[b].eq(Cat(*[valid[i] & hit[i] & (bank_of(i) == b)
-                                         for i in range(Q)]).any())
+        qacc = Const(0, B)
+        hacc = Const(0, B)
+        for i in range(Q):
+            qacc = qacc | Mux(valid[i], boh[i], 0)
+            hacc = hacc | Mux(valid[i] & hit[i], boh[i], 0)
+        m.d.comb += [queued.eq(qacc), hitq.eq(hacc)]
 
         # ---- hazards: never overtake an older request to the same address if a write is involved
         blocked = Signal(Q)
@@ -252,25 +255,33 @@ class DRAMChannel(wiring.Component):
         m.d.comb += rd_credit.eq((rq.level + rd_inflight) < self.resp_depth)
 
         # ---- candidate commands ---------------------------------------------------------------
+        t_act_zero = Signal(B)
+        t_pre_zero = Signal(B)
+        t_cas_zero = Signal(B)
+        for b in range(B):
+            m.d.comb += [t_act_zero[b].eq(t_act[b] == 0), t_pre_zero[b].eq(t_pre[b] == 0),
+                         t_cas_zero[b].eq(t_cas[b] == 0)]
+        cas_rdy = Signal(B)     # per bank: a column command may issue (timing, not refreshing)
+        act_rdy = Signal(B)
+        pre_rdy = Signal(B)
+        m.d.comb += [cas_rdy.eq(t_cas_zero & ~rforce),
+                     act_rdy.eq(~bank_open & t_act_zero & ~rforce),
+                     pre_rdy.eq(bank_open & t_pre_zero & ~rforce & Mux(head_only, (1 << B) - 1, ~hitq))]
+        bus_ok = Signal()
+        m.d.comb += bus_ok.eq(t_bus == 0)
         cas_ok = Signal(Q)
         row_ok = Signal(Q)      # ACT or PRE for this request
         for i in range(Q):
-            b = bank_of(i)
-            forced = rforce.bit_select(b, 1)
-            m.d.comb += cas_ok[i].eq(consider[i] & hit[i] & ~blocked[i] & ~forced &
-                                     (t_cas[b] == 0) & (t_bus == 0) & (q[i].write | rd_credit))
-            act = ~bank_open.bit_select(b, 1) & (t_act[b] == 0)
-            pre = (bank_open.bit_select(b, 1) & ~hit[i] & (t_pre[b] == 0) &
-                   (~hitq.bit_select(b, 1) | head_only))
-            m.d.comb += row_ok[i].eq(consider[i] & ~forced & (act | pre))
+            m.d.comb += cas_ok[i].eq(consider[i] & hit[i] & ~blocked[i] & (boh[i] & cas_rdy).any() &
+                                     bus_ok & (q[i].write | rd_credit))
+            m.d.comb += row_ok[i].eq(consider[i] & ((boh[i] & act_rdy).any() |
+                                                    (~hit[i] & (boh[i] & pre_rdy).any())))
         cas_any, cas_idx = first_set(m, cas_ok, Q, "cas")
+        cas = Signal(entry)
+        m.d.comb += cas.eq(q[cas_idx])
         row_any, row_idx = first_set(m, row_ok, Q, "row")
 
         # Refresh candidates.
-        t_act_zero = Signal(B)
-        t_pre_zero = Signal(B)
-        for b in range(B):
-            m.d.comb += [t_act_zero[b].eq(t_act[b] == 0), t_pre_zero[b].eq(t_pre[b] == 0)]
         per_bank = p.refresh == "per-bank"
         fpre_any, fpre_idx = first_set(m, rforce & bank_open & t_pre_zero, B, "fpre")
         if per_bank:
@@ -295,7 +306,8 @@ class DRAMChannel(wiring.Component):
         cmd_bank = Signal(bbits)
         cmd_row = Signal(rbits)
         ref_mask = Signal(B)
-        sel = q[row_idx]
+        sel = Signal(entry)
+        m.d.comb += sel.eq(q[row_idx])
         with m.If(fpre_any):
             m.d.comb += [cmd_pre.eq(1), cmd_bank.eq(fpre_idx)]
         with m.Elif(fref_any):
@@ -316,11 +328,10 @@ class DRAMChannel(wiring.Component):
             m.d.comb += [cmd_pre.eq(1), cmd_bank.eq(lpre_idx)]
         with m.Elif(lref_any):
             m.d.comb += [cmd_ref.eq(1), cmd_bank.eq(lref_idx), ref_mask.eq(Const(1, B) << lref_idx)]
-        m.d.sync += [self.ev.rd.eq(cmd_cas & ~q[cas_idx].write),
-                     self.ev.wr.eq(cmd_cas & q[cas_idx].write),
+        m.d.sync += [self.ev.rd.eq(cmd_cas & ~cas.write),
+                     self.ev.wr.eq(cmd_cas & cas.write),
                      self.ev.act.eq(cmd_act), self.ev.pre.eq(cmd_pre), self.ev.ref.eq(cmd_ref)]
 
-        cas = q[cas_idx]
         cas_bank = cas.bank[: self.bbits] if self.bbits else Const(0, 1)
         cmd_b = cmd_bank[: self.bbits] if self.bbits else Const(0, 1)
 

@@ -234,3 +234,196 @@ class ReferenceMemory:
                                   f"{r.accepted}): word {bad[0]} = {r.result[bad[0]]:#010x}, "
                                   f"expected {exp[bad[0]]:#010x} ({len(bad)} words differ)")
         return errors
+
+
+# --------------------------------------------------------------------------------------------
+# Whole-system host: ring, images, AGCU / DMA / traffic-generator runs
+# --------------------------------------------------------------------------------------------
+
+class MemSysHost:
+    """Drives a :class:`memory.system.MemorySystem` top in cocotb.
+
+    ``info``: :meth:`MemorySystem.info` (passed through ``tb.env``); ``directory``: where images are
+    written and dumps read (the simulator's ``+rdu_mem_dir=``). Call ``await start()`` first.
+    """
+
+    def __init__(self, dut, info, directory, ring_pause=(None, None)):
+        from hw.params import AGCUParams, MemoryParams
+        self.dut = dut
+        self.info = info
+        self.dir = directory
+        self.mem = MemoryParams.from_dict(info["memory"])
+        self.agcu = AGCUParams.from_dict(info["agcu"])
+        self.lanes = info["lanes"]
+        self.ids = info["unit_ids"]
+        self.ring_pause = ring_pause
+        self.clk = None
+        self.ring = None
+
+    async def start(self):
+        from tb.clock import reset, start_clock
+        from tb.config import RingDriver
+        dut = self.dut
+        self.clk = start_clock(dut)
+        for name in ("load", "dump"):
+            getattr(dut, name).value = 0
+        for i in range(self.agcu.count if self.info["with_agcus"] else 0):
+            getattr(dut, f"agcu_vec_in__{i}__valid").value = 0
+            getattr(dut, f"agcu_vec_out__{i}__ready").value = 0
+            getattr(dut, f"agcu_ctrl_in__{i}__valid").value = 0
+            getattr(dut, f"agcu_ctrl_out__{i}__ready").value = 1
+        for tier in ("hbm", "ddr"):
+            for j in range(self.info[f"{tier}_test"]):
+                getattr(dut, f"{tier}_test__{j}__req__valid").value = 0
+                getattr(dut, f"{tier}_test__{j}__resp__ready").value = 0
+        self.ring = RingDriver(dut, self.clk, pause=self.ring_pause)
+        await reset(dut)
+        return self
+
+    # ---- images --------------------------------------------------------------------------
+
+    def image(self, tier):
+        from memory.host import DRAMImage
+        return DRAMImage(getattr(self.mem, tier), tier)
+
+    async def load(self, *images):
+        for img in images:
+            img.write_files(self.dir)
+        await pulse(self.dut, "load", self.clk)
+
+    async def dump(self):
+        """Wait until the DRAMs are idle, dump both, return ``{"hbm": image, "ddr": image}``."""
+        from cocotb.triggers import ClockCycles
+        from memory.host import DRAMImage
+        await wait_high(self.dut.idle, self.clk, 100_000, "memory system idle before dump")
+        await pulse(self.dut, "dump", self.clk)
+        await ClockCycles(self.clk, 2)
+        return {t: DRAMImage.from_dump(getattr(self.mem, t), t, self.dir) for t in ("hbm", "ddr")}
+
+    # ---- ring helpers -----------------------------------------------------------------------
+
+    async def run_bits(self, bits):
+        return await self.ring.run(bits)
+
+    async def counters(self, unit, names):
+        """Read performance counters ``names`` (a tuple like ``DRAM_COUNTERS``) of ``unit``."""
+        from hw.config import AddressMap
+        from tb.config import Bitstream
+        bits = Bitstream()
+        for k in range(len(names)):
+            bits.read(unit, AddressMap.PERF + k)
+        vals = await self.ring.run(bits)
+        return dict(zip(names, vals))
+
+    async def set_policy(self, tier, policy):
+        from hw.config import AddressMap
+        from memory.dram import DRAM_CONFIG, POLICY_CODES
+        from tb.config import Bitstream
+        uid = self.ids[tier]
+        await self.ring.run(Bitstream().config(uid, DRAM_CONFIG, {"policy": POLICY_CODES[policy]})
+                            .read(uid, AddressMap.CONTROL))
+
+    async def dram_status(self, tier):
+        """Counters of a DRAM tier, and a one-line error description (``None`` if no error)."""
+        from memory.dram import DRAM_COUNTERS
+        c = await self.counters(self.ids[tier], DRAM_COUNTERS)
+        msg = None
+        if c["errors"]:
+            p = getattr(self.mem, tier)
+            msg = (f"{tier}: {c['errors']} request(s) beyond the capacity; first: access index "
+                   f"{c['error_addr']:#x} from port {c['error_port']} ({self.port_name(tier, c['error_port'])}); "
+                   f"valid indices are 0..{p.accesses - 1} ({p.capacity_bytes} bytes)")
+        return c, msg
+
+    def port_name(self, tier, port):
+        i = self.info
+        names = []
+        if tier == "hbm":
+            names += [f"agcu{k}" for k in range(self.agcu.count)] + ["dma"]
+            names += [f"hbm_test[{k}]" for k in range(i["hbm_test"])]
+            names += [f"hbm_tg{k}" for k in range(i["hbm_tgs"])]
+        else:
+            names += ["dma"] + [f"ddr_test[{k}]" for k in range(i["ddr_test"])]
+            names += [f"ddr_tg{k}" for k in range(i["ddr_tgs"])]
+        return names[port] if port < len(names) else f"port {port}"
+
+    # ---- units --------------------------------------------------------------------------------
+
+    async def configure_agcu(self, i, program, base_arg=None):
+        from hw.config import AddressMap
+        from memory.agcu import agcu_layout
+        from tb.config import Bitstream
+        uid = self.ids["agcu"][i]
+        bits = Bitstream().config(uid, agcu_layout(self.agcu), program)
+        if base_arg is not None:
+            bits.write(uid, AddressMap.ARG + 0, base_arg)
+        bits.read(uid, AddressMap.CONTROL)   # returns once the writes have reached the unit
+        await self.ring.run(bits)
+
+    async def start_units(self, *units):
+        from tb.config import Bitstream
+        from hw.config import AddressMap
+        bits = Bitstream()
+        for u in units:
+            bits.start(u)
+        bits.read(units[-1], AddressMap.CONTROL)   # returns once every START has been delivered
+        await self.ring.run(bits)
+
+    async def wait_agcu(self, i, timeout_cycles):
+        from memory.agcu import AGCU_COUNTERS
+        sig = self.dut.agcu_done
+        from cocotb.triggers import RisingEdge
+        for _ in range(timeout_cycles):
+            await RisingEdge(self.clk)
+            if (int(sig.value) >> i) & 1:
+                return
+        c = await self.counters(self.ids["agcu"][i], AGCU_COUNTERS)
+        mode = "store" if (c["status"] >> 1) & 1 else "load"
+        raise AssertionError(
+            f"watchdog: AGCU {i} (unit {self.ids['agcu'][i]}, {mode}) not done after "
+            f"{timeout_cycles} cycles: {c['vectors']} vectors moved, {c['requests']} DRAM "
+            f"requests, {c['fabric_stall']} cycles stalled on the fabric side, "
+            f"{c['dram_stall']} on DRAM")
+
+    async def run_dma(self, program, timeout_cycles=200_000):
+        from cocotb.triggers import RisingEdge
+        from memory.dma import DMA_CONFIG, DMA_COUNTERS
+        from tb.config import Bitstream
+        uid = self.ids["dma"]
+        from hw.config import AddressMap
+        # The trailing READ returns only after the START has passed the DMA (the ring is in order).
+        await self.ring.run(Bitstream().config(uid, DMA_CONFIG, program).clear_counters(uid)
+                            .start(uid).read(uid, AddressMap.CONTROL))
+        for _ in range(timeout_cycles):
+            await RisingEdge(self.clk)
+            if int(self.dut.dma_done.value):
+                return await self.counters(uid, DMA_COUNTERS)
+        c = await self.counters(uid, DMA_COUNTERS)
+        raise AssertionError(f"watchdog: DMA (unit {uid}) not done after {timeout_cycles} "
+                             f"cycles: {c['bytes']} bytes copied, {c['reads']} reads, "
+                             f"{c['writes']} writes issued")
+
+    async def run_traffic(self, configs, timeout_cycles=1_000_000):
+        """Run traffic generators: ``configs`` = ``{tg index: tg_config dict}``; all start on one
+        broadcast; returns ``{index: counters}``."""
+        from cocotb.triggers import RisingEdge
+        from memory.traffic import TG_CONFIG, TG_COUNTERS
+        from tb.config import Bitstream
+        tgs = self.ids["hbm_tg"] + self.ids["ddr_tg"]
+        bits = Bitstream()
+        for k, cfg in configs.items():
+            bits.config(tgs[k], TG_CONFIG, cfg)
+        for k in configs:
+            bits.start(tgs[k])
+        from hw.config import AddressMap
+        bits.read(tgs[max(configs)], AddressMap.CONTROL)
+        await self.ring.run(bits)
+        want = sum(1 << k for k in configs)
+        for _ in range(timeout_cycles):
+            await RisingEdge(self.clk)
+            if int(self.dut.tg_done.value) & want == want:
+                break
+        else:
+            raise AssertionError(f"watchdog: traffic generators {sorted(configs)} not done after "
+                                 f"{timeout_cycles} cycles (tg_done = {int(self.dut.tg_done.value):#x})")
+        return {k: await self.counters(tgs[k], TG_COUNTERS) for k in configs}
