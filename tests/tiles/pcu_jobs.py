@@ -49,6 +49,11 @@ def job(params, frag, unit=0, check_model=True, perf=False, timeout_cycles=None)
     return j
 
 
+#: C++ flags of the test builds: a PCU model is several MB of C++; -O0 compiles it several times
+#: faster, and the cocotb-driven tests spend their time in Python, not in the model.
+BUILD_ARGS = ("-CFLAGS", "-O0")
+
+
 def run_jobs(design_, params, jobs, pause=(0.3, 0.3), seed=None, perf_file=None):
     """Simulate ``jobs`` in order on one build; returns the perf read-back (if requested)."""
     with tempfile.TemporaryDirectory(prefix="rdu-pcu-") as tmp:
@@ -57,5 +62,5 @@ def run_jobs(design_, params, jobs, pause=(0.3, 0.3), seed=None, perf_file=None)
         f.write_text(json.dumps({"lanes": params.lanes, "jobs": jobs, "pause": list(pause),
                                  "perf_file": str(pf)}))
         runner.simulate(design_, "tests.tiles.cocotb_pcu", seed=seed,
-                        env={"RDU_PCU_JOBS": str(f)})
+                        env={"RDU_PCU_JOBS": str(f)}, extra_args=BUILD_ARGS)
         return json.loads(pf.read_text()) if pf.exists() else {}
