@@ -47,7 +47,7 @@ from amaranth.lib.wiring import Out
 
 from hw.config import ConfigStore, UnitKind
 from hw.net import unit_members
-from hw.params import AGCUParams, DRAMParams
+from hw.params import AGCUParams, ConfigError, DRAMParams
 
 from .dram import port_spec
 from .util import bits_for
@@ -62,7 +62,7 @@ AGCU_COUNTERS = ("cycles", "vectors", "bytes", "requests", "fabric_stall", "dram
                  "latency_sum", "responses", "status", "error_addr")
 
 
-class AGCUConfigError(ValueError):
+class AGCUConfigError(ConfigError):
     """An AGCU configuration that cannot work (message: which field, what is allowed)."""
 
 

@@ -24,6 +24,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.config import ConfigStore, UnitKind
 from hw.net import CONFIG_RING
+from hw.params import ConfigError
 
 from .dram import port_spec
 from .util import bits_for
@@ -48,7 +49,7 @@ DMA_CONFIG = data.StructLayout({
 DMA_COUNTERS = ("cycles", "bytes", "reads", "writes", "latency_sum", "read_stall", "write_stall")
 
 
-class DMAConfigError(ValueError):
+class DMAConfigError(ConfigError):
     """A DMA configuration that cannot work."""
 
 

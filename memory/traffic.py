@@ -22,6 +22,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.config import ConfigStore, UnitKind
 from hw.net import CONFIG_RING
+from hw.params import ConfigError
 
 from .util import bits_for, first_set
 
@@ -69,11 +70,11 @@ def tg_config(pattern="sequential", op="read", *, base=0, stride=1, span, count,
               check=False, write_frac=128, outstanding=0):
     """A :data:`TG_CONFIG` description with the names checked (one-line errors)."""
     if pattern not in PATTERNS:
-        raise ValueError(f"traffic pattern = {pattern!r}: must be one of {', '.join(PATTERNS)}")
+        raise ConfigError(f"traffic pattern = {pattern!r}: must be one of {', '.join(PATTERNS)}")
     if op not in OPS:
-        raise ValueError(f"traffic op = {op!r}: must be one of {', '.join(OPS)}")
+        raise ConfigError(f"traffic op = {op!r}: must be one of {', '.join(OPS)}")
     if span & (span + 1):
-        raise ValueError(f"traffic span = {span:#x}: must be 2^k - 1 (a window mask)")
+        raise ConfigError(f"traffic span = {span:#x}: must be 2^k - 1 (a window mask)")
     return {"pattern": PATTERNS[pattern], "op": OPS[op], "check": int(check),
             "write_frac": write_frac, "outstanding": outstanding, "base": base,
             "stride": stride & 0xFFFFFFFF, "span": span, "count": count, "seed": seed | 1}
