@@ -147,8 +147,9 @@ def synth_ecp5(component, top):
         src = Path(tmp) / f"{top}.v"
         src.write_text(text)
         stat = Path(tmp) / "stat.txt"
-        r = subprocess.run([str(exe), "-q", "-p", f"read_verilog {src}; synth_ecp5 -top {top}; "
-                            f"tee -q -o {stat} stat"], capture_output=True, text=True)
+        # YoWASP's yosys sees the working directory only: relative paths
+        r = subprocess.run([str(exe), "-q", "-p", f"read_verilog {src.name}; synth_ecp5 -top {top}; "
+                            f"tee -q -o {stat.name} stat"], capture_output=True, text=True, cwd=tmp)
         if r.returncode:
             raise RuntimeError(f"yosys synth_ecp5 of {top} failed: {r.stderr[-1000:]}")
         out = stat.read_text()

@@ -65,6 +65,8 @@ class Fragment:
     iterations: int = 0
     loads: int = 0
     useful_ops: int = 0
+    #: False: the PCU already holds this program; only the argument registers are written
+    reload: bool = True
 
     def assemble(self, params):
         return assemble(params, self.program)

@@ -227,7 +227,7 @@ class PMU(wiring.Component):
         self.unit_id = unit_id
         self.layout = config_layout(params, lanes)
         self.perf_names = PERF_COUNTERS if params.perf_counters else ()
-        self.out_depth = max(4, params.fifo_depth) + 1
+        self.out_depth = max(4, params.fifo_depth) + 3
         p = params
         super().__init__(unit_members(lanes, p.vec_in, p.vec_out, p.scal_in, p.scal_out,
                                       p.ctrl_in, p.ctrl_out))

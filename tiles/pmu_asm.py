@@ -417,10 +417,11 @@ def assemble(program, params, lanes):
             continue
         lo, hi = int(a.min()), int(a.max())
         if hi >= capacity:
-            vec, lane = np.argwhere(a == hi)[0]
+            vec, lane = np.argwhere(a >= capacity)[0]
             _fail(f"{side}.counters", _show_counters(d),
                   f"address out of range for this PMU: vector {vec} lane {lane} reaches word "
-                  f"{hi}, the {prog.mode} memory has {capacity} words (0..{capacity - 1})")
+                  f"{int(a[vec][lane])} (highest {hi}); the {prog.mode} memory has {capacity} "
+                  f"words (0..{capacity - 1})")
         if sync == Sync.PASS:
             if lo < d["base"] or hi >= d["base"] + region:
                 _fail(f"{side}.counters", _show_counters(d),

@@ -128,3 +128,84 @@ class PMUTestTop(wiring.Component):
                 m.d.sync += [self.snk_count.eq(0), self.snk_sum.eq(0),
                              srng.eq((self.seed ^ 0x5A5A5A5A) | 1)]
         return m
+
+
+# ------------------------------------------------------------------------------------------
+# Free-running runs (Python side): expected results from the reference model
+# ------------------------------------------------------------------------------------------
+
+def _rotr(x, k):
+    k %= 32
+    return ((x >> k) | (x << (32 - k))) & 0xFFFFFFFF if k else x
+
+
+def generated_vectors(port, n, mode, lanes, seed, addr_mask):
+    """The ``n`` vectors HDL generator ``port`` sends after ``gen_go`` (Python twin)."""
+    from tb.harness import xorshift32
+    if mode == 0:
+        return [[data_word(port, t, i, lanes) for i in range(lanes)] for t in range(n)]
+    state = (seed ^ (0x9E3779B9 >> port)) | 1
+    out = []
+    for _ in range(n):
+        out.append([_rotr(state, 5 * i) & addr_mask for i in range(lanes)])
+        state = xorshift32(state)
+    return out
+
+
+def freerun_run(params, lanes, program, *, label, seed=1, gen=None, pause_src=0, pause_sink=0,
+                addr_mask=0xFFFFFFFF, model=None, args=(), check=True):
+    """One free-running run of ``program``: generator settings (``gen``: ``{port: (n, mode)}``,
+    default: as many data vectors on the write port as the program writes) and the reference
+    model's expectations (sink count and checksum, exact counters). ``model``: a
+    :class:`tiles.pmu_model.PMUModel` carrying the memory across runs."""
+    import numpy as np
+
+    from . import pmu_asm
+    from .pmu_model import PMUModel
+    desc = pmu_asm.assemble(program, params, lanes)
+    c = pmu_asm.cost(program, params, lanes)
+    if gen is None:
+        gen = {desc["write"]["port"]: (c.write_vectors, 0)} if desc["write"]["enable"] else {}
+    vec = {j: generated_vectors(j, n, mode, lanes, seed, addr_mask) for j, (n, mode) in gen.items()}
+    model = model or PMUModel(params, lanes)
+    wport = desc["write"]["port"]
+    res = model.run(desc, vec.get(wport, []) if desc["write"]["enable"] else [],
+                    vec_in={j: v for j, v in vec.items()
+                            if not (desc["write"]["enable"] and j == wport)}, args=args)
+    run = {"label": label, "config": [int(w) for w in pmu_asm.config_words(program, params, lanes)],
+           "args": [int(a) & 0xFFFFFFFF for a in args], "seed": seed,
+           "gen": {str(j): [int(n), int(mode)] for j, (n, mode) in gen.items()},
+           "pause_src": pause_src, "pause_sink": pause_sink, "addr_mask": addr_mask,
+           "vectors": int(max(c.write_vectors, c.read_vectors)),
+           "timeout_cycles": 200 * (c.write_vectors + c.read_vectors) + 20_000}
+    if check:
+        run["expect_count"] = int(len(res.reads))
+        run["expect_sum"] = int(np.asarray(res.reads, dtype=np.int64).sum()) & 0xFFFFFFFF
+        run["expect_perf"] = {k: int(v) for k, v in res.perf.items()}
+    return run
+
+
+def design_for(params, lanes, name):
+    """The Verilator design of a :class:`PMUTestTop` (cached build keyed by its Verilog)."""
+    from tb import runner
+    return runner.Design.from_component(PMUTestTop(params, lanes), name)
+
+
+def run_freerun(design, params, lanes, runs, seed=1, tmp=None):
+    """Simulate free-running ``runs`` (from :func:`freerun_run`) on ``design``; return the list
+    of measured runs (``perf`` counters, ``wall_s``, sink count / checksum)."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from tb import env, runner
+
+    from .pmu_layout import PERF_COUNTERS
+    with tempfile.TemporaryDirectory(prefix="rdu-pmu-free-", dir=tmp) as d:
+        d = Path(d)
+        (d / "runs.json").write_text(json.dumps({"lanes": lanes, "perf_names": list(PERF_COUNTERS),
+                                                 "runs": runs}))
+        runner.simulate(design, "tests.tiles.cocotb_pmu", testcase="pmu_freerun", seed=seed,
+                        env=env.encode(file=str(d / "runs.json"), result=str(d / "out.json"),
+                                       seed=seed), test_dir=d / "sim")
+        return json.loads((d / "out.json").read_text())["runs"]

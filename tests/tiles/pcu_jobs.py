@@ -35,7 +35,8 @@ def job(params, frag, unit=0, check_model=True, perf=False, timeout_cycles=None)
     sc = lambda arr: [int(x) for x in np.asarray(arr).reshape(-1)]
     n_in = sum(np.asarray(v).size for v in frag.vec_in.values()) // params.lanes + \
         sum(np.asarray(v).size for v in frag.scal_in.values())
-    j = {"name": frag.name, "config": [p.encode() for p in asm.writes(unit)],
+    j = {"name": frag.name,
+         "config": [p.encode() for p in asm.writes(unit)] if frag.reload else [],
          "args": [int(a) & 0xFFFFFFFF for a in frag.args],
          "vec_in": {str(k): vec(v) for k, v in frag.vec_in.items()},
          "scal_in": {str(k): sc(v) for k, v in frag.scal_in.items()},

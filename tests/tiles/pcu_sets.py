@@ -62,9 +62,13 @@ def fragments(name, seed):
     i16 = lambda *s: rng.integers(-32768, 32768, s)
     out = []
     if name == "tiny":
+        again = pp.map_int(p, rng.integers(-2**31, 2**31, (24, L)),
+                           rng.integers(-2**31, 2**31, (24, L)), 777)
+        again.name, again.reload = "map_int_new_args", False   # same program: only arg0 changes
         out += [
             pp.map_int(p, rng.integers(-2**31, 2**31, (24, L)), rng.integers(-2**31, 2**31, (24, L)),
                        -123456),
+            again,
             pp.map_fixed(p, rng.integers(-2**24, 2**24, (16, L)), rng.integers(-2**24, 2**24, (16, L)),
                          13, rng.integers(-2**31, 2**31, 16)),
             pp.counter_ramp(p, 5, 3),
