@@ -12,7 +12,8 @@ board          device           preset  clock, UART, LEDs
                                         a 3.3 V USB-serial adapter (the board's USB port has no
                                         UART bridge); RGB LED (green activity, red error, blue
                                         done)
-``icebreaker`` iCE40UP5K        tiny    12 MHz oscillator → SB_PLL40_PAD → 24 MHz (the preset's
+``icebreaker`` iCE40UP5K        tiny    (trimmed to one smoke unit: two fill 93% of the logic
+                                        cells and miss 24 MHz) 12 MHz oscillator → SB_PLL40_PAD → 24 MHz (the preset's
                (SG48)                   clock_mhz); UART = the FTDI's second channel; LEDs red
                                         (activity), green (error)
 =============  ===============  ======  =========================================================
@@ -63,6 +64,7 @@ class Board:
     resources: dict = dataclasses.field(default_factory=dict)   # LUT/FF/BRAM/DSP available
     notes: str = ""
     default_mhz: float | None = None   # clock when --freq is not given (None: the preset's)
+    max_units: int = 16                # smoke units at most (the iCE40 fits one)
 
     def make_platform(self):
         import importlib
@@ -84,7 +86,8 @@ BOARDS = {
     "icebreaker": Board("icebreaker", "ice40", "amaranth_boards.icebreaker:ICEBreakerPlatform",
                         "iCE40UP5K", "tiny", "clk12", 12.0, mem_words=2048, max_payload=512,
                         resources={"LUT": 5280, "FF": 5280, "BRAM": 30, "DSP": 8},
-                        notes="UART over the FTDI's second channel"),
+                        notes="UART over the FTDI's second channel; trimmed to one smoke unit",
+                        max_units=1),
 }
 
 
@@ -157,11 +160,11 @@ def ice40_pll(f_in, f_out):
 # design under control
 # ------------------------------------------------------------------------------------------
 
-def design_under_control(params):
+def design_under_control(params, max_units=16):
     """The design behind the bridge for a fabric configuration (module docstring)."""
     from hw.smoke import MacParams
     from fpga.smoke import SmokeSystem
-    return SmokeSystem(MacParams(lanes=params.lanes), units=max(1, params.n_pcu))
+    return SmokeSystem(MacParams(lanes=params.lanes), units=max(1, min(params.n_pcu, max_units)))
 
 
 class BoardTop(Elaboratable):
@@ -181,7 +184,7 @@ class BoardTop(Elaboratable):
         else:
             self.pll = ice40_pll(board_.clk_in_mhz, want)
             self.freq_mhz = self.pll[4]
-        self.duc = duc if duc is not None else design_under_control(params)
+        self.duc = duc if duc is not None else design_under_control(params, board_.max_units)
         self.bridge_params = BridgeParams(clk_hz=int(round(self.freq_mhz * 1e6)),
                                           baud=baud or board_.baud,
                                           mem_words=mem_words or board_.mem_words,

@@ -28,7 +28,8 @@ from hw.config import AddressMap, BROADCAST
 from tb.config import Bitstream
 from tb.golden import mac_lanes
 
-__all__ = ["KernelPlan", "KERNELS", "gemm", "conv1d", "run_plan", "KernelMismatch"]
+__all__ = ["KernelPlan", "KERNELS", "gemm", "conv1d", "run_plan", "KernelMismatch", "TrafficPlan",
+           "fabric_traffic", "run_fabric_traffic"]
 
 
 class KernelMismatch(AssertionError):
@@ -220,3 +221,84 @@ def run_plan(host, plan, timeout=10.0, log=None):
             "macs_per_cycle": round(macs / max(st.run_cycles, 1), 3),
             "counters": counters, "bit_exact": True, "host": dict(host.stats),
             "wall_s": round(time.perf_counter() - t0, 3)}
+
+
+# ------------------------------------------------------------------------------------------
+# fabric traffic: the fabric (test units) behind the bridge, data through the AGCU slots
+# ------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class TrafficPlan:
+    """Vector flows through a fabric of test units (:func:`interconnect.traffic.random_plan`),
+    entering and leaving at AGCU slots served by :class:`fpga.fabric_duc.StreamPort`s.
+    ``sources`` / ``sinks``: ``{slot index: payload ints}``; ``ports``: slot index → ring id."""
+
+    plan: object
+    lanes: int
+    ports: dict
+    sources: dict
+    sinks: dict
+    region: int = 256      # memory words per slot and direction
+
+    def base(self, slot, direction):
+        return (2 * slot + (direction == "out")) * self.region
+
+
+def fabric_traffic(params, seed=0, count=12, flows=6):
+    """A routable plan with at least one flow from and one flow to the host (AGCU slots)."""
+    from interconnect.floorplan import FabricMap
+    from interconnect.traffic import random_plan
+    fmap = FabricMap(params)
+    ports = {a.index: a.id for a in fmap.agcus}
+    for attempt in range(200):
+        rng = np.random.default_rng(seed * 1000 + attempt)
+        plan = random_plan(fmap, rng, flows=flows, count=(count, count), networks=("vector",),
+                           host=True)
+        src = {slot: words for net, slot, words, _ in plan.host_sources()}
+        snk = {slot: words for net, slot, words, _ in plan.host_sinks()}
+        if src and snk:
+            return TrafficPlan(plan, params.lanes, ports, src, snk)
+    raise ValueError(f"fabric_traffic: no plan with host sources and sinks for {params.name}")
+
+
+def _lanes_of(payload, lanes):
+    return [(payload >> (32 * i)) & 0xFFFFFFFF for i in range(lanes)]
+
+
+def run_fabric_traffic(host, tp, timeout=10.0):
+    """Load the sources' vectors, configure the fabric (switches from the router, test units) and
+    the stream ports, start everything with one broadcast, wait for done; check what the host
+    sinks received and every test unit's counters. Returns a summary dict."""
+    from fpga.fabric_duc import STREAM_PORT_LAYOUT
+    L = tp.lanes
+    for slot, payloads in tp.sources.items():
+        words = [w for p in payloads for w in _lanes_of(p, L)]
+        host.write_mem(tp.base(slot, "in"), words)
+    bits = tp.plan.config().load(fence=False)
+    for slot, uid in tp.ports.items():
+        bits.config(uid, STREAM_PORT_LAYOUT, {
+            "rd_base": tp.base(slot, "in"), "wr_base": tp.base(slot, "out"),
+            "rd_vectors": len(tp.sources.get(slot, ())),
+            "wr_vectors": len(tp.sinks.get(slot, ()))})
+    host.load_bitstream(bits)
+    host.load_bitstream(Bitstream().start(BROADCAST))
+    st = host.wait_done(timeout)
+    for slot, payloads in tp.sinks.items():
+        got = host.read_mem(tp.base(slot, "out"), len(payloads) * L).astype(np.int64)
+        want = np.array([w for p in payloads for w in _lanes_of(p, L)], np.int64)
+        if not np.array_equal(got, want):
+            bad = np.argwhere(got != want)[0][0]
+            raise KernelMismatch(f"fabric traffic: AGCU slot {slot} received word {bad} = "
+                                 f"0x{got[bad]:08x}, expected 0x{want[bad]:08x}")
+    exp = tp.plan.expected()
+    b = Bitstream()
+    for unit, name, value, what in exp:
+        b.read(unit, AddressMap.PERF + tp.plan.counter_index(unit, name))
+    got = host.load_bitstream(b) if len(b) else []
+    for (unit, name, value, what), g in zip(exp, got):
+        if g != value:
+            raise KernelMismatch(f"fabric traffic: unit {unit} counter {name} = {g}, expected "
+                                 f"{value} ({what})")
+    return {"kernel": "fabric_traffic", "flows": len(tp.plan.flows),
+            "host_sources": len(tp.sources), "host_sinks": len(tp.sinks),
+            "counters_checked": len(exp), "run_cycles": st.run_cycles}

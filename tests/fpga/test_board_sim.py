@@ -44,3 +44,21 @@ def test_corrupted_frames_give_clear_errors(design):
 
 def test_baud_mismatch_tolerated(design):
     _run(design, "baud_mismatch_tolerated")
+
+
+def test_fabric_behind_the_bridge():
+    """Integration with the fabric generator (hw.fabric, test units): configuration, data and
+    counters through the UART bridge, data in and out through the AGCU slots."""
+    from fpga.bridge import BridgeParams
+    from fpga.fabric_duc import FabricSystem
+    from fpga.top import SIM_CLK_HZ, SystemTop
+    from hw.fabric import test_factory
+    from hw.params import load
+    duc = FabricSystem(load("tiny"), factory=test_factory)
+    top = SystemTop(duc, BridgeParams(clk_hz=SIM_CLK_HZ, baud=SIM_CLK_HZ // SIM_DIVISOR,
+                                      mem_words=1024, timeout_cycles=4000, max_payload=256))
+    design = runner.Design.from_component(top, "rdu_board_fabric_sim")
+    runner.lint(design)
+    seed = runner.seed_from_env()
+    runner.simulate(design, "tests.fpga.cocotb_board", testcase="fabric_traffic", seed=seed,
+                    env=env.encode(divisor=SIM_DIVISOR, config="tiny", count=12))
