@@ -25,9 +25,11 @@ The PLL parameters are computed here (:func:`ecp5_pll`, :func:`ice40_pll`: the s
 is what the clock constraint and the bridge's baud divisor use. A ``--freq`` equal to the
 oscillator skips the PLL.
 
-The design under control is the fabric of the chosen preset once the fabric generator provides
-the interface :mod:`fpga.top` describes; until then it is :class:`fpga.smoke.SmokeSystem` with
-the preset's lane count and one smoke unit per PCU of the grid (:func:`design_under_control`).
+The design under control (:func:`design_under_control`, ``--design``) is either the smoke system
+(:class:`fpga.smoke.SmokeSystem`: the preset's lane count, one MAC unit per PCU of the grid; what
+``rdu fpga run gemm|conv1d`` drives until the compiler targets the fabric) or the fabric itself
+(:class:`fpga.fabric_duc.FabricSystem`: the fabric generator's PCUs, PMUs and switches for the
+preset, with an AGCU stand-in on each edge slot).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from fpga.bridge import BridgeParams
 from fpga.top import SystemTop
 
 __all__ = ["Board", "BOARDS", "BoardTop", "board", "ecp5_pll", "ice40_pll",
-           "design_under_control", "PllError"]
+           "design_under_control", "PllError", "DESIGNS"]
 
 
 class PllError(ValueError):
@@ -160,8 +162,22 @@ def ice40_pll(f_in, f_out):
 # design under control
 # ------------------------------------------------------------------------------------------
 
-def design_under_control(params, max_units=16):
-    """The design behind the bridge for a fabric configuration (module docstring)."""
+DESIGNS = ("smoke", "fabric", "fabric-test")
+
+
+def design_under_control(params, max_units=16, design="smoke"):
+    """The design behind the bridge for a fabric configuration: ``"smoke"`` —
+    :class:`fpga.smoke.SmokeSystem` (one MAC unit per PCU of the grid, at most ``max_units``; runs
+    ``rdu fpga run gemm|conv1d``); ``"fabric"`` — :class:`fpga.fabric_duc.FabricSystem` (the
+    fabric generator's PCUs, PMUs and switches with an AGCU stand-in per edge slot);
+    ``"fabric-test"`` — the same with :class:`interconnect.testunit.TestUnit` in every unit site
+    (runs ``rdu fpga run traffic``: the interconnect checked on the board)."""
+    if design in ("fabric", "fabric-test"):
+        from fpga.fabric_duc import FabricSystem
+        from hw.fabric import test_factory
+        return FabricSystem(params, factory=test_factory if design == "fabric-test" else None)
+    if design != "smoke":
+        raise ValueError(f"--design {design!r}: must be one of {', '.join(DESIGNS)}")
     from hw.smoke import MacParams
     from fpga.smoke import SmokeSystem
     return SmokeSystem(MacParams(lanes=params.lanes), units=max(1, min(params.n_pcu, max_units)))
@@ -171,7 +187,8 @@ class BoardTop(Elaboratable):
     """``board`` + fabric ``params``: the clock tree and pins around a :class:`SystemTop`.
     ``freq_mhz`` overrides the preset's ``clock_mhz``; ``baud``, ``mem_words`` the board's."""
 
-    def __init__(self, board_, params, freq_mhz=None, baud=None, mem_words=None, duc=None):
+    def __init__(self, board_, params, freq_mhz=None, baud=None, mem_words=None, duc=None,
+                 design="smoke"):
         self.board = board_
         self.params = params
         want = float(freq_mhz or board_.default_mhz or params.clock_mhz)
@@ -184,7 +201,8 @@ class BoardTop(Elaboratable):
         else:
             self.pll = ice40_pll(board_.clk_in_mhz, want)
             self.freq_mhz = self.pll[4]
-        self.duc = duc if duc is not None else design_under_control(params, board_.max_units)
+        self.duc = duc if duc is not None else design_under_control(params, board_.max_units,
+                                                                    design)
         self.bridge_params = BridgeParams(clk_hz=int(round(self.freq_mhz * 1e6)),
                                           baud=baud or board_.baud,
                                           mem_words=mem_words or board_.mem_words,

@@ -144,11 +144,12 @@ def _parse_pnr_fit_error(text):
 
 
 def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, baud=None,
-          seed=1, log=None, name=None):
+          seed=1, log=None, name=None, design="smoke"):
     """Build a bitstream (or only synthesise) for ``board_name``; return the report dict.
 
     ``config``: preset name or YAML path (default: the board's preset); ``freq_mhz`` overrides the
-    preset's clock; ``seed`` is nextpnr's placement seed.
+    preset's clock; ``seed`` is nextpnr's placement seed; ``design``: ``"smoke"`` or ``"fabric"``
+    (:func:`fpga.boards.design_under_control`).
     """
     from fpga.boards import BoardTop, board
     from hw.params import load
@@ -164,7 +165,7 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
     name = name or f"rdu_{b.name}"
 
     t_all = time.perf_counter()
-    top = BoardTop(b, params, freq_mhz=freq_mhz, baud=baud)
+    top = BoardTop(b, params, freq_mhz=freq_mhz, baud=baud, design=design)
     platform = b.make_platform()
     t0 = time.perf_counter()
     overrides = {"script_after_synth": f"tee -q -o {name}.stat.json stat -json"}

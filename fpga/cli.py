@@ -1,6 +1,7 @@
 """``rdu fpga``: build bitstreams for open boards and run kernels on them.
 
-* ``rdu fpga build --board B [--config FILE] [-o DIR] [--synth-only] [--freq MHZ] [--baud N]``
+* ``rdu fpga build --board B [--config FILE] [-o DIR] [--synth-only] [--freq MHZ] [--baud N]
+  [--design smoke|fabric]``
 * ``rdu fpga run KERNEL --board B --port P [--baud N] [--seed S] [--shape k=v ...]``
 * ``rdu fpga boards`` — the supported boards and their defaults.
 
@@ -35,7 +36,7 @@ def cmd_build(args):
         raise _user_error(f"--board {args.board!r}: unknown board; allowed: {', '.join(BOARDS)}")
     try:
         r = build(args.board, config=args.config, out=args.output, synth_only=args.synth_only,
-                  freq_mhz=args.freq, baud=args.baud, seed=args.seed,
+                  freq_mhz=args.freq, baud=args.baud, seed=args.seed, design=args.design,
                   log=lambda s: print(s, file=sys.stderr))
     except (ToolMissing, DoesNotFit, BuildFailed) as e:
         raise _user_error(f"fpga build: {e}") from None
@@ -64,19 +65,30 @@ def _parse_shape(items):
 def cmd_run(args):
     from fpga.boards import BOARDS
     from fpga.host import BridgeError, Host, SerialTransport
-    from fpga.kernels import KERNELS, KernelMismatch, run_plan
-    from fpga.smoke import DESIGN_SMOKE, decode_ident
+    from fpga.kernels import KERNELS, KernelMismatch, fabric_traffic, run_fabric_traffic, run_plan
+    from fpga.smoke import DESIGN_FABRIC, DESIGN_SMOKE, decode_ident
     if args.board not in BOARDS:
         raise _user_error(f"--board {args.board!r}: unknown board; allowed: {', '.join(BOARDS)}")
-    if args.kernel not in KERNELS:
+    if args.kernel not in (*KERNELS, "traffic"):
         raise _user_error(f"kernel {args.kernel!r}: not available on the board path yet; "
-                          f"allowed: {', '.join(KERNELS)}")
+                          f"allowed: {', '.join(KERNELS)}, traffic")
     shape = _parse_shape(args.shape)
     baud = args.baud or BOARDS[args.board].baud
     try:
         host = Host(SerialTransport(args.port, baud), timeout=args.timeout)
         info = host.info()
         d = decode_ident(info.ident)
+        if args.kernel == "traffic" or d["kind"] == DESIGN_FABRIC:
+            if d["kind"] != DESIGN_FABRIC or args.kernel != "traffic":
+                raise _user_error(f"kernel {args.kernel!r} needs a bitstream built with --design "
+                                  f"{'fabric-test' if args.kernel == 'traffic' else 'smoke'} (the "
+                                  f"board reports ident 0x{info.ident:08x})")
+            from hw.params import load
+            params = load(args.config or BOARDS[args.board].preset)
+            tp = fabric_traffic(params, seed=args.seed, **shape)
+            r = run_fabric_traffic(host, tp, timeout=args.timeout * 20)
+            print(json.dumps({**r, "board": args.board, "clock_hz": info.clk_hz}, indent=2))
+            return 0
         if d["kind"] != DESIGN_SMOKE:
             raise _user_error(f"the board runs design kind {d['kind']} (ident "
                               f"0x{info.ident:08x}); this rdu only runs the smoke design's "
@@ -122,16 +134,22 @@ def register(sub):
                                                             "preset's clock_mhz)")
     b.add_argument("--baud", type=int, default=None, help="UART baud rate (default 1000000)")
     b.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    b.add_argument("--design", default="smoke", choices=("smoke", "fabric", "fabric-test"),
+                   help="what sits behind the bridge: the smoke MAC units (runs gemm/conv1d), "
+                        "the fabric of the preset, or the fabric with test units (runs traffic)")
     b.set_defaults(func=cmd_build)
 
     r = fsub.add_parser("run", help="run a kernel on a board over its UART")
-    r.add_argument("kernel", help="gemm or conv1d")
+    r.add_argument("kernel", help="gemm or conv1d (smoke design), traffic (--design fabric-test: "
+                                  "vector flows through the fabric's switches and test units)")
     r.add_argument("--board", required=True)
     r.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
     r.add_argument("--baud", type=int, default=None)
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--shape", nargs="*", help="kernel sizes, e.g. M=8 N=8 K=16 or n=64 taps=7")
     r.add_argument("--timeout", type=float, default=1.0, help="seconds per response")
+    r.add_argument("--config", default=None, help="the preset the fabric bitstream was built "
+                                                  "from (traffic; default: the board's)")
     r.set_defaults(func=cmd_run)
 
     s = fsub.add_parser("boards", help="list the supported boards")

@@ -51,11 +51,11 @@ def _top():
                         baud=1_000_000)
 
 
-def run_core(chunks, pauses=(0.0, 0.0), seed=1, quiet=600, deadline=200_000):
+def run_core(chunks, pauses=(0.0, 0.0), seed=1, quiet=600, deadline=200_000, top=None):
     """Feed ``chunks`` (bytes, or ints = idle cycles) to the bridge's ``rx`` stream with random
     pauses; collect ``tx`` bytes until the source is done and ``tx`` was quiet for ``quiet``
     cycles. Returns the collected bytes."""
-    dut = _top()
+    dut = top if top is not None else _top()
     psrc = PauseGenerator(pauses[0], seed)
     psnk = PauseGenerator(pauses[1], seed + 1)
     got = bytearray()
@@ -222,6 +222,44 @@ def test_protocol_errors_then_recovery():
     assert st[3] & 0xFFFF == 1          # one CRC error
     assert st[3] >> 16 == 1             # one timeout
     assert st[4] & 0xFFFF == 3          # three stray bytes
+
+
+class StuckDesign:
+    """A design whose configuration-ring stop swallows packets and never answers."""
+
+    def __new__(cls):
+        from amaranth import Module
+        from amaranth.lib import stream, wiring
+        from amaranth.lib.wiring import In, Out
+        from fpga.bridge import MEM_REQ
+        from hw.net import CONFIG_RING
+
+        class Stuck(wiring.Component):
+            ident = 0
+
+            def __init__(self):
+                super().__init__({
+                    "cfg_i": In(CONFIG_RING), "cfg_o": Out(CONFIG_RING), "start": In(1),
+                    "done": Out(1), "busy": Out(1),
+                    "mem_req": Out(stream.Signature(MEM_REQ)).array(0),
+                    "mem_rsp": In(stream.Signature(32)).array(0)})
+
+            def elaborate(self, platform):
+                m = Module()
+                m.d.comb += self.cfg_i.ready.eq(1)
+                return m
+        return Stuck()
+
+
+def test_stalled_ring_is_reported():
+    from fpga.top import SystemTop
+    top = SystemTop(StuckDesign(), BridgeParams(clk_hz=8_000_000, baud=1_000_000, mem_words=64,
+                                                max_payload=64, ring_timeout_cycles=300),
+                    uart=False)
+    packet = struct.pack("<Q", Packet.read(1, AddressMap.IDENT).encode())
+    out = run_core([encode_request(Cmd.RING, packet), encode_request(Cmd.INFO)], top=top)
+    f = frames(out)
+    assert [(op, st) for op, st, _ in f] == [(Cmd.RING, Status.RING_TIMEOUT), (Cmd.INFO, 0)]
 
 
 def test_start_and_done_with_empty_job():
