@@ -8,7 +8,7 @@ response against it in RTL: long runs need no Python per request. Configured thr
 :class:`~hw.config.ConfigStore` (layout :data:`TG_CONFIG`, counters :data:`TG_COUNTERS`); started by
 the ring's START pulse; ``done`` when every request completed.
 
-Address of request ``i``: ``base + (off_i & span)`` with ``off_0 = 0`` and ``off_{i+1} = off_i + 1``
+Address of request ``i``: ``base + (off_i & span)`` with ``off_0 = start`` and ``off_{i+1} = off_i + 1``
 (sequential), ``off_i + stride`` (strided) or the next xorshift32 state (random).
 
 Traffic generators are test instrumentation: they identify on the ring as DRAM-kind units.
@@ -38,7 +38,8 @@ TG_CONFIG = data.StructLayout({
     "check": unsigned(1),
     "write_frac": unsigned(8),     # mixed: a request is a write with probability write_frac/256
     "outstanding": unsigned(8),    # 0 = the generator's maximum
-    "base": unsigned(32),          # access index
+    "base": unsigned(32),          # access index of the window
+    "start": unsigned(32),         # first offset in the window
     "stride": unsigned(32),        # accesses (strided pattern)
     "span": unsigned(32),          # window mask: 2^k - 1 accesses
     "count": unsigned(32),         # requests
@@ -66,7 +67,7 @@ def xorshift32(state):
     return state
 
 
-def tg_config(pattern="sequential", op="read", *, base=0, stride=1, span, count, seed=1,
+def tg_config(pattern="sequential", op="read", *, base=0, start=0, stride=1, span, count, seed=1,
               check=False, write_frac=128, outstanding=0):
     """A :data:`TG_CONFIG` description with the names checked (one-line errors)."""
     if pattern not in PATTERNS:
@@ -76,7 +77,7 @@ def tg_config(pattern="sequential", op="read", *, base=0, stride=1, span, count,
     if span & (span + 1):
         raise ConfigError(f"traffic span = {span:#x}: must be 2^k - 1 (a window mask)")
     return {"pattern": PATTERNS[pattern], "op": OPS[op], "check": int(check),
-            "write_frac": write_frac, "outstanding": outstanding, "base": base,
+            "write_frac": write_frac, "outstanding": outstanding, "base": base, "start": start,
             "stride": stride & 0xFFFFFFFF, "span": span, "count": count, "seed": seed | 1}
 
 
@@ -212,7 +213,7 @@ class TrafficGen(wiring.Component):
             for s in cnt.values():
                 m.d.sync += s.eq(0)
         with m.If(cfg.start):
-            m.d.sync += [running.eq(1), done.eq(0), off.eq(0), rng_a.eq(c.seed | 1),
+            m.d.sync += [running.eq(1), done.eq(0), off.eq(c.start), rng_a.eq(c.seed | 1),
                          rng_w.eq((c.seed ^ 0x9E3779B9) | 1)]
             for name in TG_COUNTERS:
                 m.d.sync += cnt[name].eq(0)
