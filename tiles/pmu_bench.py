@@ -87,7 +87,7 @@ class PMUTestTop(wiring.Component):
             m.d.sync += rng.eq(_xorshift(m, rng))
             pause = rng[:8] < self.pause_src
             valid = Signal(name=f"gen_valid{j}")
-            m.d.comb += valid.eq((sent < n) & ~pause)
+            m.d.comb += valid.eq((sent < n) & ~pause & ~self.gen_go)
             fire = dst.valid & dst.ready
             with m.If(on):
                 m.d.comb += [dst.valid.eq(valid), top.ready.eq(0)]
@@ -114,7 +114,7 @@ class PMUTestTop(wiring.Component):
             m.d.sync += srng.eq(_xorshift(m, srng))
             spause = srng[:8] < self.pause_sink
             with m.If(on):
-                m.d.comb += [src.ready.eq(~spause), top.valid.eq(0)]
+                m.d.comb += [src.ready.eq(~spause & ~self.gen_go), top.valid.eq(0)]
                 with m.If(src.valid & src.ready):
                     total = 0
                     for i in range(L):
