@@ -32,6 +32,7 @@ and the benchmark use it, and it shows how to drive the ``en`` of a pipelined bl
 
 from __future__ import annotations
 
+import operator
 import types
 
 from amaranth import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
@@ -157,7 +158,11 @@ class _Pipelined(wiring.Component):
     @classmethod
     def check_latency(cls, latency):
         """Raise a one-line ``ValueError`` unless ``latency`` is supported by this block."""
-        if isinstance(latency, bool) or not isinstance(latency, int) or latency not in cls._CUTS:
+        try:
+            ok = not isinstance(latency, bool) and operator.index(latency) in cls._CUTS
+        except TypeError:
+            ok = False
+        if not ok:
             raise ValueError(f"{cls.__name__}: latency = {latency!r}: must be an integer in "
                              f"0..{cls.max_latency()}")
 
@@ -167,7 +172,7 @@ class _Pipelined(wiring.Component):
         except ValueError:
             self._MustUse__used = True   # a rejected constructor call is not an unused elaboratable
             raise
-        self._latency = latency
+        self._latency = operator.index(latency)
         super().__init__({**members, "en": In(1)})
 
     @property
