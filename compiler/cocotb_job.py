@@ -1,0 +1,80 @@
+"""cocotb side of :class:`compiler.job.SimExecutor` (runs inside the simulator).
+
+Reads ``$RDU_JOB_DIR/job.json``, pulses ``load`` (HBM/DDR images from ``+rdu_mem_dir``), then for
+each phase: sends the configuration bitstream through the ring (it ends with the start), waits for
+the fabric's ``done`` with a watchdog, reads the phase's registers and the fabric's ``run_cycles``.
+Finally pulses ``dump`` and writes ``result.json``. On a watchdog it reads every unit's CONTROL
+status through the ring and fails naming the units still busy.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import cocotb
+from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
+
+from hw.config import AddressMap, Packet
+from interconnect.floorplan import FABRIC_ID
+from tb.clock import reset, start_clock
+from tb.config import Bitstream, RingDriver
+
+
+def _bitstream(words):
+    return Bitstream([Packet.decode(w) for w in words])
+
+
+@cocotb.test()
+async def job(dut):
+    tmp = Path(os.environ["RDU_JOB_DIR"])
+    spec = json.loads((tmp / "job.json").read_text())
+    clk = start_clock(dut)
+    dut.load.value = 0
+    dut.dump.value = 0
+    ring = RingDriver(dut, clk)
+    await reset(dut)
+    dut.load.value = 1
+    await RisingEdge(clk)
+    dut.load.value = 0
+    await ClockCycles(clk, 2)
+    phase_cycles, reads, config_cycles = [], [], 0
+    for ph in spec["phases"]:
+        await ring.run(_bitstream(ph["words"]))
+        config_cycles += ring.cycles
+        if not int(dut.done.value):
+            fired = await First(RisingEdge(dut.done), Timer(ph["timeout_cycles"] * 10, unit="ns"))
+            if not int(dut.done.value):
+                await _report_stall(ring, ph)
+        if int(dut.error.value):
+            raise AssertionError(f"phase {ph['name']}: the memory system flagged an out-of-range "
+                                 f"access (error output high)")
+        b = Bitstream().read(FABRIC_ID, AddressMap.PERF + 0)
+        for label, unit, addr in ph["reads"]:
+            b.read(unit, addr)
+        data = await ring.run(b)
+        phase_cycles.append(data[0])
+        reads.append({label: v for (label, _, _), v in zip(ph["reads"], data[1:])})
+    # Let outstanding DRAM writes drain before the dump.
+    for _ in range(10_000):
+        if int(dut.idle.value):
+            break
+        await RisingEdge(clk)
+    dut.dump.value = 1
+    await RisingEdge(clk)
+    dut.dump.value = 0
+    await ClockCycles(clk, 2)
+    (tmp / "result.json").write_text(json.dumps({"phase_cycles": phase_cycles, "reads": reads,
+                                                 "config_cycles": config_cycles}))
+
+
+async def _report_stall(ring, ph):
+    units = {int(k): v for k, v in ph["units"].items()}
+    b = Bitstream()
+    for u in units:
+        b.read(u, AddressMap.CONTROL)
+    data = await ring.run(b) if units else []
+    busy = [f"{units[u]} (id {u})" for u, st in zip(units, data) if st & 1]
+    not_done = [f"{units[u]} (id {u})" for u, st in zip(units, data) if not st & 2]
+    raise AssertionError(
+        f"watchdog: phase {ph['name']!r} not done after {ph['timeout_cycles']} cycles; "
+        f"busy: {', '.join(busy) or 'none'}; not done: {', '.join(not_done) or 'none'}")
