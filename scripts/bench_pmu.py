@@ -81,7 +81,7 @@ def sustained(quick):
     from tiles.pmu_bench import design_for, run_freerun
     f = load("sim")
     p, lanes = f.pmu, f.lanes
-    vectors = 256 if quick else 1024
+    vectors = 128 if quick else 512          # two regions of this size fill the memory
     entries = _modes(p, lanes, vectors)
     runs = [r for _, rs in entries for r in rs]
     t0 = time.perf_counter()

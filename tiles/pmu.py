@@ -246,7 +246,6 @@ class PMU(wiring.Component):
         cfg = cs.config
         start = cs.start
         running = Signal()
-        self._store = cs
         m.d.comb += [self.busy.eq(running), cs.busy.eq(running), cs.done.eq(self.done)]
 
         # ---- input FIFOs ----------------------------------------------------------------
@@ -279,7 +278,6 @@ class PMU(wiring.Component):
         rp = AccessPipe(p, L, write=False)
         m.submodules.wpipe = wp
         m.submodules.rpipe = rp
-        self._pipes = (wp, rp)
         for pipe, pc in ((wp, cfg.write), (rp, cfg.read)):
             m.d.comb += [pipe.cfg.eq(pc), pipe.mode.eq(cfg.mode), pipe.bank_shift.eq(cfg.bank_shift),
                          pipe.skew_shift.eq(cfg.skew_shift), pipe.sync.eq(cfg.sync),
@@ -382,7 +380,7 @@ class PMU(wiring.Component):
         # payload bit is 1 on the token of the final pass of the run.
         wpass = wp.arbiter.complete & wp.arbiter.last
         rpass = rp.arbiter.complete & rp.arbiter.last
-        tokens_sent = Signal(range(p.ctrl_out + 1))
+        tokens_sent = Signal(range(p.ctrl_out + 2))
         sent_bits = []
         tok_pending_any = Signal()
         pend_any = []

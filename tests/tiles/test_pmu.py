@@ -162,6 +162,13 @@ def test_lint_presets(preset):
     runner.lint(generate(load(preset)).design())
 
 
+def test_lint_minimal_ports():
+    """No scalar / control ports, no arguments, no performance counters, fewer banks than lanes."""
+    q = PMUParams(banks=2, words_per_bank=64, vec_in=1, scal_in=0, ctrl_in=0, ctrl_out=0,
+                  scal_out=0, args=0, perf_counters=False, addr_stages=1)
+    runner.lint(runner.Design.from_component(PMU(q, 4), "pmu_min"))
+
+
 @pytest.mark.slow
 def test_lint_plasticine_and_addr_stages():
     runner.lint(generate(load("plasticine")).design())
@@ -256,6 +263,12 @@ def test_patterns_tiny(tmp_path):
     b.step(pmu_programs.matrix_tile_reads(p, lanes, 8, 16, 4, 8, base=256, origins_port=0),
            label="matrix tiles", scal_in={0: pmu_programs.tile_origins(8, 16, 4, 8, base=256)})
     exp["matrix tiles"] = mt.reshape(2, 4, 2, 8).transpose(0, 2, 1, 3).reshape(-1, lanes)
+
+    # Tile buffer: each 4 x 16 tile written once and read twice, two passes, N = 2.
+    tb_in = rng.integers(0, 1 << 32, (2 * 16, lanes))
+    b.step(pmu_programs.tile_buffer(p, lanes, 4, 16, buffers=2, passes=2, reads=2),
+           label="tile buffer", wdata=tb_in)
+    exp["tile buffer"] = np.concatenate([tb_in[:16], tb_in[:16], tb_in[16:], tb_in[16:]])
 
     # FIFO: what goes in comes out, in order.
     f_in = rng.integers(0, 1 << 32, (40, lanes))
