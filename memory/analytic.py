@@ -12,8 +12,11 @@ Model, per channel ``c`` of the pattern's address stream (requests in arrival or
 * **banks**: an activation serving ``k`` row hits occupies its bank for
   ``tRCD + max((k-1)·BL + t_end, tRAS - tRCD) + tRP`` (``t_end`` = ``BL`` for reads,
   ``tCL + BL + tWR`` for writes); banks overlap up to ``P`` = the mean number of distinct banks in
-  a window of ``queue_depth`` consecutive requests (what FR-FCFS can see), so bank time is
-  ``Σ occupancy / P`` (and at least the busiest bank);
+  a window of ``queue_depth`` consecutive requests (what FR-FCFS can see) — for random addresses at
+  most ``B·N/(N+B-1)``, the utilisation of ``B`` banks shared by ``N`` queued requests in a closed
+  queueing network (balanced mean-value analysis) — so bank time is
+  ``Σ occupancy / P`` (and at least the busiest bank); in-order serves one request at a time:
+  ``Σ (tRP + tRCD + k·BL)`` over activations;
 * **commands**: one per cycle: ``n_c`` column commands plus a PRE and an ACT per activation;
 * **channel time** ``T_c = max(bus, bank time, commands)``, then refresh: all-bank multiplies by
   ``tREFI / (tREFI - tRFC - tRP - tRCD)``; per-bank adds ``max(0, tRFCpb - 2·cols·BL)`` per ``tREFI``
@@ -37,9 +40,9 @@ import numpy as np
 
 __all__ = ["Pattern", "Estimate", "addresses", "estimate", "estimate_copy", "unloaded_latency"]
 
-#: Cycles the port crossbar and response FIFO add to the DRAM's own latency (RTL: 1 cycle into
-#: the queue, 1 from the response FIFO, 1 through the response crossbar).
-OVERHEAD = 3
+#: Cycles the request queue adds to the DRAM's own timing (RTL: a request is scheduled the cycle
+#: after its handshake; see the latencies in memory.dram).
+OVERHEAD = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,6 +155,8 @@ def estimate(params, pattern, n, rows=None, window=1 << 16, policy=None):
     t_end = (1 - w) * BL + w * (p.tCL + BL + p.tWR)
     scale = n / m
     resp_depth = max(2, -(-(p.tCL + BL) // BL) + 2)
+    in_flight_total = min(pattern.requesters * pattern.outstanding,
+                          p.channels * (p.queue_depth + resp_depth))
     t_channels = []
     hits_total = 0
     bank_limited = False
@@ -174,10 +179,18 @@ def estimate(params, pattern, n, rows=None, window=1 << 16, policy=None):
         bank_of_run = bb[new]
         per_bank = np.bincount(bank_of_run, weights=occ, minlength=p.banks)
         if policy == "in-order":
-            # only the oldest request is served: activations do not overlap
-            t_bank = float(occ.sum())
+            # only the oldest request is served: its PRE, ACT and column commands run serially
+            # (the next request's PRE may overlap the data of the previous one)
+            t_bank = float((p.tRP + p.tRCD + k * BL).sum())
         else:
+            # bank parallelism: what a queue window shows; for random banks at most what a closed
+            # network of N queued requests over the B_c banks sustains (balanced MVA:
+            # B·N/(N+B-1)) — requests to busy banks accumulate in the queue
             par = _distinct_in_windows(b, p.queue_depth)
+            if pattern.kind == "random":
+                b_used = int((per_bank > 0).sum())
+                n_q = max(1.0, min(p.queue_depth, in_flight_total / p.channels))
+                par = min(par, b_used * n_q / (n_q + b_used - 1))
             t_bank = max(float(per_bank.max()), float(occ.sum()) / par)
         t_bus = n_c * BL
         t_cmd = n_c + 2 * acts            # one command per cycle: CAS, and PRE + ACT per activation

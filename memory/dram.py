@@ -47,8 +47,9 @@ Refresh: ``all-bank`` — every ``tREFI`` the channel closes all banks and refre
 (``tRFCpb``) whenever the command slot is free; a bank still owed at the end of its interval is
 forced (its requests wait). Refresh costs time only: data lives in the backing store.
 
-Latency of an isolated read to a closed bank: 1 (queue) + ``tRCD`` + ``tCL`` + ``burst_length``
-cycles from the ``req`` handshake to ``resp`` valid, plus 1 for the port crossbar.
+Latency of an isolated read, from the ``req`` handshake to ``resp`` valid (the port crossbar is
+combinational): row hit ``1 + tCL + burst_length``; closed bank ``1 + tRCD + tCL + burst_length``;
+another row open ``1 + tRP + tRCD + tCL + burst_length`` (tests/memory/test_dram_amsim.py).
 """
 
 from __future__ import annotations

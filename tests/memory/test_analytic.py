@@ -58,8 +58,9 @@ def test_copy_estimate_tracks_ddr_bandwidth():
 
 def test_unloaded_latency_formula():
     p = DRAMParams.from_dict("tiny")
-    assert unloaded_latency(p, hit_rate=1.0) == 3 + p.tCL + p.burst_length
-    assert unloaded_latency(p, hit_rate=0.0) == 3 + p.tCL + p.burst_length + p.tRCD + p.tRP
+    # the RTL's measured latencies (tests/memory/test_dram_amsim.py)
+    assert unloaded_latency(p, hit_rate=1.0) == 1 + p.tCL + p.burst_length
+    assert unloaded_latency(p, hit_rate=0.0) == 1 + p.tCL + p.burst_length + p.tRCD + p.tRP
 
 
 def test_pattern_errors():
