@@ -96,3 +96,39 @@ def test_ecp5_synthesis_of_the_host_bridge(tmp_path):
     assert 100 < stats["FF"] < 2000, stats
     assert stats["BRAM"] >= 1, stats      # the 1 KB frame buffer is one DP16KD
     assert stats["DSP"] == 0, stats
+
+
+def test_cli_run_errors(capsys):
+    assert rdu(["fpga", "run", "fft", "--board", "ulx3s", "--port", "/dev/null"]) == 2
+    assert "kernel 'fft': not available on the board path yet; allowed: gemm, conv1d, traffic" \
+        in capsys.readouterr().err
+    assert rdu(["fpga", "run", "gemm", "--board", "ulx3s", "--port", "/dev/null", "--shape",
+                "M"]) == 2
+    assert "--shape 'M': must be key=value (e.g. M=8)" in capsys.readouterr().err
+    assert rdu(["fpga", "run", "gemm", "--board", "ulx3s", "--port", "/nonexistent/tty0"]) == 2
+    assert "fpga run: cannot open serial port /nonexistent/tty0" in capsys.readouterr().err
+    assert rdu(["fpga", "boards"]) == 0
+    out = capsys.readouterr().out
+    assert "ulx3s" in out and "iCE40UP5K" in out and "LFE5U-25F" in out
+
+
+def test_kernel_layouts_match_the_references():
+    """The smoke-unit layouts of GEMM and conv1d reproduce np.matmul / np.correlate through the
+    MAC pipeline's golden model (the board result is then checked against both)."""
+    from fpga.kernels import conv1d, gemm
+    for plan in (gemm(4, 2, M=3, N=10, K=5, seed=2), gemm(2, 3, M=4, N=4, K=1, seed=3),
+                 conv1d(4, 2, n=23, taps=4, seed=4), conv1d(8, 1, n=9, taps=9, seed=5)):
+        import numpy as np
+        np.testing.assert_array_equal(plan.golden(), plan.reference)
+        assert plan.mem_words == sum(j.n_in * 2 * plan.lanes + j.n_out * plan.lanes
+                                     for j in plan.jobs)
+
+
+def test_plan_too_big_for_the_board_memory():
+    from fpga.host import BridgeInfo, Host, Transport
+    from fpga.kernels import gemm, run_plan
+    h = Host(Transport())
+    h._info = BridgeInfo(0x52445542, 1, 1024, 2048, 24_000_000, 24, 1_200_000, 0)
+    with pytest.raises(ValueError, match=r"gemm \{'M': 16, 'N': 16, 'K': 16\}: needs 8448 words of "
+                                         r"board memory; the bitstream has 2048 \(mem_words\)"):
+        run_plan(h, gemm(4, 1, M=16, N=16, K=16))
