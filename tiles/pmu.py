@@ -21,9 +21,9 @@ Structure (user documentation: ``docs/pmu.md``; configuration fields: :mod:`tile
 * **Synchronisation** (``sync``): none, per pass (N-buffering: N regions, a token counter), or per
   vector (FIFO). Tokens on the control network report and drive the same counters.
 
-Latency: write data to bank write: ``addr_stages`` + 1 cycles after the address is generated.
-Read: address generation to ``vec_out`` valid: ``addr_stages`` + 3 cycles (arbiter, bank read,
-output FIFO). Throughput: one write vector and one read vector per cycle when the lanes of each
+Latency: a write is committed ``addr_stages`` cycles after the counter chain emits its address;
+read data is valid on ``vec_out`` ``addr_stages + 3`` cycles after it (bank read, return register,
+output FIFO); from the START packet to the first read vector: ``addr_stages + 6`` cycles. Throughput: one write vector and one read vector per cycle when the lanes of each
 vector hit distinct banks; a vector with bank conflicts takes as many cycles as its most-used bank
 has lanes.
 """

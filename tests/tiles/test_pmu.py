@@ -407,3 +407,14 @@ def test_strided_one_vector_per_cycle_sim():
     res = run_freerun(_design("sim"), p, lanes, strided_runs(p, lanes, vectors=64, max_shift=6),
                       seed=1)
     _check_full_rate(res, 64, p.addr_stages + 8)
+
+
+@pytest.mark.slow
+@pytest.mark.verilator
+@pytest.mark.parametrize("preset,pause", [("tiny", 0.0), ("tiny", 0.6), ("sim", 0.5)])
+def test_random_sweep(tmp_path, preset, pause):
+    """Longer random sweeps: 4 rounds of every mode, with no / heavy backpressure."""
+    f = load(preset)
+    seed = runner.seed_from_env()
+    b = random_steps(Builder(f.pmu, f.lanes, seed), rounds=4)
+    run_steps(preset, b, tmp_path, pause=pause, seed=seed, name=f"sweep{pause}")
