@@ -107,7 +107,8 @@ def _run(cmd, cwd, log, what, timeout=None):
 
 
 def synth_stats(stat_json, family):
-    """Cell counts by resource from yosys ``stat -json`` output."""
+    """Cell counts by resource from yosys ``stat -json`` output (the whole design: with a kept
+    hierarchy, the ``design`` totals)."""
     data = json.loads(Path(stat_json).read_text())
     mods = data.get("modules", {})
     top = data.get("design") or (next(iter(mods.values())) if mods else {})
@@ -144,12 +145,16 @@ def _parse_pnr_fit_error(text):
 
 
 def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, baud=None,
-          seed=1, log=None, name=None, design="smoke"):
+          seed=1, log=None, name=None, design="smoke", hierarchical=None):
     """Build a bitstream (or only synthesise) for ``board_name``; return the report dict.
 
     ``config``: preset name or YAML path (default: the board's preset); ``freq_mhz`` overrides the
     preset's clock; ``seed`` is nextpnr's placement seed; ``design``: ``"smoke"`` or ``"fabric"``
-    (:func:`fpga.boards.design_under_control`).
+    (:func:`fpga.boards.design_under_control`). ``hierarchical`` (default: for synthesis-only
+    builds of the fabric designs) keeps the module hierarchy (``-noflatten``): yosys then runs its
+    SAT-based resource sharing per module — on the flattened fabric that pass alone takes longer
+    than the rest of the flow in WebAssembly; cross-module optimisation is lost (the counts are a
+    slight over-estimate).
     """
     from fpga.boards import BoardTop, board
     from hw.params import load
@@ -169,13 +174,21 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
     platform = b.make_platform()
     t0 = time.perf_counter()
     overrides = {"script_after_synth": f"tee -q -o {name}.stat.json stat -json"}
+    opts = []
     if b.family == "ice40":
-        overrides["synth_opts"] = "-dsp"      # multipliers into SB_MAC16
+        opts.append("-dsp")                   # multipliers into SB_MAC16
+    if hierarchical is None:
+        hierarchical = synth_only and design != "smoke"
+    if hierarchical:
+        opts.append("-noflatten")
+    if opts:
+        overrides["synth_opts"] = " ".join(opts)
     plan = platform.build(top, name=name, build_dir=str(out), do_build=False, **overrides)
     plan.extract(str(out))
     times = {"elaborate_s": round(time.perf_counter() - t0, 2)}
     report = {"board": b.name, "family": b.family, "device": b.device, "config": params.name,
-              **top.describe(), "synth_only": synth_only, "outputs": {}, "times": times}
+              **top.describe(), "synth_only": synth_only, "hierarchical": hierarchical,
+              "outputs": {}, "times": times}
     say(f"{b.name}: {top.describe()['design']} for {params.name}, clock {top.freq_mhz:g} MHz, "
         f"{top.bridge_params.baud} baud → {out}")
 

@@ -7,7 +7,8 @@ seconds per board). Columns: LUT / FF / BRAM / DSP used (nextpnr; yosys counts i
 their share of the device, achieved Fmax of the design clock against its target, and the time per
 step. Times are wall seconds on a shared machine: indicative only.
 
-Run standalone: ``python -m scripts.bench_fpga [--quick] [board ...]``.
+Run standalone: ``python -m scripts.bench_fpga [--quick] [--fabric] [board ...]`` (``--fabric``
+adds a synthesis of the ``fpga`` preset's fabric for the ULX3S).
 """
 
 from __future__ import annotations
@@ -42,16 +43,21 @@ def _row(r):
     return row
 
 
-def run(quick=False, boards=BOARDS, out_root="build/fpga"):
+def run(quick=False, boards=BOARDS, out_root="build/fpga", fabric=False):
+    """``fabric``: also synthesise the ULX3S with the ``fpga`` preset's fabric (PCUs, PMUs,
+    switches; yosys only, hierarchical — tens of minutes in WebAssembly)."""
     from fpga.build import BuildFailed, DoesNotFit, ToolMissing, build
     rows, notes = [], []
-    for b in boards:
+    jobs = [(b, "smoke", quick) for b in boards]
+    if fabric:
+        jobs.append(("ulx3s", "fabric", True))
+    for b, design, synth_only in jobs:
         t0 = time.perf_counter()
         try:
-            r = build(b, out=f"{out_root}/{b}", synth_only=quick)
+            r = build(b, out=f"{out_root}/{b}-{design}", synth_only=synth_only, design=design)
             rows.append(_row(r))
         except (DoesNotFit, BuildFailed, ToolMissing) as e:
-            rows.append({"board": b, "error": str(e).splitlines()[0],
+            rows.append({"board": b, "design": design, "error": str(e).splitlines()[0],
                          "total_s": round(time.perf_counter() - t0, 1)})
     notes.append("quick: synthesis only (yosys cell counts, no Fmax)" if quick else
                  "place and route with nextpnr, seed 1; Fmax of the design clock from nextpnr's "
@@ -63,7 +69,8 @@ def run(quick=False, boards=BOARDS, out_root="build/fpga"):
 
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    res = run(quick="--quick" in sys.argv, boards=tuple(args) or BOARDS)
+    res = run(quick="--quick" in sys.argv, boards=tuple(args) or BOARDS,
+              fabric="--fabric" in sys.argv)
     from scripts.bench import print_table
     print_table(TITLE, res["rows"], res["notes"])
     print(json.dumps(res, indent=2))
