@@ -22,8 +22,8 @@ carries a valid bit. An *iteration* is issued ("fires") when
   is deeper than the pipeline, so results are never dropped and a full-rate stream never stalls),
 * token credits allow it (``cin``: an up/down counter per control input, consumed by the first
   iteration of each block of counter ``lvl``),
-* at least ``ii`` cycles passed since the previous issue (loop-carried values — the scan carry —
-  need ``ii >= `` the stage latency; the assembler sets it).
+* at least ``ii`` cycles passed since the previous issue (1 unless the program asks for more;
+  the scan carry closes its loop in one cycle through a combinational copy of lane L-1's FU).
 
 An issued iteration takes a snapshot of the input heads and counter values (the *bundle*) that
 travels down the pipeline with it, so every stage can read the inputs of its own iteration.
@@ -289,15 +289,25 @@ class PCU(wiring.Component):
                 m.d.comb += regs[i][r].eq(vq[r].o.payload[i])
         bundle = b0
         carry_reg = Signal(32, name="carry")
-        carry_srcs = []       # (stage, out valid, value) for the carry register update
+        carry_srcs = []       # (stage, in valid, lane L-1 operands a, b, c) for the carry unit
         for s in range(NS):
             regs, bundle = self._stage(m, s, cfg, args, regs, bundle, carry_reg, carry_srcs)
         if p.scan:
+            # The carry unit: a combinational copy of lane L-1's functional unit of the stage
+            # selected by carry.stage. It computes that lane's result (= the next carry) in the
+            # cycle the iteration enters the stage, so the loop closes in one cycle (ii = 1)
+            # while the stage's own, pipelined FUs produce the same bits D cycles later.
+            classes = sorted({c for s in range(S) for c in isa.stage_classes(s)})
+            m.submodules.carry_fu = cu = LaneFU(classes, comb=True)
+            upd = Signal()
             with m.Switch(cfg.carry.stage):
-                for s, v, value in carry_srcs:
+                for s, v, a, b, c in carry_srcs:
                     with m.Case(s):
-                        with m.If(v):
-                            m.d.sync += carry_reg.eq(value)
+                        sc = cfg.stages[s]
+                        m.d.comb += [cu.a.eq(a), cu.b.eq(b), cu.c.eq(c), cu.op.eq(sc.op),
+                                     cu.frac.eq(sc.frac), upd.eq(v)]
+            with m.If(upd):
+                m.d.sync += carry_reg.eq(cu.o)
 
         # ---- accumulator and the output (post) stage ------------------------------------------
         fin_valid = bundle.valid & (bundle.kind == Kind.COMPUTE)
@@ -570,14 +580,12 @@ class PCU(wiring.Component):
                                              prev_d[i][r]))
 
         if carry_val is not None:
-            out_valid = out_b.valid & (out_b.kind == Kind.COMPUTE)
-            last_lane = Signal(32, name=f"{pre}carry_out")
-            m.d.comb += last_lane.eq(out[L - 1][sc.dst] if R > 1 else out[L - 1][0])
             lvl_first = _pick(m, cfg.carry.lvl, [bundle.first[j] for j in range(C)], 1,
                               f"{pre}carry_first")
-            m.d.comb += carry_val.eq(Mux(lvl_first, cfg.carry.init,
-                                         Mux(out_valid, last_lane, carry_reg)))
-            carry_srcs.append((s, out_valid, last_lane))
+            m.d.comb += carry_val.eq(Mux(lvl_first, cfg.carry.init, carry_reg))
+            in_valid = bundle.valid & (bundle.kind == Kind.COMPUTE)
+            carry_srcs.append((s, in_valid, operands["a"][L - 1], operands["b"][L - 1],
+                               operands["c"][L - 1]))
         return out, out_b
 
 

@@ -440,9 +440,6 @@ def assemble(params_or_isa, program):
             raise AsmError(f"{name}: carry level = {cr.level}: must be in 0..{C - 1}")
         config["carry"] = {"stage": carry_stages[0] if carry_stages else 0, "lvl": cr.level,
                            "init": word(cr.init)}
-        if carry_stages:
-            from .pcu_fu import stage_latency
-            ii = stage_latency(isa.stage_classes(carry_stages[0]))
     elif program.carry is not None:
         raise AsmError(f"{name}: carry needs the scan extension, not built into this PCU "
                        f"(PCUParams.scan = false)")

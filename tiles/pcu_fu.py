@@ -71,13 +71,16 @@ class LaneFU(wiring.Component):
     fraction bits), ``o`` (result, ``latency`` cycles after the operands). Opcodes whose class is not
     built return 0 (the assembler never emits them).
 
-    Parameters: ``classes`` (operator classes built), ``latency`` (>= :func:`stage_latency`).
+    Parameters: ``classes`` (operator classes built), ``latency`` (>= :func:`stage_latency`),
+    ``comb`` (latency 0: every block combinational).
     """
 
-    def __init__(self, classes, latency=None):
+    def __init__(self, classes, latency=None, comb=False):
         self.classes = tuple(classes)
-        self.latency = stage_latency(self.classes) if latency is None else latency
-        if self.latency < stage_latency(self.classes):
+        #: combinational: every block with latency 0 and no delays (the scan carry unit)
+        self.comb = comb
+        self.latency = 0 if comb else stage_latency(self.classes) if latency is None else latency
+        if not comb and self.latency < stage_latency(self.classes):
             raise ValueError(f"LaneFU: latency {self.latency} < {stage_latency(self.classes)} "
                              f"needed by {self.classes}")
         super().__init__({
@@ -124,6 +127,8 @@ class LaneFU(wiring.Component):
         if "fp32" in self.classes or "cast" in self.classes or "tail" in self.classes:
             from hw import arith
             lat = fp_latencies()
+            if self.comb:
+                lat = {k: 0 for k in lat}
         if "fp32" in self.classes:
             lm, la = lat["FPMul"], lat["FPAdd"]
             m.submodules.fmul = fmul = arith.FPMul(lm)

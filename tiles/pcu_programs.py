@@ -401,7 +401,7 @@ def prefix_sum(params, x, dtype="fp32"):
     0 reads the input vector as r0); stage log2L adds the carry (lane L-1 of the previous group,
     -0.0 / 0 at the start of each row). Rows padded with the identity to a multiple of L.
     Streams: vec0 = groups of L; out vec0. Golden: :func:`tb.golden.prefix_sum` (``lanes = L``).
-    Cost: ``B·T/L`` iterations at ``ii`` = the carry stage's latency."""
+    Cost: ``B·T/L`` cycles + latency (the carry unit closes the loop in one cycle)."""
     L = params.lanes
     lg = _log2(L)
     _need(params.scan, "prefix_sum: needs the scan extension (PCUParams.scan); see "
@@ -454,8 +454,7 @@ def linear_scan(params, a, b, h0=-0.0):
     log2 L Kogge-Stone pair steps of two stages each (``B = A·shift(B) + B`` then
     ``A = shift(A)·A``, lanes ``i >= 2**k``), then ``h = A·carry + B`` (stage 2·log2L).
     Streams: vec0 = a, vec1 = b (groups of L); out vec0 = h. Golden: :func:`tb.golden.linear_scan`
-    (``lanes = L``). Needs ``2·log2(L) + 1`` stages. Cost: ``T/L`` iterations at ``ii`` = latency
-    of the carry stage."""
+    (``lanes = L``). Needs ``2·log2(L) + 1`` stages. Cost: ``T/L`` cycles + latency."""
     L = params.lanes
     lg = _log2(L)
     _need(params.scan, "linear_scan: needs the scan extension (PCUParams.scan); see "

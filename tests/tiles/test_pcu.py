@@ -90,7 +90,7 @@ SIM = load("sim").pcu
     (TINY, Program(scal_out={0: Out(src="acc")}), r"an output reads 'acc' but the program has no Acc"),
     (SIM, Program(stages=[Stage("add", a="carry"), Stage("add", a="carry")]),
      r"stages \[0, 1\] read the carry; only one stage may"),
-    (SIM, Program(stages=[Stage("add", a="carry")], ii=2), r"ii = 2: must be in 4\.\.31"),
+    (SIM, Program(stages=[Stage("add", a="carry")], ii=0), r"ii = 0: must be in 1\.\.31"),
     (TINY, Program(counters=[Counter(1 << 16)]), r"counter 0: count = 65536: must fit 16 bits"),
     (TINY, Program(stages=[Stage("add", dist=2)]), r"stage 0: dist = 2: must be in 0\.\.1"),
 ])
