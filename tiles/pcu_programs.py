@@ -28,6 +28,7 @@ from .pcu_asm import (Acc, AsmError, Carry, Counter, Out, Program, Stage, Statio
 __all__ = ["Fragment", "words", "fp_words", "map_int", "map_fixed", "map_fp32", "counter_ramp",
            "dot", "fold", "gemm_systolic", "gemm_simd", "prefix_sum", "prefix_sum_baseline",
            "linear_scan", "linear_scan_baseline", "fft_level", "fft_level_golden", "interleave",
+           "fft_level_baseline", "permute_lanes",
            "softmax_exp", "softmax_scale", "exp2_map", "recip_map"]
 
 
@@ -643,3 +644,73 @@ def softmax_scale(params, p, r):
     return Fragment("softmax_scale", prog, {0: fp_words(p.reshape(-1, L))},
                     {0: fp_words(y.reshape(-1, L))}, scal_in={0: fp_words(r)},
                     iterations=g * p.shape[0], useful_ops=p.size)
+
+
+def permute_lanes(words_, dist):
+    """Vector words with lane i replaced by lane ``i XOR dist`` — the partner-permuted copy a PMU
+    delivers (duplication-mode gather) for :func:`fft_level_baseline`."""
+    w = np.asarray(words_)
+    return w[..., np.arange(w.shape[-1]) ^ dist]
+
+
+def fft_level_baseline(params, re, im, h):
+    """The DIF level of :func:`fft_level` *without* the butterfly network (same bits): two passes,
+    each reading a vector and its lane-permuted copy (``permute_lanes``, supplied by a PMU):
+
+    * pass 1 (vec0 = x, vec1 = x permuted by lane XOR 2h): ``r0 = x + xp``, ``r1 = xp - x``,
+      ``y = sel(r0, r1, top-lane mask)`` — the butterfly sums and differences;
+    * pass 2 (vec0 = y, vec1 = y permuted by lane XOR 1, i.e. re/im swapped):
+      ``r1 = y·wr``, ``r0 = ysw·(∓wi) + r1``, ``out = sel(r0, y, bottom-lane mask)``.
+
+    Returns ``[pass1, pass2]``; pass 2's input is pass 1's output. Cost: 2·B cycles and four input
+    vectors per output vector, vs B cycles and one input vector with ``butterfly``."""
+    L = params.lanes
+    n = L // 2
+    _need(params.stages >= 3 and params.regs >= 2, "fft_level_baseline: needs 3 stages, 2 registers")
+    _need(1 <= h <= n // 2 and h & (h - 1) == 0, f"fft_level_baseline: h = {h}: must be a power "
+                                                 f"of two in 1..{n // 2} (n = L/2 = {n})")
+    re, im = np.atleast_2d(nx.fp32(re)), np.atleast_2d(nx.fp32(im))
+    w = nx.twiddles(n)
+    wr, wi = nx.fp32(w.real), nx.fp32(w.imag)
+    c1 = np.zeros(L, np.float32)
+    c2 = np.zeros(L, np.float32)
+    top = np.zeros(L, np.int64)
+    for j in range(n):
+        t = j % (2 * h)
+        if t >= h:
+            k = (t - h) * (n // (2 * h))
+            c1[2 * j] = c1[2 * j + 1] = wr[k]
+            c2[2 * j] = nx.fp32_neg(wi[k])
+            c2[2 * j + 1] = wi[k]
+        else:
+            top[2 * j] = top[2 * j + 1] = 1
+    b = re.shape[0]
+    x = fp_words(interleave(re, im))
+    p1 = Program(name=f"fft_level_h{h}_base1", counters=[Counter(b)],
+                 vec_in={0: "every", 1: "every"},
+                 stages=[Stage("fadd", a="vec0", b="vec1", dst="r0"),
+                         Stage("fsub", a="vec1", b="vec0", dst="r1"),
+                         Stage("sel", a="r0", b="r1", c="const", const=[int(v) for v in top],
+                               dst="r0")],
+                 vec_out={0: Out(reg="r0")})
+    # pass-1 result: the golden butterfly sums/differences (the twiddle step with W = 1 is not
+    # applied to the differences yet)
+    shape = re.shape[:-1] + (n // (2 * h), 2, h)
+    r, i = re.reshape(shape), im.reshape(shape)
+    sr, si = nx.fp32_add(r[..., 0, :], r[..., 1, :]), nx.fp32_add(i[..., 0, :], i[..., 1, :])
+    dr, di = nx.fp32_sub(r[..., 0, :], r[..., 1, :]), nx.fp32_sub(i[..., 0, :], i[..., 1, :])
+    yr = np.stack([sr, dr], axis=-2).reshape(re.shape)
+    yi = np.stack([si, di], axis=-2).reshape(im.shape)
+    y = fp_words(interleave(yr, yi))
+    p2 = Program(name=f"fft_level_h{h}_base2", counters=[Counter(b)],
+                 vec_in={0: "every", 1: "every"},
+                 stages=[Stage("fmul", a="vec0", b="const", const=list(c1), dst="r1"),
+                         Stage("fma", a="vec1", b="const", c="r1", const=list(c2), dst="r0"),
+                         Stage("sel", a="vec0", b="r0", c="const", const=[int(v) for v in top],
+                               dst="r0")],
+                 vec_out={0: Out(reg="r0")})
+    gr, gi = fft_level_golden(re, im, h, n)
+    return [Fragment(p1.name, p1, {0: x, 1: permute_lanes(x, 2 * h)}, {0: y}, iterations=b,
+                     useful_ops=b * L),
+            Fragment(p2.name, p2, {0: y, 1: permute_lanes(y, 1)},
+                     {0: fp_words(interleave(gr, gi))}, iterations=b, useful_ops=b * n * 4)]

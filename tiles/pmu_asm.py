@@ -539,10 +539,13 @@ class Cost:
 
 
 def cost(program, params, lanes):
-    """Ideal cycles of one run (no backpressure): per pass ``vectors + conflicts``; N = 1 runs
-    write then read, N >= 2 overlaps them (``fill + passes * max(write, read)``), no
-    synchronisation or fifo runs both at once. Data-dependent (gather) conflicts count as 0.
-    Pipelines that run forever count one pass."""
+    """Ideal cycles of one run without backpressure, from start to done: per pass
+    ``vectors + conflicts`` on each side; N = 1 runs write then read (plus ~3 cycles of hand-over
+    per pass), N >= 2 overlaps them (``fill + passes·max(write, read)``), free-running pipelines
+    and fifo mode run both at once; plus the pipeline latency ``addr_stages + 6``. Duplicate-mode
+    writes cost one cycle per active lane. Data-dependent (gather) conflicts count as 0;
+    pipelines that run forever count one pass. Within ~10% of the RTL for the library programs
+    (``tests/tiles/test_pmu.py`` checks it)."""
     desc = assemble(program, params, lanes)
     per = {}
     for side in ("write", "read"):
@@ -563,12 +566,12 @@ def cost(program, params, lanes):
         per[side] = (vpp, conf, max(1, d["passes"]))
     (wv, wc, wp), (rv, rc, rp) = per["write"], per["read"]
     wcyc, rcyc = wv + wc, rv + rc
-    lat = params.addr_stages + 4
+    lat = params.addr_stages + 6
     if desc["sync"] == Sync.PASS and wv and rv:
         if desc["slots"] == 1:
-            cyc = wp * wcyc + rp * rcyc + 2 * lat * wp
+            cyc = wp * wcyc + rp * rcyc + 3 * max(wp, rp) + lat
         else:
-            cyc = wcyc + max(wp, rp) * max(wcyc, rcyc) + 2 * lat
+            cyc = wcyc + max(wp, rp) * max(wcyc, rcyc) + lat
     else:
         cyc = max(wp * wcyc, rp * rcyc) + lat
     return Cost(wv * wp, rv * rp, wc * wp, rc * rp, cyc)

@@ -104,6 +104,7 @@ def fragments(name, seed):
             pp.linear_scan_baseline(p, _f32(rng, 3, 17), _f32(rng, 3, 17), 0.5),
             pp.fft_level(p, re, im, 2),
             pp.fft_level(p, fr, fi, 1),
+            *pp.fft_level_baseline(p, re, im, 2),     # same bits without the butterfly network
             pp.softmax_exp(p, x, m),
             pp.exp2_map(p, _f32(rng, 4, L, scale=20.0)),
             pp.recip_map(p, _f32(rng, 9, scale=100.0)),

@@ -146,6 +146,21 @@ def test_extension_on_and_off_give_the_same_bits():
     np.testing.assert_array_equal(on, off)
 
 
+def test_fft_level_without_butterfly_gives_the_same_bits():
+    import dataclasses
+    off = dataclasses.replace(SIM, butterfly=False)
+    rng = np.random.default_rng(8)
+    L = SIM.lanes
+    re, im = rng.standard_normal((4, L // 2)), rng.standard_normal((4, L // 2))
+    for h in (2, 1):
+        p1, p2 = pp.fft_level_baseline(off, re, im, h)
+        _check_model(off, p1)
+        _check_model(off, p2)
+        np.testing.assert_array_equal(p2.vec_out[0], pp.fft_level(SIM, re, im, h).vec_out[0])
+    with pytest.raises(AsmError, match="fft_level: needs the butterfly extension"):
+        pp.fft_level(off, re, im, 1)
+
+
 def test_fft_levels_compose_to_the_golden_fft():
     rng = np.random.default_rng(3)
     L = SIM.lanes

@@ -306,7 +306,12 @@ def _producer_consumer(preset, tmp_path, pause):
     for n in range(1, p.buffers + 1):
         b.step(pmu_programs.nbuffer(p, lanes, 16 * lanes, n, 6), label=f"N={n}")
     res = run_steps(preset, b, tmp_path, pause=pause, seed=seed, name=f"pc{pause}")
-    return {r["label"]: r["perf"]["cycles"] for r in res}
+    cyc = {r["label"]: r["perf"]["cycles"] for r in res}
+    if pause == 0.0:    # the assembler's cost model (the compiler's estimate) vs the RTL
+        for n in range(1, p.buffers + 1):
+            est = pmu_asm.cost(pmu_programs.nbuffer(p, lanes, 16 * lanes, n, 6), p, lanes).cycles
+            assert abs(est - cyc[f"N={n}"]) <= 0.1 * cyc[f"N={n}"], (n, est, cyc)
+    return cyc
 
 
 @pytest.mark.verilator
