@@ -153,8 +153,9 @@ def transpose(params, lanes, rows, cols, *, base=0, buffers=1, passes=1):
 def gather(params, lanes, table_words, n_vectors, *, addr_port=1, base=0):
     """A table of ``table_words`` words copied into every bank (duplicate mode), then
     ``n_vectors`` gathers: lane i of each read vector is ``table[a_i]`` where ``a`` is the next
-    address vector on ``vec_in[addr_port]`` (addresses relative to ``base``; beyond the table's
-    bank -> 0 and counted in the ``oob`` counter).
+    address vector on ``vec_in[addr_port]`` (addresses relative to ``base``; an address at or
+    past the end of a bank, ``base + a_i >= words_per_bank``, reads 0 and is counted in the
+    ``oob`` counter; one inside the bank but past the table reads whatever the bank holds).
 
     Write stream: ``table_words/L`` vectors (table order). Address stream:
     ``n_vectors`` vectors of L word addresses. Read stream: ``n_vectors`` vectors. Cycles: the

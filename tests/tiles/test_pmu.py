@@ -423,3 +423,41 @@ def test_random_sweep(tmp_path, preset, pause):
     seed = runner.seed_from_env()
     b = random_steps(Builder(f.pmu, f.lanes, seed), rounds=4)
     run_steps(preset, b, tmp_path, pause=pause, seed=seed, name=f"sweep{pause}")
+
+
+def test_library_patterns_on_the_model_sim():
+    """The library's programs on the `sim` preset's parameters (3 counters: the all-counter path
+    of matrix_tile_reads, multi-block transposes), checked model vs numpy without RTL (the RTL
+    equals the model: the Verilator tests)."""
+    from tiles.pmu_model import PMUModel
+    p, lanes = SIM.pmu, SIM.lanes
+    rng = np.random.default_rng(5)
+
+    def run(prog, wdata=None, **kw):
+        m = PMUModel(p, lanes)
+        if wdata is not None and prog.write is None:
+            m.run(pmu_asm.assemble(pmu_programs.linear_write(p, lanes, wdata.size), p, lanes),
+                  wdata.reshape(-1, lanes))
+            wdata = None
+        return m.run(pmu_asm.assemble(prog, p, lanes),
+                     wdata.reshape(-1, lanes) if wdata is not None else (), **kw)
+
+    mt = rng.integers(0, 1 << 32, (16, 32))
+    r = run(pmu_programs.matrix_tile_reads(p, lanes, 16, 32, 8, 8), wdata=mt)
+    np.testing.assert_array_equal(
+        r.reads, mt.reshape(2, 8, 4, 8).transpose(0, 2, 1, 3).reshape(-1, lanes))
+    m = rng.integers(0, 1 << 32, (32, 64))
+    r = run(pmu_programs.transpose(p, lanes, 32, 64), wdata=m)
+    np.testing.assert_array_equal(r.reads, m.reshape(4, lanes, 64).transpose(0, 2, 1)
+                                  .reshape(-1, lanes))
+    assert r.perf["rd_conflicts"] == r.perf["wr_conflicts"] == 0
+    x = rng.integers(0, 1 << 32, 1024)
+    r = run(pmu_programs.bit_reverse(p, lanes, 1024), wdata=x)
+    rev = [int(f"{k:010b}"[::-1], 2) for k in range(1024)]
+    np.testing.assert_array_equal(r.reads.reshape(-1), x[rev])
+    assert r.perf["rd_conflicts"] == 0
+    with pytest.raises(PMUProgramError, match=r"n = 32: must be >= lanes·banks \(64\)"):
+        pmu_programs.bit_reverse(p, lanes, 32)
+    with pytest.raises(PMUProgramError, match=r"needs 4 counters, this PMU has 3 .* give "
+                                              r"origins_port"):
+        pmu_programs.matrix_tile_reads(p, lanes, 32, 64, 8, 16)
