@@ -10,13 +10,14 @@ Model, per channel ``c`` of the pattern's address stream (requests in arrival or
 
 * **bus**: ``n_c · burst_length`` cycles (one beat per cycle);
 * **banks**: an activation serving ``k`` row hits occupies its bank for
-  ``tRCD + max((k-1)·BL + t_end, tRAS - tRCD) + tRP`` (``t_end`` = ``BL`` for reads,
-  ``tCL + BL + tWR`` for writes); banks overlap up to ``P`` = the mean number of distinct banks in
-  a window of ``queue_depth`` consecutive requests (what FR-FCFS can see) — for random addresses at
-  most ``B·N/(N+B-1)``, the utilisation of ``B`` banks shared by ``N`` queued requests in a closed
-  queueing network (balanced mean-value analysis) — so bank time is
-  ``Σ occupancy / P`` (and at least the busiest bank); in-order serves one request at a time:
-  ``Σ (tRP + tRCD + k·BL)`` over activations;
+  ``occ = tRCD + max((k-1)·BL + t_end, tRAS - tRCD) + tRP`` (``t_end`` = ``BL`` for reads,
+  ``tCL + BL + tWR`` for writes); no bank can do more than ``Σ occ`` of its activations.
+  *Regular* patterns (sequential, strided): the next banks' PRE/ACT overlap current transfers as
+  far as FR-FCFS sees — ``P`` = mean distinct banks in a window of ``queue_depth`` requests — and a
+  bank's tail overlaps later banks, so bank time is ``Σ (tRP + tRCD + k·BL) / P``. *Random*
+  patterns: requests to busy banks pile up; ``P`` = busy banks of a closed queueing network of
+  ``N = queue_depth`` requests over the banks (mean-value analysis, deterministic service), bank
+  time ``Σ occ / P``. *In-order*: one request at a time, ``Σ (tRP + tRCD + k·BL)``;
 * **commands**: one per cycle: ``n_c`` column commands plus a PRE and an ACT per activation;
 * **channel time** ``T_c = max(bus, bank time, commands)``, then refresh: all-bank multiplies by
   ``tREFI / (tREFI - tRFC - tRP - tRCD)``; per-bank adds ``max(0, tRFCpb - 2·cols·BL)`` per ``tREFI``
@@ -130,6 +131,22 @@ def _distinct_in_windows(seq, q, max_windows=4096):
     return float(1 + (np.diff(win, axis=1) != 0).sum(axis=1).mean())
 
 
+def _mva_parallelism(banks, occupancy, n):
+    """Busy banks (throughput × occupancy) of a closed network: ``n`` requests, each visiting one
+    of ``banks`` uniformly and holding it for a deterministic ``occupancy`` (mean-value analysis
+    with the residual-service correction: a request found in service has half its time left)."""
+    if banks <= 1:
+        return 1.0
+    q = u = 0.0
+    x = 0.0
+    for k in range(1, n + 1):
+        r = occupancy * (1.0 + q - u / 2.0)
+        x = k / r
+        q = x * r / banks
+        u = x * occupancy / banks
+    return x * occupancy
+
+
 def unloaded_latency(params, hit_rate=0.0, conflict_rate=None):
     """Mean read latency (cycles, request handshake to response) of an isolated request."""
     miss = 1.0 - hit_rate
@@ -152,7 +169,6 @@ def estimate(params, pattern, n, rows=None, window=1 << 16, policy=None):
     ch, bank, row, _ = _decode(p, acc, rows)
     BL = p.burst_length
     w = pattern.write_frac
-    t_end = (1 - w) * BL + w * (p.tCL + BL + p.tWR)
     scale = n / m
     resp_depth = max(2, -(-(p.tCL + BL) // BL) + 2)
     in_flight_total = min(pattern.requesters * pattern.outstanding,
@@ -175,23 +191,31 @@ def estimate(params, pattern, n, rows=None, window=1 << 16, policy=None):
         hits_total += n_c - acts
         run_id = np.cumsum(new) - 1
         k = np.bincount(run_id)                          # hits + 1 per activation
-        occ = p.tRCD + np.maximum((k - 1) * BL + t_end, p.tRAS - p.tRCD) + p.tRP
+        # expectation over the type of the activation's last request (it sets the PRE time)
+        occ = p.tRCD + p.tRP + (1 - w) * np.maximum(k * BL, p.tRAS - p.tRCD) + \
+            w * np.maximum((k - 1) * BL + p.tCL + BL + p.tWR, p.tRAS - p.tRCD)
         bank_of_run = bb[new]
         per_bank = np.bincount(bank_of_run, weights=occ, minlength=p.banks)
+        lead = p.tRP + p.tRCD                             # PRE + ACT before the first CAS
         if policy == "in-order":
             # only the oldest request is served: its PRE, ACT and column commands run serially
             # (the next request's PRE may overlap the data of the previous one)
-            t_bank = float((p.tRP + p.tRCD + k * BL).sum())
-        else:
-            # bank parallelism: what a queue window shows; for random banks at most what a closed
-            # network of N queued requests over the B_c banks sustains (balanced MVA:
-            # B·N/(N+B-1)) — requests to busy banks accumulate in the queue
-            par = _distinct_in_windows(b, p.queue_depth)
-            if pattern.kind == "random":
-                b_used = int((per_bank > 0).sum())
-                n_q = max(1.0, min(p.queue_depth, in_flight_total / p.channels))
-                par = min(par, b_used * n_q / (n_q + b_used - 1))
+            t_bank = float((lead + k * BL).sum())
+        elif pattern.kind == "random":
+            # random banks: a bank is busy for the whole occupancy and requests to busy banks
+            # pile up in the queue; parallelism from a closed network of N queued requests over
+            # the B_c banks (mean-value analysis, deterministic service)
+            b_used = int((per_bank > 0).sum())
+            n_q = max(1, int(min(p.queue_depth, in_flight_total / p.channels)))
+            par = min(_distinct_in_windows(b, p.queue_depth),
+                      _mva_parallelism(b_used, float(occ.mean()), n_q))
             t_bank = max(float(per_bank.max()), float(occ.sum()) / par)
+        else:
+            # regular patterns: the next banks' activations overlap the current transfers as far
+            # as the queue window reaches; a bank's tail (tRAS, write recovery) overlaps with later
+            # banks, so only the lead and the column time count against the window's parallelism
+            par = _distinct_in_windows(b, p.queue_depth)
+            t_bank = max(float(per_bank.max()), float((lead + k * BL).sum()) / par)
         t_bus = n_c * BL
         t_cmd = n_c + 2 * acts            # one command per cycle: CAS, and PRE + ACT per activation
         t_bank = max(t_bank, t_cmd)

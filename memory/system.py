@@ -33,7 +33,7 @@ from hw.backdoor import VERILOG_SOURCE
 from hw.net import CONFIG_RING, CONTROL, vector_signature
 from hw.params import AGCUParams, MemoryParams
 
-from .agcu import AGCU
+from .agcu import AGCU, _geometry
 from .dma import DMA
 from .dram import DRAM, port_spec
 from .traffic import TrafficGen
@@ -68,6 +68,7 @@ class MemorySystem(wiring.Component):
                  backend="verilator"):
         self.params = params = params if params is not None else MemoryParams()
         self.agcu_params = agcu = agcu if agcu is not None else AGCUParams()
+        _geometry(lanes, params.hbm)      # impossible AGCU geometry: fail before building anything
         self.lanes = lanes
         self.with_agcus = with_agcus
         self.n_agcu = agcu.count

@@ -114,12 +114,15 @@ def _plan(mem, agcu, lanes, h, d, quick):
                                                             nbytes=copy_bytes)})
         meta.append({"case": f"dma {direction}", "bytes": copy_bytes, "direction": direction})
     vbytes = 4 * lanes
-    rows = min(hb.capacity_bytes // 2, 1 << 20) // (vbytes * 64)
+    vpa = hb.access_bytes // vbytes
+    rows = min(hb.capacity_bytes // 2, 256 << 10) // (vbytes * 64)
     loops = tensor_loops((rows, 64 * lanes), lanes)
-    for out in sorted({1, agcu.outstanding // 2 or 1, agcu.outstanding}):
+    for burst, out in sorted({(vpa, agcu.outstanding), (vpa, 1), (vpa, max(1, agcu.outstanding // 2)),
+                              (1, agcu.outstanding)}, reverse=True):
         steps.append({"kind": "agcu", "program": agcu_program(agcu, lanes, hb, mode="load", base=0,
-                                                              loops=loops, outstanding=out)})
-        meta.append({"case": f"agcu load, {out} outstanding", "vectors": rows * 64,
+                                                              loops=loops, burst=burst,
+                                                              outstanding=out)})
+        meta.append({"case": f"agcu load, burst {burst}, {out} outstanding", "vectors": rows * 64,
                      "outstanding": out})
     return steps, meta
 
