@@ -203,6 +203,19 @@ def random_steps(b, rounds=1):
             add({"mode": "strided", "allow_conflicts": True,
                  "read": {"counters": [[n, 0]], "lane_stride": 0, "addr_vector": 1}},
                 f"r{r} strided gather", vec_in={1: rng.integers(0, cap, (n, L)).tolist()})
+            # scatter: per-lane write addresses (some lanes of a vector collide: the highest
+            # lane's word is the one kept), then read the region back
+            region = min(cap // 4, 16 * L)
+            base = int(rng.integers(0, cap - 2 * region))
+            sc = rng.integers(0, region, (n, L))
+            oob = rng.random((n, L)) < 0.1                            # beyond the memory
+            sc[oob] = cap - base + rng.integers(0, 64, int(oob.sum()))
+            add({"mode": "strided", "allow_conflicts": True,
+                 "write": {"counters": [[n, 0]], "lane_stride": 0, "addr_vector": 1,
+                           "base": base}},
+                f"r{r} strided scatter", vec_in={1: sc.tolist()})
+            add({"mode": "strided", "read": {"counters": [[region // L, L]], "base": base}},
+                f"r{r} scatter read back")
         # Scalar inputs and argument registers (run-time bases and strides), out of range.
         if p.scal_in >= 2 and p.args >= 2:
             nv = int(rng.integers(2, 6))
