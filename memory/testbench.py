@@ -141,10 +141,24 @@ class DRAMPortDriver:
     def busy(self):
         return bool(self.queue) or bool(self.inflight) or self.writes_pending > 0
 
-    async def wait_idle(self):
-        if self.busy:
-            self._idle.clear()
+    async def wait_idle(self, timeout_cycles=None):
+        """Wait until every request was sent and completed; with ``timeout_cycles`` raise
+        ``AssertionError`` naming this port and what is still pending."""
+        if not self.busy:
+            return
+        self._idle.clear()
+        if timeout_cycles is None:
             await self._idle.wait()
+            return
+        from cocotb.triggers import SimTimeoutError, with_timeout
+        try:
+            await with_timeout(self._idle.wait(), timeout_cycles * PERIOD_NS, "ns")
+        except SimTimeoutError:
+            tags = sorted(self.inflight)[:8]
+            raise AssertionError(
+                f"watchdog: DRAM port {self.name}: not idle after {timeout_cycles} cycles: "
+                f"{len(self.queue)} request(s) not accepted, {len(self.inflight)} read(s) "
+                f"unanswered (tags {tags}), {self.writes_pending} write(s) not completed") from None
 
     def stop(self):
         self._task.cancel()
