@@ -39,7 +39,8 @@ import math
 
 import numpy as np
 
-__all__ = ["Pattern", "Estimate", "addresses", "estimate", "estimate_copy", "unloaded_latency"]
+__all__ = ["Pattern", "Estimate", "addresses", "estimate", "estimate_copy", "estimate_agcu",
+           "unloaded_latency"]
 
 #: Cycles the request queue adds to the DRAM's own timing (RTL: a request is scheduled the cycle
 #: after its handshake; see the latencies in memory.dram).
@@ -267,3 +268,17 @@ def estimate_copy(mem, nbytes, direction="ddr->hbm", outstanding=None, rows=None
                                outstanding=1 << 30), n_wr, rows=rows)
     cycles = max(rd.cycles, wr.cycles, n_rd, n_wr) + wr.unloaded_latency
     return cycles, {"read": rd.as_dict(), "write": wr.as_dict(), "blocks": nblk}
+
+
+def estimate_agcu(dram, lanes, outstanding, burst, hit_rate=None):
+    """Vectors per cycle of an AGCU streaming a contiguous load (its output always accepted).
+
+    A reorder-buffer slot is held from request issue (1 cycle in the request register) through
+    the DRAM latency until its ``burst`` vectors have left (``burst`` cycles + 2 pipeline
+    stages), so by Little's law the rate is ``outstanding · burst / hold``, at most one vector per
+    cycle. ``hit_rate`` defaults to a sequential stream's (``1 - 1/cols`` accesses per row).
+    """
+    if hit_rate is None:
+        hit_rate = 1.0 - 1.0 / dram.cols
+    hold = 1 + unloaded_latency(dram, hit_rate) + burst + 2
+    return min(1.0, outstanding * burst / hold)

@@ -123,7 +123,7 @@ def _plan(mem, agcu, lanes, h, d, quick):
                                                               loops=loops, burst=burst,
                                                               outstanding=out)})
         meta.append({"case": f"agcu load, burst {burst}, {out} outstanding", "vectors": rows * 64,
-                     "outstanding": out})
+                     "outstanding": out, "burst": burst})
     return steps, meta
 
 
@@ -195,10 +195,14 @@ def run(quick=False):
         else:
             c = r["agcu"]
             vpc = c["vectors"] / c["cycles"]
+            est = analytic.estimate_agcu(mem.hbm, lanes, m["outstanding"], m["burst"])
+            err = (est - vpc) / vpc
+            errors.append(abs(err))
             rows.append({"case": m["case"], "requests": c["requests"], "cycles": c["cycles"],
                          "GB/s": round(vpc * 4 * lanes * mem.hbm.clock_mhz / 1000, 1),
                          "vectors/cycle": round(vpc, 3),
-                         "lat_avg": round(c["latency_sum"] / max(1, c["responses"]), 1)})
+                         "lat_avg": round(c["latency_sum"] / max(1, c["responses"]), 1),
+                         "model_err_%": round(100 * err, 1)})
     seq = next(r for r in rows if r["case"] == "hbm sequential read")
     cp = next(r for r in rows if r["case"] == "dma ddr->hbm")
     notes.append(f"HBM sequential read: {100 * seq['frac_peak']:.1f}% of peak "

@@ -68,3 +68,11 @@ def test_pattern_errors():
         Pattern("zigzag")
     with pytest.raises(ValueError, match=r"write_frac = 2: must be in \[0, 1\]"):
         Pattern(write_frac=2)
+
+
+def test_agcu_estimate_is_littles_law():
+    from memory.analytic import estimate_agcu
+    p = DRAMParams.from_dict("hbm3")
+    rates = [estimate_agcu(p, 8, o, 2) for o in (1, 2, 4, 8, 16, 32)]
+    assert rates == sorted(rates) and rates[-1] == 1.0      # enough requests in flight: 1 vector/cycle
+    assert rates[0] == pytest.approx(2 / (1 + unloaded_latency(p, 1 - 1 / p.cols) + 2 + 2))

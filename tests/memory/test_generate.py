@@ -32,3 +32,12 @@ def test_fpga_memory_system_is_the_tiny_one():
 def test_lint_generated_large(config):
     from memory.system import generate
     runner.lint(generate(load(config)).design())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quick", [True, False], ids=["quick", "full"])
+def test_lint_bench_designs(quick):
+    """The benchmark's systems (traffic generators on both tiers) are lint clean too."""
+    from scripts import bench_memory as b
+    mem, agcu, lanes, h, d = b._systems(quick)
+    runner.lint(b._design(mem, agcu, lanes, h, d, quick)[1])
