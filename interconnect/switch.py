@@ -30,7 +30,7 @@ With a ring id, ``cfg_i``/``cfg_o`` (the configuration ring); without one, a ``c
 
 from __future__ import annotations
 
-from amaranth import Module, Signal
+from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -109,43 +109,36 @@ class Switch(wiring.Component):
                        else StreamFIFO(shp, spec.buffer_depth))
                 m.submodules[f"{NET_SHORT[net]}_{o}_buf"] = bufs[o] = buf
                 wiring.connect(m, buf.o, wiring.flipped(out_port))
-            # Input ready: selected by at least one output, and every selecting output can take it.
-            in_ready = []
-            for idx, (name, port) in enumerate(zip(ins, in_ports)):
-                takers = [o for o in outs if name in spec.allowed(net, o)]
-                chosen = [sel[o] == idx + 1 for o in takers]
-                ready = Signal(name=f"{NET_SHORT[net]}_{name}_rdy")
-                if takers:
-                    any_sel = Signal(name=f"{NET_SHORT[net]}_{name}_sel")
-                    m.d.comb += any_sel.eq(_or(chosen))
-                    all_ok = _and([~c | bufs[o].i.ready for c, o in zip(chosen, takers)])
-                    m.d.comb += ready.eq(any_sel & all_ok)
-                m.d.comb += port.ready.eq(ready)
-                in_ready.append(ready)
-            # Output muxes.
+            # One-hot decode of every select (bit i = input i; disallowed inputs masked off), then
+            # per input: ready = selected by some output and no selecting output is full.
+            n = len(ins)
+            onehot = {}
+            taken = 0
+            blocked = 0
+            for o in outs:
+                mask = sum(1 << ins.index(i) for i in spec.allowed(net, o))
+                oh = Signal(n, name=f"{NET_SHORT[net]}_{o}_oh")
+                m.d.comb += oh.eq((Const(1, n + 1) << sel[o])[1:] & mask)
+                onehot[o] = oh
+                taken = taken | oh
+                blocked = blocked | (oh & Mux(bufs[o].i.ready, 0, (1 << n) - 1))
+            in_ready = Signal(n, name=f"{NET_SHORT[net]}_ready")
+            in_valid = Signal(n, name=f"{NET_SHORT[net]}_valid")
+            m.d.comb += [in_ready.eq(taken & ~blocked),
+                         in_valid.eq(Cat(*[p.valid for p in in_ports]))]
+            for idx, port in enumerate(in_ports):
+                m.d.comb += port.ready.eq(in_ready[idx])
+            # Output muxes: the payload by a case on the select, valid from the one-hot.
+            go = in_valid & in_ready
             for o in outs:
                 buf = bufs[o]
+                m.d.comb += buf.i.valid.eq((go & onehot[o]).any())
                 with m.Switch(sel[o]):
                     for name in spec.allowed(net, o):
                         idx = ins.index(name)
                         with m.Case(idx + 1):
-                            m.d.comb += [buf.i.payload.eq(in_ports[idx].payload),
-                                         buf.i.valid.eq(in_ports[idx].valid & in_ready[idx])]
+                            m.d.comb += buf.i.payload.eq(in_ports[idx].payload)
         return m
-
-
-def _or(xs):
-    out = 0
-    for x in xs:
-        out = out | x
-    return out
-
-
-def _and(xs):
-    out = 1
-    for x in xs:
-        out = out & x
-    return out
 
 
 def typical_spec(params):
