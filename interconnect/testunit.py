@@ -162,7 +162,11 @@ class TestUnit(wiring.Component):
         self.unit_id = unit_id
         self.layout = config_layout(self.ports)
         self.counter_names = counter_names(self.ports)
-        super().__init__(unit_members(lanes, **self.ports))
+        super().__init__(self.members())
+
+    def members(self):
+        """The signature members (subclasses may add some)."""
+        return unit_members(self.lanes, **self.ports)
 
     def elaborate(self, platform):
         m = Module()

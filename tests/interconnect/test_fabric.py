@@ -126,3 +126,40 @@ def test_fabric_smoke_pmu_pcu_pmu():
     runner.simulate(d, "tests.interconnect.cocotb_fabric_smoke", seed=seed,
                     env=env.encode(seed=seed, config="tiny", vectors=24),
                     extra_args=("-CFLAGS", "-O0"))
+
+
+def test_real_agcu_slots_join_the_ring_and_expose_their_extra_ports():
+    """A factory that builds the AGCU slots: they get ring stops (ids after the units) and their
+    non-standard members appear on the fabric top as agcu<a>_<member>; identities read back in
+    ring order under the Amaranth simulator."""
+    from amaranth.lib.wiring import Out
+
+    from hw.config import AddressMap, UnitKind
+    from interconnect.bitstream import FabricConfig
+    from interconnect.testunit import TestUnit
+    from tb import amsim
+    from tb.config import responses
+
+    class MemUnit(TestUnit):
+        def members(self):
+            return {**super().members(), "mem_addr": Out(8)}
+
+    def factory(site, params):
+        cls = MemUnit if site.kind == "agcu" else TestUnit
+        return cls(params.lanes, dict(site.ports), site.id)
+
+    p = FabricParams.from_dict({"name": "ag", "rows": 1, "cols": 1, "lanes": 2,
+                                "agcu": {"count": 2}})
+    fab = Fabric(p, factory=factory)
+    fm = fab.fmap
+    assert fm.agcu_stops and fm.ring == [0, 1, 2, 3, 4, 5, 6, 7]
+    assert "agcu0_mem_addr" in fab.signature.members and "agcu1_mem_addr" in fab.signature.members
+    assert "agcu_vec_i" not in fab.signature.members
+    bits = FabricConfig(fm).identity()
+    got = []
+    amsim.run(fab, amsim.source(fab.cfg_i, bits.words()), amsim.sink(fab.cfg_o, len(bits), got),
+              what="fabric ring")
+    ids = responses(bits.packets, got)
+    assert [w & 0xFFFF for w in ids] == fm.ring
+    assert [w >> 16 for w in ids] == [UnitKind.FABRIC] + [UnitKind.SMOKE] * 3 + [UnitKind.SWITCH] * 4
+    assert AddressMap.IDENT == 0x600
