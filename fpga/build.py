@@ -151,10 +151,11 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
     ``config``: preset name or YAML path (default: the board's preset); ``freq_mhz`` overrides the
     preset's clock; ``seed`` is nextpnr's placement seed; ``design``: ``"smoke"`` or ``"fabric"``
     (:func:`fpga.boards.design_under_control`). ``hierarchical`` (default: for synthesis-only
-    builds of the fabric designs) keeps the module hierarchy (``-noflatten``): yosys then runs its
-    SAT-based resource sharing per module — on the flattened fabric that pass alone takes longer
-    than the rest of the flow in WebAssembly; cross-module optimisation is lost (the counts are a
-    slight over-estimate).
+    builds of the fabric designs) keeps every PCU and PMU a module of its own (``keep_hierarchy``):
+    yosys then runs its SAT-based resource sharing one unit at a time — on the flattened fabric
+    that pass alone takes longer than the rest of the flow in WebAssembly; optimisation across a
+    unit's boundary is lost (the counts are a slight over-estimate). (``-noflatten`` for the whole
+    design trips an assertion in yosys 0.70's abc9 re-integration.)
     """
     from fpga.boards import BoardTop, board
     from hw.params import load
@@ -180,7 +181,11 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
     if hierarchical is None:
         hierarchical = synth_only and design != "smoke"
     if hierarchical:
-        opts.append("-noflatten")
+        # keep each PCU / PMU a module of its own (everything else is flattened): yosys's
+        # SAT-based share pass then works on one unit at a time
+        overrides["script_after_read"] = (f"setattr -mod -set keep_hierarchy 1 "
+                                          f"{name}.system.duc.fabric.pcu_* "
+                                          f"{name}.system.duc.fabric.pmu_*")
     if opts:
         overrides["synth_opts"] = " ".join(opts)
     plan = platform.build(top, name=name, build_dir=str(out), do_build=False, **overrides)
