@@ -35,7 +35,7 @@ import time
 
 import numpy as np
 
-from fpga.bridge import (DATA_OP, INFO_WORDS, MAGIC, MAX_READ_WORDS, STATUS_WORDS, SYNC_REQ,
+from fpga.bridge import (DATA_OP, INFO_WORDS, MAGIC, MAX_READ_WORDS, SYNC_REQ,
                          SYNC_RSP, Cmd, Status, crc8)
 from hw.config import AddressMap, Packet
 
