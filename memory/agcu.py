@@ -38,8 +38,6 @@ vectors). Configurations that can be checked in Python are rejected by :func:`ag
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, wiring

@@ -18,7 +18,7 @@ bandwidth (``scripts/bench_memory.py`` measures copy time against bytes ÷ DDR b
 
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 

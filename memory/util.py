@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth import Cat, Const, Mux, Signal
 
 __all__ = ["bits_for", "first_set", "RoundRobin", "popcount", "field", "le_const"]
 

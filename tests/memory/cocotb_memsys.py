@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 
 import cocotb
-from cocotb.triggers import ClockCycles, Combine, with_timeout
+from cocotb.triggers import Combine, with_timeout
 
 from memory.agcu import agcu_program, tensor_loops, vector_addresses
 from memory.dma import dma_program
-from memory.dram import DRAM_COUNTERS, port_spec
+from memory.dram import port_spec
 from memory.testbench import DRAMPortDriver, MemSysHost, ReferenceMemory, Request
 from memory.traffic import pattern_words, tg_config
 from tb import env

@@ -1,7 +1,5 @@
 """The memory system under Verilator (one shared build, tests/memory/common.py) and lint."""
 
-import tempfile
-
 import pytest
 
 from tb import env, runner
