@@ -17,7 +17,7 @@ Data path (DESIGN.md §2)::
 
 from __future__ import annotations
 
-from amaranth import Module
+from amaranth import Cat, Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -77,10 +77,11 @@ class System(wiring.Component):
         wiring.connect(m, mem.cfg_o, wiring.flipped(self.cfg_o))
         for a in self.fmap.agcus:
             wiring.connect(m, getattr(fab, f"agcu{a.index}_dram"), mem.agcu_dram[a.index])
+        agcu_errors = [getattr(fab, f"agcu{a.index}_error") for a in self.fmap.agcus]
         m.d.comb += [
             mem.load.eq(self.load), mem.dump.eq(self.dump),
             self.done.eq(fab.done), self.busy.eq(fab.busy), self.idle.eq(mem.idle),
-            self.error.eq(mem.error), self.dma_done.eq(mem.dma_done),
+            self.error.eq(Cat(mem.error, *agcu_errors).any()), self.dma_done.eq(mem.dma_done),
         ]
         return m
 
