@@ -145,17 +145,14 @@ def _parse_pnr_fit_error(text):
 
 
 def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, baud=None,
-          seed=1, log=None, name=None, design="smoke", hierarchical=None):
+          seed=1, log=None, name=None, design="smoke"):
     """Build a bitstream (or only synthesise) for ``board_name``; return the report dict.
 
     ``config``: preset name or YAML path (default: the board's preset); ``freq_mhz`` overrides the
     preset's clock; ``seed`` is nextpnr's placement seed; ``design``: ``"smoke"`` or ``"fabric"``
-    (:func:`fpga.boards.design_under_control`). ``hierarchical`` (default: for synthesis-only
-    builds of the fabric designs) keeps every PCU and PMU a module of its own (``keep_hierarchy``):
-    yosys then runs its SAT-based resource sharing one unit at a time — on the flattened fabric
-    that pass alone takes longer than the rest of the flow in WebAssembly; optimisation across a
-    unit's boundary is lost (the counts are a slight over-estimate). (``-noflatten`` for the whole
-    design trips an assertion in yosys 0.70's abc9 re-integration.)
+    (:func:`fpga.boards.design_under_control`). The fabric designs are large: yosys's SAT-based
+    ``share`` pass on the flattened fabric takes tens of minutes in WebAssembly (keeping the
+    PCU/PMU hierarchy instead trips an assertion in yosys 0.70's abc9 re-integration).
     """
     from fpga.boards import BoardTop, board
     from hw.params import load
@@ -178,22 +175,13 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
     opts = []
     if b.family == "ice40":
         opts.append("-dsp")                   # multipliers into SB_MAC16
-    if hierarchical is None:
-        hierarchical = synth_only and design != "smoke"
-    if hierarchical:
-        # keep each PCU / PMU a module of its own (everything else is flattened): yosys's
-        # SAT-based share pass then works on one unit at a time
-        overrides["script_after_read"] = (f"setattr -mod -set keep_hierarchy 1 "
-                                          f"{name}.system.duc.fabric.pcu_* "
-                                          f"{name}.system.duc.fabric.pmu_*")
     if opts:
         overrides["synth_opts"] = " ".join(opts)
     plan = platform.build(top, name=name, build_dir=str(out), do_build=False, **overrides)
     plan.extract(str(out))
     times = {"elaborate_s": round(time.perf_counter() - t0, 2)}
     report = {"board": b.name, "family": b.family, "device": b.device, "config": params.name,
-              **top.describe(), "synth_only": synth_only, "hierarchical": hierarchical,
-              "outputs": {}, "times": times}
+              **top.describe(), "synth_only": synth_only, "outputs": {}, "times": times}
     say(f"{b.name}: {top.describe()['design']} for {params.name}, clock {top.freq_mhz:g} MHz, "
         f"{top.bridge_params.baud} baud → {out}")
 
@@ -202,8 +190,10 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
                           out / f"{name}.yosys.log", "yosys")
     times["yosys_s"] = round(wall, 1)
     if rc:
-        raise BuildFailed(f"yosys failed (exit {rc}); log {out / (name + '.rpt')}:\n" +
-                          "\n".join(text.splitlines()[-20:]))
+        rpt = out / f"{name}.rpt"
+        tail = rpt.read_text(errors="replace").splitlines()[-8:] if rpt.exists() else []
+        raise BuildFailed(f"yosys failed (exit {rc}); log {rpt}:\n" +
+                          "\n".join(text.splitlines()[-12:] + tail))
     synth = synth_stats(out / f"{name}.stat.json", b.family)
     report["synth"] = synth
     say(f"{b.name}: synthesis: " + ", ".join(f"{k} {v}" for k, v in synth.items()))

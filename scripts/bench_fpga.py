@@ -45,7 +45,7 @@ def _row(r):
 
 def run(quick=False, boards=BOARDS, out_root="build/fpga", fabric=False):
     """``fabric``: also synthesise the ULX3S with the ``fpga`` preset's fabric (PCUs, PMUs,
-    switches; yosys only, hierarchical — tens of minutes in WebAssembly)."""
+    switches; yosys only — tens of minutes in WebAssembly)."""
     from fpga.build import BuildFailed, DoesNotFit, ToolMissing, build
     rows, notes = [], []
     jobs = [(b, "smoke", quick) for b in boards]
