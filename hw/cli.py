@@ -184,7 +184,7 @@ def main(argv=None):
         return 0
     try:
         return args.func(args) or 0
-    except (ConfigError, UserError) as e:
+    except (ConfigError, UserError, ValueError) as e:
         print(f"rdu: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

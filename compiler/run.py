@@ -1,0 +1,125 @@
+"""End-to-end kernel runs: request → inputs → mapping → RTL simulation → checks → report.
+
+:func:`run_kernel` is what ``rdu run`` and ``make sim`` call:
+
+1. make reproducible inputs (``seed``) named as the golden function's arguments;
+2. compile the request for the fabric (:func:`compiler.kernel.compile_kernel`);
+3. run the job on the RTL (:class:`compiler.job.SimExecutor`; tensors start and end in the HBM
+   model, loaded and dumped in bulk);
+4. compare the result with :mod:`tb.golden` **bit for bit** and with the float64 reference
+   (:func:`tb.golden.error_report`);
+5. report cycles, ideal cycles, utilization (useful ops ÷ (peak of the units used × cycles)),
+   buffer high-water marks and stall counters; with ``out_dir`` write ``inputs.npz``,
+   ``output.npz`` (array ``out``) and ``result.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from tb.golden import error_report
+
+from .kernel import compile_kernel
+from .requests import expected, float64_reference, make_inputs
+
+__all__ = ["run_kernel", "bits_equal", "EXECUTORS"]
+
+#: Verilator executors by configuration name (one cached build each per process).
+EXECUTORS = {}
+
+
+def _executor(params):
+    from .job import SimExecutor
+    key = (params.name, repr(params.to_dict()))
+    if key not in EXECUTORS:
+        EXECUTORS[key] = SimExecutor(params)
+    return EXECUTORS[key]
+
+
+def bits_equal(a, b):
+    """Bit-for-bit equality (fp32 compared as encodings, complex as re/im encodings)."""
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.shape != b.shape:
+        return False
+    if np.iscomplexobj(a) or np.iscomplexobj(b):
+        a = a.astype(np.complex64)
+        b = b.astype(np.complex64)
+        return bits_equal(a.real, b.real) and bits_equal(a.imag, b.imag)
+    if a.dtype.kind == "f" or b.dtype.kind == "f":
+        return np.array_equal(np.ascontiguousarray(a, np.float32).view(np.uint32),
+                              np.ascontiguousarray(b, np.float32).view(np.uint32))
+    return np.array_equal(a.astype(np.int64), b.astype(np.int64))
+
+
+def _first_mismatch(out, exp):
+    out = np.asarray(out)
+    exp = np.asarray(exp)
+    if out.shape != exp.shape:
+        return f"shape {out.shape} != expected {exp.shape}"
+    if np.iscomplexobj(exp):
+        bad = np.argwhere((out.real.astype(np.float32).view(np.uint32) !=
+                           exp.real.astype(np.float32).view(np.uint32)) |
+                          (out.imag.astype(np.float32).view(np.uint32) !=
+                           exp.imag.astype(np.float32).view(np.uint32)))
+    elif exp.dtype.kind == "f":
+        bad = np.argwhere(out.astype(np.float32).view(np.uint32) != exp.astype(np.float32).view(np.uint32))
+    else:
+        bad = np.argwhere(out.astype(np.int64) != exp.astype(np.int64))
+    if not len(bad):
+        return ""
+    i = tuple(int(x) for x in bad[0])
+    return f"{len(bad)} of {exp.size} elements differ; first at {i}: got {out[i]!r}, expected {exp[i]!r}"
+
+
+def _num(x):
+    """JSON-safe float: infinities become strings ("inf", "-inf")."""
+    x = float(x)
+    return x if np.isfinite(x) else ("inf" if x > 0 else "-inf")
+
+
+def run_kernel(req, params, seed=0, out_dir=None, waves=False, **options):
+    """Run ``req`` on the RTL of ``params``; return the result dictionary (see module docstring)."""
+    inputs = make_inputs(req, seed)
+    compiled = compile_kernel(req, params, inputs, **options)
+    result = _executor(params).run(compiled.job, seed=seed, waves=waves)
+    out = compiled.output(result.outputs)
+    exp = expected(req, inputs, compiled.golden_lanes)
+    exact = bits_equal(out, exp)
+    ref = float64_reference(req, inputs)
+    err = error_report(out, ref)
+    exp_err = error_report(exp, ref)
+    reads = {}
+    for ph in result.reads:
+        for k, v in ph.items():
+            reads[k] = reads.get(k, 0) + v if k in compiled.stall_reads else max(reads.get(k, 0), v)
+    buffer_hw = max([reads.get(k, 0) for k in compiled.buffer_reads], default=0)
+    cycles = result.cycles
+    ideal = int(np.ceil(compiled.useful_ops / compiled.peak_ops_per_cycle)) \
+        if compiled.peak_ops_per_cycle else 0
+    util = compiled.useful_ops / (compiled.peak_ops_per_cycle * cycles) \
+        if compiled.peak_ops_per_cycle and cycles else 0.0
+    res = {
+        "kernel": req.kernel, "shape": dict(req.shape), "dtype": req.dtype, "config": params.name,
+        "seed": seed, "passed": bool(exact), "bit_exact": bool(exact),
+        "mismatch": "" if exact else _first_mismatch(out, exp),
+        "cycles": int(cycles), "ideal_cycles": ideal, "utilization": round(util, 4),
+        "config_cycles": int(result.config_cycles), "phases": len(result.phase_cycles),
+        "phase_cycles": [int(c) for c in result.phase_cycles],
+        "max_abs_err_vs_float64": _num(err.max_abs), "max_rel_err_vs_float64": _num(err.max_rel),
+        "sqnr_db": _num(err.sqnr_db), "golden_max_rel_err_vs_float64": _num(exp_err.max_rel),
+        "buffer_high_water_words": int(buffer_hw),
+        "stalls": {k: int(reads[k]) for k in compiled.stall_reads if k in reads},
+        "units": compiled.units, "options": {k: v for k, v in options.items()},
+        "notes": compiled.notes, "wall_s": round(result.wall_s, 2),
+    }
+    if out_dir:
+        d = Path(out_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        np.savez(d / "inputs.npz", **inputs)
+        np.savez(d / "output.npz", out=out)
+        (d / "result.json").write_text(json.dumps(res, indent=2, default=float))
+    return res
