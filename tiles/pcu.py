@@ -322,14 +322,16 @@ class PCU(wiring.Component):
             oc = cfg.vout[k]
             wr = p_valid & when_true(oc.when, pwrap)
             for i in range(L):
-                m.d.comb += voq[k].i.payload[i].eq(Mux(oc.src == OutSrc.ACC, acc_now[i],
-                                                       pregs[i][oc.reg]))
+                reg_v = _pick(m, oc.reg, [pregs[i][r] for r in range(R)], 32, f"vout{k}_r{i}")
+                m.d.comb += voq[k].i.payload[i].eq(Mux(oc.src == OutSrc.ACC, acc_now[i], reg_v))
             m.d.comb += voq[k].i.valid.eq(wr)
             m.d.sync += inflight_v[k].eq(inflight_v[k] + (fire_c & emit_v[k]) - wr)
         for k in range(SO):
             oc = cfg.sout[k]
             wr = p_valid & when_true(oc.when, pwrap)
-            lane_r = _pick(m, oc.lane, [pregs[i][oc.reg] for i in range(L)], 32, f"sout{k}_r")
+            reg_s = [_pick(m, oc.reg, [pregs[i][r] for r in range(R)], 32, f"sout{k}_r{i}")
+                     for i in range(L)]
+            lane_r = _pick(m, oc.lane, reg_s, 32, f"sout{k}_r")
             lane_a = _pick(m, oc.lane, [acc_now[i] for i in range(L)], 32, f"sout{k}_a")
             m.d.comb += [soq[k].i.payload.eq(Mux(oc.src == OutSrc.ACC, lane_a, lane_r)),
                          soq[k].i.valid.eq(wr)]
@@ -401,7 +403,8 @@ class PCU(wiring.Component):
             acc = Signal(32, name=f"acc{i}")
             x = Signal(32, name=f"acc{i}_x")
             y = Signal(32, name=f"acc{i}_y")
-            m.d.comb += x.eq(regs[i][cfg.acc.reg])
+            m.d.comb += x.eq(_pick(m, cfg.acc.reg, [regs[i][r] for r in range(p.regs)], 32,
+                                   f"acc{i}_xr"))
             with m.Switch(cfg.acc.reg):
                 for r in range(p.regs):
                     with m.Case(r):
@@ -487,7 +490,9 @@ class PCU(wiring.Component):
             kind, ix = oc.kind, oc.idx
             row = [Signal(32, name=f"{pre}{name}_row{j}") for j in range(L)]
             for j in range(L):
-                m.d.comb += row[j].eq(prev[j][ix] if R > 1 else prev[j][0])
+                # a Switch-based mux (a variable View index is a $shiftx over R words)
+                m.d.comb += row[j].eq(_pick(m, ix, [prev[j][r] for r in range(R)], 32,
+                                            f"{pre}{name}_row{j}_m"))
             shared = {}
             if Src.VEC in srcs or Src.BVEC in srcs:
                 pass
