@@ -26,7 +26,7 @@ def _map_graph(p, x, out_base):
 
 @pytest.mark.verilator
 def test_map_fp32_through_the_fabric():
-    p = load("fpga")
+    p = load("small")
     L = p.lanes
     x = np.random.default_rng(3).standard_normal((200, L)).astype(np.float32)
     out = 0x8000
@@ -40,11 +40,11 @@ def test_map_fp32_through_the_fabric():
 
 
 def test_placement_reports_missing_units():
-    p = load("fpga")
+    p = load("small")
     g = Graph("big")
     for i in range(3):
         g.pcu(f"p{i}", None)
-    with pytest.raises(MappingError, match=r"big: needs 3 PCUs, the fabric 'fpga' has 2"):
+    with pytest.raises(MappingError, match=r"big: needs 3 PCUs, the fabric 'small' has 2"):
         place(g, fabric_map(p))
 
 

@@ -15,7 +15,7 @@ from hw import params
 from hw.params import (AGCUParams, ConfigError, DRAMParams, FabricParams, MemoryParams, PCUParams,
                        PMUParams, SwitchParams, load)
 
-PRESETS = ["fpga", "plasticine", "sim", "tiny"]
+PRESETS = ["fpga", "plasticine", "sim", "small", "tiny"]
 
 
 def error_of(config):
@@ -313,7 +313,7 @@ def test_yaml_file_errors_name_the_file(tmp_path):
 
 def test_unknown_preset():
     msg = error_of("huge")
-    assert msg == "config 'huge': no such preset or file; presets: fpga, plasticine, sim, tiny"
+    assert msg == "config 'huge': no such preset or file; presets: fpga, plasticine, sim, small, tiny"
 
 
 # --------------------------------------------------------------------------------------------
