@@ -129,7 +129,7 @@ def cmd_params(args):
 
 def cmd_sim(args):
     from hw.simjob import main_job
-    return main_job(args.config, seed=args.seed, json_out=args.json)
+    return main_job(args.config, seed=args.seed, json_out=args.json, smoke=args.smoke)
 
 
 def cmd_bench(args):
@@ -147,6 +147,8 @@ def build_parser():
     s.add_argument("--config", default=None, help="preset name or YAML file (default: sim)")
     s.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
     s.add_argument("--json", default=None, help="also write results as JSON to this file")
+    s.add_argument("--smoke", action="store_true",
+                   help="run the smoke suite (MAC pipeline) instead of the kernel suite")
     s.set_defaults(func=cmd_sim)
 
     s = sub.add_parser("gen", help="emit a unit's Verilog from a YAML config")

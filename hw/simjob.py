@@ -1,9 +1,14 @@
 """``make sim`` / ``rdu sim``: the main job on one configuration.
 
-Until the kernel compiler lands, the main job is the end-to-end smoke suite: the L-lane MAC
-pipeline (at the configuration's lane count) generated, linted and simulated under Verilator with
-random backpressure — Python-driven and free-running — and checked bit-exactly against its golden
-model. It prints one table (and optional JSON).
+The main job is the **kernel suite** (:data:`SUITE`): every kernel the compiler maps (GEMM,
+attention in both forms, FFT, Hyena, prefix sum, linear scan, Mamba) compiled for the configuration,
+run on its RTL under Verilator with tensors starting and ending in the HBM model, and checked bit for
+bit against the golden models and against float64. It prints one table — kernel, shape, pass,
+cycles, utilization, error — with a progress display while it runs.
+
+``--smoke`` runs the end-to-end smoke suite instead (the L-lane MAC pipeline, Python-driven and
+free-running under random backpressure): the quickest check that the Amaranth → Verilator → cocotb
+flow works on a machine.
 """
 
 from __future__ import annotations
@@ -13,7 +18,46 @@ import time
 
 import numpy as np
 
-__all__ = ["main_job", "smoke_suite"]
+__all__ = ["main_job", "smoke_suite", "kernel_suite", "SUITE"]
+
+#: The default kernel suite: (kernel, dtype, shape).
+SUITE = [
+    ("gemm", "bf16", {"M": 64, "N": 64, "K": 64}),
+    ("gemm", "int16", {"M": 33, "N": 20, "K": 17}),
+    ("sdpa", "fp32", {"n": 32, "d": 8}),
+    ("sdpa_naive", "fp32", {"n": 32, "d": 8}),
+    ("fft", "fp32", {"n": 256}),
+    ("hyena", "fp32", {"n": 128}),
+    ("scan", "fp32", {"n": 1000}),
+    ("linear_scan", "fp32", {"n": 1000}),
+    ("mamba", "fp32", {"T": 64, "D": 4, "S": 8}),
+]
+
+
+def kernel_suite(params, seed):
+    """(name, fn) cases running :data:`SUITE` through :func:`compiler.run.run_kernel`."""
+    from compiler.kernel import available
+    from compiler.requests import KernelRequest
+    from compiler.run import run_kernel
+
+    cases = []
+    for kernel, dtype, shape in SUITE:
+        req = KernelRequest.make(kernel, dtype, **shape)
+
+        def fn(req=req):
+            if not available(req.kernel):
+                return {"cycles": None, "skipped": True,
+                        "detail": "mapping not available in this build"}
+            r = run_kernel(req, params, seed=seed)
+            err = r["max_rel_err_vs_float64"]
+            detail = (f"util {r['utilization']:.1%}, rel err {err:.2g}" if isinstance(err, float)
+                      else f"util {r['utilization']:.1%}")
+            if not r["passed"]:
+                raise AssertionError(r["mismatch"])
+            return {"cycles": r["cycles"], "utilization": r["utilization"], "detail": detail,
+                    "max_rel_err": err, "buffer_high_water_words": r["buffer_high_water_words"]}
+        cases.append((f"{kernel} {req.label} {dtype}", fn))
+    return cases
 
 
 def smoke_suite(params, seed):
@@ -57,7 +101,7 @@ def smoke_suite(params, seed):
     return [(name, fn) for name, fn in cases]
 
 
-def main_job(config=None, seed=None, json_out=None):
+def main_job(config=None, seed=None, json_out=None, smoke=False):
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
@@ -71,7 +115,7 @@ def main_job(config=None, seed=None, json_out=None):
     con.print(f"rdu sim: configuration [bold]{params.name}[/] ({params.rows}x{params.cols}, "
               f"{params.lanes} lanes), seed {seed}")
     results = []
-    cases = smoke_suite(params, seed)
+    cases = smoke_suite(params, seed) if smoke else kernel_suite(params, seed)
     with Progress(console=con, transient=True) as prog:
         task = prog.add_task("simulating", total=len(cases))
         for name, fn in cases:
@@ -79,7 +123,7 @@ def main_job(config=None, seed=None, json_out=None):
             t0 = time.perf_counter()
             try:
                 r = fn()
-                r.update(case=name, passed=True)
+                r.update(case=name, passed=not r.get("skipped", False))
             except Exception as e:  # a failing case is reported in the table, not a traceback
                 r = {"case": name, "passed": False, "cycles": None, "detail": str(e).splitlines()[0]}
             r["wall_s"] = round(time.perf_counter() - t0, 2)
@@ -89,10 +133,11 @@ def main_job(config=None, seed=None, json_out=None):
     for col in ("case", "pass", "cycles", "wall s", "detail"):
         t.add_column(col)
     for r in results:
-        t.add_row(r["case"], "[green]PASS[/]" if r["passed"] else "[red]FAIL[/]",
+        t.add_row(r["case"], "[green]PASS[/]" if r["passed"] else
+                  ("[yellow]SKIP[/]" if r.get("skipped") else "[red]FAIL[/]"),
                   "" if r["cycles"] is None else str(r["cycles"]), f"{r['wall_s']:.1f}", r["detail"])
     con.print(t)
-    ok = all(r["passed"] for r in results)
+    ok = all(r["passed"] or r.get("skipped") for r in results) and any(r["passed"] for r in results)
     con.print(f"{sum(r['passed'] for r in results)}/{len(results)} passed"
               + ("" if ok else f" — rerun with RDU_SEED={seed}"))
     if json_out:
