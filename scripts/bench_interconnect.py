@@ -103,7 +103,7 @@ def rtl(quick):
     t0 = time.perf_counter()
     words = 2000 if quick else 4000
     r = _simulate(d, {"params": name, "jobs": ["config_load", "latency", "throughput", "speed"],
-                      "words": words, "speed_words": 10_000 if quick else 60_000, "flows": 60,
+                      "words": words, "speed_words": 50_000 if quick else 100_000, "flows": 60,
                       "seed": 7})
     build_s = time.perf_counter() - t0
     lat = [x for x in r["latency"] if x["cycles"] is not None]
