@@ -149,34 +149,45 @@ class PCU(wiring.Component):
                     m.d.comb += n.eq(args[a][:cb])
             count.append(n)
         last = [(count[c] != 0) & (idx[c] == count[c] - 1) for c in range(C)]
+        at0 = [Signal(name=f"ctr{c}_at_start") for c in range(C)]
+        atl = [Signal(name=f"ctr{c}_at_last") for c in range(C)]
+        for c in range(C):
+            m.d.comb += [at0[c].eq(idx[c] == 0), atl[c].eq(last[c])]
         wrap, first = [], []
         w, f = Const(1), Const(1)
         for c in range(C):
-            w = w & last[c]
-            f = f & (idx[c] == 0)
+            w = w & atl[c]
+            f = f & at0[c]
             ws = Signal(name=f"wrap{c}")
             fs = Signal(name=f"first{c}")
             m.d.comb += [ws.eq(w), fs.eq(f)]
             wrap.append(ws)
             first.append(fs)
-        wrap_v = Cat(*wrap)
-        first_v = Cat(*first)
+        # every `when` value (tiles.pcu_isa.when_code) → its truth for the iteration at issue
+        when_table = [Const(0), Const(1)] + wrap + at0 + atl + [~x for x in at0] + \
+            [~x for x in atl]
+        # the accumulator's restart: wrap<j> means "first iteration of counter j's blocks"
+        restart_table = [Const(0), Const(1)] + first + when_table[2 + C:]
+        n_pred = [0]
 
-        def when_true(when, wraps):
-            r = when == 1
-            for j in range(C):
-                r = r | ((when == 2 + j) & wraps[j])
-            return r
+        def when_true(code, table=when_table):
+            n_pred[0] += 1
+            return _pick(m, code, table, 1, f"pred{n_pred[0]}")
 
         # ---- run control and issue ------------------------------------------------------------
         running = Signal()
         done = Signal()
         since = Signal(5, init=31)
+        # inputs: needed unless never popped or predicated (skip) and the predicate is false
+        vpred = [when_true(cfg.vin[k].when) for k in range(VI)]
+        spred = [when_true(cfg.sin[k].when) for k in range(SI)]
+        vuse = [~cfg.vin[k].skip | vpred[k] for k in range(VI)]
+        suse = [~cfg.sin[k].skip | spred[k] for k in range(SI)]
         in_ok = Const(1)
         for k in range(VI):
-            in_ok = in_ok & ((cfg.vin[k] == 0) | vq[k].o.valid)
+            in_ok = in_ok & ((cfg.vin[k].when == 0) | ~vuse[k] | vq[k].o.valid)
         for k in range(SI):
-            in_ok = in_ok & ((cfg.sin[k] == 0) | sq[k].o.valid)
+            in_ok = in_ok & ((cfg.sin[k].when == 0) | ~suse[k] | sq[k].o.valid)
         in_ok_s = Signal()
         m.d.comb += in_ok_s.eq(in_ok)
 
@@ -184,8 +195,9 @@ class PCU(wiring.Component):
                       for k in range(VO)]
         inflight_s = [Signal(range(self.out_depth + 1), name=f"sout{k}_inflight")
                       for k in range(SO)]
-        emit_v = [when_true(cfg.vout[k].when, wrap) for k in range(VO)]
-        emit_s = [when_true(cfg.sout[k].when, wrap) for k in range(SO)]
+        emit_v = [when_true(cfg.vout[k].when) for k in range(VO)]
+        emit_s = [when_true(cfg.sout[k].when) for k in range(SO)]
+        emit_c = [when_true(cfg.cout[k]) for k in range(CO)]
         out_ok = Const(1)
         for k in range(VO):
             out_ok = out_ok & (~emit_v[k] | ((voq[k].level + inflight_v[k]) < self.out_depth))
@@ -223,12 +235,12 @@ class PCU(wiring.Component):
 
         # pops
         for k in range(VI):
-            pop = fire_c & when_true(cfg.vin[k], wrap)
+            pop = fire_c & vpred[k]
             if p.systolic:
                 pop = pop | (fire_l & (cfg.stat.vec == k))
             m.d.comb += vq[k].o.ready.eq(pop)
         for k in range(SI):
-            m.d.comb += sq[k].o.ready.eq(fire_c & when_true(cfg.sin[k], wrap))
+            m.d.comb += sq[k].o.ready.eq(fire_c & spred[k])
 
         # counters advance on compute issues
         with m.If(fire_c):
@@ -262,22 +274,39 @@ class PCU(wiring.Component):
             m.d.sync += credit[k].eq(credit[k] + tok - use)
 
         # ---- the bundle: what an iteration carries down the pipeline --------------------------
+        # Everything an iteration's later steps need from its counter state is decided at issue
+        # and travels as a few flag bits: outputs written (ev/es/ec), accumulator restart (accf),
+        # scan-carry restart (carf), last iteration of the run (end).
         bfields = {"valid": unsigned(1), "kind": unsigned(1), "target": unsigned(isa.stage_bits),
                    "vec": data.ArrayLayout(vector_layout(L), VI),
                    "ctr": data.ArrayLayout(unsigned(cb), C),
-                   "wrap": unsigned(C), "first": unsigned(C)}
+                   "ev": unsigned(max(VO, 1)), "es": unsigned(max(SO, 1)),
+                   "ec": unsigned(max(CO, 1)), "accf": unsigned(1), "carf": unsigned(1),
+                   "end": unsigned(1)}
         if SI:
             bfields["scal"] = data.ArrayLayout(unsigned(32), SI)
         blayout = data.StructLayout(bfields)
         rlayout = data.ArrayLayout(data.ArrayLayout(unsigned(32), R), L)
         b0 = Signal(blayout, name="bundle0")
-        m.d.comb += [b0.valid.eq(fire), b0.kind.eq(fire_l), b0.wrap.eq(wrap_v),
-                     b0.first.eq(first_v)]
+        m.d.comb += [b0.valid.eq(fire), b0.kind.eq(fire_l), b0.end.eq(wrap[C - 1])]
+        for k in range(VO):
+            m.d.comb += b0.ev[k].eq(emit_v[k])
+        for k in range(SO):
+            m.d.comb += b0.es[k].eq(emit_s[k])
+        for k in range(CO):
+            m.d.comb += b0.ec[k].eq(emit_c[k])
+        m.d.comb += b0.accf.eq(when_true(cfg.acc.when, restart_table))
+        if p.scan:
+            m.d.comb += b0.carf.eq(_pick(m, cfg.carry.lvl, first, 1, "carry_first"))
         m.d.comb += b0.target.eq(S - loads_left)
+        # predicated inputs read `init` where their predicate is false (never on load iterations)
         for k in range(VI):
-            m.d.comb += b0.vec[k].eq(vq[k].o.payload)
+            use = Signal(name=f"vin{k}_use")
+            m.d.comb += use.eq(vuse[k] | phase_load)
+            for i in range(L):
+                m.d.comb += b0.vec[k][i].eq(Mux(use, vq[k].o.payload[i], cfg.vin[k].init))
         for k in range(SI):
-            m.d.comb += b0.scal[k].eq(sq[k].o.payload)
+            m.d.comb += b0.scal[k].eq(Mux(suse[k], sq[k].o.payload, cfg.sin[k].init))
         for c in range(C):
             m.d.comb += b0.ctr[c].eq(val[c])
 
@@ -286,7 +315,7 @@ class PCU(wiring.Component):
         regs = Signal(rlayout, name="regs0")
         for i in range(L):
             for r in range(min(R, VI)):
-                m.d.comb += regs[i][r].eq(vq[r].o.payload[i])
+                m.d.comb += regs[i][r].eq(b0.vec[r][i])
         bundle = b0
         carry_reg = Signal(32, name="carry")
         carry_srcs = []       # (stage, in valid, lane L-1 operands a, b, c) for the carry unit
@@ -311,34 +340,41 @@ class PCU(wiring.Component):
 
         # ---- accumulator and the output (post) stage ------------------------------------------
         fin_valid = bundle.valid & (bundle.kind == Kind.COMPUTE)
-        acc_first = self._acc_first(m, cfg, bundle, C)
-        acc_now = self._accumulator(m, cfg, regs, fin_valid, acc_first)
+        acc_now, acc_prev = self._accumulator(m, cfg, regs, fin_valid, bundle.accf)
         post = Signal(blayout, name="post")
         pregs = Signal(rlayout, name="post_regs")
         m.d.sync += [post.eq(bundle), pregs.eq(regs)]
         p_valid = post.valid & (post.kind == Kind.COMPUTE)
-        pwrap = [post.wrap[j] for j in range(C)]
+
+        def out_word(oc, i, name):
+            reg_v = _pick(m, oc.reg, [pregs[i][r] for r in range(R)], 32, f"{name}_r{i}")
+            v = Signal(32, name=f"{name}_w{i}")
+            with m.Switch(oc.src):
+                with m.Case(OutSrc.ACC):
+                    m.d.comb += v.eq(acc_now[i])
+                with m.Case(OutSrc.ACC_PREV):
+                    m.d.comb += v.eq(acc_prev[i])
+                with m.Default():
+                    m.d.comb += v.eq(reg_v)
+            return v
+
         for k in range(VO):
             oc = cfg.vout[k]
-            wr = p_valid & when_true(oc.when, pwrap)
+            wr = p_valid & post.ev[k]
             for i in range(L):
-                reg_v = _pick(m, oc.reg, [pregs[i][r] for r in range(R)], 32, f"vout{k}_r{i}")
-                m.d.comb += voq[k].i.payload[i].eq(Mux(oc.src == OutSrc.ACC, acc_now[i], reg_v))
+                m.d.comb += voq[k].i.payload[i].eq(out_word(oc, i, f"vout{k}"))
             m.d.comb += voq[k].i.valid.eq(wr)
             m.d.sync += inflight_v[k].eq(inflight_v[k] + (fire_c & emit_v[k]) - wr)
         for k in range(SO):
             oc = cfg.sout[k]
-            wr = p_valid & when_true(oc.when, pwrap)
-            reg_s = [_pick(m, oc.reg, [pregs[i][r] for r in range(R)], 32, f"sout{k}_r{i}")
-                     for i in range(L)]
-            lane_r = _pick(m, oc.lane, reg_s, 32, f"sout{k}_r")
-            lane_a = _pick(m, oc.lane, [acc_now[i] for i in range(L)], 32, f"sout{k}_a")
-            m.d.comb += [soq[k].i.payload.eq(Mux(oc.src == OutSrc.ACC, lane_a, lane_r)),
-                         soq[k].i.valid.eq(wr)]
+            wr = p_valid & post.es[k]
+            lane_v = _pick(m, oc.lane, [out_word(oc, i, f"sout{k}") for i in range(L)], 32,
+                           f"sout{k}_lane")
+            m.d.comb += [soq[k].i.payload.eq(lane_v), soq[k].i.valid.eq(wr)]
             m.d.sync += inflight_s[k].eq(inflight_s[k] + (fire_c & emit_s[k]) - wr)
         for k in range(CO):
             pending = Signal(16, name=f"cout{k}_pending")
-            ev = p_valid & when_true(cfg.cout[k], pwrap)
+            ev = p_valid & post.ec[k]
             taken = self.ctrl_out[k].valid & self.ctrl_out[k].ready
             m.d.sync += pending.eq(pending + ev - taken)
             m.d.comb += [self.ctrl_out[k].valid.eq(pending != 0), self.ctrl_out[k].payload.eq(0)]
@@ -354,7 +390,7 @@ class PCU(wiring.Component):
                 m.d.sync += credit[k].eq(cfg.cin[k].init)
             if p.systolic:
                 m.d.sync += loads_left.eq(Mux(cfg.stat.en, S, 0))
-        with m.Elif(p_valid & post.wrap[C - 1]):
+        with m.Elif(p_valid & post.end):
             m.d.sync += done.eq(1)
         busy = running | (in_flight != 0)
         m.d.comb += [self.busy.eq(busy), self.done.eq(done), cs.busy.eq(busy), cs.done.eq(done)]
@@ -382,25 +418,17 @@ class PCU(wiring.Component):
 
     # ------------------------------------------------------------------------------------------
 
-    def _acc_first(self, m, cfg, bundle, C):
-        # The fold of level j restarts on the first iteration of each block of counter j; with
-        # when = "every" every iteration starts a new fold.
-        r = cfg.acc.when == 1
-        for j in range(C):
-            r = r | ((cfg.acc.when == 2 + j) & bundle.first[j])
-        s = Signal(name="acc_first")
-        m.d.comb += s.eq(r)
-        return s
-
     def _accumulator(self, m, cfg, regs, valid, first):
         """Per-lane ``acc = op(first ? init : acc, regs[lane][acc.reg])``, updated one cycle after
-        the last stage (visible to the post stage). Returns the per-lane accumulator values."""
+        the last stage (visible to the post stage). Returns the per-lane accumulator values after
+        and before (``acc_prev``: the ``first ? init : acc`` operand) the last update."""
         p, isa = self.params, self.isa
         L = p.lanes
         fp = "fp32" in p.classes_of(p.stages - 1)
-        out = []
+        out, prev = [], []
         for i in range(L):
             acc = Signal(32, name=f"acc{i}")
+            accp = Signal(32, name=f"acc{i}_prev")
             x = Signal(32, name=f"acc{i}_x")
             y = Signal(32, name=f"acc{i}_y")
             m.d.comb += x.eq(_pick(m, cfg.acc.reg, [regs[i][r] for r in range(p.regs)], 32,
@@ -440,9 +468,10 @@ class PCU(wiring.Component):
                 with m.If(cfg.acc.op == AccOp.FMA):
                     m.d.comb += nxt.eq(fadd2.o)
             with m.If(valid):
-                m.d.sync += acc.eq(nxt)
+                m.d.sync += [acc.eq(nxt), accp.eq(base)]
             out.append(now)
-        return out
+            prev.append(accp)
+        return out, prev
 
     def _stage(self, m, s, cfg, args, prev, bundle, carry_reg, carry_srcs):
         """Stage ``s``: operand muxes, L functional units, register write-back, stationary
@@ -585,9 +614,7 @@ class PCU(wiring.Component):
                                              prev_d[i][r]))
 
         if carry_val is not None:
-            lvl_first = _pick(m, cfg.carry.lvl, [bundle.first[j] for j in range(C)], 1,
-                              f"{pre}carry_first")
-            m.d.comb += carry_val.eq(Mux(lvl_first, cfg.carry.init, carry_reg))
+            m.d.comb += carry_val.eq(Mux(bundle.carf, cfg.carry.init, carry_reg))
             in_valid = bundle.valid & (bundle.kind == Kind.COMPUTE)
             carry_srcs.append((s, in_valid, operands["a"][L - 1], operands["b"][L - 1],
                                operands["c"][L - 1]))

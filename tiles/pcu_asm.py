@@ -36,9 +36,10 @@ import numpy as np
 from hw.config import Packet, config_words, config_writes
 from hw.config import AddressMap
 
-from .pcu_isa import (OP_CLASS, SRC_NEEDS, AccOp, Isa, Mask, Neg, Op, OutSrc, Src)
+from .pcu_isa import (OP_CLASS, SRC_NEEDS, AccOp, Isa, Mask, Neg, Op, OutSrc, Src, when_code,
+                      when_decode)
 
-__all__ = ["AsmError", "Stage", "Counter", "Out", "Acc", "Carry", "Stationary", "Credit",
+__all__ = ["AsmError", "Stage", "Counter", "In", "Out", "Acc", "Carry", "Stationary", "Credit",
            "Program", "Assembled", "assemble", "parse_operand", "parse_when", "word"]
 
 
@@ -92,9 +93,31 @@ class Counter:
 
 
 @dataclasses.dataclass
+class In:
+    """An input port's pop condition (``Program.vec_in`` / ``scal_in`` values; a plain string is
+    ``In(when=string)``).
+
+    ``when`` ``every`` / ``wrap<j>`` / ``done``: the input is needed on every iteration, popped when
+    ``when`` holds and otherwise peeked (the head is read again). ``when`` ``first<j>`` /
+    ``last<j>`` / ``notfirst<j>`` / ``notlast<j>`` (*predicated*): on iterations where it is false
+    the input is neither needed nor popped, and operands reading it (``vec<k>``, ``bvec<k>``,
+    ``scal<k>``, stage 0's ``r<k>``) get ``init`` on every lane (int or float: fp32 encoding,
+    e.g. ``-0.0`` for a partial sum); where it holds the input is popped. ``skip`` overrides the
+    default (``True`` for the predicated kinds): ``In("wrap0", init=0, skip=True)`` reads ``init``
+    except on the last iteration of counter 0's blocks."""
+
+    when: str = "every"
+    init: object = 0
+    skip: bool | None = None
+
+
+@dataclasses.dataclass
 class Out:
-    """An output: ``src`` ``"reg"`` (register ``reg`` of the last stage) or ``"acc"``; written on
-    iterations selected by ``when``; ``lane`` for scalar outputs."""
+    """An output: ``src`` ``"reg"`` (register ``reg`` of the last stage), ``"acc"`` (the
+    accumulator after this iteration's update) or ``"acc_prev"`` (before it: the value carried in
+    from the previous iteration, or the accumulator's ``init`` on the first iteration of a block);
+    written on iterations selected by ``when`` (any ``when`` including the counter predicates
+    ``first<j>``, ``last<j>``, ``notfirst<j>``, ``notlast<j>``); ``lane`` for scalar outputs."""
 
     reg: int | str = 0
     when: str = "every"
@@ -105,7 +128,9 @@ class Out:
 @dataclasses.dataclass
 class Acc:
     """Per-lane fold ``acc = op(acc, reg)`` restarting (from ``init``) on the first iteration of
-    each block ``when`` selects; ``op``: ``add``, ``max``, ``fadd``, ``fmax``."""
+    each block ``when`` selects (``wrap<j>``: blocks of counter j; ``every``: every iteration) or,
+    with a counter predicate (``first<j>``, ``last<j>``, ``notfirst<j>``, ``notlast<j>``), on the
+    iterations where it holds; ``op``: ``add``, ``max``, ``fadd``, ``fmax``, ``muladd``, ``fma``."""
 
     op: str
     reg: int | str = 0
@@ -190,20 +215,40 @@ def parse_operand(text, where=""):
                    f"carry, bvec<k>, breg(r<k>), stat")
 
 
-def parse_when(text, counters, where=""):
-    """``"every"`` → 1, ``"wrap<j>"`` → 2 + j, ``"done"`` → 2 + (C-1), ``"never"`` → 0."""
+_WHEN_RE = re.compile(r"(wrap|first|last|notfirst|notlast)(\d+)")
+
+
+def parse_when(text, counters, where="", defined=None):
+    """``"every"`` → 1, ``"wrap<j>"`` → 2 + j, ``"done"`` → 2 + (C-1), ``"never"`` → 0, and the
+    counter predicates ``first<j>`` / ``last<j>`` / ``notfirst<j>`` / ``notlast<j>``
+    (:func:`tiles.pcu_isa.when_code`). ``counters`` = C of the PCU; ``defined`` = counters the
+    program defines (predicates on other counters are errors; default: all C)."""
     t = str(text).strip().lower()
+    defined = counters if defined is None else defined
+    allowed = (f"allowed: never, every, done, wrap0..wrap{counters - 1}, first<j>, last<j>, "
+               f"notfirst<j>, notlast<j> (j in 0..{defined - 1})")
     if t == "never":
         return 0
     if t == "every":
         return 1
     if t == "done":
         return 2 + counters - 1
-    mt = re.fullmatch(r"wrap(\d+)", t)
-    if mt and int(mt.group(1)) < counters:
-        return 2 + int(mt.group(1))
-    raise AsmError(f"{where}: when = {text!r}: allowed: never, every, done, "
-                   f"wrap0..wrap{counters - 1}")
+    mt = _WHEN_RE.fullmatch(t)
+    if mt:
+        kind, j = mt.group(1), int(mt.group(2))
+        if kind == "wrap" and j < counters:
+            return 2 + j
+        if kind != "wrap" and j < defined:
+            return when_code(kind, j, counters)
+        if kind != "wrap":
+            have = (f"the program has {defined} counter{'s' if defined != 1 else ''} "
+                    f"(0..{defined - 1})")
+            raise AsmError(f"{where}: when = {text!r}: counter {j} does not exist; {have}")
+    raise AsmError(f"{where}: when = {text!r}: {allowed}")
+
+
+#: ``when`` kinds of inputs that, when false, do not need the input (operands read its ``init``)
+SKIP_KINDS = ("first", "last", "notfirst", "notlast")
 
 
 def _reg(x, regs, where):
@@ -377,43 +422,66 @@ def assemble(params_or_isa, program):
     ports(program.scal_out, p.scal_out, "scalar output")
     ports(program.ctrl_in, p.ctrl_in, "control input")
     ports(program.ctrl_out, p.ctrl_out, "control output")
+    ND = len(counters)
+
+    def when(text, where):
+        return parse_when(text, C, where, defined=ND)
+
+    def inport(v, where):
+        if isinstance(v, In):
+            i = v
+        elif isinstance(v, str):
+            i = In(when=v)
+        else:
+            raise AsmError(f"{where}: must be a when string or an In(...), not {v!r}")
+        w = when(i.when, where)
+        kind, _ = when_decode(w, C)
+        skip = (kind in SKIP_KINDS) if i.skip is None else bool(i.skip)
+        if skip and w == 0:
+            skip = False
+        return {"when": w, "skip": int(skip), "init": word(i.init)}
+
     config = {
         "stages": confs,
         "counters": ctr_conf,
-        "vin": [parse_when(program.vec_in.get(k, "never"), C, f"{name}: vec_in[{k}]")
+        "vin": [inport(program.vec_in.get(k, "never"), f"{name}: vec_in[{k}]")
                 for k in range(p.vec_in)],
         "vout": [],
         "ii": 1,
     }
+    if p.scal_in:
+        config["sin"] = [inport(program.scal_in.get(k, "never"), f"{name}: scal_in[{k}]")
+                         for k in range(p.scal_in)]
     # inputs read by some stage must be popped at some point (else the FIFO head is stale forever)
     for s, used in enumerate(uses):
         for name_, (kind, ix) in zip("abc", [(Src(x["kind"]), x["idx"]) for x in
                                              (confs[s]["a"], confs[s]["b"], confs[s]["c"])]):
-            if kind in (Src.VEC, Src.BVEC) and config["vin"][ix] == 0 and not (
+            if kind in (Src.VEC, Src.BVEC) and config["vin"][ix]["when"] == 0 and not (
                     program.stationary and program.stationary.vec == ix):
                 raise AsmError(f"{name}: stage {s} operand {name_} reads vec{ix} but vec_in[{ix}] "
                                f"is not popped (set vec_in={{{ix}: 'every'}} or a wrap level)")
-            if kind == Src.SCAL and program.scal_in.get(ix, "never") == "never":
+            if kind == Src.SCAL and config["sin"][ix]["when"] == 0:
                 raise AsmError(f"{name}: stage {s} operand {name_} reads scal{ix} but scal_in[{ix}] "
                                f"is not popped (set scal_in={{{ix}: 'every'}} or a wrap level)")
-    for k in range(p.vec_out):
-        o = program.vec_out.get(k, Out(when="never"))
-        config["vout"].append({"when": parse_when(o.when, C, f"{name}: vec_out[{k}]"),
-                               "src": int(_enum(OutSrc, o.src, f"{name}: vec_out[{k}]", "src")),
-                               "reg": _reg(o.reg, p.regs, f"{name}: vec_out[{k}]")})
-    if p.scal_in:
-        config["sin"] = [parse_when(program.scal_in.get(k, "never"), C, f"{name}: scal_in[{k}]")
-                         for k in range(p.scal_in)]
-    if p.scal_out:
-        config["sout"] = []
-        for k in range(p.scal_out):
-            o = program.scal_out.get(k, Out(when="never"))
+
+    def out(o, where, scalar):
+        if not isinstance(o, Out):
+            raise AsmError(f"{where}: must be an Out(...), not {o!r}")
+        c = {"when": when(o.when, where),
+             "src": int(_enum(OutSrc, o.src, where, "src")),
+             "reg": _reg(o.reg, p.regs, where)}
+        if scalar:
             if not 0 <= o.lane < L:
-                raise AsmError(f"{name}: scal_out[{k}]: lane = {o.lane}: must be in 0..{L - 1}")
-            config["sout"].append({"when": parse_when(o.when, C, f"{name}: scal_out[{k}]"),
-                                   "src": int(_enum(OutSrc, o.src, f"{name}: scal_out[{k}]", "src")),
-                                   "reg": _reg(o.reg, p.regs, f"{name}: scal_out[{k}]"),
-                                   "lane": o.lane})
+                raise AsmError(f"{where}: lane = {o.lane}: must be in 0..{L - 1}")
+            c["lane"] = o.lane
+        return c
+
+    for k in range(p.vec_out):
+        config["vout"].append(out(program.vec_out.get(k, Out(when="never")),
+                                  f"{name}: vec_out[{k}]", False))
+    if p.scal_out:
+        config["sout"] = [out(program.scal_out.get(k, Out(when="never")),
+                              f"{name}: scal_out[{k}]", True) for k in range(p.scal_out)]
     acc = program.acc
     if acc is not None:
         aop = _enum(AccOp, acc.op, f"{name}: acc", "op")
@@ -421,13 +489,13 @@ def assemble(params_or_isa, program):
             raise AsmError(f"{name}: acc op {acc.op!r} needs the 'fp32' class in the last stage "
                            f"(built: {', '.join(p.classes_of(p.stages - 1))})")
         config["acc"] = {"op": int(aop), "reg": _reg(acc.reg, p.regs, f"{name}: acc"),
-                         "when": parse_when(acc.when, C, f"{name}: acc"), "init": word(acc.init)}
+                         "when": when(acc.when, f"{name}: acc"), "init": word(acc.init)}
     else:
         config["acc"] = {"op": 0, "reg": 0, "when": 0, "init": 0}
-    uses_out_acc = any(o.src == "acc" for o in list(program.vec_out.values()) +
-                       list(program.scal_out.values()))
+    uses_out_acc = [o.src for o in list(program.vec_out.values()) +
+                    list(program.scal_out.values()) if str(o.src).lower() in ("acc", "acc_prev")]
     if uses_out_acc and acc is None:
-        raise AsmError(f"{name}: an output reads 'acc' but the program has no Acc")
+        raise AsmError(f"{name}: an output reads {uses_out_acc[0]!r} but the program has no Acc")
 
     # scan carry
     carry_stages = [s for s, used in enumerate(uses) if Src.CARRY in used]
@@ -470,7 +538,7 @@ def assemble(params_or_isa, program):
                                    f"0..{C - 1}")
                 config["cin"].append({"en": 1, "lvl": c.level, "init": c.init})
     if p.ctrl_out:
-        config["cout"] = [parse_when(program.ctrl_out.get(k, "never"), C, f"{name}: ctrl_out[{k}]")
+        config["cout"] = [when(program.ctrl_out.get(k, "never"), f"{name}: ctrl_out[{k}]")
                           for k in range(p.ctrl_out)]
     if program.ii is not None:
         if not ii <= program.ii <= 31:

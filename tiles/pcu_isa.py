@@ -16,7 +16,8 @@ from amaranth import unsigned
 from amaranth.lib import data
 
 __all__ = ["Op", "OP_CLASS", "Src", "SRC_NEEDS", "Mask", "Neg", "AccOp", "OutSrc", "Kind",
-           "WHEN_NEVER", "WHEN_EVERY", "when_wrap", "Isa", "N_PERF", "PERF_NAMES", "bits_for"]
+           "WHEN_NEVER", "WHEN_EVERY", "WHEN_KINDS", "when_wrap", "when_code", "when_decode",
+           "when_eval", "Isa", "N_PERF", "PERF_NAMES", "bits_for"]
 
 
 class Op(enum.IntEnum):
@@ -133,6 +134,7 @@ class AccOp(enum.IntEnum):
 class OutSrc(enum.IntEnum):
     REG = 0      # a register of the last stage
     ACC = 1      # the accumulator (after this iteration's update)
+    ACC_PREV = 2  # the accumulator before this iteration's update (its init on a block's first)
 
 
 class Kind(enum.IntEnum):
@@ -142,14 +144,47 @@ class Kind(enum.IntEnum):
     LOAD = 1     # stationary-register load (systolic)
 
 
-#: ``when`` fields (pops, outputs, folds, tokens): 0 never, 1 every iteration, 2 + j on iterations
-#: where counters 0..j all wrap (the last iteration of counter j's block).
+#: ``when`` fields (pops, outputs, folds, tokens): 0 never, 1 every iteration, then for each
+#: predicate kind ``k`` of :data:`WHEN_KINDS` and counter ``j``: ``2 + k·C + j``:
+#: ``wrap<j>`` (counters 0..j all at their last value: the last iteration of counter j's block),
+#: ``first<j>`` (counter j at its start value), ``last<j>`` (counter j at its final value),
+#: ``notfirst<j>``, ``notlast<j>``. ``C`` = ``PCUParams.counters``.
 WHEN_NEVER = 0
 WHEN_EVERY = 1
+WHEN_KINDS = ("wrap", "first", "last", "notfirst", "notlast")
 
 
 def when_wrap(j):
     return 2 + j
+
+
+def when_code(kind, j, counters):
+    """The ``when`` encoding of predicate ``kind`` (one of :data:`WHEN_KINDS`) on counter ``j``."""
+    return 2 + WHEN_KINDS.index(kind) * counters + j
+
+
+def when_decode(code, counters):
+    """``code`` → ``("never", None)``, ``("every", None)`` or ``(kind, j)``."""
+    if code == 0:
+        return "never", None
+    if code == 1:
+        return "every", None
+    k, j = divmod(code - 2, counters)
+    return WHEN_KINDS[k], j
+
+
+def when_eval(code, counters, at_start, at_last):
+    """Whether ``when`` = ``code`` holds for an iteration whose counters are at their start
+    (``at_start[j]``) / last (``at_last[j]``) values (the model's and the RTL's definition)."""
+    kind, j = when_decode(code, counters)
+    if kind == "never":
+        return False
+    if kind == "every":
+        return True
+    if kind == "wrap":
+        return all(at_last[:j + 1])
+    return {"first": at_start[j], "last": at_last[j], "notfirst": not at_start[j],
+            "notlast": not at_last[j]}[kind]
 
 
 #: Performance counters (read at ``AddressMap.PERF + i``).
@@ -181,7 +216,7 @@ class Isa:
         self.reg_bits = bits_for(p.regs)
         self.lane_bits = bits_for(p.lanes)
         self.dist_bits = bits_for(max(self.log_lanes, 1))
-        self.when_bits = bits_for(p.counters + 2)
+        self.when_bits = bits_for(2 + len(WHEN_KINDS) * p.counters)
         self.stage_bits = bits_for(self.n_stages)
         cb = p.counter_bits
         operand = data.StructLayout({"kind": unsigned(4), "idx": unsigned(self.idx_bits)})
@@ -196,6 +231,8 @@ class Isa:
             "frac": unsigned(5),
             "const": data.ArrayLayout(unsigned(32), p.lanes),
         })
+        inport = data.StructLayout({"when": unsigned(self.when_bits), "skip": unsigned(1),
+                                    "init": unsigned(32)})
         counter = data.StructLayout({
             "start": unsigned(cb), "stride": unsigned(cb), "count": unsigned(cb),
             "lane_stride": unsigned(cb),
@@ -204,9 +241,11 @@ class Isa:
         fields = {
             "stages": data.ArrayLayout(stage, self.n_stages),
             "counters": data.ArrayLayout(counter, p.counters),
-            "vin": data.ArrayLayout(unsigned(self.when_bits), p.vec_in),
+            # pop condition; skip = 1: when the condition is false the input is not needed and
+            # operands reading it get `init` (else the head is peeked)
+            "vin": data.ArrayLayout(inport, p.vec_in),
             "vout": data.ArrayLayout(data.StructLayout({
-                "when": unsigned(self.when_bits), "src": unsigned(1),
+                "when": unsigned(self.when_bits), "src": unsigned(2),
                 "reg": unsigned(self.reg_bits)}), p.vec_out),
             "acc": data.StructLayout({
                 "op": unsigned(3), "reg": unsigned(self.reg_bits), "when": unsigned(self.when_bits),
@@ -214,10 +253,10 @@ class Isa:
             "ii": unsigned(5),
         }
         if p.scal_in:
-            fields["sin"] = data.ArrayLayout(unsigned(self.when_bits), p.scal_in)
+            fields["sin"] = data.ArrayLayout(inport, p.scal_in)
         if p.scal_out:
             fields["sout"] = data.ArrayLayout(data.StructLayout({
-                "when": unsigned(self.when_bits), "src": unsigned(1),
+                "when": unsigned(self.when_bits), "src": unsigned(2),
                 "reg": unsigned(self.reg_bits), "lane": unsigned(self.lane_bits)}), p.scal_out)
         if p.ctrl_in:
             fields["cin"] = data.ArrayLayout(data.StructLayout({

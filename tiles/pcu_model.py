@@ -15,7 +15,7 @@ import numpy as np
 
 from hw import numerics as nx
 
-from .pcu_isa import AccOp, Kind, Mask, Neg, Op, OutSrc, Src
+from .pcu_isa import AccOp, Mask, Neg, Op, OutSrc, Src, when_decode, when_eval
 
 __all__ = ["fu", "run", "ModelResult"]
 
@@ -122,8 +122,14 @@ class ModelResult:
         self.iterations = iterations
 
 
-def _when(w, wraps):
-    return w == 1 or (w >= 2 and wraps[w - 2])
+def acc_restart(code, counters, at_start, at_last):
+    """Whether the accumulator restarts from ``init`` on an iteration: ``wrap<j>`` → the first
+    iteration of each block of counter j (counters 0..j at their start), ``every`` → always, a
+    counter predicate → where it holds."""
+    kind, j = when_decode(code, counters)
+    if kind == "wrap":
+        return all(at_start[:j + 1])
+    return when_eval(code, counters, at_start, at_last)
 
 
 def run(asm, vec_in=None, scal_in=None, args=None, max_iterations=1_000_000):
@@ -169,20 +175,41 @@ def run(asm, vec_in=None, scal_in=None, args=None, max_iterations=1_000_000):
             loads_left -= 1
             continue
         last = [counts[c] != 0 and idx[c] == counts[c] - 1 for c in range(C)]
+        start = [idx[c] == 0 for c in range(C)]
         wraps, firsts = [], []
         w, f = True, True
         for c in range(C):
             w = w and last[c]
-            f = f and idx[c] == 0
+            f = f and start[c]
             wraps.append(w)
             firsts.append(f)
+
+        def when(code):
+            return when_eval(code, C, start, last)
         vals = [(ctr[c]["start"] + idx[c] * ctr[c]["stride"]) & mask_cb for c in range(C)]
-        vheads = {k: head(vq, k, "vec") for k in range(p.vec_in) if cfg["vin"][k]}
-        sheads = {k: head(sq, k, "scal") for k in range(p.scal_in) if cfg["sin"][k]}
+
+        def inputs(q, conf, what):
+            heads, pops = {}, []
+            for k, pc in enumerate(conf):
+                if not pc["when"]:
+                    continue
+                on = when(pc["when"])
+                if pc["skip"] and not on:
+                    heads[k] = pc["init"]
+                    continue
+                heads[k] = head(q, k, what)
+                if on:
+                    pops.append(k)
+            return heads, pops
+        vheads, vpops = inputs(vq, cfg["vin"], "vec")
+        vheads = {k: (np.full(L, v, U32) if np.ndim(v) == 0 else v) for k, v in vheads.items()}
+        sheads, spops = inputs(sq, cfg.get("sin", []), "scal")
         regs = np.zeros((R, L), U32)
         for k in range(min(R, p.vec_in)):
-            if cfg["vin"][k] or (stat_cfg["en"] and stat_cfg["vec"] == k and k in vq and vq[k]):
-                regs[k] = vq[k][0] if k in vq and vq[k] else 0
+            if k in vheads:
+                regs[k] = vheads[k]
+            elif stat_cfg["en"] and stat_cfg["vec"] == k and k in vq and vq[k]:
+                regs[k] = vq[k][0]
         for s in range(isa.n_stages):
             sc = cfg["stages"][s]
             if sc["op"] == Op.NOP:
@@ -236,9 +263,11 @@ def run(asm, vec_in=None, scal_in=None, args=None, max_iterations=1_000_000):
             if any(o["kind"] == Src.CARRY for o in (sc["a"], sc["b"], sc["c"])):
                 carry = regs[sc["dst"]][L - 1]
         ac = cfg["acc"]
+        acc_prev = acc
         if ac["op"] != AccOp.NONE:
-            first = ac["when"] == 1 or (ac["when"] >= 2 and firsts[ac["when"] - 2])
+            first = acc_restart(ac["when"], C, start, last)
             base = np.full(L, ac["init"], U32) if first else acc
+            acc_prev = base.copy()
             x = regs[ac["reg"]]
             y = regs[(ac["reg"] + 1) % R]
             acc = {AccOp.ADD: lambda: _u(_s(base) + _s(x)),
@@ -247,22 +276,23 @@ def run(asm, vec_in=None, scal_in=None, args=None, max_iterations=1_000_000):
                    AccOp.FMAX: lambda: _b(nx.fp32_max(_f(base), _f(x))),
                    AccOp.MULADD: lambda: _u(nx.int_mul(_s(base), _s(x)) + _s(y)),
                    AccOp.FMA: lambda: _b(nx.fp32_muladd(_f(base), _f(x), _f(y)))}[AccOp(ac["op"])]()
+
+        def src(o):
+            return {OutSrc.REG: lambda: regs[o["reg"]], OutSrc.ACC: lambda: acc,
+                    OutSrc.ACC_PREV: lambda: acc_prev}[OutSrc(o["src"])]()
         for k, o in enumerate(cfg["vout"]):
-            if _when(o["when"], wraps):
-                vout[k].append((acc if o["src"] == OutSrc.ACC else regs[o["reg"]]).copy())
+            if when(o["when"]):
+                vout[k].append(np.asarray(src(o), U32).copy())
         for k, o in enumerate(cfg.get("sout", [])):
-            if _when(o["when"], wraps):
-                v = acc if o["src"] == OutSrc.ACC else regs[o["reg"]]
-                sout[k].append(U32(v[o["lane"]]))
+            if when(o["when"]):
+                sout[k].append(U32(src(o)[o["lane"]]))
         for k, w_ in enumerate(cfg.get("cout", [])):
-            if _when(w_, wraps):
+            if when(w_):
                 cout[k] += 1
-        for k in vheads:
-            if _when(cfg["vin"][k], wraps):
-                vq[k].pop(0)
-        for k in sheads:
-            if _when(cfg["sin"][k], wraps):
-                sq[k].pop(0)
+        for k in vpops:
+            vq[k].pop(0)
+        for k in spops:
+            sq[k].pop(0)
         it += 1
         if stat_cfg["en"] and wraps[stat_cfg["lvl"]]:
             loads_left = S

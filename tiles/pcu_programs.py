@@ -22,11 +22,11 @@ from hw import numerics as nx
 from tb.golden import kernels as gk
 from tb.golden import order as go
 
-from .pcu_asm import (Acc, AsmError, Carry, Counter, Out, Program, Stage, Stationary, assemble,
-                      word)
+from .pcu_asm import (Acc, AsmError, Carry, Counter, In, Out, Program, Stage, Stationary,
+                      assemble, word)
 
 __all__ = ["Fragment", "words", "fp_words", "map_int", "map_fixed", "map_fp32", "counter_ramp",
-           "dot", "fold", "gemm_systolic", "gemm_simd", "prefix_sum", "prefix_sum_baseline",
+           "dot", "fold", "running_max", "gemm_systolic", "gemm_systolic_kchain", "gemm_simd", "prefix_sum", "prefix_sum_baseline",
            "linear_scan", "linear_scan_baseline", "fft_level", "fft_level_golden", "interleave",
            "fft_level_baseline", "permute_lanes",
            "softmax_exp", "softmax_scale", "exp2_map", "recip_map"]
@@ -263,6 +263,37 @@ def fold(params, x, op="fmax"):
                     iterations=x.shape[0] * g, useful_ops=x.size)
 
 
+def running_max(params, x):
+    """Lane-wise running maximum over the groups of each row of ``x`` (``(rows, G·L)``), the
+    statistic of streaming softmax: per iteration (group g of a row) vec_out[0] = the maximum
+    *before* this group (``Out(src="acc_prev")``: -inf on a row's first group) and vec_out[1] =
+    the maximum *after* it (``Out(src="acc")``); an ``fmax`` accumulator restarting per row.
+    Golden: sequential ``numerics.fp32_max`` per lane. Needs fp32 in the last stage and 2 vector
+    outputs. Cost: rows·G cycles + latency."""
+    L = params.lanes
+    _need(params.vec_out >= 2, "running_max: needs 2 vector outputs")
+    _need("fp32" in params.classes_of(params.stages - 1),
+          "running_max: needs fp32 in the last stage (accumulator)")
+    x = nx.fp32(np.atleast_2d(x))
+    _need(x.shape[1] % L == 0, f"running_max: row length {x.shape[1]} must be a multiple of L = {L}")
+    g = x.shape[1] // L
+    xs = x.reshape(x.shape[0], g, L)
+    before, after = [], []
+    for r in range(x.shape[0]):
+        cur = np.full(L, -np.inf, np.float32)
+        for j in range(g):
+            before.append(cur)
+            cur = nx.fp32_max(cur, xs[r, j])
+            after.append(cur)
+    prog = Program(name="running_max", counters=[Counter(g), Counter(x.shape[0])],
+                   vec_in={0: "every"}, stages=[Stage("pass", a="vec0", dst="r0")],
+                   acc=Acc("fmax", reg="r0", when="wrap0", init=-np.inf),
+                   vec_out={0: Out(src="acc_prev"), 1: Out(src="acc")})
+    return Fragment("running_max", prog, {0: fp_words(xs.reshape(-1, L))},
+                    {0: fp_words(np.array(before)), 1: fp_words(np.array(after))},
+                    iterations=x.shape[0] * g, useful_ops=x.size)
+
+
 # --------------------------------------------------------------------------------------------
 # GEMM: systolic (weight-stationary) and the baseline SIMD form
 # --------------------------------------------------------------------------------------------
@@ -357,6 +388,68 @@ def gemm_systolic(params, a, b, dtype="bf16", psum=None):
     return Fragment(prog.name, prog, {0: np.concatenate(vec0), 1: np.concatenate(vec1)},
                     {0: out}, iterations=m * tiles, loads=S * tiles,
                     useful_ops=a.shape[0] * a.shape[1] * n)
+
+
+def gemm_systolic_kchain(params, a, b, dtype="bf16"):
+    """Systolic GEMM with ``K`` longer than the stages: ``K`` is cut into ``nk`` chunks of
+    ``kc = min(S, L)`` (the last padded with identity products) and the partial sums of chunk q
+    come back for chunk q+1 through a feedback loop (a PMU FIFO on the fabric). Counters
+    ``[M, nk, tiles]``; per (tile, chunk) S load iterations pop that chunk's rows of B (vec1).
+
+    * vec0: A rows (lanes 0..kc-1 = the chunk's k), popped every iteration;
+    * vec2: partial sums, ``In("notfirst1", init=identity)`` — not needed in the first chunk,
+      where stage 0 adds the identity (-0.0 / 0) instead;
+    * vec_out[1]: partial sums, ``Out(when="notlast1")`` (→ the feedback loop → vec2);
+    * vec_out[0]: C rows, ``Out(when="last1")`` (→ an AGCU store).
+
+    In a test without the loop, vec2 is fed with exactly the stream vec_out[1] produces
+    (``Fragment.vec_in[2] == Fragment.vec_out[1]``). Golden: :func:`tb.golden.gemm` (the k order
+    is sequential, so chaining chunks gives the same bits). Needs systolic, 3 vector inputs, 2
+    vector outputs, 3 counters. Cost: ``tiles·nk·(S + M)`` issue cycles + latency."""
+    S, L = params.stages, params.lanes
+    _need(params.systolic, "gemm_systolic_kchain: needs the systolic extension (PCUParams.systolic)")
+    _need(params.vec_in >= 3 and params.vec_out >= 2 and params.counters >= 3,
+          f"gemm_systolic_kchain: needs 3 vector inputs, 2 vector outputs and 3 counters (PCU has "
+          f"{params.vec_in}, {params.vec_out}, {params.counters})")
+    a, b = np.asarray(a), np.asarray(b)
+    m, k = a.shape
+    n = b.shape[1]
+    kc = min(S, L)
+    nk = max(1, -(-k // kc))
+    tiles = max(1, -(-n // L))
+    acc, op, ident, _, _ = _GEMM[dtype]
+    ap, bp, enc = _gemm_prep(a, b, dtype, nk * kc, tiles * L)
+    parts = []
+    c = None
+    for q in range(nk):
+        c = _gemm_continue(c, ap[:, q * kc:(q + 1) * kc], bp[q * kc:(q + 1) * kc], dtype)
+        parts.append(c)
+    vec0, vec1, vec2, out1, out0 = [], [], [], [], []
+    for t in range(tiles):
+        cols = slice(t * L, (t + 1) * L)
+        for q in range(nk):
+            row = np.zeros((m, L), ap.dtype)
+            row[:, :kc] = ap[:, q * kc:(q + 1) * kc]
+            vec0.append(enc(row))
+            wts = np.zeros((S, L), bp.dtype)
+            wts[:kc] = bp[q * kc:(q + 1) * kc, cols]
+            vec1.append(enc(wts))
+            if q:
+                vec2.append(enc(parts[q - 1][:, cols]))
+            if q < nk - 1:
+                out1.append(enc(parts[q][:, cols]))
+        out0.append(enc(parts[-1][:, cols]))
+    stages = [Stage(op, a="bvec0", lane=s, b="stat", c="vec2" if s == 0 else "r0", dst="r0")
+              for s in range(kc)]
+    prog = Program(name=f"gemm_systolic_kchain_{dtype}",
+                   counters=[Counter(m), Counter(nk), Counter(tiles)],
+                   vec_in={0: "every", 2: In("notfirst1", init=ident)},
+                   stationary=Stationary(vec=1, level=0), stages=stages,
+                   vec_out={0: Out(reg="r0", when="last1"), 1: Out(reg="r0", when="notlast1")})
+    cat = lambda xs: np.concatenate(xs) if xs else np.zeros((0, L), np.uint32)
+    return Fragment(prog.name, prog, {0: cat(vec0), 1: cat(vec1), 2: cat(vec2)},
+                    {0: cat(out0), 1: cat(out1)}, iterations=m * nk * tiles, loads=S * nk * tiles,
+                    useful_ops=m * k * n)
 
 
 def gemm_simd(params, a, b, dtype="bf16"):

@@ -9,14 +9,14 @@ from hw.params import load
 from hw.params.pcu import PCUParams
 from tb.golden import kernels as gk
 from tiles import pcu_programs as pp
-from tiles.pcu_asm import Counter, Credit, Out
+from tiles.pcu_asm import Acc, Counter, Credit, In, Out, Program, Stage
 
 #: name → PCUParams: the two presets and a 4-lane, 5-stage set with every extension but tail
-#: (deep enough for the linear-recurrence scan) and two vector outputs.
+#: (deep enough for the linear-recurrence scan), three vector inputs and two vector outputs.
 SETS = {
     "tiny": lambda: load("tiny").pcu,
     "sim": lambda: load("sim").pcu,
-    "quad": lambda: PCUParams(lanes=4, stages=5, regs=4, counters=2, vec_in=2, vec_out=2,
+    "quad": lambda: PCUParams(lanes=4, stages=5, regs=4, counters=3, vec_in=3, vec_out=2,
                               scal_in=1, scal_out=1, ctrl_in=1, ctrl_out=1, args=2,
                               op_classes=("int", "fp32"), systolic=True, butterfly=True,
                               scan=True),
@@ -54,6 +54,57 @@ def tokens_fragment(p, rng):
     return f
 
 
+def predicated_fragment(p, rng, n0=3, n1=4):
+    """Counter predicates on every kind of port (int32, any PCU with 3 stages, 2 counters, a
+    scalar output and 2 control outputs), expected values from a plain numpy loop:
+
+    * vec1 popped on ``notfirst1`` (``init`` 7 in the first block of counter 1), the last scalar
+      input on
+      ``last0`` (``init`` 100 elsewhere); neither is needed when its predicate is false;
+    * ``r0 = vec0 + vec1 + scal1 + lane``; accumulator ``add`` restarting on ``first0``;
+    * vec_out[0] = ``acc_prev`` on ``notfirst0``; scal_out[0] = lane 2 of r0 on ``first1``;
+      ctrl_out[0] on ``last1``, ctrl_out[1] on ``notlast0``."""
+    L = p.lanes
+    sp = p.scal_in - 1
+    t = n0 * n1
+    x = rng.integers(-2**31, 2**31, (t, L))
+    y = rng.integers(-2**31, 2**31, (n0 * (n1 - 1), L))
+    sc = rng.integers(-2**31, 2**31, n1)
+    prog = Program(name="predicated_int", counters=[Counter(n0), Counter(n1)],
+                   vec_in={0: "every", 1: In("notfirst1", init=7)},
+                   scal_in={sp: In("last0", init=100)},
+                   stages=[Stage("add", a="vec0", b="vec1", dst="r0"),
+                           Stage("add", a="r0", b=f"scal{sp}", dst="r1"),
+                           Stage("add", a="r1", b="lane", dst="r0")],
+                   acc=Acc("add", reg="r0", when="first0", init=5),
+                   vec_out={0: Out(src="acc_prev", when="notfirst0")},
+                   scal_out={0: Out(reg="r0", when="first1", lane=2)},
+                   ctrl_out={0: "last1", 1: "notlast0"} if p.ctrl_out > 1 else {0: "last1"})
+    m32 = lambda v: np.asarray(v, np.int64) & 0xFFFFFFFF
+    vo, so = [], []
+    acc = np.zeros(L, np.int64)
+    yi = si = 0
+    for j1 in range(n1):
+        for j0 in range(n0):
+            it = j1 * n0 + j0
+            vv = y[yi] if j1 else np.full(L, 7)
+            yi += 1 if j1 else 0
+            ss = sc[si] if j0 == n0 - 1 else 100
+            si += 1 if j0 == n0 - 1 else 0
+            r0 = m32(m32(m32(x[it] + vv) + ss) + np.arange(L))
+            base = np.full(L, 5) if j0 == 0 else acc
+            if j0 != 0:
+                vo.append(base)
+            acc = m32(base + r0)
+            if j1 == 0:
+                so.append(r0[2])
+    f = pp.Fragment("predicated_int", prog, {0: pp.words(x), 1: pp.words(y)},
+                    {0: pp.words(np.array(vo))}, scal_in={sp: pp.words(sc)},
+                    scal_out={0: pp.words(np.array(so))}, iterations=t,
+                    ctrl_out={0: n0, 1: (n0 - 1) * n1} if p.ctrl_out > 1 else {0: n0})
+    return f
+
+
 def fragments(name, seed):
     """The fragments the RTL test runs on parameter set ``name`` (one simulation)."""
     p = params(name)
@@ -79,6 +130,7 @@ def fragments(name, seed):
             pp.gemm_simd(p, i16(5, 3), i16(3, 6), "int16"),
             pp.prefix_sum_baseline(p, rng.integers(-2**31, 2**31, (3, 17)), "int32"),
             tokens_fragment(p, rng),
+            predicated_fragment(p, rng),
         ]
     elif name == "sim":
         x = _f32(rng, 3, 16, scale=4.0)
@@ -109,6 +161,10 @@ def fragments(name, seed):
             pp.exp2_map(p, _f32(rng, 4, L, scale=20.0)),
             pp.recip_map(p, _f32(rng, 9, scale=100.0)),
             pp.softmax_scale(p, _f32(rng, 2, 16), _f32(rng, 2)),
+            pp.gemm_systolic_kchain(p, a, b[:, :12], "bf16"),
+            pp.gemm_systolic_kchain(p, i16(3, 9), i16(9, 8), "int16"),
+            pp.running_max(p, _f32(rng, 3, 3 * L)),
+            predicated_fragment(p, rng, 2, 3),
         ]
     elif name == "quad":
         out += [
@@ -119,5 +175,8 @@ def fragments(name, seed):
             pp.fft_level(p, _f32(rng, 5, 2), _f32(rng, 5, 2), 1),
             pp.dot(p, _f32(rng, 3, 9), _f32(rng, 3, 9), "fp32"),
             tokens_fragment(p, rng),
+            pp.gemm_systolic_kchain(p, _f32(rng, 6, 10), _f32(rng, 10, 5), "fp32"),
+            pp.running_max(p, _f32(rng, 2, 3 * L)),
+            predicated_fragment(p, rng),
         ]
     return p, out

@@ -16,7 +16,7 @@ from tests.tiles import pcu_sets
 from tiles import pcu_model
 from tiles import pcu_programs as pp
 from tiles.pcu import PCU, generate
-from tiles.pcu_asm import (Acc, AsmError, Carry, Counter, Out, Program, Stage, Stationary,
+from tiles.pcu_asm import (Acc, AsmError, Carry, Counter, In, Out, Program, Stage, Stationary,
                            assemble)
 from tiles.pcu_fu import LaneFU
 from tiles.pcu_isa import OP_CLASS, Isa, Op
@@ -28,6 +28,8 @@ def _check_model(p, f):
         np.testing.assert_array_equal(r.vec_out[k], np.asarray(v).reshape(-1, p.lanes))
     for k, v in f.scal_out.items():
         np.testing.assert_array_equal(r.scal_out[k], np.asarray(v).reshape(-1))
+    for k, n in f.ctrl_out.items():
+        assert r.ctrl_out[k] == n, (f.name, k)
     assert r.iterations == f.iterations
     return r
 
@@ -93,6 +95,20 @@ SIM = load("sim").pcu
     (SIM, Program(stages=[Stage("add", a="carry")], ii=0), r"ii = 0: must be in 1\.\.31"),
     (TINY, Program(counters=[Counter(1 << 16)]), r"counter 0: count = 65536: must fit 16 bits"),
     (TINY, Program(stages=[Stage("add", dist=2)]), r"stage 0: dist = 2: must be in 0\.\.1"),
+    (TINY, Program(counters=[Counter(4)], vec_in={0: In("notfirst1", init=-0.0)}),
+     r"vec_in\[0\]: when = 'notfirst1': counter 1 does not exist; the program has 1 counter "
+     r"\(0\.\.0\)"),
+    (SIM, Program(counters=[Counter(4), Counter(2)], vec_out={0: Out(when="last2")}),
+     r"vec_out\[0\]: when = 'last2': counter 2 does not exist; the program has 2 counters"),
+    (TINY, Program(scal_in={0: In("sometimes")}),
+     r"scal_in\[0\]: when = 'sometimes': allowed: never, every, done, wrap0\.\.wrap1, first<j>, "
+     r"last<j>, notfirst<j>, notlast<j> \(j in 0\.\.0\)"),
+    (TINY, Program(vec_in={0: ("first0", 1)}), r"vec_in\[0\]: must be a when string or an In"),
+    (TINY, Program(vec_in={0: In("first0", init="x")}), r"constant 'x': must be an int or a float"),
+    (TINY, Program(vec_out={0: Out(src="acc_prev")}),
+     r"an output reads 'acc_prev' but the program has no Acc"),
+    (TINY, Program(vec_out={0: Out(src="acc_before")}),
+     r"vec_out\[0\]: src 'acc_before' unknown .*allowed: reg, acc, acc_prev"),
 ])
 def test_assembler_errors(p, prog, msg):
     with pytest.raises(AsmError, match=msg):
@@ -127,6 +143,64 @@ def test_model_matches_golden(name):
     p, frags = pcu_sets.fragments(name, 1234)
     for f in frags:
         _check_model(p, f)
+
+
+def test_predicates_encode_and_evaluate():
+    """when codes: the assembler's encoding, the ISA's decoding and evaluation agree."""
+    from tiles.pcu_asm import parse_when
+    from tiles.pcu_isa import WHEN_KINDS, when_decode, when_eval
+    C = 3
+    for kind in WHEN_KINDS:
+        for j in range(C):
+            code = parse_when(f"{kind}{j}", C)
+            assert when_decode(code, C) == (kind, j)
+    start, last = [True, False, True], [False, True, True]
+    ev = lambda t: when_eval(parse_when(t, C), C, start, last)
+    assert ev("first0") and not ev("first1") and ev("notfirst1") and ev("last2")
+    assert not ev("notlast1") and not ev("wrap1") and ev("every") and not ev("never")
+    assert parse_when("done", C) == parse_when("wrap2", C)
+
+
+def test_predicated_inputs_need_no_data_when_false():
+    """The model stops (runs dry) only where the RTL would wait: an input popped on notfirst1 is
+    not needed in the first block, a skip input reads its init, and `In(wrap0, skip=True)` too."""
+    p = TINY
+    prog = Program(counters=[Counter(2), Counter(2)],
+                   vec_in={0: In("notfirst1", init=-5), 1: In("wrap0", init=9, skip=True)},
+                   stages=[Stage("add", a="vec0", b="vec1", dst="r0")],
+                   vec_out={0: Out(reg="r0", when="every")})
+    asm = assemble(p, prog)
+    # notfirst1 = 2 + 3·C + 1 with C = 2 counters
+    assert asm.config["vin"][0] == {"when": 2 + 3 * 2 + 1, "skip": 1, "init": (-5) & 0xFFFFFFFF}
+    assert asm.config["vin"][1] == {"when": 2 + 0, "skip": 1, "init": 9}
+    x = np.arange(8).reshape(2, 4)
+    y = np.array([[100] * 4, [200] * 4])
+    r = pcu_model.run(asm, {0: x, 1: y})
+    # iterations (j0, j1): (0,0) (1,0) (0,1) (1,1); vec0 only from j1 = 1; vec1 only on j0 = 1
+    want = np.array([[-5 + 9] * 4, [-5 + 100] * 4, list(x[0] + 9), list(x[1] + 200)])
+    np.testing.assert_array_equal(r.vec_out[0], pp.words(want))
+    with pytest.raises(ValueError, match="vec0 ran dry at iteration 3"):
+        pcu_model.run(asm, {0: x[:1], 1: y})
+
+
+def test_gemm_kchain_equals_full_gemm():
+    rng = np.random.default_rng(9)
+    for dtype, p in (("bf16", SIM), ("fp32", SIM), ("int16", SIM)):
+        if dtype == "int16":
+            a, b = rng.integers(-999, 999, (3, 13)), rng.integers(-999, 999, (13, 9))
+        else:
+            a, b = rng.standard_normal((3, 13)), rng.standard_normal((13, 9))
+        f = pp.gemm_systolic_kchain(p, a, b, dtype)
+        np.testing.assert_array_equal(f.vec_in[2], f.vec_out[1])   # the feedback loop
+        enc = pp.words if dtype == "int16" else pp.fp_words
+        full = np.zeros((3, 16), np.float32 if dtype != "int16" else np.int64)
+        full[:, :9] = gk.gemm(a, b, dtype)
+        np.testing.assert_array_equal(f.vec_out[0], np.concatenate([enc(full[:, :8]),
+                                                                    enc(full[:, 8:])]))
+        r = _check_model(p, f)
+        assert r.iterations == 3 * 4 * 2
+    with pytest.raises(AsmError, match="gemm_systolic_kchain: needs 3 vector inputs"):
+        pp.gemm_systolic_kchain(load("fpga").pcu, a, b, "bf16")
 
 
 def test_extension_on_and_off_give_the_same_bits():
