@@ -153,10 +153,10 @@ def expected(req, inputs, lanes):
     i = inputs
     if k == "gemm":
         return golden.gemm(i["a"], i["b"], dtype=req.dtype)
-    if k == "sdpa":
-        return golden.sdpa_streaming(i["q"], i["k"], i["v"])
+    if k == "sdpa":     # scores as dot products in the PCU order over ``lanes`` (None: GEMM order)
+        return golden.sdpa_streaming(i["q"], i["k"], i["v"], lanes=lanes)
     if k == "sdpa_naive":
-        return golden.sdpa_naive(i["q"], i["k"], i["v"])
+        return golden.sdpa_naive(i["q"], i["k"], i["v"], lanes=lanes)
     if k == "fft":
         return golden.fft(i["x"])
     if k == "hyena":

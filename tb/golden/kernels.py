@@ -120,20 +120,35 @@ def _sdpa_inputs(q, k, v):
     return q, k, v
 
 
-def _scores(q, k):
-    # Q·Kᵀ in GEMM order (sequential over the head dimension), then · log2(e)/sqrt(d).
-    s = gemm(q, k.T, dtype="fp32")
+def _scores(q, k, lanes=None):
+    """Q·Kᵀ · log2(e)/sqrt(d). ``lanes=None``: GEMM order (sequential over the head dimension);
+    ``lanes=L``: each score is a :func:`dot` product in the PCU's reduction order (a tree over each
+    group of L products, groups folded in order) — the order of a PCU whose lanes run along the
+    head dimension. Rows are done in chunks to bound the temporary (nq × nk × d) products."""
+    if lanes is None:
+        s = gemm(q, k.T, dtype="fp32")
+    else:
+        check_lanes(lanes)
+        s = np.empty((q.shape[0], k.shape[0]), np.float32)
+        step = max(1, (1 << 22) // max(1, k.shape[0] * q.shape[1]))
+        for i in range(0, q.shape[0], step):
+            s[i:i + step] = dot(q[i:i + step, None, :], k[None, :, :], lanes)
     return nx.fp32_mul(s, attention_scale(q.shape[1]))
 
 
-def sdpa_naive(q, k, v):
+def sdpa_naive(q, k, v, lanes=None):
     """Scaled dot-product attention, the O(N)-buffer form: a whole score row is kept.
 
     ``s2 = (Q Kᵀ) · log2(e)/√d`` (GEMM order); ``m = max_j s2``; ``p_j = exp2(s2_j - m)``;
     ``l = Σ_j p_j`` and ``o = Σ_j p_j·v_j`` sequentially over ``j``; ``out = o · recip(l)``.
+
+    ``lanes``: ``None`` (default) = scores in GEMM order; ``L`` = each score ``q_i·k_j`` is a dot
+    product in the PCU reduction order over L lanes (:func:`dot`: tree over each group of L
+    products, groups folded in order) — the variant computed by a PCU with its lanes along the
+    head dimension (``compiler/sdpa.py``). Everything after the scores is the same.
     """
     q, k, v = _sdpa_inputs(q, k, v)
-    s2 = _scores(q, k)
+    s2 = _scores(q, k, lanes)
     m = reduce_max(s2, 1)
     p = nx.exp2(nx.fp32_sub(s2, m[:, None]))
     nq, dv = q.shape[0], v.shape[1]
@@ -145,7 +160,7 @@ def sdpa_naive(q, k, v):
     return nx.fp32_mul(o, nx.reciprocal(l)[:, None])
 
 
-def sdpa_streaming(q, k, v):
+def sdpa_streaming(q, k, v, lanes=None):
     """Scaled dot-product attention, the O(1)-buffer streaming form (running max, rescaled running
     sum and output, division deferred to the end). For each key ``j`` in order::
 
@@ -155,9 +170,12 @@ def sdpa_streaming(q, k, v):
         l     = l·c + p                       (l, o start at -0.0; unfused mul-add)
         o     = o·c + p·v_j
         out   = o · recip(l)                  (after the last key)
+
+    ``lanes``: as for :func:`sdpa_naive` (``None`` = scores in GEMM order, ``L`` = scores as
+    PCU-order dot products over L lanes).
     """
     q, k, v = _sdpa_inputs(q, k, v)
-    s2 = _scores(q, k)
+    s2 = _scores(q, k, lanes)
     nq, dv = q.shape[0], v.shape[1]
     m = np.full(nq, -np.inf, np.float32)
     l = np.full(nq, -0.0, np.float32)
@@ -389,13 +407,19 @@ def linear_scan(a, b, lanes, h0=None):
     return scan_pairs(a, b, lanes, h0)
 
 
-def selective_scan(a_bar, bx, c, d, x, lanes):
+def selective_scan(a_bar, bx, c, d, x, lanes, reduce_lanes=None):
     """Mamba selective scan from discretized inputs (fp32).
 
     Shapes: ``a_bar``, ``bx``: ``(T, D, S)`` (time, channels, state); ``c``: ``(T, S)``;
     ``d``: ``(D,)``; ``x``: ``(T, D)``. Computes ``h_t = a_bar_t ⊙ h_{t-1} + bx_t`` along time
     (:func:`linear_scan` order with ``lanes``), then ``y_t = Σ_s c_t[s]·h_t[:, s]`` (reduction
-    order with ``lanes``) and ``y = fp32_add(y, fp32_mul(d, x))``. Returns ``(T, D)``.
+    order with ``reduce_lanes``, default ``lanes``) and ``y = fp32_add(y, fp32_mul(d, x))``.
+    Returns ``(T, D)``.
+
+    ``reduce_lanes = 1`` is the order of a fabric that keeps the lanes along *time* (the scan
+    mapping of ``compiler/scan.py``): the state sum is then a sequential accumulation
+    ``((-0 + c_0·h_0) + c_1·h_1) + …`` over ``s = 0, 1, …, S-1`` (one vector per state, folded in a
+    per-lane accumulator), followed by the ``d·x`` term as above.
     """
     a_bar = nx.fp32(a_bar)
     bx = nx.fp32(bx)
@@ -411,7 +435,8 @@ def selective_scan(a_bar, bx, c, d, x, lanes):
                          f"got {c.shape}, {d.shape}, {x.shape}")
     h = linear_scan(np.moveaxis(a_bar, 0, -1), np.moveaxis(bx, 0, -1), lanes)   # (D, S, T)
     h = np.moveaxis(h, -1, 0)                                                   # (T, D, S)
-    y = reduce_add(nx.fp32_mul(c[:, None, :], h), lanes)                        # (T, D)
+    y = reduce_add(nx.fp32_mul(c[:, None, :], h),
+                   lanes if reduce_lanes is None else reduce_lanes)             # (T, D)
     return nx.fp32_add(y, nx.fp32_mul(d[None, :], x))
 
 
