@@ -47,7 +47,10 @@ class Compiled:
     (MACs for GEMM, FU ops otherwise); ``peak_ops_per_cycle``: peak of the units used (e.g.
     L·S MACs per systolic PCU); ``units``: ``{"pcu": n, "pmu": n, "agcu": n}`` used;
     ``buffer_reads``: labels of phase reads that are buffer high-water marks in words;
-    ``stall_reads``: labels of phase reads that are stall counters; ``notes``: one line for reports.
+    ``stall_reads``: labels of phase reads that are stall counters; ``notes``: one line for reports;
+    ``golden_options``: keyword arguments of a documented order variant of the kernel's golden
+    function that the result follows (passed to :func:`compiler.requests.expected`; e.g.
+    ``{"reduce_lanes": 1}`` for a mamba mapping that sums the states sequentially).
     """
 
     job: object
@@ -59,6 +62,7 @@ class Compiled:
     buffer_reads: tuple = ()
     stall_reads: tuple = ()
     notes: str = ""
+    golden_options: dict = dataclasses.field(default_factory=dict)
 
 
 def available(kernel):

@@ -147,8 +147,12 @@ def golden_bf16(x):
     return numerics.bf16_round(x)
 
 
-def expected(req, inputs, lanes):
-    """The golden (bit-exact) result for ``inputs`` on a fabric with ``lanes`` lanes."""
+def expected(req, inputs, lanes, **options):
+    """The golden (bit-exact) result for ``inputs`` on a fabric with ``lanes`` lanes.
+
+    ``options``: keyword arguments of a documented order variant of the golden function that the
+    mapping follows (:attr:`compiler.kernel.Compiled.golden_options`), e.g. mamba's
+    ``reduce_lanes`` (:func:`tb.golden.selective_scan`)."""
     k = req.kernel
     i = inputs
     if k == "gemm":
@@ -166,7 +170,8 @@ def expected(req, inputs, lanes):
     if k == "linear_scan":
         return golden.linear_scan(i["a"], i["b"], lanes)
     if k == "mamba":
-        return golden.selective_scan(i["a_bar"], i["bx"], i["c"], i["d"], i["x"], lanes)
+        return golden.selective_scan(i["a_bar"], i["bx"], i["c"], i["d"], i["x"], lanes,
+                                     **options)
     raise RequestError(f"kernel {k!r}: no golden model")
 
 

@@ -87,7 +87,7 @@ def run_kernel(req, params, seed=0, out_dir=None, waves=False, **options):
     compiled = compile_kernel(req, params, inputs, **options)
     result = _executor(params).run(compiled.job, seed=seed, waves=waves)
     out = compiled.output(result.outputs)
-    exp = expected(req, inputs, compiled.golden_lanes)
+    exp = expected(req, inputs, compiled.golden_lanes, **compiled.golden_options)
     exact = bits_equal(out, exp)
     ref = float64_reference(req, inputs)
     err = error_report(out, ref)
@@ -114,7 +114,8 @@ def run_kernel(req, params, seed=0, out_dir=None, waves=False, **options):
         "buffer_high_water_words": int(buffer_hw),
         "stalls": {k: int(reads[k]) for k in compiled.stall_reads if k in reads},
         "units": compiled.units, "options": {k: v for k, v in options.items()},
-        "notes": compiled.notes, "wall_s": round(result.wall_s, 2),
+        "notes": compiled.notes, "golden_options": dict(compiled.golden_options),
+        "wall_s": round(result.wall_s, 2),
     }
     if out_dir:
         d = Path(out_dir)
