@@ -50,7 +50,9 @@ class Compiled:
     ``stall_reads``: labels of phase reads that are stall counters; ``notes``: one line for reports;
     ``golden_options``: keyword arguments of a documented order variant of the kernel's golden
     function that the result follows (passed to :func:`compiler.requests.expected`; e.g.
-    ``{"reduce_lanes": 1}`` for a mamba mapping that sums the states sequentially).
+    ``{"reduce_lanes": 1}`` for a mamba mapping that sums the states sequentially);
+    ``buffer_sum``: the buffer reads are parts of one buffer (e.g. a FIFO chained over several
+    PMUs) — ``run_kernel`` reports their sum instead of their maximum.
     """
 
     job: object
@@ -63,6 +65,7 @@ class Compiled:
     stall_reads: tuple = ()
     notes: str = ""
     golden_options: dict = dataclasses.field(default_factory=dict)
+    buffer_sum: bool = False
 
 
 def available(kernel):

@@ -96,7 +96,8 @@ def run_kernel(req, params, seed=0, out_dir=None, waves=False, **options):
     for ph in result.reads:
         for k, v in ph.items():
             reads[k] = reads.get(k, 0) + v if k in compiled.stall_reads else max(reads.get(k, 0), v)
-    buffer_hw = max([reads.get(k, 0) for k in compiled.buffer_reads], default=0)
+    buffer_hw = [reads.get(k, 0) for k in compiled.buffer_reads]
+    buffer_hw = sum(buffer_hw) if compiled.buffer_sum else max(buffer_hw, default=0)
     cycles = result.cycles
     ideal = int(np.ceil(compiled.useful_ops / compiled.peak_ops_per_cycle)) \
         if compiled.peak_ops_per_cycle else 0
