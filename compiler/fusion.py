@@ -72,6 +72,13 @@ def floats_of(w):
     return nx.from_bits(np.ascontiguousarray(w, np.uint32))
 
 
+def _size(nbytes):
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if nbytes >= 1 << shift:
+            return f"{nbytes / (1 << shift):g} {unit}"
+    return f"{nbytes} bytes"
+
+
 def linear_loops(vectors, cap):
     """An AGCU loop nest walking ``vectors`` consecutive vectors with loop sizes ``<= cap``."""
     if vectors <= cap:
@@ -162,7 +169,7 @@ class Pipeline:
             used = sum(t.vectors * 4 * L for t in self.tensors.values())
             raise MappingError(f"{self.name}: HBM tensor {name!r} ({nbytes} bytes) does not fit: "
                                f"the {self.params.name!r} HBM model has {cap} bytes "
-                               f"({cap >> 20} MiB), {used} already used by "
+                               f"({_size(cap)}), {used} already used by "
                                f"{len(self.tensors)} tensors; use a smaller shape or a configuration "
                                f"with a larger memory")
         self._next = -(-end // self.align) * self.align

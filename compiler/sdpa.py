@@ -215,7 +215,7 @@ def build(params, q, k, v, form="streaming", fifo_depth=None, stream_fifo=True):
     nn = n * n
     progs = programs(params, n, d, form)
     if form == "naive":
-        need = n + 4 if fifo_depth is None else fifo_depth
+        need = max(n + 4, cap) if fifo_depth is None else fifo_depth
         if need < n:
             raise MappingError(f"sdpa_naive: fifo_depth = {fifo_depth} vectors: the row FIFO must "
                                f"hold a whole score row (n = {n} vectors) or the pipeline "
@@ -315,7 +315,7 @@ def compile(req, params, inputs, **options):
     notes += f"; {len(plans)} phase(s): " + " | ".join("+".join(pl.units) for pl in plans)
     return Compiled(job=job, output=output, golden_lanes=params.lanes, useful_ops=n * n,
                     peak_ops_per_cycle=1.0, units=units, buffer_reads=buf, stall_reads=stall,
-                    notes=notes)
+                    notes=notes, buffer_sum=True)
 
 
 def model(params, q, k, v, form="streaming", **kw):
