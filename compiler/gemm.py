@@ -47,7 +47,7 @@ import math
 import numpy as np
 
 from hw import numerics as nx
-from tiles.pcu_asm import Counter, Out, Program, Stage, Stationary
+from tiles.pcu_asm import Counter, In, Out, Program, Stage, Stationary
 from tiles.pmu_asm import Pipe
 from tiles.pmu_asm import Program as PMUProgram
 
@@ -182,10 +182,11 @@ def _pitch(words, lanes, access_words, channels, spread):
     return p
 
 
-def plan(req, params, *, chains=None, mb=None, g=None, weights=None, spread=True):
+def plan(req, params, *, chains=None, mb=None, g=None, weights=None, spread=True, base=0):
     """Decide chains, blocks, tiles, HBM layout for ``req`` on ``params`` (see the module
     docstring). Options: ``chains`` (Q), ``mb`` (rows per M block), ``g`` (n-tiles per chain per
-    phase), ``weights`` (``"agcu"`` / ``"pmu"``), ``spread`` (pad row pitches across channels)."""
+    phase), ``weights`` (``"agcu"`` / ``"pmu"``), ``spread`` (pad row pitches across channels);
+    ``base``: first HBM byte address for A, B, C (several GEMMs in one job)."""
     if req.kernel != "gemm":
         raise MappingError(f"compiler.gemm maps 'gemm', not {req.kernel!r}")
     dtype = req.dtype
@@ -281,21 +282,22 @@ def plan(req, params, *, chains=None, mb=None, g=None, weights=None, spread=True
 
     def up(x):
         return _cdiv(x, align) * align
-    a_base = 0
+    a_base = up(base)
     b_base = up(a_base + 4 * m_pad * a_pitch)
     c_base = up(b_base + 4 * b_rows * b_pitch)
     total = up(c_base + 4 * m_pad * c_pitch)
     if total > hbm.capacity_bytes:
         raise MappingError(f"gemm {M}x{N}x{K}: A, B and C (padded to {m_pad}x{nkb * L}, "
                            f"{nkb * L}x{tiles * L}, {m_pad}x{tiles * L} words) need "
-                           f"{total // 1024} KiB of HBM; the {hbm.kind!r} HBM of {p.name!r} has "
+                           f"{(total - a_base) // 1024} KiB of HBM{' from ' + hex(a_base) if a_base else ''}; the {hbm.kind!r} HBM of {p.name!r} has "
                            f"{hbm.capacity_bytes // 1024} KiB")
     return GemmPlan(M, N, K, dtype, L, S, c, Q, nkb, mb, n_mb, g, n_groups, W, a_pitch, b_pitch,
                     c_pitch, a_base, b_base, c_base, b_rows, total)
 
 
-def hbm_layout(pl, params, a, b):
-    """The HBM image holding A and B (as 32-bit words, padded; see the module docstring)."""
+def hbm_layout(pl, params, a, b, img=None):
+    """The HBM image holding A and B (as 32-bit words, padded; see the module docstring);
+    ``img``: add them to this :class:`memory.host.DRAMImage`."""
     from memory.host import DRAMImage
     op, cls, ident, apad, bpad, cdt = DTYPES[pl.dtype]
     if pl.dtype == "bf16":
@@ -312,7 +314,7 @@ def hbm_layout(pl, params, a, b):
     B = np.zeros((pl.b_rows, pl.b_pitch), wdt)
     B[pl.K:, :] = bpad
     B[:pl.K, :pl.N] = b32
-    img = DRAMImage(params.memory.hbm, "hbm")
+    img = img if img is not None else DRAMImage(params.memory.hbm, "hbm")
     img.place(pl.a_base, A)
     img.place(pl.b_base, B)
     return img
@@ -336,7 +338,7 @@ def pcu_program(pl, j):
         vec_in[1] = "every"
     elif fb:
         c0 = "vec1"
-        vec_in[1] = f"notfirst{KB}"
+        vec_in[1] = In(f"notfirst{KB}", init=ident)
     else:
         c0 = "const"
     stages = [Stage(op, a="bvec0", lane=j * S + s, b="stat", c=c0 if s == 0 else "r1",
@@ -352,15 +354,6 @@ def pcu_program(pl, j):
                    vec_in=vec_in, stationary=Stationary(vec=2 if (fb or pl.chain > 1) else 1,
                                                         level=0),
                    stages=stages, vec_out=vec_out)
-    if first and fb:
-        prog = _with_init(prog, 1, ident)
-    return prog
-
-
-def _with_init(prog, port, value):
-    """Input ``port`` is popped on a predicate; iterations that do not pop it read ``value``."""
-    if hasattr(prog, "vec_init"):
-        prog.vec_init = {port: value}
     return prog
 
 
@@ -467,42 +460,75 @@ def _clear_before_start(phase):
     return phase
 
 
-def compile(req, params, inputs, **options):
-    """Map ``gemm`` (see the module docstring). Options: ``chains``, ``mb``, ``g``, ``weights``,
-    ``spread`` (see :func:`plan`); others (``baseline``) are accepted and ignored."""
+_OPTIONS = ("chains", "mb", "g", "weights", "spread")
+
+
+def _phases(pl, params, fmap, tag=""):
     from hw.config import AddressMap
     from tiles.pcu_isa import PERF_NAMES
     from tiles.pmu_layout import PERF_COUNTERS
-    known = {k: options[k] for k in ("chains", "mb", "g", "weights", "spread") if k in options}
-    pl = plan(req, params, **known)
-    img = hbm_layout(pl, params, inputs["a"], inputs["b"])
-    fmap = fabric_map(params)
-    phases = []
-    stall, buf = set(), set()
+    phases, stall, buf = [], set(), set()
     for mblk in range(pl.n_mblocks):
         for grp in range(pl.n_groups):
             gr = build_graph(pl, params, mblk, grp)
+            gr.name = tag + gr.name
             ph, _ = build_phase(gr, params, fmap)
             _clear_before_start(ph)
             for name, node in gr.nodes.items():
                 if node.kind == "pcu":
                     for ctr in ("active", "stall_input", "stall_output", "loads"):
-                        ph.reads[f"{name}.{ctr}"] = (node.site.id,
-                                                     AddressMap.PERF + PERF_NAMES.index(ctr))
-                    stall.update({f"{name}.stall_input", f"{name}.stall_output"})
+                        ph.reads[f"{tag}{name}.{ctr}"] = (node.site.id,
+                                                          AddressMap.PERF + PERF_NAMES.index(ctr))
+                    stall.update({f"{tag}{name}.stall_input", f"{tag}{name}.stall_output"})
                 elif node.kind == "pmu" and name.startswith("psum"):
-                    ph.reads[f"{name}.high_water"] = (node.site.id, AddressMap.PERF +
-                                                      PERF_COUNTERS.index("high_water"))
-                    buf.add(f"{name}.high_water")
+                    ph.reads[f"{tag}{name}.high_water"] = (node.site.id, AddressMap.PERF +
+                                                           PERF_COUNTERS.index("high_water"))
+                    buf.add(f"{tag}{name}.high_water")
             phases.append(ph)
+    return phases, stall, buf
+
+
+def _output(pl):
     cdt = DTYPES[pl.dtype][5]
 
-    def output(outs):
-        c = np.ascontiguousarray(outs["c"][:pl.M, :pl.N])
+    def output(outs, key="c"):
+        c = np.ascontiguousarray(outs[key][:pl.M, :pl.N])
         return c.view(cdt)
+    return output
 
+
+def compile(req, params, inputs, **options):
+    """Map ``gemm`` (see the module docstring). Options: ``chains``, ``mb``, ``g``, ``weights``,
+    ``spread`` (see :func:`plan`); others (``baseline``) are accepted and ignored."""
+    known = {k: options[k] for k in _OPTIONS if k in options}
+    pl = plan(req, params, **known)
+    img = hbm_layout(pl, params, inputs["a"], inputs["b"])
+    phases, stall, buf = _phases(pl, params, fabric_map(params))
     job = Job(phases, img, {"c": (pl.c_base, (pl.m_pad, pl.c_pitch), np.uint32)})
-    return Compiled(job=job, output=output, golden_lanes=pl.lanes, useful_ops=pl.M * pl.N * pl.K,
+    return Compiled(job=job, output=_output(pl), golden_lanes=pl.lanes,
+                    useful_ops=pl.M * pl.N * pl.K,
                     peak_ops_per_cycle=pl.lanes * pl.stages * pl.pcus, units=pl.units,
                     buffer_reads=tuple(sorted(buf)), stall_reads=tuple(sorted(stall)),
                     notes=pl.describe())
+
+
+def batch(cases, params, **options):
+    """Several GEMMs in one job (one simulation): ``cases`` = ``[(req, inputs), ...]``; their
+    tensors sit one after the other in HBM and their phases run in order. Returns ``(job, plans,
+    outputs)`` where ``outputs[i](job_result.outputs)`` is case i's C."""
+    from memory.host import DRAMImage
+    known = {k: options[k] for k in _OPTIONS if k in options}
+    img = DRAMImage(params.memory.hbm, "hbm")
+    fmap = fabric_map(params)
+    phases, plans, outs, fetch = [], [], [], {}
+    base = 0
+    for i, (req, inputs) in enumerate(cases):
+        pl = plan(req, params, base=base, **known)
+        base = pl.hbm_bytes
+        hbm_layout(pl, params, inputs["a"], inputs["b"], img)
+        phases += _phases(pl, params, fmap, tag=f"g{i}.")[0]
+        fetch[f"c{i}"] = (pl.c_base, (pl.m_pad, pl.c_pitch), np.uint32)
+        out = _output(pl)
+        outs.append(lambda o, out=out, key=f"c{i}": out(o, key))
+        plans.append(pl)
+    return Job(phases, img, fetch), plans, outs
