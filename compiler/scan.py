@@ -155,21 +155,33 @@ class HbmError(MappingError):
 class Hbm:
     """Bump allocator of HBM space (vector addresses) plus the image holding the inputs."""
 
-    def __init__(self, params, kernel):
+    def __init__(self, params, kernel, base=0):
         self.params = params
         self.kernel = kernel
         self.L = params.lanes
         self.vbytes = 4 * self.L
         self.access = max(1, params.memory.hbm.access_bytes // self.vbytes)
         self.cap = params.memory.hbm.capacity_bytes // self.vbytes
-        self.top = 0
+        self.top = int(base)
         self.parts = []
         self.image = DRAMImage(params.memory.hbm, "hbm")
 
     def alloc(self, what, vectors):
+        """Reserve ``vectors`` (aligned to a DRAM access); :meth:`check` reports overflow with
+        every part listed."""
         base = -(-self.top // self.access) * self.access
         self.top = base + vectors
         self.parts.append((what, vectors))
+        return base
+
+    def place(self, what, words):
+        words = np.ascontiguousarray(words, np.uint32).reshape(-1, self.L)
+        base = self.alloc(what, words.shape[0])
+        if self.top <= self.cap:
+            self.image.place(base * self.vbytes, words)
+        return base
+
+    def check(self):
         if self.top > self.cap:
             need = self.top * self.vbytes
             parts = ", ".join(f"{w} {v * self.vbytes} B" for w, v in self.parts)
@@ -178,13 +190,6 @@ class Hbm:
                 f"{self.params.name!r} HBM has {self.params.memory.hbm.capacity_bytes} bytes "
                 f"(memory.hbm rows x banks x row_bytes x channels); use a smaller shape or a "
                 f"configuration with more HBM")
-        return base
-
-    def place(self, what, words):
-        words = np.ascontiguousarray(words, np.uint32).reshape(-1, self.L)
-        base = self.alloc(what, words.shape[0])
-        self.image.place(base * self.vbytes, words)
-        return base
 
 
 def _loops(shape):
@@ -311,6 +316,7 @@ def pack(plan, params, hbm, spills=None, max_units=None):
             mark_top, mark_parts, mark_sp = hbm.top, list(hbm.parts), dict(spills)
             try:
                 g = _phase_graph(plan, i, j, hbm, spills, params, f"[{len(out)}]")
+                hbm.check()
                 phase, _ = build_phase(g, params)
             except HbmError:
                 raise
@@ -773,16 +779,17 @@ class Mapping:
     notes: str
 
 
-def _carry_variants(baseline):
-    return ("scalar", "vector") if baseline else (None,)
-
-
-def _build(plans_fn, params, kernel, baseline, max_units):
-    """Try the carry variants (scalar carry first: fewer units, same phase); return the packed
-    phases of the first that maps."""
+def _build(plans_fn, params, kernel, baseline, max_units, carry=None):
+    """Try the carry variants (scalar carry first: fewer units, same phase; or only ``carry``);
+    return the packed phases of the first that maps."""
+    if carry not in (None, "scalar", "vector"):
+        raise MappingError(f"{kernel}: carry = {carry!r}: allowed: 'scalar', 'vector' (or None: "
+                           f"try both)")
+    variants = ((carry,) if carry else ("scalar", "vector")) if baseline else (None,)
     err = None
-    for carry in _carry_variants(baseline):
+    for carry in variants:
         hbm, plans, finish = plans_fn(carry)
+        hbm.check()
         try:
             phases = []
             spills = {}
@@ -803,8 +810,10 @@ def _check_params(params, kernel):
           f"{kernel}: needs fp32 in the PCU stages (op_classes)")
 
 
-def plan_kernel(req, params, inputs, baseline=False, max_units=None):
-    """Map ``req`` (see the module docstring); return a :class:`Mapping`."""
+def plan_kernel(req, params, inputs, baseline=False, max_units=None, carry=None, hbm_base=0):
+    """Map ``req`` (see the module docstring); return a :class:`Mapping`. ``max_units``: at most
+    this many units per phase; ``carry``: the baseline's carry path (``"scalar"`` / ``"vector"``;
+    default: scalar if it maps, else vector); ``hbm_base``: first HBM vector address to use."""
     L = params.lanes
     P = params.pcu
     k = req.kernel
@@ -822,14 +831,14 @@ def plan_kernel(req, params, inputs, baseline=False, max_units=None):
         words = _enc(xp, fp)
 
         def plans(carry):
-            hbm = Hbm(params, k)
+            hbm = Hbm(params, k, hbm_base)
             xb = hbm.place("x", words)
             yb = hbm.alloc("y", Gp)
             units, streams = _sum_plan(params, k, "x", "y", gshape, (), fp, baseline, carry)
             plan = Plan(k, units, streams, {"x": Tensor(xb, _loops(gshape))},
                         {"y": Tensor(yb, _loops(gshape))})
             return hbm, [plan], {"y": (yb, Gp)}
-        hbm, phases, fin = _build(plans, params, k, baseline, max_units)
+        hbm, phases, fin = _build(plans, params, k, baseline, max_units, carry)
         yb, _ = fin["y"]
 
         def output(outs):
@@ -850,7 +859,7 @@ def plan_kernel(req, params, inputs, baseline=False, max_units=None):
         ap[:n], bp[:n] = a, b
 
         def plans(carry):
-            hbm = Hbm(params, k)
+            hbm = Hbm(params, k, hbm_base)
             ab = hbm.place("a", _enc(ap, True))
             bb = hbm.place("b", _enc(bp, True))
             hb = hbm.alloc("h", Gp)
@@ -859,7 +868,7 @@ def plan_kernel(req, params, inputs, baseline=False, max_units=None):
                                             "b": Tensor(bb, _loops(gshape))},
                         {"h": Tensor(hb, _loops(gshape))})
             return hbm, [plan], {"h": (hb, Gp)}
-        hbm, phases, fin = _build(plans, params, k, baseline, max_units)
+        hbm, phases, fin = _build(plans, params, k, baseline, max_units, carry)
         hb, _ = fin["h"]
 
         def output(outs):
@@ -869,11 +878,11 @@ def plan_kernel(req, params, inputs, baseline=False, max_units=None):
                         f"linear_scan {'baseline' if baseline else 'ext'}: {len(phases)} "
                         f"phase(s), {Gp} groups of {L}")
     if k == "mamba":
-        return _mamba(req, params, inputs, baseline, max_units, cmax)
+        return _mamba(req, params, inputs, baseline, max_units, cmax, carry, hbm_base)
     raise MappingError(f"scan mapping: kernel {k!r} is not a scan kernel")
 
 
-def _mamba(req, params, inputs, baseline, max_units, cmax):
+def _mamba(req, params, inputs, baseline, max_units, cmax, carry, hbm_base):
     L = params.lanes
     P = params.pcu
     T, D, S = req.shape["T"], req.shape["D"], req.shape["S"]
@@ -898,7 +907,7 @@ def _mamba(req, params, inputs, baseline, max_units, cmax):
     gshape, rshape = (G,), (S, D)
 
     def plans(carry):
-        hbm = Hbm(params, "mamba")
+        hbm = Hbm(params, "mamba", hbm_base)
         ab = hbm.place("a_bar", _enc(aT, True))
         bb = hbm.place("bx", _enc(bT, True))
         cb = hbm.place("c", _enc(cT, True))
@@ -926,7 +935,7 @@ def _mamba(req, params, inputs, baseline, max_units, cmax):
                         "xT": Tensor(xb, _loops((G, D))), "dv": Tensor(db, _loops((D,)))},
                        {"y": Tensor(yb, _loops((G, D)))})
         return hbm, [scan, readout], {"y": (yb, D * G)}
-    hbm, phases, fin = _build(plans, params, "mamba", baseline, max_units)
+    hbm, phases, fin = _build(plans, params, "mamba", baseline, max_units, carry)
     yb, _ = fin["y"]
 
     def output(outs):
@@ -947,19 +956,23 @@ def _mapping(phases, hbm, outputs, output, golden_options, useful, params, notes
     return Mapping(phases, hbm, outputs, output, golden_options, useful, pcus, units, notes)
 
 
-def compile(req, params, inputs, baseline=False, max_units=None, **options):
+def compile(req, params, inputs, baseline=False, max_units=None, carry=None, hbm_base=0,
+            **options):
     """Compile a scan kernel (``scan``, ``linear_scan``, ``mamba``) for ``params``; see the module
-    docstring. ``baseline=True`` maps without the ``scan`` extension (same bits)."""
+    docstring. ``baseline=True`` maps without the ``scan`` extension (same bits); ``max_units``,
+    ``carry``, ``hbm_base``: see :func:`plan_kernel`. Other options are ignored."""
     from .job import Job
 
-    m = plan_kernel(req, params, inputs, baseline=baseline, max_units=max_units)
+    m = plan_kernel(req, params, inputs, baseline=baseline, max_units=max_units, carry=carry,
+                    hbm_base=hbm_base)
     stalls, buffers = [], []
     for info in m.phases:
         s, b = _perf_reads(info, params)
         stalls += s
         buffers += b
     job = Job([p.phase for p in m.phases], m.hbm.image, m.outputs)
-    job.graphs = [p.graph for p in m.phases]
+    job.graphs = [p.graph for p in m.phases]      # for run_model and reports
+    job.hbm_top = m.hbm.top                        # first free HBM vector (for batching jobs)
     return Compiled(job=job, output=m.output, golden_lanes=params.lanes,
                     useful_ops=m.useful_ops, peak_ops_per_cycle=float(params.lanes * m.max_pcus),
                     units=m.units, buffer_reads=tuple(buffers), stall_reads=tuple(stalls),
