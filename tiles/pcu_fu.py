@@ -5,14 +5,26 @@ stage (:data:`tiles.pcu_isa.OP_CLASS`). Its latency is fixed per stage (:func:`s
 slowest built class sets it and faster results are delayed to match, so a stage is a fixed-length
 pipeline that advances every cycle (the PCU never stalls its datapath; it gates *issue* instead).
 
-Bit-exact models: integer and fixed-point ops are :mod:`hw.numerics` (``wrap``, ``saturate``,
-``fixed_mul``); fp32 ops, casts, exp2 and reciprocal are the :mod:`hw.arith` blocks, which are
-bit-exact to :mod:`hw.numerics`. The Python model of a whole stage is :func:`tiles.pcu_model.fu`.
+Area: a stage runs one opcode at a time, so a unit shares everything it can between ops:
+
+* **one multiplier** (a signed 32×32 product, four ``MULT18X18D`` on ECP5) for ``mul``,
+  ``muladd``, ``fxmul`` and the significand product of ``fmul`` / ``fma``;
+* **one 64-bit adder** after it (``muladd``'s ``+ c``, ``fxmul``'s rounding constant);
+* **one 33-bit adder/subtractor** for ``add sub adds subs lt min max`` and, on order keys of the
+  flushed fp32 encodings, ``flt fmin fmax`` (``feq`` / ``eq`` share one equality comparator);
+* **one funnel shifter** for ``shl shr shrl`` and ``fxmul``'s rescale;
+* **one select** (``pass min max sel fmin fmax``) and one bitwise unit (``and or xor``).
+
+fp32 add is :class:`hw.arith.FPAdd`; the fp32 multiply is the normalise/round datapath of
+:class:`hw.arith.FPMul` fed by the shared product (same cut points, same bits); casts, exp2 and
+reciprocal are the :mod:`hw.arith` blocks.
+
+Bit-exact models: :func:`tiles.pcu_model.fu` (:mod:`hw.numerics` for every op).
 """
 
 from __future__ import annotations
 
-from amaranth import Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -22,6 +34,8 @@ __all__ = ["LaneFU", "stage_latency", "fp_latencies", "delay"]
 
 INT_MAX = (1 << 31) - 1
 INT_MIN = -(1 << 31)
+_NAN = 0x7FC00000
+_INF = 0x7F800000
 
 
 def fp_latencies():
@@ -57,11 +71,23 @@ def delay(m, sig, n, name=None):
     return cur
 
 
-def _sat32(m, x, name):
-    r = Signal(32, name=name)
-    m.d.comb += r.eq(Mux(x > INT_MAX, Const(INT_MAX, 32),
-                         Mux(x < INT_MIN, Const(INT_MIN & 0xFFFFFFFF, 32), x[:32])))
-    return r
+class _Cut:
+    """Registers ``values`` (a dict of Values) when ``on``, else passes them through."""
+
+    def __init__(self, m, on):
+        self.m, self.on = m, on
+
+    def __call__(self, name, **values):
+        out = {}
+        for k, v in values.items():
+            if self.on:
+                r = Signal.like(v, name=f"{name}_{k}") if isinstance(v, Signal) else \
+                    Signal(v.shape(), name=f"{name}_{k}")
+                self.m.d.sync += r.eq(v)
+                out[k] = r
+            else:
+                out[k] = v
+        return type("CutValues", (), out)
 
 
 class LaneFU(wiring.Component):
@@ -73,6 +99,11 @@ class LaneFU(wiring.Component):
 
     Parameters: ``classes`` (operator classes built), ``latency`` (>= :func:`stage_latency`),
     ``comb`` (latency 0: every block combinational).
+
+    Pipeline: with ``latency >= 2`` the operands and the shared product are registered after the
+    first cycle (the multiplier's cycle); the integer / fixed-point / compare results are formed in
+    the second cycle and delayed to ``latency``; the fp32 multiply normalises in the second cycle and
+    rounds in the third, where the fp32 adder (``fadd fsub``, ``fma``'s sum) starts.
     """
 
     def __init__(self, classes, latency=None, comb=False):
@@ -91,75 +122,206 @@ class LaneFU(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         D = self.latency
+        classes = self.classes
+        fp = "fp32" in classes
+        fixed = "fixed" in classes
         op, a, b, c = self.op, self.a, self.b, self.c
-        sa, sb = a.as_signed(), b.as_signed()
-        results = []   # (set of ops, signal valid D cycles after the operands)
-
-        # ---- integer and fixed point (combinational, then delayed) ------------------------
-        ir = Signal(32, name="int_r")
-        prod = Signal(signed(64), name="prod")
-        m.d.comb += prod.eq(sa * sb)
-        sum_s = Signal(signed(34))
-        dif_s = Signal(signed(34))
-        m.d.comb += [sum_s.eq(sa + sb), dif_s.eq(sa - sb)]
-        sh = b[:5]
-        int_ops = {
-            Op.PASS: a, Op.ADD: (a + b)[:32], Op.SUB: (a - b)[:32], Op.MUL: prod[:32],
-            Op.MULADD: (prod + c)[:32], Op.MIN: Mux(sa < sb, a, b), Op.MAX: Mux(sa < sb, b, a),
-            Op.LT: (sa < sb), Op.EQ: (a == b), Op.SEL: Mux(c != 0, a, b),
-            Op.AND: a & b, Op.OR: a | b, Op.XOR: a ^ b, Op.SHL: (a << sh)[:32],
-            Op.SHR: (sa >> sh)[:32], Op.SHRL: (a >> sh)[:32],
-            Op.ADDS: _sat32(m, sum_s, "adds"), Op.SUBS: _sat32(m, dif_s, "subs"),
-        }
-        if "fixed" in self.classes:
-            rnd = Signal(32)
-            m.d.comb += rnd.eq((Const(1, 33) << self.frac)[1:33])
-            q = Signal(signed(65))
-            m.d.comb += q.eq((prod + rnd) >> self.frac)
-            int_ops[Op.FXMUL] = _sat32(m, q, "fx")
-        with m.Switch(op):
-            for o, v in int_ops.items():
-                with m.Case(o):
-                    m.d.comb += ir.eq(v)
-        results.append((set(int_ops), delay(m, ir, D, "int_d")))
-
-        # ---- fp32: multiplier then adder (unfused FMA), comparator -----------------------
-        if "fp32" in self.classes or "cast" in self.classes or "tail" in self.classes:
+        if "fp32" in classes or "cast" in classes or "tail" in classes:
             from hw import arith
             lat = fp_latencies()
             if self.comb:
                 lat = {k: 0 for k in lat}
-        if "fp32" in self.classes:
+
+        # ---- cycle 0: the shared multiplier -------------------------------------------------
+        def unpack(x, name):
+            e = x[23:31]
+            zero = Signal(name=f"{name}_zero")
+            m.d.comb += zero.eq(e == 0)
+            return {"s": x[31], "e": e, "zero": zero,
+                    "inf": (e == 0xFF) & (x[0:23] == 0), "nan": (e == 0xFF) & (x[0:23] != 0),
+                    "sig": Cat(Mux(zero, 0, x[0:23]), ~zero)}
+
+        is_fmul = Signal()
+        if fp:
+            m.d.comb += is_fmul.eq((op == Op.FMUL) | (op == Op.FMA))
+            ua, ub = unpack(a, "ua"), unpack(b, "ub")
+            ma = Mux(is_fmul, Cat(ua["sig"], Const(0, 8)), a)
+            mb = Mux(is_fmul, Cat(ub["sig"], Const(0, 8)), b)
+        else:
+            ma, mb = a, b
+        prod = Signal(signed(64), name="prod")
+        m.d.comb += prod.eq(ma.as_signed() * mb.as_signed())
+
+        # the first cut: operands, product (and the fp32 multiply's unpacked fields)
+        cut1 = _Cut(m, D >= 2 and not self.comb)
+        vals = {"op": op, "a": a, "b": b, "c": c, "frac": self.frac, "prod": prod}
+        if fp:
+            mnan = ua["nan"] | ub["nan"] | (ua["inf"] & ub["zero"]) | (ub["inf"] & ua["zero"])
+            vals.update(mnan=mnan, minf=ua["inf"] | ub["inf"], mzero=ua["zero"] | ub["zero"],
+                        msign=ua["s"] ^ ub["s"],
+                        mexp=ua["e"] + ub["e"] - 127)
+        s1 = cut1("s1", **vals)
+        k1 = 1 if D >= 2 and not self.comb else 0     # cycles elapsed at s1
+
+        # ---- integer, fixed point and fp32 compares (one cycle) ------------------------------
+        op1, a1, b1, c1 = s1.op, s1.a, s1.b, s1.c
+        fpcmp = Signal(name="fpcmp")
+        ir = Signal(32, name="int_r")
+        if fp:
+            m.d.comb += fpcmp.eq((op1 == Op.FLT) | (op1 == Op.FEQ) | (op1 == Op.FMAX) |
+                                 (op1 == Op.FMIN))
+            za, zb = a1[23:31] == 0, b1[23:31] == 0
+            fa = Cat(Mux(za, 0, a1[0:23]), a1[23:32])          # flushed encodings
+            fb = Cat(Mux(zb, 0, b1[0:23]), b1[23:32])
+            # order keys: a signed compare of the keys is the total order (-0 just below +0)
+            ka = Cat(fa[0:31] ^ fa[31].replicate(31), fa[31])
+            kb = Cat(fb[0:31] ^ fb[31].replicate(31), fb[31])
+            nan = ((a1[23:31] == 0xFF) & (a1[0:23] != 0)) | ((b1[23:31] == 0xFF) & (b1[0:23] != 0))
+            both_zero = (fa[0:31] == 0) & (fb[0:31] == 0)
+            x = Mux(fpcmp, ka, a1)
+            y = Mux(fpcmp, kb, b1)
+            pa = Mux(fpcmp, fa, a1)
+            pb = Mux(fpcmp, fb, b1)
+        else:
+            x, y, pa, pb = a1, b1, a1, b1
+            nan = both_zero = Const(0)
+        sub = Signal(name="sub")
+        m.d.comb += sub.eq((op1 == Op.SUB) | (op1 == Op.SUBS) | (op1 == Op.LT) |
+                           (op1 == Op.MIN) | (op1 == Op.MAX) | fpcmp)
+        s33 = Signal(signed(33), name="addsub")
+        m.d.comb += s33.eq(x.as_signed() + Mux(sub, ~y, y).as_signed() + sub)
+        lt = s33[32]                                   # x < y (signed), exact in 33 bits
+        eq = Signal(name="eq")
+        m.d.comb += eq.eq(x == y)
+        ovf = s33[32] != s33[31]
+        sat_v = Mux(s33[32], Const(INT_MIN & 0xFFFFFFFF, 32), Const(INT_MAX, 32))
+        add_r = Mux(((op1 == Op.ADDS) | (op1 == Op.SUBS)) & ovf, sat_v, s33[0:32])
+
+        # select: pass / min / max / sel / fmin / fmax
+        take_a = Signal(name="take_a")
+        with m.Switch(op1):
+            with m.Case(Op.MIN, Op.FMIN):
+                m.d.comb += take_a.eq(lt)
+            with m.Case(Op.MAX, Op.FMAX):
+                m.d.comb += take_a.eq(~lt)
+            with m.Case(Op.SEL):
+                m.d.comb += take_a.eq(c1 != 0)
+            with m.Default():
+                m.d.comb += take_a.eq(1)
+        pick_r = Mux(fpcmp & nan, Const(_NAN, 32), Mux(take_a, pa, pb))
+        cmp_r = Signal(name="cmp_r")
+        with m.Switch(op1):
+            with m.Case(Op.LT):
+                m.d.comb += cmp_r.eq(lt)
+            with m.Case(Op.EQ):
+                m.d.comb += cmp_r.eq(eq)
+            with m.Case(Op.FLT):
+                m.d.comb += cmp_r.eq(~nan & lt & ~both_zero)
+            with m.Case(Op.FEQ):
+                m.d.comb += cmp_r.eq(~nan & (eq | both_zero))
+        logic_r = Signal(32, name="logic_r")
+        with m.Switch(op1):
+            with m.Case(Op.AND):
+                m.d.comb += logic_r.eq(a1 & b1)
+            with m.Case(Op.OR):
+                m.d.comb += logic_r.eq(a1 | b1)
+            with m.Default():
+                m.d.comb += logic_r.eq(a1 ^ b1)
+
+        # product + c (muladd) or + the rounding constant (fxmul); mul adds 0
+        is_fx = (op1 == Op.FXMUL) if fixed else Const(0)
+        addend = Signal(32, name="addend")
+        with m.Switch(op1):
+            with m.Case(Op.MULADD):
+                m.d.comb += addend.eq(c1)
+            if fixed:
+                with m.Case(Op.FXMUL):
+                    m.d.comb += addend.eq((Const(1, 33) << s1.frac)[1:33])
+        sum64 = Signal(64, name="sum64")
+        m.d.comb += sum64.eq(s1.prod.as_unsigned() + addend)
+
+        # one funnel shifter: out[i] = X[i + amount] for i < 32
+        is_shl = op1 == Op.SHL
+        src = Mux(is_shl, Cat(*[a1[31 - i] for i in range(32)]), a1)
+        fill = (op1 == Op.SHR) & a1[31]
+        window = Signal(63, name="sh_in")
+        amount = Signal(5, name="sh_amt")
+        m.d.comb += [window.eq(Cat(src, fill.replicate(31))), amount.eq(b1[0:5])]
+        if fixed:
+            with m.If(is_fx):
+                m.d.comb += [window.eq(sum64[0:63]), amount.eq(s1.frac)]
+        shifted = Signal(32, name="shifted")
+        m.d.comb += shifted.eq((window >> amount)[0:32])
+        shift_r = Mux(is_shl, Cat(*[shifted[31 - i] for i in range(32)]), shifted)
+        if fixed:
+            # saturation: the result fits 32 bits iff sum64[31 + frac .. 63] are all equal
+            sign = sum64[63]
+            diff = Cat(*[sum64[31 + j] ^ sign for j in range(32)])
+            keep = ~((Const(1, 33) << s1.frac)[0:32] - 1)[0:32]       # bits j >= frac
+            fx_ovf = (diff & keep) != 0
+            fx_r = Mux(fx_ovf, Mux(sign, Const(INT_MIN & 0xFFFFFFFF, 32), Const(INT_MAX, 32)),
+                       shifted)
+            shift_r = Mux(is_fx, fx_r, shift_r)
+
+        fpo = lambda *ops: ops if fp else ()
+        with m.Switch(op1):
+            with m.Case(Op.PASS, Op.NOP, Op.MIN, Op.MAX, Op.SEL, *fpo(Op.FMIN, Op.FMAX)):
+                m.d.comb += ir.eq(pick_r)
+            with m.Case(Op.AND, Op.OR, Op.XOR):
+                m.d.comb += ir.eq(logic_r)
+            with m.Case(Op.ADD, Op.SUB, Op.ADDS, Op.SUBS):
+                m.d.comb += ir.eq(add_r)
+            with m.Case(Op.LT, Op.EQ, *fpo(Op.FLT, Op.FEQ)):
+                m.d.comb += ir.eq(cmp_r)
+            with m.Case(Op.MUL, Op.MULADD):
+                m.d.comb += ir.eq(sum64[0:32])
+            with m.Case(Op.SHL, Op.SHR, Op.SHRL, *((Op.FXMUL,) if fixed else ())):
+                m.d.comb += ir.eq(shift_r)
+        # the int result is the default of the final select (the other classes' ops are listed)
+        results = [(None, delay(m, ir, D - k1, "int_d"))]
+
+        # ---- fp32 multiply (the shared product) and add ---------------------------------------
+        if fp:
             lm, la = lat["FPMul"], lat["FPAdd"]
-            m.submodules.fmul = fmul = arith.FPMul(lm)
+            assert self.comb or lm == 2, "the shared-product fp32 multiply is built for latency 2"
+            # normalise: product in [2**46, 2**48); shift by one if bit 47 is set
+            p = s1.prod
+            hi = p[47]
+            msig = Mux(hi, p[24:48], p[23:47])
+            guard = Mux(hi, p[23], p[22])
+            sticky = Mux(hi, p[0:23] != 0, p[0:22] != 0)
+            mexp = Signal(signed(11), name="fmul_exp")
+            m.d.comb += mexp.eq(s1.mexp + hi)
+            cut2 = _Cut(m, not self.comb)
+            s2 = cut2("s2", nan=s1.mnan, inf=s1.minf, zero=s1.mzero, sign=s1.msign,
+                      sig=msig, rup=guard & (sticky | msig[0]), tiny=mexp <= 0, ovf=mexp >= 255,
+                      exp8=mexp[0:8])
+            fmul_o = Signal(32, name="fmul_o")
+            with m.If(s2.nan):
+                m.d.comb += fmul_o.eq(_NAN)
+            with m.Elif(s2.inf):
+                m.d.comb += fmul_o.eq(Cat(Const(_INF, 31), s2.sign))
+            with m.Elif(s2.zero | s2.tiny):
+                m.d.comb += fmul_o.eq(Cat(Const(0, 31), s2.sign))
+            with m.Elif(s2.ovf):
+                m.d.comb += fmul_o.eq(Cat(Const(_INF, 31), s2.sign))
+            with m.Else():
+                m.d.comb += fmul_o.eq(Cat((Cat(s2.sig[0:23], s2.exp8) + s2.rup)[0:31], s2.sign))
+            # operands delayed to the multiply's output (cycle lm)
+            op_m = delay(m, s1.op, lm - k1, "op_m")
+            b_m = delay(m, s1.b, lm - k1, "b_m")
+            a_m = delay(m, s1.a, lm - k1, "a_m")
+            c_m = delay(m, s1.c, lm - k1, "c_m")
             m.submodules.fadd = fadd = arith.FPAdd(la)
-            m.submodules.fcmp = fcmp = arith.FPCompare()
-            m.d.comb += [fmul.a.eq(a), fmul.b.eq(b), fmul.en.eq(1), fadd.en.eq(1)]
-            op_m = delay(m, op, lm, "op_m")
-            a_m = delay(m, a, lm, "a_m")
-            b_m = delay(m, b, lm, "b_m")
-            c_m = delay(m, c, lm, "c_m")
             is_fma = op_m == Op.FMA
             m.d.comb += [
-                fadd.a.eq(Mux(is_fma, fmul.o, a_m)),
+                fadd.en.eq(1),
+                fadd.a.eq(Mux(is_fma, fmul_o, a_m)),
                 fadd.b.eq(Mux(is_fma, c_m, Mux(op_m == Op.FSUB, b_m ^ (1 << 31), b_m))),
             ]
-            fa = delay(m, fadd.o, D - lm - la, "fadd_d")
-            fm = delay(m, fmul.o, D - lm, "fmul_d")
-            m.d.comb += [fcmp.a.eq(a), fcmp.b.eq(b)]
-            cr = Signal(32, name="cmp_r")
-            with m.Switch(op):
-                with m.Case(Op.FMAX):
-                    m.d.comb += cr.eq(fcmp.max)
-                with m.Case(Op.FMIN):
-                    m.d.comb += cr.eq(fcmp.min)
-                with m.Case(Op.FLT):
-                    m.d.comb += cr.eq(fcmp.lt)
-                with m.Case(Op.FEQ):
-                    m.d.comb += cr.eq(fcmp.eq)
-            results += [({Op.FADD, Op.FSUB, Op.FMA}, fa), ({Op.FMUL}, fm),
-                        ({Op.FMAX, Op.FMIN, Op.FLT, Op.FEQ}, delay(m, cr, D, "cmp_d"))]
-        if "cast" in self.classes:
+            results += [({Op.FADD, Op.FSUB, Op.FMA}, delay(m, fadd.o, D - lm - la, "fadd_d")),
+                        ({Op.FMUL}, delay(m, fmul_o, D - lm, "fmul_d"))]
+        if "cast" in classes:
             lc = lat["Cast"]
             m.submodules.cast = cast = arith.Cast(lc)
             co = arith.Cast.Op
@@ -171,7 +333,7 @@ class LaneFU(wiring.Component):
                         m.d.comb += cast.op.eq(v)
             m.d.comb += [cast.a.eq(a), cast.en.eq(1)]
             results.append((set(sel), delay(m, cast.o, D - lc, "cast_d")))
-        if "tail" in self.classes:
+        if "tail" in classes:
             le, lr = lat["FPExp2"], lat["FPRecip"]
             m.submodules.exp2 = ex = arith.FPExp2(le)
             m.submodules.recip = rc = arith.FPRecip(lr)
@@ -180,9 +342,14 @@ class LaneFU(wiring.Component):
                         ({Op.RECIP}, delay(m, rc.o, D - lr, "recip_d"))]
 
         # ---- result select (the opcode delayed with the data) ------------------------------
-        op_d = delay(m, op, D, "op_d")
-        with m.Switch(op_d):
-            for ops, sig in results:
-                with m.Case(*ops):
-                    m.d.comb += self.o.eq(sig)
+        if len(results) == 1:
+            m.d.comb += self.o.eq(results[0][1])
+        else:
+            op_d = delay(m, s1.op, D - k1, "op_d")
+            with m.Switch(op_d):
+                for ops, sig in results[1:]:
+                    with m.Case(*ops):
+                        m.d.comb += self.o.eq(sig)
+                with m.Default():
+                    m.d.comb += self.o.eq(results[0][1])
         return m
