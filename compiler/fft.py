@@ -96,7 +96,7 @@ from .kernel import Compiled
 
 __all__ = ["Space", "Layout", "reorder_program", "dif_program", "dit_program",
            "dif_base_programs", "dit_base_programs", "twiddle_vectors", "FFTPlan", "plan",
-           "compile", "model_run"]
+           "compile", "compile_many", "model_run"]
 
 SIGN = 0x80000000
 
@@ -1031,8 +1031,9 @@ def _check_fabric(params, baseline, kernel):
         raise MappingError(f"{kernel}: the PCU needs an argument register (PCUParams.args = 0)")
 
 
-def plan(req, params, inputs, baseline=False, max_units=None):
-    """Decide the whole mapping (see the module docstring); returns an :class:`FFTPlan`."""
+def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):
+    """Decide the whole mapping (see the module docstring); returns an :class:`FFTPlan`.
+    ``hbm``: a shared HBM allocator (:func:`compile_many`); the caller then finishes it."""
     kernel = req.kernel
     _check_fabric(params, baseline, kernel)
     L = params.lanes
@@ -1042,7 +1043,8 @@ def plan(req, params, inputs, baseline=False, max_units=None):
               "pmu": sum(u.kind == "pmu" for u in fmap.units), "agcu": len(fmap.agcus)}
     for k, v in (max_units or {}).items():
         limits[k] = min(limits[k], v)
-    hbm = _Hbm(params, f"{kernel}: n = {req.shape['n']}")
+    own = hbm is None
+    hbm = hbm or _Hbm(params, f"{kernel}: n = {req.shape['n']}")
     fp = FFTPlan(req, params, baseline, [], max_units=limits)
     if kernel == "fft":
         n = _log2(req.shape["n"])
@@ -1083,7 +1085,8 @@ def plan(req, params, inputs, baseline=False, max_units=None):
     for seg in fp.segments:
         phases += _pack(fp, seg, scratch, fmap, limits)
     fp.phases = phases
-    fp.hbm_image = hbm.finish()
+    if own:
+        fp.hbm_image = hbm.finish()
     return fp
 
 
@@ -1092,6 +1095,34 @@ def compile(req, params, inputs, **options):
     ``max_units`` ({"pcu": n, "pmu": n, "agcu": n}: cap the units a phase may use)."""
     fp = plan(req, params, inputs, baseline=bool(options.get("baseline", False)),
               max_units=options.get("max_units"))
+    return _compiled(fp)
+
+
+def compile_many(entries, params):
+    """Several kernels in one :class:`~compiler.job.Job` (one simulation run; the phases run one
+    after the other, each kernel in its own HBM regions). ``entries``: ``[(req, inputs,
+    options)]``. Returns ``(job, [(Compiled, first phase, phase count)])``; a kernel's result is
+    ``compiled.output(job_outputs)`` (its output is named ``y<i>``) and its cycles are the sum
+    of its phases' cycles."""
+    hbm = _Hbm(params, "compile_many")
+    plans = [plan(req, params, inputs, baseline=bool(o.get("baseline", False)),
+                  max_units=o.get("max_units"), hbm=hbm) for req, inputs, o in entries]
+    img = hbm.finish()
+    phases, outputs, res = [], {}, []
+    for i, fp in enumerate(plans):
+        fp.hbm_image = img
+        c = _compiled(fp)
+        first = len(phases)
+        phases += fp.phases
+        outputs[f"y{i}"] = (fp.out_base, (fp.out_words,), np.uint32)
+        inner = c.output
+        c.output = (lambda f, k: lambda outs: f({"y": outs[k]}))(inner, f"y{i}")
+        res.append((c, first, len(fp.phases)))
+    return Job(phases, img, outputs), res
+
+
+def _compiled(fp):
+    req, params = fp.req, fp.params
     L = params.lanes
     job = Job(fp.phases, fp.hbm_image, {"y": (fp.out_base, (fp.out_words,), np.uint32)})
     out = _output_fn(fp)
