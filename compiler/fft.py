@@ -637,12 +637,15 @@ class _Hbm:
         self.pending.append((base, w))
         return base
 
-    def finish(self):
+    def check(self):
         cap = self.img.capacity
         if self.top > cap:
             raise MappingError(f"{self.what} needs {self.top} bytes of HBM (inputs, twiddle "
                                f"tables, scratch, output); the {self.params.name!r} HBM model has "
                                f"{cap} bytes")
+
+    def finish(self):
+        self.check()
         for base, w in getattr(self, "pending", []):
             self.img.place(base, w)
         return self.img
@@ -1080,6 +1083,7 @@ def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):
         raise MappingError(f"compiler.fft: kernel {kernel!r}: not an FFT kernel (fft, hyena)")
     big = max(s.space.words * s.batch for s in fp.segments)
     scratch = [hbm.alloc("scratch0", big), hbm.alloc("scratch1", big)]
+    hbm.check()
     fp.hbm = hbm
     phases = []
     for seg in fp.segments:

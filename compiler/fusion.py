@@ -338,6 +338,16 @@ def partition(pipe, mode="fused", fmap=None):
         raise MappingError(f"{pipe.name}: mode = {mode!r}: must be 'fused' or 'per_op'")
     p = pipe.params
     fmap = fmap or fabric_map(p)
+    # A PCU output that no edge consumes fills its output buffer and stalls the unit forever:
+    # refuse it here instead of letting the simulation watchdog find it.
+    used = {src for src, _, _ in pipe.edges}
+    for name, node in pipe.nodes.items():
+        if node.kind == "pcu":
+            for k in sorted(getattr(node.program, "vec_out", {}) or {}):
+                if f"{name}.vec_out[{k}]" not in used:
+                    raise MappingError(f"{pipe.name}: {name}.vec_out[{k}] is produced but not "
+                                       f"connected (it would fill and stall {name}); connect it "
+                                       f"or drop it from the program")
     todo = pipe.compute
     groups = []
     while todo:
@@ -528,8 +538,10 @@ def _gemm_chain_programs(params, w, m):
         vin = {0: "every"}
         if j > 0:
             vin[2] = "every"
+        # the A row goes on only to a next PCU (an output nobody consumes would fill and stall)
+        vout = {0: Out(reg="r1")} if j == n - 1 else {0: Out(reg="r1"), 1: Out(reg="r0")}
         progs.append(Program(name=f"gemm_chain{j}", counters=[Counter(m)], vec_in=vin,
-                             stages=stages, vec_out={0: Out(reg="r1"), 1: Out(reg="r0")}))
+                             stages=stages, vec_out=vout))
     return progs
 
 

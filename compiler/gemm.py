@@ -255,7 +255,7 @@ def plan(req, params, *, chains=None, mb=None, g=None, weights=None, spread=True
     n_mb = _cdiv(M, mb)
     g_cap = fifo_vecs // mb if fb else ctr_max
     if W == "pmu":
-        g_cap = min(g_cap, cap // (nbuf * L * L * Q))
+        g_cap = min(g_cap, cap // ((nbuf + 1) * L * L * Q))   # + read offsets
     if g is None:
         g = max(1, min(per_chain, g_cap))
     elif not 1 <= g <= g_cap:

@@ -320,7 +320,9 @@ class PCU(wiring.Component):
         carry_reg = Signal(32, name="carry")
         carry_srcs = []       # (stage, in valid, lane L-1 operands a, b, c) for the carry unit
         for s in range(NS):
-            regs, bundle = self._stage(m, s, cfg, args, regs, bundle, carry_reg, carry_srcs)
+            # each stage is its own module (a readable hierarchy; per-stage area with -noflatten)
+            sm = m.submodules[f"stage{s}"] = Module()
+            regs, bundle = self._stage(sm, s, cfg, args, regs, bundle, carry_reg, carry_srcs)
         if p.scan:
             # The carry unit: a combinational copy of lane L-1's functional unit of the stage
             # selected by carry.stage. It computes that lane's result (= the next carry) in the
@@ -340,7 +342,8 @@ class PCU(wiring.Component):
 
         # ---- accumulator and the output (post) stage ------------------------------------------
         fin_valid = bundle.valid & (bundle.kind == Kind.COMPUTE)
-        acc_now, acc_prev = self._accumulator(m, cfg, regs, fin_valid, bundle.accf)
+        am = m.submodules.acc = Module()
+        acc_now, acc_prev = self._accumulator(am, cfg, regs, fin_valid, bundle.accf)
         post = Signal(blayout, name="post")
         pregs = Signal(rlayout, name="post_regs")
         m.d.sync += [post.eq(bundle), pregs.eq(regs)]

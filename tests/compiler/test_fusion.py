@@ -96,6 +96,18 @@ def test_errors():
     for i in range(2):
         p.store(f"st{i}", p.tensor(f"o{i}", vectors=4))
         p.connect(f"add.vec_out[{i}]", f"st{i}", 4)
+    # an output nobody consumes would stall the unit: refused before simulation
+    q = fu.Pipeline("dangling", small)
+    q.load("ld", q.tensor("t", np.zeros((4, 4), np.float32)))
+    q.pcu("pass", Program(name="two_out", counters=[Counter(4)], vec_in={0: "every"},
+                          stages=[Stage("fadd", a="vec0", b="vec0", dst="r0")],
+                          vec_out={0: Out(reg="r0"), 1: Out(reg="r0")}))
+    q.connect("ld", "pass.vec_in[0]", 4)
+    q.store("st", q.tensor("o", vectors=4))
+    q.connect("pass.vec_out[0]", "st", 4)
+    with pytest.raises(MappingError, match=r"^dangling: pass.vec_out\[1\] is produced but not "
+                                           r"connected \(it would fill and stall pass\)"):
+        fu.partition(q)
     with pytest.raises(MappingError, match=r"^wide: unit 'add' alone needs 1 PCUs, 0 PMUs and 5 "
                                            r"AGCUs; the fabric 'small' has 2, 2 and 4 "
                                            r"\(agcu.count\)$"):

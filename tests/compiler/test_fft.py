@@ -1,0 +1,182 @@
+"""FFT and Hyena mappings (``compiler/fft.py``) at model level (no Verilator, seconds).
+
+* every size class (n = 2, n < L, n = L, 2L, 8L, 64 ..) on the ``small`` and ``sim`` presets, with
+  the butterfly network and without (baseline, also on a fabric built with ``butterfly: false``),
+  bit-exact against ``tb.golden`` and bit-identical to each other — the whole plan (AGCU walks over
+  the HBM image, PMU programs on :class:`tiles.pmu_model.PMUModel`, PCU programs on
+  :mod:`tiles.pcu_model`) runs in Python;
+* the PMU reorders are conflict-free (no fallback to bank conflicts) and the phases respect the
+  fabric's units;
+* errors: non-power-of-two sizes (request layer), a transform larger than a PMU, HBM capacity,
+  the butterfly mapping on a fabric without the extension, too few units, too few lanes.
+
+RTL runs are in ``test_fft_rtl.py``. ``RDU_SEED`` reruns a seed (printed on failure).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from compiler import fft
+from compiler.graph import MappingError
+from compiler.requests import KernelRequest, RequestError, expected, make_inputs
+from compiler.run import bits_equal
+from hw.params import load
+
+SEED = int(os.environ.get("RDU_SEED") or np.random.SeedSequence().entropy % 10_000)
+
+
+def _run(req, params, inputs, **options):
+    c = fft.compile(req, params, inputs, **options)
+    y = c.output(fft.model_run(c.plan))
+    exp = expected(req, inputs, c.golden_lanes)
+    assert bits_equal(y, exp), (f"{req.kernel} n={req.shape['n']} {params.name} {options}: not "
+                                f"bit-exact to tb.golden (seed {SEED})")
+    return c, y
+
+
+CASES = {
+    "small": [("fft", 2), ("fft", 4), ("fft", 8), ("fft", 32), ("fft", 64),
+              ("hyena", 1), ("hyena", 2), ("hyena", 4), ("hyena", 16)],
+    "sim": [("fft", 2), ("fft", 4), ("fft", 8), ("fft", 16), ("fft", 64), ("fft", 256),
+            ("hyena", 1), ("hyena", 4), ("hyena", 8), ("hyena", 32)],
+}
+
+
+@pytest.mark.parametrize("preset,kernel,n", [(p, k, n) for p, cs in CASES.items()
+                                              for k, n in cs],
+                         ids=lambda v: str(v))
+def test_model_butterfly_and_baseline_bit_exact(preset, kernel, n):
+    params = load(preset)
+    req = KernelRequest.make(kernel, n=n)
+    inputs = make_inputs(req, SEED + n)
+    ext, y_ext = _run(req, params, inputs)
+    base, y_base = _run(req, params, inputs, baseline=True)
+    assert bits_equal(y_ext, y_base), "baseline and butterfly mappings differ"
+    assert ext.useful_ops == base.useful_ops > 0
+    assert "butterfly" in ext.notes and "baseline" in base.notes
+    # the baseline never uses the butterfly network: it assembles on a PCU without it
+    hon = params.replace(pcu=params.pcu.replace(butterfly=False))
+    _, y_hon = _run(req, hon, inputs, baseline=True)
+    assert bits_equal(y_hon, y_ext)
+
+
+def test_useful_ops_and_peak():
+    p = load("sim")
+    req = KernelRequest.make("fft", n=64)
+    c = fft.compile(req, p, make_inputs(req, 0))
+    assert c.useful_ops == 5 * 64 * 6
+    assert c.peak_ops_per_cycle == p.lanes * p.pcu.stages * c.units["pcu"]
+    req = KernelRequest.make("hyena", n=16)
+    c = fft.compile(req, p, make_inputs(req, 0))
+    assert c.useful_ops == 3 * 5 * 32 * 5 + 6 * 32 + 3 * 16
+
+
+@pytest.mark.parametrize("preset", ["small", "sim"])
+@pytest.mark.parametrize("baseline", [False, True])
+def test_reorders_conflict_free_and_phases_fit(preset, baseline):
+    p = load(preset)
+    for kernel, n in (("fft", 256), ("hyena", 64)):
+        req = KernelRequest.make(kernel, n=n)
+        c = fft.compile(req, p, make_inputs(req, 1), baseline=baseline)
+        fp = c.plan
+        fmap_units = {"pcu": 0, "pmu": 0}
+        for u in fft.fabric_map(p).units:
+            fmap_units[u.kind] += 1
+        for g in fp.graphs:
+            kinds = [nd.kind for nd in g.nodes.values()]
+            assert kinds.count("pcu") <= fmap_units["pcu"]
+            assert kinds.count("pmu") <= fmap_units["pmu"]
+            assert kinds.count("agcu") <= p.agcu.count
+            for nd in g.nodes.values():
+                if nd.kind == "pmu":
+                    assert not nd.program.allow_conflicts, f"{g.name}: {nd.program.name}"
+        assert len(c.job.phases) == len(fp.graphs) == len(fp.phase_ops)
+
+
+def test_butterfly_uses_fewer_units_per_level():
+    p = load("sim")
+    req = KernelRequest.make("fft", n=1024)
+    inputs = make_inputs(req, 0)
+    ext = fft.compile(req, p, inputs)
+    base = fft.compile(req, p, inputs, baseline=True)
+    # the butterfly mapping runs two cross-vector levels per reorder on 8 lanes
+    assert sum(o.count("reorder") for ops in ext.plan.phase_ops for o in ops) == 5
+    assert sum(o.count("2 PMU + 2 PCU") for ops in base.plan.phase_ops for o in ops) == 10
+
+
+def test_twiddle_vectors_match_the_golden_table():
+    sp = fft.Space(4)
+    lay = fft.natural(sp, 2)
+    T = fft.twiddle_vectors(sp, lay, 3)
+    w = np.asarray(__import__("hw.numerics", fromlist=["x"]).twiddles(16))
+    idx = lay.index(sp)
+    e, q = idx & 1, idx >> 1
+    bottom = (q >> 3) & 1
+    j = q & 7
+    want = np.where(bottom == 1, w.real[j], np.where(e == 1, w.imag[j], -w.imag[j]))
+    np.testing.assert_array_equal(T, want.astype(np.float32))
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------
+
+def test_request_rejects_non_power_of_two():
+    with pytest.raises(RequestError, match=r"fft: n = 12: must be a power of two .*e\.g\. 8 or 16"):
+        KernelRequest.make("fft", n=12)
+    with pytest.raises(RequestError, match=r"hyena: n = 24: must be a power of two"):
+        KernelRequest.make("hyena", n=24)
+
+
+def test_transform_larger_than_a_pmu():
+    p = load("small")
+    req = KernelRequest.make("fft", n=2048)
+    with pytest.raises(MappingError, match=r"fft: a transform of 4096 words \(2048 points with "
+                                           r"padding\) does not fit a PMU of 2048 words \(4 banks "
+                                           r"x 512\); limit n <= 1024 points"):
+        fft.compile(req, p, make_inputs(req, 0))
+    req = KernelRequest.make("hyena", n=1024)       # 2n = 2048 points
+    with pytest.raises(MappingError, match=r"does not fit a PMU of 2048 words"):
+        fft.compile(req, p, make_inputs(req, 0))
+
+
+def test_hbm_capacity():
+    p = load("small")
+    hbm = p.memory.hbm.replace(rows=4)               # 16 KiB
+    p = p.replace(memory=p.memory.replace(hbm=hbm))
+    req = KernelRequest.make("fft", n=512)
+    with pytest.raises(MappingError, match=r"fft: n = 512 needs \d+ bytes of HBM \(inputs, twiddle "
+                                           r"tables, scratch, output\); the 'small' HBM model has "
+                                           r"16384 bytes"):
+        fft.compile(req, p, make_inputs(req, 0))
+
+
+def test_butterfly_mapping_needs_the_extension():
+    p = load("small")
+    p = p.replace(pcu=p.pcu.replace(butterfly=False))
+    req = KernelRequest.make("fft", n=16)
+    with pytest.raises(MappingError, match=r"fft: the butterfly mapping needs the PCU's butterfly "
+                                           r"extension \(PCUParams.butterfly = false on 'small'\); "
+                                           r"use baseline=True"):
+        fft.compile(req, p, make_inputs(req, 0))
+
+
+def test_too_few_units():
+    p = load("small")
+    req = KernelRequest.make("fft", n=16)
+    with pytest.raises(MappingError, match=r"fft: step '2 PMU \+ 2 PCU DIF h=8 \(\+twiddles\)' "
+                                           r"needs 2 PCUs, 2 PMUs and 3 AGCUs; the fabric 'small' "
+                                           r"has 2 PCUs, 1 PMUs, 4 AGCUs"):
+        fft.compile(req, p, make_inputs(req, 0), baseline=True, max_units={"pmu": 1})
+
+
+def test_needs_four_lanes():
+    s = load("small")
+    p = s.replace(lanes=2, pcu=s.pcu.replace(lanes=2), pmu=s.pmu.replace(banks=2))
+    req = KernelRequest.make("fft", n=4)
+    with pytest.raises(MappingError, match=r"lanes = \d+: the FFT mapping needs a power of two"):
+        fft.compile(req, p, make_inputs(req, 0))
