@@ -33,7 +33,7 @@ sim: $(STAMP)
 	@$(PY) -m hw.cli sim --config $(CONFIG)
 
 test: $(STAMP)
-	@$(PY) -m pytest -n $(JOBS) -m "not slow" $(PYTEST_ARGS)
+	@$(PY) -m pytest -n $(JOBS) -m "not slow" --durations=30 $(PYTEST_ARGS)
 
 test-slow: $(STAMP)
 	@$(PY) -m pytest -n $(JOBS) -m "slow" $(PYTEST_ARGS)
