@@ -6,7 +6,6 @@ configuration error (one line)."""
 from __future__ import annotations
 
 import json
-import sys
 
 from .requests import KERNELS
 

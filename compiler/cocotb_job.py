@@ -42,7 +42,7 @@ async def job(dut):
         await ring.run(_bitstream(ph["words"]))
         config_cycles += ring.cycles
         if not int(dut.done.value):
-            fired = await First(RisingEdge(dut.done), Timer(ph["timeout_cycles"] * 10, unit="ns"))
+            await First(RisingEdge(dut.done), Timer(ph["timeout_cycles"] * 10, unit="ns"))
             if not int(dut.done.value):
                 await _report_stall(ring, ph)
         if int(dut.error.value):

@@ -87,10 +87,10 @@ import numpy as np
 
 from hw import numerics as nx
 from tiles.pcu_asm import AsmError, Counter, In, Out, Program, Stage
-from tiles.pmu_asm import Pipe, PMUProgramError
+from tiles.pmu_asm import Pipe
 from tiles.pmu_asm import Program as PMUProgram
 
-from .graph import Graph, MappingError, build_phase, fabric_map
+from .graph import Graph, MappingError, build_phase, clear_before_start, fabric_map
 from .job import Job
 from .kernel import Compiled
 
@@ -923,18 +923,6 @@ def _no_bfly(pcu):
     return pcu.replace(butterfly=False) if pcu.butterfly else pcu
 
 
-def _clear_before_start(phase):
-    """Clear every unit's performance counters together with its start (per-phase counts)."""
-    from hw.config import AddressMap, Op as RingOp, Packet
-    from tb.config import Bitstream
-    pk = []
-    for pkt in phase.bitstream.packets:
-        if (pkt.op == RingOp.WRITE and pkt.addr == AddressMap.CONTROL
-                and pkt.data == AddressMap.START):
-            pkt = Packet.write(pkt.unit, AddressMap.CONTROL, AddressMap.START | AddressMap.CLEAR)
-        pk.append(pkt)
-    phase.bitstream = Bitstream(pk)
-    return phase
 
 
 def _emit_phase(fp, seg, ops, src_base, src_layout, dst_base, index):
@@ -992,7 +980,7 @@ def _pack(fp, seg, scratch, fmap, limits):
                 j -= 1
             except AsmError as e:
                 raise MappingError(f"fft: {e}") from None
-        _clear_before_start(phase)
+        clear_before_start(phase)
         k = len(fp.graphs)
         for name, node in g.nodes.items():
             if node.kind == "pcu":

@@ -53,7 +53,7 @@ import numpy as np
 from hw import numerics as nx
 from hw.params import ConfigError
 
-from .graph import Graph, MappingError, build_phase, fabric_map
+from .graph import Graph, MappingError, build_phase, clear_before_start, fabric_map
 from .job import Job
 from .kernel import Compiled
 
@@ -90,18 +90,6 @@ def linear_loops(vectors, cap):
                        f"{cap} iterations (agcu.counter_bits)")
 
 
-def clear_before_start(phase):
-    """Clear every unit's performance counters together with its start (per-phase counts)."""
-    from hw.config import AddressMap, Op, Packet
-    from tb.config import Bitstream
-    pk = []
-    for pkt in phase.bitstream.packets:
-        if (pkt.op == Op.WRITE and pkt.addr == AddressMap.CONTROL
-                and pkt.data == AddressMap.START):
-            pkt = Packet.write(pkt.unit, AddressMap.CONTROL, AddressMap.START | AddressMap.CLEAR)
-        pk.append(pkt)
-    phase.bitstream = Bitstream(pk)
-    return phase
 
 
 # ============================================================================================

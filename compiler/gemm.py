@@ -42,7 +42,6 @@ widths, missing PCU features, units).
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 
@@ -51,7 +50,7 @@ from tiles.pcu_asm import Counter, In, Out, Program, Stage, Stationary
 from tiles.pmu_asm import Pipe
 from tiles.pmu_asm import Program as PMUProgram
 
-from .graph import Graph, MappingError, build_phase, fabric_map
+from .graph import Graph, MappingError, build_phase, clear_before_start, fabric_map
 from .job import Job
 from .kernel import Compiled
 
@@ -446,18 +445,6 @@ def build_graph(pl, params, mblk, grp):
     return gr
 
 
-def _clear_before_start(phase):
-    """Clear every unit's performance counters together with its start (per-phase counts)."""
-    from hw.config import AddressMap, Op, Packet
-    from tb.config import Bitstream
-    pk = []
-    for pkt in phase.bitstream.packets:
-        if (pkt.op == Op.WRITE and pkt.addr == AddressMap.CONTROL
-                and pkt.data == AddressMap.START):
-            pkt = Packet.write(pkt.unit, AddressMap.CONTROL, AddressMap.START | AddressMap.CLEAR)
-        pk.append(pkt)
-    phase.bitstream = Bitstream(pk)
-    return phase
 
 
 _OPTIONS = ("chains", "mb", "g", "weights", "spread")
@@ -473,7 +460,7 @@ def _phases(pl, params, fmap, tag=""):
             gr = build_graph(pl, params, mblk, grp)
             gr.name = tag + gr.name
             ph, _ = build_phase(gr, params, fmap)
-            _clear_before_start(ph)
+            clear_before_start(ph)
             for name, node in gr.nodes.items():
                 if node.kind == "pcu":
                     for ctr in ("active", "stall_input", "stall_output", "loads"):

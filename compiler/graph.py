@@ -24,7 +24,7 @@ import dataclasses
 
 from hw.params import ConfigError
 
-__all__ = ["MappingError", "Node", "Graph", "place", "build_phase", "fabric_map"]
+__all__ = ["MappingError", "Node", "Graph", "place", "build_phase", "fabric_map", "clear_before_start"]
 
 
 class MappingError(ConfigError):
@@ -192,3 +192,16 @@ def build_phase(graph, params, fmap=None, timeout_cycles=None):
     return Phase(graph.name, bits, units=units, useful_ops=graph.useful_ops,
                  ideal_cycles=graph.ideal_cycles,
                  timeout_cycles=timeout_cycles or max(200_000, 20 * graph.ideal_cycles)), routing
+
+def clear_before_start(phase):
+    """Clear every unit's performance counters together with its start (per-phase counts)."""
+    from hw.config import AddressMap, Op, Packet
+    from tb.config import Bitstream
+    pk = []
+    for pkt in phase.bitstream.packets:
+        if (pkt.op == Op.WRITE and pkt.addr == AddressMap.CONTROL
+                and pkt.data == AddressMap.START):
+            pkt = Packet.write(pkt.unit, AddressMap.CONTROL, AddressMap.START | AddressMap.CLEAR)
+        pk.append(pkt)
+    phase.bitstream = Bitstream(pk)
+    return phase

@@ -20,9 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
-from hw.config import AddressMap, Packet
+from hw.config import AddressMap
 from tb.config import Bitstream
 
 __all__ = ["Phase", "Job", "JobResult", "SimExecutor", "StallError"]

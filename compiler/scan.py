@@ -56,7 +56,6 @@ mapping occupies are used.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 
@@ -64,9 +63,9 @@ from hw import numerics as nx
 from hw.config import AddressMap
 from memory.agcu import AGCUConfigError, agcu_program
 from memory.host import DRAMImage
-from tiles.pcu_asm import Acc, AsmError, Carry, Counter, In, Out, Program, Stage, word
+from tiles.pcu_asm import Acc, Carry, Counter, In, Out, Program, Stage
 from tiles.pcu_isa import PERF_NAMES
-from tiles.pmu_asm import Pipe, PMUProgramError
+from tiles.pmu_asm import Pipe
 from tiles.pmu_asm import Program as PMUProgram
 from tiles.pmu_asm import perf_index as pmu_perf_index
 
@@ -804,7 +803,6 @@ def _build(plans_fn, params, kernel, baseline, max_units, carry=None):
 
 
 def _check_params(params, kernel):
-    L = params.lanes
     P = params.pcu
     _need("fp32" in P.classes_of(0) or kernel == "scan",
           f"{kernel}: needs fp32 in the PCU stages (op_classes)")
@@ -1007,7 +1005,6 @@ def run_model(job, params):
         edges = {}
         for s, d in g.edges:
             edges.setdefault(s, []).append(d)
-        done = set()
         pending = list(g.nodes)
 
         def inputs_of(name):
