@@ -70,6 +70,7 @@ def test_run_kernel_small(kernel, n, baseline):
     assert ("baseline" in res["notes"]) == baseline
 
 
+@pytest.mark.slow         # needs the System build of the 'sim' preset (tens of CPU minutes)
 @pytest.mark.verilator
 def test_sim_fft_and_hyena():
     p = load("sim")                         # L = 8: n = 4 < L, 64 = 8L

@@ -163,6 +163,7 @@ def test_gemm_small_m_blocks_and_groups():
     assert all(pl.phases == 6 for pl in plans)
 
 
+@pytest.mark.slow         # needs the System build of the 'sim' preset (tens of CPU minutes)
 @pytest.mark.verilator
 def test_gemm_sim_two_chains_bit_exact():
     p = load("sim")
@@ -171,6 +172,7 @@ def test_gemm_sim_two_chains_bit_exact():
     assert plans[0].chains == 2 and plans[0].weights == "pmu"
 
 
+@pytest.mark.slow         # needs the System build of the 'sim' preset (tens of CPU minutes)
 @pytest.mark.verilator
 def test_gemm_sim_weights_from_agcus():
     _, plans = _run_batch(load("sim"), [(12, 16, 24, "bf16"), (12, 16, 24, "int16")], SEED + 300,

@@ -266,6 +266,7 @@ def test_rtl_small_mamba_and_carry_paths():
     _assert_pairs_equal(res[:4])
 
 
+@pytest.mark.slow         # needs the System build of the 'sim' preset (tens of CPU minutes)
 @pytest.mark.verilator
 def test_rtl_sim_scans():
     params = load("sim")
