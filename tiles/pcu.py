@@ -456,20 +456,18 @@ class PCU(wiring.Component):
                     m.d.comb += nxt.eq(base)
             if fp:
                 from hw import arith
+                # one adder for fadd (base + x) and fma (base·x + y)
                 fadd = m.submodules[f"acc{i}_fadd"] = arith.FPAdd(0)
                 fcmp = m.submodules[f"acc{i}_fcmp"] = arith.FPCompare()
-                m.d.comb += [fadd.a.eq(base), fadd.b.eq(x), fcmp.a.eq(base), fcmp.b.eq(x),
-                             fadd.en.eq(1)]
-                with m.If(cfg.acc.op == AccOp.FADD):
+                fmul = m.submodules[f"acc{i}_fmul"] = arith.FPMul(0)
+                is_fma = cfg.acc.op == AccOp.FMA
+                m.d.comb += [fmul.a.eq(base), fmul.b.eq(x), fmul.en.eq(1),
+                             fadd.a.eq(Mux(is_fma, fmul.o, base)), fadd.b.eq(Mux(is_fma, y, x)),
+                             fadd.en.eq(1), fcmp.a.eq(base), fcmp.b.eq(x)]
+                with m.If((cfg.acc.op == AccOp.FADD) | is_fma):
                     m.d.comb += nxt.eq(fadd.o)
                 with m.If(cfg.acc.op == AccOp.FMAX):
                     m.d.comb += nxt.eq(fcmp.max)
-                fmul = m.submodules[f"acc{i}_fmul"] = arith.FPMul(0)
-                fadd2 = m.submodules[f"acc{i}_fadd2"] = arith.FPAdd(0)
-                m.d.comb += [fmul.a.eq(base), fmul.b.eq(x), fmul.en.eq(1), fadd2.a.eq(fmul.o),
-                             fadd2.b.eq(y), fadd2.en.eq(1)]
-                with m.If(cfg.acc.op == AccOp.FMA):
-                    m.d.comb += nxt.eq(fadd2.o)
             with m.If(valid):
                 m.d.sync += [acc.eq(nxt), accp.eq(base)]
             out.append(now)
@@ -506,10 +504,15 @@ class PCU(wiring.Component):
         if Src.STAT in srcs:
             stat = [Signal(32, name=f"{pre}stat{i}") for i in range(L)]
             load = bundle.valid & (bundle.kind == Kind.LOAD) & (bundle.target == s)
+            # the vector select sits inside the load condition (sync domain), so a simulator
+            # evaluates it only on load iterations
             with m.If(load):
-                for i in range(L):
-                    vecs = [bundle.vec[k][i] for k in range(p.vec_in)]
-                    m.d.sync += stat[i].eq(_pick(m, cfg.stat.vec, vecs, 32, f"{pre}ld{i}"))
+                with m.Switch(cfg.stat.vec):
+                    for k in range(p.vec_in):
+                        with m.Case(k):
+                            m.d.sync += [stat[i].eq(bundle.vec[k][i]) for i in range(L)]
+                    with m.Default():
+                        m.d.sync += [stat[i].eq(0) for i in range(L)]
 
         carry_val = None
         if Src.CARRY in srcs:

@@ -174,8 +174,10 @@ class LaneFU(wiring.Component):
             fa = Cat(Mux(za, 0, a1[0:23]), a1[23:32])          # flushed encodings
             fb = Cat(Mux(zb, 0, b1[0:23]), b1[23:32])
             # order keys: a signed compare of the keys is the total order (-0 just below +0)
-            ka = Cat(fa[0:31] ^ fa[31].replicate(31), fa[31])
-            kb = Cat(fb[0:31] ^ fb[31].replicate(31), fb[31])
+            # (a 31-bit constant mask, not `replicate(31)`: yosys writes a replicated bit as a
+            # 31-term concatenation that Verilator evaluates bit by bit every cycle)
+            ka = Cat(fa[0:31] ^ Mux(fa[31], Const(0x7FFFFFFF, 31), 0), fa[31])
+            kb = Cat(fb[0:31] ^ Mux(fb[31], Const(0x7FFFFFFF, 31), 0), fb[31])
             nan = ((a1[23:31] == 0xFF) & (a1[0:23] != 0)) | ((b1[23:31] == 0xFF) & (b1[0:23] != 0))
             both_zero = (fa[0:31] == 0) & (fb[0:31] == 0)
             x = Mux(fpcmp, ka, a1)
@@ -241,12 +243,14 @@ class LaneFU(wiring.Component):
         m.d.comb += sum64.eq(s1.prod.as_unsigned() + addend)
 
         # one funnel shifter: out[i] = X[i + amount] for i < 32
+        # (the fill is a constant mask, not `replicate(31)`, which Verilator evaluates bit by bit)
         is_shl = op1 == Op.SHL
         src = Mux(is_shl, Cat(*[a1[31 - i] for i in range(32)]), a1)
         fill = (op1 == Op.SHR) & a1[31]
         window = Signal(63, name="sh_in")
         amount = Signal(5, name="sh_amt")
-        m.d.comb += [window.eq(Cat(src, fill.replicate(31))), amount.eq(b1[0:5])]
+        m.d.comb += [window.eq(Cat(src, Mux(fill, Const(0x7FFFFFFF, 31), 0))),
+                     amount.eq(b1[0:5])]
         if fixed:
             with m.If(is_fx):
                 m.d.comb += [window.eq(sum64[0:63]), amount.eq(s1.frac)]
@@ -256,7 +260,7 @@ class LaneFU(wiring.Component):
         if fixed:
             # saturation: the result fits 32 bits iff sum64[31 + frac .. 63] are all equal
             sign = sum64[63]
-            diff = Cat(*[sum64[31 + j] ^ sign for j in range(32)])
+            diff = sum64[31:63] ^ Mux(sign, Const(0xFFFFFFFF, 32), 0)
             keep = ~((Const(1, 33) << s1.frac)[0:32] - 1)[0:32]       # bits j >= frac
             fx_ovf = (diff & keep) != 0
             fx_r = Mux(fx_ovf, Mux(sign, Const(INT_MIN & 0xFFFFFFFF, 32), Const(INT_MAX, 32)),
