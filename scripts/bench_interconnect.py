@@ -15,7 +15,11 @@ area, and the Verilator speed of the 4×4 ``sim`` fabric.
 * **Area** — yosys ``synth_ecp5`` of the busiest interior switch (``rdu gen CONFIG --unit switch``).
 * **Simulation speed** — the 4×4 ``sim`` fabric (test units in every cell, lanes 8), random plan
   with every unit streaming; HDL-side traffic, Python and the ring driver asleep until ``done``;
-  cycles/s = cycles (fabric stop counter) ÷ wall seconds.
+  cycles/s = cycles (fabric stop counter) ÷ wall seconds. The detail also gives cycles per CPU
+  second of the simulator process: on a shared machine the wall figure mostly measures the CPU
+  share the process got (e.g. ~10k wall vs ~45k per CPU second with two cores and another heavy
+  job), the CPU figure is the model's own speed. The model is compiled with ``-Os``
+  (:data:`SPEED_CFLAGS`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,11 @@ import numpy as np
 
 TITLE = "Interconnect: hop latency, link throughput, config-load cycles, switch area, fabric sim speed"
 ROOT = Path(__file__).resolve().parents[1]
+#: C++ flags of the test-unit fabric model (appended after tb.runner's ``-O2``; the last ``-O``
+#: wins). The model is ~2 MB of straight-line code run once per cycle, so it is bound by instruction
+#: fetch: ``-Os`` (Verilator's own default) ran the ``sim`` fabric ~1.08x faster per CPU second than
+#: ``-O2`` (same Verilated model, 4 alternating runs each: 48k -> 52k cycles / CPU s).
+SPEED_CFLAGS = ("-CFLAGS", "-Os")
 _CELLS = ("LUT4", "TRELLIS_FF", "CCU2C", "TRELLIS_DPR16X4", "PFUMX", "L6MUX21")
 
 
@@ -92,7 +101,7 @@ def rtl(quick):
     words = 2000 if quick else 4000
     r = _simulate(d, {"params": name, "jobs": ["config_load", "latency", "throughput", "speed"],
                       "words": words, "speed_words": 50_000 if quick else 100_000, "flows": 60,
-                      "seed": 7})
+                      "seed": 7}, extra_args=SPEED_CFLAGS)
     build_s = time.perf_counter() - t0
     lat = [x for x in r["latency"] if x["cycles"] is not None]
     per_hop, fixed = _fit([x["links"] for x in lat], [x["cycles"] for x in lat])
@@ -117,7 +126,9 @@ def rtl(quick):
     rows.append({"benchmark": "Verilator speed, fabric free-running", "config": f"{name} 4x4 "
                  f"lanes {p.lanes}, test units" if not quick else f"{name}, test units",
                  "metric": "cycles / s", "value": round(sp["cycles_per_s"]),
-                 "detail": f"{sp['cycles']} cycles in {sp['wall_s']:.2f} s; {sp['flows']} flows, "
+                 "detail": f"{sp['cycles']} cycles in {sp['wall_s']:.2f} s wall, "
+                           f"{sp['cpu_s']:.2f} s CPU ({sp['cycles_per_cpu_s'] / 1e3:.0f}k cycles / "
+                           f"CPU s); {sp['flows']} flows, "
                            f"{sp['connections']} connections over {sp['links']} links, "
                            f"{sp['words_per_cycle']:.2f} words delivered / cycle; target >= 100k"})
     notes.append(f"{name} test-unit fabric: generate + build + run {build_s:.0f} s")
