@@ -75,6 +75,16 @@ def _first_mismatch(out, exp):
     return f"{len(bad)} of {exp.size} elements differ; first at {i}: got {out[i]!r}, expected {exp[i]!r}"
 
 
+def _digest(out):
+    import hashlib
+    a = np.ascontiguousarray(out)
+    if np.iscomplexobj(a):
+        a = np.ascontiguousarray(a.astype(np.complex64))
+    elif a.dtype.kind == "f":
+        a = np.ascontiguousarray(a, np.float32)
+    return hashlib.sha256(str(a.shape).encode() + a.tobytes()).hexdigest()
+
+
 def _num(x):
     """JSON-safe float: infinities become strings ("inf", "-inf")."""
     x = float(x)
@@ -117,6 +127,8 @@ def run_kernel(req, params, seed=0, out_dir=None, waves=False, **options):
         "units": compiled.units, "options": {k: v for k, v in options.items()},
         "notes": compiled.notes, "golden_options": dict(compiled.golden_options),
         "wall_s": round(result.wall_s, 2),
+        # the output's bits, to compare two runs (e.g. a mapping with and without an extension)
+        "output_sha256": _digest(out),
     }
     if out_dir:
         d = Path(out_dir)
