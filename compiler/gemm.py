@@ -6,7 +6,7 @@ partial sums of K blocks circulating through a PMU FIFO, HBM → fabric → HBM.
 accumulation). The result is bit-exact to :func:`tb.golden.gemm`: every ``C[m, n]`` accumulates
 ``k = 0 .. K-1`` in sequence from ``-0.0`` (int: 0).
 
-Mapping (see ``docs/compiler-gemm.md``)
+Mapping (see ``docs/compiler.md``)
 ---------------------------------------
 * **Chains.** A *chain* of ``c = L / S`` systolic PCUs (``c = ceil(K / S)`` when ``K <= L``) covers
   one A vector — ``L`` consecutive ``k`` of one row — per iteration: PCU ``j``'s stage ``s``

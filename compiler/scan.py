@@ -2,7 +2,7 @@
 scan — each with the PCU ``scan`` extension and without it (``baseline=True``), same bits.
 
 ``compile(req, params, inputs, baseline=False)`` → :class:`compiler.kernel.Compiled` for the
-kernels ``scan`` (fp32 / int32), ``linear_scan`` and ``mamba`` (see ``docs/compiler-scan.md``).
+kernels ``scan`` (fp32 / int32), ``linear_scan`` and ``mamba`` (see ``docs/compiler.md``).
 
 Order (what makes the bits): both mappings evaluate the order of the ``scan`` extension over L
 lanes (:func:`tb.golden.order.scan_add` / :func:`~tb.golden.order.scan_pairs`): Kogge-Stone
