@@ -87,10 +87,15 @@ class SimExecutor:
     def design(self):
         if self._design is None:
             from hw.system import System, VERILOG_SOURCE
-            from tb.runner import Design
-            self.system = System(self.params, self.factory)
-            self._design = Design.from_component(self.system, f"rdu_system_{self.params.name}",
-                                                 sources=(VERILOG_SOURCE,))
+            from tb.runner import Design, cached_design
+            top = f"rdu_system_{self.params.name}"
+            if self.factory is None:
+                # the default units: Verilog cached by parameters + generator sources
+                self._design = cached_design(top, self.params.to_dict(),
+                                             lambda: System(self.params), (VERILOG_SOURCE,))
+            else:
+                self._design = Design.from_component(System(self.params, self.factory), top,
+                                                     sources=(VERILOG_SOURCE,))
         return self._design
 
     def run(self, job, seed=None, waves=False):

@@ -200,6 +200,43 @@ class Design:
         return h.hexdigest()[:16]
 
 
+#: Packages whose sources generate RTL: a change in any of them invalidates cached Verilog.
+GENERATOR_PACKAGES = ("hw", "tiles", "interconnect", "memory", "fpga")
+
+
+def generator_digest():
+    """SHA-256 over the generator sources (``*.py`` and ``*.v`` of :data:`GENERATOR_PACKAGES`)
+    and the Amaranth version: the part of a cached Verilog's key that says "same generator"."""
+    import amaranth
+    h = hashlib.sha256(amaranth.__version__.encode())
+    root = _repo_root()
+    for pkg in GENERATOR_PACKAGES:
+        for f in sorted((root / pkg).rglob("*")):
+            if f.suffix in (".py", ".v") and f.is_file():
+                h.update(str(f.relative_to(root)).encode())
+                h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def cached_design(top, key, make_component, sources=()):
+    """A :class:`Design` whose Verilog is cached in ``<cache>/verilog`` by ``key`` (e.g. the
+    parameters, as a JSON-able value) and :func:`generator_digest`. Converting a large
+    Amaranth design (the ``sim`` System) takes minutes; this makes a second ``make sim`` or test
+    process start at once. ``make_component()`` is called only on a miss."""
+    h = hashlib.sha256(generator_digest().encode())
+    h.update(json.dumps(key, sort_keys=True, default=repr).encode())
+    path = cache_dir() / "verilog" / f"{top}-{h.hexdigest()[:16]}.v"
+    if path.exists():
+        text = path.read_text()
+        return Design(text, top, _ports_of(text, top), tuple(str(s) for s in sources))
+    d = Design.from_component(make_component(), top, sources=sources)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(d.verilog)
+    tmp.replace(path)          # atomic: concurrent workers never read a half-written file
+    return d
+
+
 def _ports_of(text, top):
     m = re.search(rf"module\s+{re.escape(top)}\s*\(([^)]*)\)", text)
     if not m:
