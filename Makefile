@@ -1,5 +1,5 @@
 # rdugen — every target sets itself up: a fresh machine needs only Python >= 3.10, g++, make and perl.
-#   make sim     run the main job on the default configuration
+#   make sim     run the main job (the kernel suite) on configs/small.yaml (CONFIG=... for another)
 #   make test    the regression (CI runs this)
 #   make lint    verilator --lint-only on every generated configuration
 #   make bench   benchmarks: JSON + table
@@ -10,7 +10,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
-CONFIG ?= configs/sim.yaml
+CONFIG ?= configs/small.yaml
 PYTEST_ARGS ?=
 
 export PYTHONDONTWRITEBYTECODE := 1
