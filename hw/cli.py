@@ -134,7 +134,7 @@ def cmd_sim(args):
 
 def cmd_bench(args):
     from scripts import bench
-    return bench.main(args.only, quick=args.quick)
+    return bench.main(args.only, quick=args.quick, config=args.config)
 
 
 def build_parser():
@@ -170,6 +170,8 @@ def build_parser():
     s = sub.add_parser("bench", help="run benchmarks (JSON + table)")
     s.add_argument("only", nargs="*", help="benchmark names (default: all)")
     s.add_argument("--quick", action="store_true", help="smaller sizes")
+    s.add_argument("--config", default=None,
+                   help="fabric configuration for the kernel benchmarks (default: sim)")
     s.set_defaults(func=cmd_bench)
 
     for mod in COMMAND_MODULES:

@@ -9,6 +9,7 @@ ratios within one run; absolute times on shared machines are noisy.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import sys
 import time
@@ -54,7 +55,7 @@ def _fmt(v):
     return str(v)
 
 
-def main(only=(), quick=False):
+def main(only=(), quick=False, config=None):
     names = list(only) or discover()
     unknown = [n for n in names if n not in discover()]
     if unknown:
@@ -69,7 +70,15 @@ def main(only=(), quick=False):
         mod = importlib.import_module(f"scripts.bench_{name}")
         t0 = time.perf_counter()
         try:
-            res = mod.run(quick=quick)
+            kw = {}
+            if config is not None:
+                # kernel benchmarks take the fabric configuration (default: their own, 'sim')
+                if "config" not in inspect.signature(mod.run).parameters:
+                    print(f"rdu bench: {name} has no --config; running its own configurations",
+                          file=sys.stderr)
+                else:
+                    kw["config"] = config
+            res = mod.run(quick=quick, **kw)
         except Exception as e:
             traceback.print_exc()
             failed.append(name)
@@ -86,5 +95,11 @@ def main(only=(), quick=False):
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    sys.exit(main(args, quick="--quick" in sys.argv))
+    import argparse
+    ap = argparse.ArgumentParser(description="rdugen benchmarks: a table each and JSON")
+    ap.add_argument("only", nargs="*")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--config", default=None,
+                    help="fabric configuration for the kernel benchmarks (default: sim)")
+    a = ap.parse_args()
+    sys.exit(main(a.only, quick=a.quick, config=a.config))

@@ -3,7 +3,7 @@ vs the baseline that computes the same bits without it (``compiler/fft.py``), on
 
 Every row is one ``compiler.run.run_kernel`` (HBM → AGCUs → PMU reorders / PCU levels → HBM on the
 Verilator System, bit-exact against ``tb.golden``). ``cycles`` = the fabric's run cycles summed over
-the phases (configuration through the ring excluded, listed as ``config``); ``speedup`` = baseline
+the phases (configuration through the ring excluded, listed as ``cfg_cycles``); ``speedup`` = baseline
 cycles ÷ butterfly cycles (DESIGN.md §7: flag off ÷ flag on); ``util`` = useful flops
 (``5·N·log2 N`` per FFT) ÷ (L × stages × PCUs of the largest phase × cycles); ``same_bits``
 compares the two mappings' outputs (SHA-256 of the bits, measured, not assumed).
@@ -22,12 +22,12 @@ QUICK = [("fft", 64), ("hyena", 32)]
 FULL = [("fft", 64), ("fft", 256), ("fft", 1024), ("hyena", 32), ("hyena", 128), ("hyena", 512)]
 
 
-def run(quick=False):
+def run(quick=False, config="sim"):
     from compiler.requests import KernelRequest
     from compiler.run import run_kernel
     from hw.params import load
 
-    params = load("sim")
+    params = load(config)
     rows = []
     for kernel, n in (QUICK if quick else FULL):
         req = KernelRequest.make(kernel, "fp32", n=n)
@@ -40,8 +40,8 @@ def run(quick=False):
         bfly, base = res[False], res[True]
         for baseline, r in ((False, bfly), (True, base)):
             rows.append({
-                "kernel": kernel, "n": n, "mapping": "baseline" if baseline else "butterfly",
-                "cycles": r["cycles"], "phases": r["phases"], "config": r["config_cycles"],
+                "config": config, "kernel": kernel, "n": n, "mapping": "baseline" if baseline else "butterfly",
+                "cycles": r["cycles"], "phases": r["phases"], "cfg_cycles": r["config_cycles"],
                 "pcu": r["units"].get("pcu"), "pmu": r["units"].get("pmu"),
                 "util": r["utilization"],
                 "speedup": round(base["cycles"] / bfly["cycles"], 3) if baseline else None,

@@ -24,14 +24,17 @@ FULL = [("sim", 256, 256, 256, "bf16"), ("sim", 256, 256, 256, "int16"),
 QUICK = [("sim", 64, 64, 64, "bf16"), ("sim", 64, 64, 64, "int16"), ("small", 32, 32, 32, "bf16")]
 
 
-def run(quick=False):
+def run(quick=False, config=None):
     from compiler.gemm import plan
     from compiler.requests import KernelRequest
     from compiler.run import run_kernel
     from hw.params import load
 
     rows, notes = [], []
-    for cfg, M, N, K, dt in (QUICK if quick else FULL):
+    cases = QUICK if quick else FULL
+    if config is not None:      # one configuration for every shape
+        cases = list(dict.fromkeys((config,) + c[1:] for c in cases))
+    for cfg, M, N, K, dt in cases:
         p = load(cfg)
         req = KernelRequest.make("gemm", dt, M=M, N=N, K=K)
         pl = plan(req, p)

@@ -26,10 +26,10 @@ def _case(params, kernel, dims, dtype, seed, baseline, **opts):
     return req, r
 
 
-def run(quick=False):
+def run(quick=False, config="sim"):
     from hw.params import load
 
-    params = load("sim")
+    params = load(config)
     if quick:
         cases = [("scan", {"n": 512}, "fp32"), ("linear_scan", {"n": 512}, None),
                  ("mamba", {"T": 32, "D": 2, "S": 4}, None)]
