@@ -55,6 +55,23 @@ def _fmt(v):
     return str(v)
 
 
+def standalone(module_name):
+    """``python -m scripts.bench_<name> [--quick] [--config C]``: run one benchmark module by
+    itself, print its table and JSON (the same as ``rdu bench <name>`` without writing files)."""
+    import argparse
+    mod = importlib.import_module(module_name)
+    ap = argparse.ArgumentParser(description=mod.__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    if "config" in inspect.signature(mod.run).parameters:
+        ap.add_argument("--config", default=None, help="fabric configuration")
+    a = ap.parse_args()
+    kw = {"config": a.config} if getattr(a, "config", None) else {}
+    res = mod.run(quick=a.quick, **kw)
+    print_table(getattr(mod, "TITLE", module_name), res["rows"], res.get("notes", ()))
+    print(json.dumps(res, indent=2, default=str))
+
+
 def main(only=(), quick=False, config=None):
     names = list(only) or discover()
     unknown = [n for n in names if n not in discover()]

@@ -85,13 +85,5 @@ def run(quick=False, config="sim"):
 
 
 if __name__ == "__main__":
-    import argparse
-    import json
-
-    from scripts.bench import print_table
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    out = run(quick=args.quick)
-    print_table(TITLE, out["rows"], out["notes"])
-    print(json.dumps(out, indent=2, default=str))
+    from scripts.bench import standalone
+    standalone(__spec__.name)      # python -m scripts.bench_<name> [--quick] [--config C]
