@@ -65,6 +65,30 @@ def test_harness_watchdog_names_the_stalled_side():
         freerun.run(freerun.design_for(h, "stuck_harness"), h, [1, 2, 3], 3)
 
 
+def test_verilog_cache_hits_misses_and_matches(tmp_path, monkeypatch):
+    """cached_design: a second request with the same key does not elaborate again and gives the
+    same text; another key (other parameters) is a miss."""
+    monkeypatch.setenv("RDU_CACHE", str(tmp_path))
+    made = []
+
+    def make(p):
+        def f():
+            made.append(p.lanes)
+            return MacPipeline(p)
+        return f
+
+    p2, p4 = MacParams(lanes=2), MacParams(lanes=4)
+    a = runner.cached_design("mac_cached", {"lanes": 2}, make(p2))
+    b = runner.cached_design("mac_cached", {"lanes": 2}, make(p2))
+    c = runner.cached_design("mac_cached", {"lanes": 4}, make(p4))
+    assert made == [2, 4]
+    assert a.verilog == b.verilog == runner.Design.from_component(MacPipeline(p2),
+                                                                  "mac_cached").verilog
+    assert a.ports == b.ports and a.digest() == b.digest()
+    assert c.verilog != a.verilog
+    assert len(list((tmp_path / "verilog").glob("mac_cached-*.v"))) == 2
+
+
 def test_build_cache_reuses(tmp_path, monkeypatch):
     monkeypatch.setenv("RDU_CACHE", str(tmp_path))
     d = _design(MacParams(lanes=2))
