@@ -452,6 +452,23 @@ def _masks(L):
     return D, top, neg
 
 
+def _twiddle_stages(T, D, top):
+    """The baseline levels' twiddle multiply (shared by DIF and DIT): ``r3 = x·T + swap(x)·T'``
+    with the twiddles streamed on ``vec2`` (``T is None``) or as lane constants, then the top
+    lanes keep ``x`` (``sel`` with the ``top`` mask). Returns ``(stage items, vec_in)``."""
+    if T is None:
+        items = [(Stage("fmul", a="vec0", b="vec2", dst="r3"), False),
+                 (Stage("fma", a="vec1", b="tree(r2)", c="r3", dist=D, dst="r3"), True)]
+        vin = {0: "every", 1: "every", 2: "every"}
+    else:
+        items = [(Stage("fmul", a="vec0", b="const", const=list(T), dst="r3"), False),
+                 (Stage("fma", a="vec1", b="const", c="r3", const=_partner(T, D), dst="r3"),
+                  False)]
+        vin = {0: "every", 1: "every"}
+    items.append((Stage("sel", a="vec0", b="r3", c="const", const=top, dst="r0"), False))
+    return items, vin
+
+
 def dif_base_programs(params, T=None, iters=1, name="difb"):
     """The DIF level without the butterfly network, ``q_m`` on the top lane bit: PCU A
     (``vec0`` = x, ``vec1`` = re/im-swapped x) → sums / differences of both (sign flip by ``xor``,
@@ -466,16 +483,7 @@ def dif_base_programs(params, T=None, iters=1, name="difb"):
                     (Stage("fadd", a="r2", b="tree(r0)", dist=D, dst="r0"), True),
                     (Stage("fadd", a="r3", b="tree(r1)", dist=D, dst="r1"), True)], name),
                 vec_out={0: Out(reg="r0"), 1: Out(reg="r1")})
-    if T is None:
-        items = [(Stage("fmul", a="vec0", b="vec2", dst="r3"), False),
-                 (Stage("fma", a="vec1", b="tree(r2)", c="r3", dist=D, dst="r3"), True)]
-        vin = {0: "every", 1: "every", 2: "every"}
-    else:
-        items = [(Stage("fmul", a="vec0", b="const", const=list(T), dst="r3"), False),
-                 (Stage("fma", a="vec1", b="const", c="r3", const=_partner(T, D), dst="r3"),
-                  False)]
-        vin = {0: "every", 1: "every"}
-    items.append((Stage("sel", a="vec0", b="r3", c="const", const=top, dst="r0"), False))
+    items, vin = _twiddle_stages(T, D, top)
     b = Program(name=f"{name}_b", counters=_counters(iters), vec_in=vin,
                 stages=_place(params, items, name), vec_out={0: Out(reg="r0")})
     return a, b
@@ -486,16 +494,7 @@ def dit_base_programs(params, T=None, iters=1, name="ditb"):
     ``vec2`` = twiddles) → ``[a | t]``; PCU B → ``[a + t | a - t]`` (tree at distance ``L/2``)."""
     L = params.lanes
     D, top, neg = _masks(L)
-    if T is None:
-        items = [(Stage("fmul", a="vec0", b="vec2", dst="r3"), False),
-                 (Stage("fma", a="vec1", b="tree(r2)", c="r3", dist=D, dst="r3"), True)]
-        vin = {0: "every", 1: "every", 2: "every"}
-    else:
-        items = [(Stage("fmul", a="vec0", b="const", const=list(T), dst="r3"), False),
-                 (Stage("fma", a="vec1", b="const", c="r3", const=_partner(T, D), dst="r3"),
-                  False)]
-        vin = {0: "every", 1: "every"}
-    items.append((Stage("sel", a="vec0", b="r3", c="const", const=top, dst="r0"), False))
+    items, vin = _twiddle_stages(T, D, top)
     a = Program(name=f"{name}_a", counters=_counters(iters), vec_in=vin,
                 stages=_place(params, items, name), vec_out={0: Out(reg="r0")})
     b = Program(name=f"{name}_b", counters=_counters(iters), vec_in={0: "every"},
