@@ -91,11 +91,14 @@ def _num(x):
     return x if np.isfinite(x) else ("inf" if x > 0 else "-inf")
 
 
-def run_kernel(req, params, seed=0, out_dir=None, waves=False, **options):
-    """Run ``req`` on the RTL of ``params``; return the result dictionary (see module docstring)."""
+def run_kernel(req, params, seed=0, out_dir=None, waves=False, executor=None, **options):
+    """Run ``req`` on the RTL of ``params``; return the result dictionary (see module docstring).
+
+    ``executor``: what runs the job (default: the Verilator model of :class:`hw.system.System`,
+    cached per configuration); :class:`fpga.executor.BoardExecutor` runs it on a board."""
     inputs = make_inputs(req, seed)
     compiled = compile_kernel(req, params, inputs, **options)
-    result = _executor(params).run(compiled.job, seed=seed, waves=waves)
+    result = (executor or _executor(params)).run(compiled.job, seed=seed, waves=waves)
     out = compiled.output(result.outputs)
     exp = expected(req, inputs, compiled.golden_lanes, **compiled.golden_options)
     exact = bits_equal(out, exp)

@@ -162,16 +162,21 @@ def ice40_pll(f_in, f_out):
 # design under control
 # ------------------------------------------------------------------------------------------
 
-DESIGNS = ("smoke", "fabric", "fabric-test")
+DESIGNS = ("smoke", "kernel", "fabric", "fabric-test")
 
 
-def design_under_control(params, max_units=16, design="smoke"):
+def design_under_control(params, max_units=16, design="smoke", mem_words=4096):
     """The design behind the bridge for a fabric configuration: ``"smoke"`` —
     :class:`fpga.smoke.SmokeSystem` (one MAC unit per PCU of the grid, at most ``max_units``; runs
-    ``rdu fpga run gemm|conv1d``); ``"fabric"`` — :class:`fpga.fabric_duc.FabricSystem` (the
+    ``rdu fpga run gemm|conv1d``); ``"kernel"`` — :class:`fpga.fabric_duc.KernelSystem` (the
+    fabric with real AGCUs on the ``mem_words``-word on-chip memory; runs the kernel compiler's
+    jobs: ``rdu fpga run gemm|scan|fft|...``); ``"fabric"`` — :class:`fpga.fabric_duc.FabricSystem` (the
     fabric generator's PCUs, PMUs and switches with an AGCU stand-in per edge slot);
     ``"fabric-test"`` — the same with :class:`interconnect.testunit.TestUnit` in every unit site
     (runs ``rdu fpga run traffic``: the interconnect checked on the board)."""
+    if design == "kernel":
+        from fpga.fabric_duc import KernelSystem, board_params
+        return KernelSystem(board_params(params, mem_words))
     if design in ("fabric", "fabric-test"):
         from fpga.fabric_duc import FabricSystem
         from hw.fabric import test_factory
@@ -201,8 +206,8 @@ class BoardTop(Elaboratable):
         else:
             self.pll = ice40_pll(board_.clk_in_mhz, want)
             self.freq_mhz = self.pll[4]
-        self.duc = duc if duc is not None else design_under_control(params, board_.max_units,
-                                                                    design)
+        self.duc = duc if duc is not None else design_under_control(
+            params, board_.max_units, design, mem_words or board_.mem_words)
         self.bridge_params = BridgeParams(clk_hz=int(round(self.freq_mhz * 1e6)),
                                           baud=baud or board_.baud,
                                           mem_words=mem_words or board_.mem_words,

@@ -2,12 +2,14 @@
 
 * ``rdu fpga build --board B [--config FILE] [-o DIR] [--synth-only] [--freq MHZ] [--baud N]
   [--design smoke|fabric]``
-* ``rdu fpga run KERNEL --board B --port P [--baud N] [--seed S] [--shape k=v ...]``
+* ``rdu fpga run KERNEL --board B --port P [--baud N] [--seed S] [--shape k=v ...] [--dtype T]``
 * ``rdu fpga boards`` — the supported boards and their defaults.
 
-``run`` uses the compiler's kernel flow once ``compiler`` provides it for the fabric; until then it
-runs the smoke-design kernels of :mod:`fpga.kernels` (``gemm``, ``conv1d``) — with the same host
-code the Verilator tests use.
+``run`` asks the board what it runs (INFO ``ident``). On a ``--design kernel`` bitstream it runs
+the kernel compiler's flow — the same :func:`compiler.run.run_kernel` as ``rdu run``, with
+:class:`fpga.executor.BoardExecutor` instead of the Verilator model; on a ``--design smoke``
+bitstream the smoke-design kernels of :mod:`fpga.kernels` (``gemm``, ``conv1d``); on
+``--design fabric-test`` the ``traffic`` check. The host code is the one the Verilator tests use.
 """
 
 from __future__ import annotations
@@ -66,18 +68,25 @@ def cmd_run(args):
     from fpga.boards import BOARDS
     from fpga.host import BridgeError, Host, SerialTransport
     from fpga.kernels import KERNELS, KernelMismatch, fabric_traffic, run_fabric_traffic, run_plan
-    from fpga.smoke import DESIGN_FABRIC, DESIGN_SMOKE, decode_ident
+    from fpga.smoke import DESIGN_FABRIC, DESIGN_KERNEL, DESIGN_SMOKE, decode_ident
     if args.board not in BOARDS:
         raise _user_error(f"--board {args.board!r}: unknown board; allowed: {', '.join(BOARDS)}")
-    if args.kernel not in (*KERNELS, "traffic"):
-        raise _user_error(f"kernel {args.kernel!r}: not available on the board path yet; "
-                          f"allowed: {', '.join(KERNELS)}, traffic")
+    from compiler.requests import KERNELS as COMPILER_KERNELS
+    if args.kernel not in (*KERNELS, *COMPILER_KERNELS, "traffic"):
+        raise _user_error(f"kernel {args.kernel!r}: unknown; allowed: "
+                          f"{', '.join(sorted(COMPILER_KERNELS))} (--design kernel), "
+                          f"{', '.join(KERNELS)} (--design smoke), traffic (--design fabric-test)")
     shape = _parse_shape(args.shape)
     baud = args.baud or BOARDS[args.board].baud
     try:
         host = Host(SerialTransport(args.port, baud), timeout=args.timeout)
         info = host.info()
         d = decode_ident(info.ident)
+        if d["kind"] == DESIGN_KERNEL:
+            return _run_compiled(args, host, info, shape)
+        if args.kernel not in KERNELS and args.kernel != "traffic":
+            raise _user_error(f"kernel {args.kernel!r} needs a bitstream built with --design "
+                              f"kernel (the board reports ident 0x{info.ident:08x})")
         if args.kernel == "traffic" or d["kind"] == DESIGN_FABRIC:
             if d["kind"] != DESIGN_FABRIC or args.kernel != "traffic":
                 raise _user_error(f"kernel {args.kernel!r} needs a bitstream built with --design "
@@ -110,6 +119,27 @@ def cmd_run(args):
     return 0
 
 
+def _run_compiled(args, host, info, shape):
+    """A kernel of the compiler on a board running ``--design kernel``: ``rdu run``'s flow
+    (:func:`compiler.run.run_kernel`) with :class:`fpga.executor.BoardExecutor`."""
+    from compiler.requests import KernelRequest
+    from compiler.run import run_kernel
+    from fpga.boards import BOARDS
+    from fpga.executor import BoardExecutor
+    from fpga.fabric_duc import board_params
+    from hw.params import load
+    params = board_params(load(args.config or BOARDS[args.board].preset), info.mem_words)
+    req = KernelRequest.make(args.kernel, args.dtype, **shape)
+    res = run_kernel(req, params, seed=args.seed, out_dir=args.out,
+                     executor=BoardExecutor(host, params))
+    res.update(board=args.board, clock_hz=info.clk_hz, host_stats=dict(host.stats))
+    print(json.dumps(res, indent=2, default=float))
+    if not res["passed"]:
+        print(f"rdu: FAIL: {res['mismatch']}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_boards(args):
     from fpga.boards import BOARDS
     for b in BOARDS.values():
@@ -134,19 +164,27 @@ def register(sub):
                                                             "preset's clock_mhz)")
     b.add_argument("--baud", type=int, default=None, help="UART baud rate (default 1000000)")
     b.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
-    b.add_argument("--design", default="smoke", choices=("smoke", "fabric", "fabric-test"),
+    b.add_argument("--design", default="smoke", choices=("smoke", "kernel", "fabric",
+                                                          "fabric-test"),
                    help="what sits behind the bridge: the smoke MAC units (runs gemm/conv1d), "
-                        "the fabric of the preset, or the fabric with test units (runs traffic)")
+                        "the fabric with real AGCUs on the on-chip memory (runs the compiler's "
+                        "kernels), the fabric with AGCU stand-ins, or the fabric with test units "
+                        "(runs traffic)")
     b.set_defaults(func=cmd_build)
 
     r = fsub.add_parser("run", help="run a kernel on a board over its UART")
-    r.add_argument("kernel", help="gemm or conv1d (smoke design), traffic (--design fabric-test: "
+    r.add_argument("kernel", help="a compiler kernel (gemm, scan, fft, ... : --design kernel), "
+                                  "gemm or conv1d (smoke design), traffic (--design fabric-test: "
                                   "vector flows through the fabric's switches and test units)")
     r.add_argument("--board", required=True)
     r.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
     r.add_argument("--baud", type=int, default=None)
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--shape", nargs="*", help="kernel sizes, e.g. M=8 N=8 K=16 or n=64 taps=7")
+    r.add_argument("--dtype", default=None, help="element type of a compiler kernel (gemm: bf16 "
+                                                 "or int16)")
+    r.add_argument("--out", default=None, help="compiler kernels: write inputs.npz, output.npz, "
+                                               "result.json here")
     r.add_argument("--timeout", type=float, default=1.0, help="seconds per response")
     r.add_argument("--config", default=None, help="the preset the fabric bitstream was built "
                                                   "from (traffic; default: the board's)")

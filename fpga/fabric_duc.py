@@ -21,7 +21,7 @@ a vector (backpressure).
 
 from __future__ import annotations
 
-from amaranth import Module, Signal, unsigned
+from amaranth import Cat, Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -30,7 +30,7 @@ from hw.config import ConfigStore, UnitKind
 from hw.net import CONFIG_RING, vector_signature
 
 __all__ = ["STREAM_PORT_LAYOUT", "STREAM_PORT_COUNTERS", "StreamPort", "FabricSystem",
-           "fabric_ident"]
+           "fabric_ident", "KernelSystem", "board_params", "kernel_ident"]
 
 STREAM_PORT_LAYOUT = data.StructLayout({
     "rd_base": unsigned(24),
@@ -180,4 +180,85 @@ class FabricSystem(wiring.Component):
             busy = busy | sp.busy
         wiring.connect(m, prev, wiring.flipped(self.cfg_o))
         m.d.comb += [self.done.eq(done), self.busy.eq(busy)]
+        return m
+
+
+def board_params(params, mem_words):
+    """``params`` with its HBM tier replaced by the board's on-chip memory of ``mem_words`` 32-bit
+    words: one channel, one bank, one vector (``4·L`` bytes) per access. The kernel compiler
+    compiles against these parameters, so its tensors are placed — and checked — within the
+    board memory. ``mem_words`` must be a power of two of at least 1024 words."""
+    from hw.params import ConfigError, DRAMParams
+    if mem_words < 1024 or mem_words & (mem_words - 1):
+        raise ConfigError(f"board memory: mem_words = {mem_words}: must be a power of two >= 1024 "
+                          f"for the kernel design")
+    row_bytes = 1024
+    onchip = DRAMParams(kind="tiny", channels=1, banks=1, rows=mem_words * 4 // row_bytes,
+                        row_bytes=row_bytes, bytes_per_cycle=4 * params.lanes, burst_length=1,
+                        tREFI=0, clock_mhz=params.clock_mhz)
+    return params.replace(memory=params.memory.replace(hbm=onchip))
+
+
+def kernel_ident(params):
+    from fpga.smoke import DESIGN_KERNEL
+    """INFO ``ident`` of a :class:`KernelSystem`: 3 << 24 | lanes << 16 | agcus << 8 | rows << 4 |
+    cols (the host checks it against the configuration it compiles for)."""
+    return ((DESIGN_KERNEL << 24) | (params.lanes << 16) | (params.agcu.count << 8) |
+            ((params.rows & 15) << 4) | (params.cols & 15))
+
+
+class KernelSystem(wiring.Component):
+    """The fabric with **real AGCUs** behind the host bridge: what the kernel compiler's jobs run
+    on a board (``rdu fpga run KERNEL``).
+
+    ``hw.fabric.Fabric(params)`` as in :class:`hw.system.System` — PCUs, PMUs, switches and a
+    :class:`memory.agcu.AGCU` in every edge slot — but each AGCU's DRAM port goes through a
+    :class:`fpga.memory.DRAMPortAdapter` to the on-chip memory (``mem_req/mem_rsp[a]`` for AGCU
+    ``a``) instead of the HBM model. ``params`` must come from :func:`board_params` (the AGCUs'
+    DRAM geometry is the board memory's). The ring is the fabric's own (``cfg_i → units →
+    cfg_o``), with the same unit ids as in ``System``, so a job compiled for these parameters
+    runs unchanged: its bitstream ends with the broadcast START, the host polls ``done``.
+    ``start`` (the bridge's START command) is not used by kernel jobs.
+    """
+
+    def __init__(self, params, factory=None):
+        from hw.fabric import Fabric, default_factory
+        from hw.system import AGCU_UNIT_PORTS
+        from memory.agcu import AGCU
+        from memory.dram import port_spec
+        base = factory or default_factory
+        self.params = params
+        self.spec = port_spec(params.memory.hbm)
+
+        def fac(site, p):
+            if site.kind == "agcu":
+                return AGCU(p.agcu, p.lanes, site.id, dram=p.memory.hbm)
+            return base(site, p)
+
+        self.fabric = Fabric(params, fac, unit_ports=AGCU_UNIT_PORTS)
+        self.fmap = self.fabric.fmap
+        self.ident = kernel_ident(params)
+        n = len(self.fmap.agcus)
+        super().__init__({
+            "cfg_i": In(CONFIG_RING), "cfg_o": Out(CONFIG_RING),
+            "start": In(1), "done": Out(1), "busy": Out(1), "error": Out(1),
+            "mem_req": Out(stream.Signature(MEM_REQ)).array(n),
+            "mem_rsp": In(stream.Signature(unsigned(32))).array(n),
+        })
+
+    def elaborate(self, platform):
+        from fpga.memory import DRAMPortAdapter
+        m = Module()
+        m.submodules.fabric = fab = self.fabric
+        wiring.connect(m, wiring.flipped(self.cfg_i), fab.cfg_i)
+        wiring.connect(m, fab.cfg_o, wiring.flipped(self.cfg_o))
+        errors = []
+        for a in self.fmap.agcus:
+            ad = m.submodules[f"dram{a.index}"] = DRAMPortAdapter(self.spec)
+            wiring.connect(m, getattr(fab, f"agcu{a.index}_dram"), ad.dram)
+            wiring.connect(m, ad.mem_req, wiring.flipped(self.mem_req[a.index]))
+            wiring.connect(m, wiring.flipped(self.mem_rsp[a.index]), ad.mem_rsp)
+            errors.append(getattr(fab, f"agcu{a.index}_error"))
+        m.d.comb += [self.done.eq(fab.done), self.busy.eq(fab.busy),
+                     self.error.eq(Cat(*errors).any())]
         return m

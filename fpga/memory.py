@@ -22,7 +22,7 @@ from amaranth.lib.wiring import In, Out
 
 from fpga.bridge import MEM_REQ
 
-__all__ = ["OnChipMemory"]
+__all__ = ["OnChipMemory", "DRAMPortAdapter"]
 
 
 class OnChipMemory(wiring.Component):
@@ -86,4 +86,75 @@ class OnChipMemory(wiring.Component):
                 m.d.sync += rsp.valid.eq(0)
             with m.If(inflight[i]):
                 m.d.sync += [rsp.valid.eq(1), rsp.payload.eq(rp.data)]
+        return m
+
+
+class DRAMPortAdapter(wiring.Component):
+    """One DRAM port (:class:`memory.dram.PortSpec`, the AGCU's side) served from the on-chip
+    memory's 32-bit word port — how a real AGCU reaches board memory instead of the HBM model.
+
+    ``dram`` is the DRAM side of the port (``req`` in, ``resp`` / ``wdone`` out); ``mem_req`` /
+    ``mem_rsp`` go to an :class:`OnChipMemory` port. Access ``a`` covers words
+    ``a·W … a·W + W − 1`` (``W = access_bytes / 4``).
+
+    Requests are served one at a time, in order (so the DRAM ordering rule holds trivially): a
+    write issues its masked words then pulses ``wdone``; a read issues ``W`` word reads,
+    collects the responses (in order from the memory) and returns ``{tag, data}``.
+    Latency: a read returns ``W + 3`` cycles after acceptance when the memory port is free;
+    throughput: one word every cycle for writes, one word every 2 cycles for reads (the on-chip
+    memory's per-port response register) — slow next to HBM, plenty for a prototype.
+    """
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.W = spec.data_bytes // 4
+        super().__init__({
+            "dram": In(spec.signature),
+            "mem_req": Out(stream.Signature(MEM_REQ)),
+            "mem_rsp": In(stream.Signature(unsigned(32))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        W = self.W
+        req, resp = self.dram.req, self.dram.resp
+        cur = Signal.like(req.payload)
+        busy = Signal()
+        issued = Signal(range(W + 1))
+        got = Signal(range(W + 1))
+        words = Signal(W * 32)
+        word_base = Signal(32)
+
+        m.d.comb += req.ready.eq(~busy)
+        with m.If(req.valid & ~busy):
+            m.d.sync += [cur.eq(req.payload), busy.eq(1), issued.eq(0), got.eq(0),
+                         word_base.eq(req.payload.addr * W)]
+
+        # issue the word accesses (writes skip words whose mask bit is clear)
+        wdata = cur.data.word_select(issued, 32) if W > 1 else cur.data
+        wmask = cur.mask.bit_select(issued, 1) if W > 1 else cur.mask
+        m.d.comb += [self.mem_req.payload.addr.eq(word_base + issued),
+                     self.mem_req.payload.we.eq(cur.write),
+                     self.mem_req.payload.data.eq(wdata)]
+        with m.If(busy & (issued != W)):
+            with m.If(cur.write & ~wmask):
+                m.d.sync += issued.eq(issued + 1)
+            with m.Else():
+                m.d.comb += self.mem_req.valid.eq(1)
+                with m.If(self.mem_req.ready):
+                    m.d.sync += issued.eq(issued + 1)
+
+        # collect read data in order
+        m.d.comb += self.mem_rsp.ready.eq(1)
+        with m.If(self.mem_rsp.valid):
+            m.d.sync += [words.word_select(got, 32).eq(self.mem_rsp.payload), got.eq(got + 1)]
+
+        m.d.comb += [resp.payload.tag.eq(cur.tag), resp.payload.data.eq(words)]
+        with m.If(busy & cur.write & (issued == W)):
+            m.d.comb += self.dram.wdone.eq(1)
+            m.d.sync += busy.eq(0)
+        with m.If(busy & ~cur.write & (got == W)):
+            m.d.comb += resp.valid.eq(1)
+            with m.If(resp.ready):
+                m.d.sync += busy.eq(0)
         return m

@@ -34,7 +34,7 @@ from hw.smoke import MacParams, MacPipeline
 from fpga.bridge import MEM_REQ
 
 __all__ = ["SMOKE_LAYOUT", "SMOKE_COUNTERS", "SmokeUnit", "SmokeSystem", "smoke_ident",
-           "decode_ident", "DESIGN_SMOKE", "DESIGN_FABRIC"]
+           "decode_ident", "DESIGN_SMOKE", "DESIGN_FABRIC", "DESIGN_KERNEL"]
 
 SMOKE_LAYOUT = data.StructLayout({
     "src": unsigned(24),
@@ -47,6 +47,7 @@ SMOKE_COUNTERS = ("cycles", "input_starved", "output_stalled", "outputs")
 #: ``ident`` design kinds reported by the bridge's INFO command (bits 31..24).
 DESIGN_SMOKE = 1
 DESIGN_FABRIC = 2
+DESIGN_KERNEL = 3      # fpga.fabric_duc.KernelSystem: the fabric with real AGCUs
 
 
 def smoke_ident(lanes, units, in_bits):

@@ -36,7 +36,8 @@ from amaranth.lib.wiring import In, Out
 from fpga.bridge import BridgeCore, BridgeParams, HostBridge
 from fpga.memory import OnChipMemory
 
-__all__ = ["SystemTop", "smoke_system", "sim_design", "SIM_CLK_HZ", "SIM_DIVISOR"]
+__all__ = ["SystemTop", "smoke_system", "kernel_system", "sim_design", "SIM_CLK_HZ",
+           "SIM_DIVISOR"]
 
 #: Simulation clock (tb.clock: 10 ns) and UART divisor (clock / 8 baud: fast to simulate).
 SIM_CLK_HZ = 100_000_000
@@ -96,6 +97,18 @@ def smoke_system(lanes=4, units=2, in_bits=16, acc_bits=32, mem_words=4096, clk_
     bp = BridgeParams(clk_hz=clk_hz, baud=baud or clk_hz // SIM_DIVISOR, mem_words=mem_words,
                       ident=duc.ident, **bridge)
     return SystemTop(duc, bp, uart=uart)
+
+
+def kernel_system(params, mem_words, clk_hz=SIM_CLK_HZ, baud=None, uart=True, **bridge):
+    """A :class:`SystemTop` around :class:`fpga.fabric_duc.KernelSystem`: the fabric of
+    ``params`` with real AGCUs on ``mem_words`` words of on-chip memory (the HBM stand-in).
+    Returns ``(top, board_params)``; compile kernels for ``board_params``."""
+    from fpga.fabric_duc import KernelSystem, board_params
+    bp_fabric = board_params(params, mem_words)
+    duc = KernelSystem(bp_fabric)
+    bp = BridgeParams(clk_hz=clk_hz, baud=baud or clk_hz // SIM_DIVISOR, mem_words=mem_words,
+                      ident=duc.ident, **bridge)
+    return SystemTop(duc, bp, uart=uart), bp_fabric
 
 
 def sim_design(top=None, name="rdu_board_sim"):

@@ -207,3 +207,35 @@ async def fabric_traffic(dut):
 
     await _run_host(host_code, model)
     dut._log.warning(f"fabric traffic through the UART bridge: {results[0]}")
+
+
+@cocotb.test()
+async def compiler_kernels(dut):
+    """The kernel compiler's jobs on the board path: the fabric with real AGCUs behind the UART
+    bridge (``fpga.fabric_duc.KernelSystem``), tensors loaded over the UART into the on-chip
+    memory, each phase's bitstream through the ring, results read back — ``compiler.run.
+    run_kernel`` with :class:`fpga.executor.BoardExecutor`, the flow of ``rdu fpga run``."""
+    from compiler.requests import KernelRequest
+    from compiler.run import run_kernel
+    from fpga.executor import BoardExecutor
+    from fpga.fabric_duc import board_params
+    from hw.params import load
+    args, seed, model = await _setup(dut, gap_ns=(0, 20))
+    params = board_params(load(args["config"]), args["mem_words"])
+    results = []
+
+    def host_code(h):
+        ex = BoardExecutor(h, params)
+        for kernel, dtype, shape in args["kernels"]:
+            req = KernelRequest.make(kernel, dtype, **shape) if dtype else \
+                KernelRequest.make(kernel, **shape)
+            r = run_kernel(req, params, seed=seed % 1000, executor=ex)
+            assert r["passed"], (kernel, shape, r["mismatch"])
+            assert r["cycles"] > 0
+            results.append(r)
+
+    await with_timeout(bridge(host_code)(Host(SimTransport(model), timeout=0.2)), 2000, "ms")
+    for r in results:
+        dut._log.warning(f"board path {r['kernel']} {r['shape']} {r['dtype']}: bit-exact, "
+                         f"{r['cycles']} cycles, {r['phases']} phase(s), utilization "
+                         f"{r['utilization']}")

@@ -62,3 +62,26 @@ def test_fabric_behind_the_bridge():
     seed = runner.seed_from_env()
     runner.simulate(design, "tests.fpga.cocotb_board", testcase="fabric_traffic", seed=seed,
                     env=env.encode(divisor=SIM_DIVISOR, config="tiny", count=12))
+
+
+#: The kernel design's configuration and board memory in the simulated board test.
+KERNEL_CONFIG = "small"
+KERNEL_MEM_WORDS = 16384
+
+
+def test_compiler_kernels_through_the_bridge():
+    """``rdu fpga run``'s flow in simulation: GEMM (int16 and bf16) and a prefix scan compiled by
+    the kernel compiler run on the fabric with real AGCUs behind the UART bridge, bit-exact."""
+    from fpga.top import kernel_system
+    from hw.params import load
+    top, _ = kernel_system(load(KERNEL_CONFIG), KERNEL_MEM_WORDS, timeout_cycles=4000,
+                           max_payload=1024)
+    design = runner.Design.from_component(top, f"rdu_board_kernel_{KERNEL_CONFIG}")
+    runner.lint(design)
+    seed = runner.seed_from_env()
+    runner.simulate(design, "tests.fpga.cocotb_board", testcase="compiler_kernels", seed=seed,
+                    env=env.encode(divisor=SIM_DIVISOR, config=KERNEL_CONFIG,
+                                   mem_words=KERNEL_MEM_WORDS,
+                                   kernels=[["gemm", "int16", {"M": 8, "N": 8, "K": 8}],
+                                            ["gemm", "bf16", {"M": 8, "N": 12, "K": 8}],
+                                            ["scan", None, {"n": 64}]]))
