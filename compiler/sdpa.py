@@ -41,8 +41,8 @@ Naive form: **score** → **max** (``s2``, an ``fmax`` accumulator emits ``m`` a
 **row FIFO** (PMU FIFOs holding the score row until ``m`` exists: ``n`` vectors) → **p**
 (``exp2(s2 - m)``) → **out** (``fadd`` accumulator: ``l``, ``o``) → norm → scale.
 
-The FIFO of the streaming form (score → max) is the same PMU FIFO; there it holds a few vectors at
-most. Both report the PMUs' ``high_water`` counters (``buffer_high_water_words``; one score per
+The FIFO of the streaming form (score → max) is the same PMU FIFO, :data:`STREAM_FIFO_VECTORS`
+(4) vectors deep whatever N. Both report the PMUs' ``high_water`` counters (``buffer_high_water_words``; one score per
 L-word vector). Fabrics with fewer PCUs (``small``: 2) run the same pipeline in several phases,
 streams cut by a phase boundary going through HBM (:func:`compiler.fusion.partition`).
 Utilization is reported as (query, key) pairs per cycle (the mapping's rate is one).
@@ -64,6 +64,12 @@ __all__ = ["FORMS", "programs", "build", "compile", "check_fabric", "fifo_capaci
 
 #: kernel name → form
 FORMS = {"sdpa": "streaming", "sdpa_naive": "naive"}
+
+#: Vectors of the streaming form's score FIFO. A constant: the running max / sum / output need
+#: no row buffer, only enough slack to cover the FIFO's read-after-write latency (2 cycles) and
+#: the handshake; 2 vectors halve the throughput, 4 keep one pair per cycle at every N measured
+#: (scripts/bench_sdpa.py).
+STREAM_FIFO_VECTORS = 4
 
 NEG_INF = np.float32(-np.inf)
 POS_INF = np.float32(np.inf)
@@ -228,7 +234,7 @@ def build(params, q, k, v, form="streaming", fifo_depth=None, stream_fifo=True):
                                f"streaming form 'sdpa')")
         depths = [min(cap, need - i * cap) for i in range(segs)]
     else:
-        depths = [min(cap, fifo_depth or cap)] if stream_fifo else []
+        depths = [min(cap, fifo_depth or STREAM_FIFO_VECTORS)] if stream_fifo else []
     qp, kp, vp = _layout(q, k, v, L)
     pipe = Pipeline(kernel, params)
     tq, tk, tv = pipe.tensor("q", qp), pipe.tensor("k", kp), pipe.tensor("v", vp)

@@ -28,7 +28,7 @@ import numpy as np
 TITLE = "SDPA: streaming vs naive buffering and throughput; GEMM→softmax→GEMM fusion (sim RTL)"
 
 QUICK_N = (64, 128)
-FULL_N = (64, 128, 256, 512, 1024)
+FULL_N = (64, 128, 256, 512, 1024, 2048, 4096)
 QUICK_M = (256,)
 FULL_M = (256, 1024, 4096)
 
@@ -96,28 +96,32 @@ def fusion_rows(params, ms, k=None, n1=None, n2=None, seed=0, log=None):
     return rows
 
 
-def run(quick=False, config="sim", max_n=None, d=None, ms=None, log=None):
+def run(quick=False, config="sim", max_n=None, d=None, ms=None, log=None, ns=None):
     from hw.params import load
     params = load(config)
     d = d or params.lanes
-    ns = [n for n in (QUICK_N if quick else FULL_N) if max_n is None or n <= max_n]
-    if max_n and max_n > max(FULL_N):
-        n = max(FULL_N) * 2
-        while n <= max_n:
-            ns.append(n)
-            n *= 2
+    if ns is None:
+        ns = [n for n in (QUICK_N if quick else FULL_N) if max_n is None or n <= max_n]
+        if max_n and max_n > max(FULL_N):
+            n = max(FULL_N) * 2
+            while n <= max_n:
+                ns.append(n)
+                n *= 2
     t0 = time.perf_counter()
     rows = sdpa_rows(params, ns, d, log=log)
     t_sdpa = time.perf_counter() - t0
-    rows += fusion_rows(params, ms or (QUICK_M if quick else FULL_M), log=log)
+    rows += fusion_rows(params, (QUICK_M if quick else FULL_M) if ms is None else ms, log=log)
     st = {r["N"]: r for r in rows if r.get("form") == "streaming"}
     nv = {r["N"]: r for r in rows if r.get("form") == "naive"}
     notes = [
         f"config {config!r} (L = {params.lanes}), d = {d}; cycles = the fabric's run_cycles "
         f"(configuration through the ring excluded); every run bit-exact against tb.golden "
         f"(sdpa_streaming / sdpa_naive with lanes=L; the fusion chain against gemm → softmax → gemm)",
-        f"SDPA N = {', '.join(map(str, ns))} ({t_sdpa:.0f} s of simulation); larger N not run: "
-        f"the RTL simulation of N² pairs grows quadratically (see docs/compiler-sdpa.md)",
+        f"SDPA N = {', '.join(map(str, ns))} ({t_sdpa:.0f} s of simulation; the RTL simulation "
+        f"of N² pairs grows quadratically: --max-n / --n bound it)",
+        f"buffer_hw_words = the PMU FIFOs' high-water mark: streaming = the score FIFO of "
+        f"compiler.sdpa.STREAM_FIFO_VECTORS vectors whatever N; naive = the row FIFO (n + 4 "
+        f"vectors, several PMUs for large N)",
     ]
     if st and nv:
         big = max(st)
@@ -137,12 +141,15 @@ def main(argv=None):
     ap.add_argument("--config", default="sim")
     ap.add_argument("--max-n", type=int, default=None, help="largest N (powers of two from 64)")
     ap.add_argument("--d", type=int, default=None, help="head dimension (default: L)")
-    ap.add_argument("--m", type=int, nargs="*", default=None, help="fusion row counts M")
+    ap.add_argument("--n", type=int, nargs="*", default=None, help="SDPA sizes N (overrides "
+                                                                    "--quick / --max-n)")
+    ap.add_argument("--m", type=int, nargs="*", default=None, help="fusion row counts M "
+                                                                    "(0: no fusion rows)")
     ap.add_argument("--json", default=None, help="write the JSON here")
     a = ap.parse_args(argv)
     from scripts.bench import print_table
-    res = run(a.quick, a.config, a.max_n, a.d, a.m,
-              log=lambda r: print(json.dumps(r), file=sys.stderr, flush=True))
+    res = run(a.quick, a.config, a.max_n, a.d, [m for m in a.m if m] if a.m else None,
+              log=lambda r: print(json.dumps(r), file=sys.stderr, flush=True), ns=a.n)
     print_table(TITLE, res["rows"], res["notes"])
     text = json.dumps(res, indent=2, default=str)
     if a.json:

@@ -278,7 +278,9 @@ def _fifo_pipe(params, lanes, prog, pipe, side):
         if inner is None or p.counters < 2:
             _fail("fifo_length", prog.fifo_length,
                   f"must be a product of two counts <= {cmax} (or 0 = forever)")
-        counters = ((inner, lanes), (n // inner, inner * lanes))
+        # The address wraps modulo the ring, so the outer stride can be taken modulo the ring
+        # too (the same addresses; the raw stride would not fit the address width for long runs).
+        counters = ((inner, lanes), (n // inner, (inner * lanes) % ring))
     return Pipe(counters=counters, port=pipe.port, base=prog.fifo_base, lane_stride=1, wrap=wrap,
                 passes=passes), ring
 

@@ -461,3 +461,23 @@ def test_library_patterns_on_the_model_sim():
     with pytest.raises(PMUProgramError, match=r"needs 4 counters, this PMU has 3 .* give "
                                               r"origins_port"):
         pmu_programs.matrix_tile_reads(p, lanes, 32, 64, 8, 16)
+
+
+@pytest.mark.parametrize("length", [256 * 256, 4096 * 4096])
+def test_long_fifo_runs_assemble_and_wrap(length):
+    """A FIFO run longer than one counter (SDPA's n² scores) splits into two counters; the outer
+    stride is taken modulo the ring, so the addresses stay those of one continuous ring walk."""
+    import numpy as np
+    from tiles.pmu_asm import pipe_addresses
+    p = load("sim")
+    L = p.lanes
+    desc = pmu_asm.assemble(pmu_programs.fifo(p.pmu, L, 4, length=length), p.pmu, L)
+    ring = 1 << (4 * L - 1).bit_length()
+    for side in ("write", "read"):
+        d = desc[side]
+        counts = [c["count"] for c in d["counters"]]
+        assert int(np.prod(counts)) == length, (side, counts)
+        if length <= 1 << 20:
+            addr = pipe_addresses(p.pmu, L, d, None)
+            want = (np.arange(length)[:, None] * L + np.arange(L)) % ring
+            np.testing.assert_array_equal(addr % ring, want)
