@@ -225,6 +225,12 @@ async def compiler_kernels(dut):
     results = []
 
     def host_code(h):
+        # a job compiled for another configuration is refused before anything is sent
+        try:
+            BoardExecutor(h, board_params(load("tiny"), args["mem_words"]))
+            raise AssertionError("BoardExecutor must refuse a board built for another config")
+        except ValueError as e:
+            assert "is not the kernel design of configuration 'tiny'" in str(e), e
         ex = BoardExecutor(h, params)
         for kernel, dtype, shape in args["kernels"]:
             req = KernelRequest.make(kernel, dtype, **shape) if dtype else \

@@ -132,3 +132,14 @@ def test_plan_too_big_for_the_board_memory():
     with pytest.raises(ValueError, match=r"gemm \{'M': 16, 'N': 16, 'K': 16\}: needs 8448 words of "
                                          r"board memory; the bitstream has 2048 \(mem_words\)"):
         run_plan(h, gemm(4, 1, M=16, N=16, K=16))
+
+
+def test_fpga_run_unknown_kernel_lists_the_designs():
+    """``rdu fpga run`` names every kernel it knows and the design each needs."""
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "hw.cli", "fpga", "run", "nonsense", "--board",
+                        "ulx3s", "--port", "/dev/null"], capture_output=True, text=True)
+    assert r.returncode == 2, r
+    assert "kernel 'nonsense': unknown; allowed:" in r.stderr, r.stderr
+    assert "gemm" in r.stderr and "(--design kernel)" in r.stderr and "traffic" in r.stderr

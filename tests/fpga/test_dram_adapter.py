@@ -96,3 +96,16 @@ def test_adapter_random_traffic_two_ports():
         assert wdone[p] <= sum(r["write"] for r in reqs)
         last_read = max(i for i, r in enumerate(reqs) if not r["write"])
         assert wdone[p] >= sum(r["write"] for r in reqs[:last_read])
+
+
+def test_board_params_replace_hbm_with_board_memory():
+    import pytest
+    from fpga.fabric_duc import board_params
+    from hw.params import ConfigError, load
+    p = board_params(load("small"), 16384)
+    assert p.memory.hbm.capacity_bytes == 16384 * 4
+    assert p.memory.hbm.access_bytes == 4 * p.lanes            # one vector per access
+    assert p.pcu == load("small").pcu
+    with pytest.raises(ConfigError, match=r"^board memory: mem_words = 3000: must be a power of "
+                                          r"two >= 1024"):
+        board_params(load("small"), 3000)
