@@ -144,11 +144,11 @@ def main(argv=None):
     ap.add_argument("--n", type=int, nargs="*", default=None, help="SDPA sizes N (overrides "
                                                                     "--quick / --max-n)")
     ap.add_argument("--m", type=int, nargs="*", default=None, help="fusion row counts M "
-                                                                    "(0: no fusion rows)")
+                                                                    "(none given: no fusion rows)")
     ap.add_argument("--json", default=None, help="write the JSON here")
     a = ap.parse_args(argv)
     from scripts.bench import print_table
-    res = run(a.quick, a.config, a.max_n, a.d, [m for m in a.m if m] if a.m else None,
+    res = run(a.quick, a.config, a.max_n, a.d, None if a.m is None else [m for m in a.m if m],
               log=lambda r: print(json.dumps(r), file=sys.stderr, flush=True), ns=a.n)
     print_table(TITLE, res["rows"], res["notes"])
     text = json.dumps(res, indent=2, default=str)
