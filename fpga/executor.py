@@ -9,9 +9,10 @@ board memory).
 
 A run, step by step (what :mod:`compiler.cocotb_job` does with backdoor loads in simulation):
 
-1. write the job's HBM image into the board memory — every word from address 0 up to the last
-   non-zero input word or the end of the last output, whichever is higher, so inputs, padding
-   and output areas start exactly as in the HBM model;
+1. write the job's HBM image into the board memory — every word from address 0 to the end of
+   the last tensor the compiler placed (``DRAMImage.written_end``), zero padding included, so
+   stale board memory cannot leak into the kernel (output areas are written whole by the
+   kernel's stores and are not pre-loaded);
 2. for each phase: stream its bitstream through the configuration ring (it ends with the
    broadcast START), poll STATUS until the fabric's ``done`` is high (watchdog: the phase's
    ``timeout_cycles``; on expiry every unit's CONTROL status is read and the busy ones are
@@ -70,14 +71,11 @@ class BoardExecutor:
         h = self.host
         t0 = time.perf_counter()
         words = job.hbm.bytes.view("<u4")
-        nz = np.flatnonzero(words)
-        extent = int(nz[-1]) + 1 if len(nz) else 0
+        extent = -(-job.hbm.written_end // 4)
         spans = {}
         for name, (base, shape, dtype) in job.outputs.items():
             nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-            lo, hi = base // 4, -(-(base + nbytes) // 4)
-            spans[name] = (lo, hi)
-            extent = max(extent, hi)
+            spans[name] = (base // 4, -(-(base + nbytes) // 4))
         if extent:
             h.write_mem(0, words[:extent])
 

@@ -87,6 +87,10 @@ class DRAMImage:
             if data.size != cap:
                 raise ValueError(f"DRAMImage {name}: {data.size} bytes given, capacity is {cap}")
             self.bytes = data.copy()
+        #: End (byte address) of everything written or placed so far, zeros included: what a
+        #: board must load so that stale memory cannot leak into a kernel (fpga.executor).
+        nz = np.flatnonzero(self.bytes)
+        self.written_end = int(nz[-1]) + 1 if nz.size else 0
 
     # ---- plain byte / word access -------------------------------------------------------
 
@@ -104,6 +108,7 @@ class DRAMImage:
             np.ascontiguousarray(data).view(np.uint8).reshape(-1)
         self._range(addr, data.size, "write")
         self.bytes[addr:addr + data.size] = data
+        self.written_end = max(self.written_end, addr + data.size)
 
     def read_bytes(self, addr, nbytes):
         self._range(addr, nbytes, "read")
@@ -131,6 +136,8 @@ class DRAMImage:
         flat = np.ascontiguousarray(array).view(np.uint8).reshape(-1, array.dtype.itemsize)
         for b in range(array.dtype.itemsize):
             self.bytes[idx + b] = flat[:, b]
+        if idx.size:
+            self.written_end = max(self.written_end, int(idx.max()) + array.dtype.itemsize)
         return self
 
     def fetch(self, base, shape, dtype, strides=None):
@@ -200,7 +207,9 @@ class DRAMImage:
         return cls(params, name, per.reshape(-1))
 
     def copy(self):
-        return DRAMImage(self.params, self.name, self.bytes)
+        img = DRAMImage(self.params, self.name, self.bytes)
+        img.written_end = self.written_end
+        return img
 
     def __eq__(self, other):
         return isinstance(other, DRAMImage) and np.array_equal(self.bytes, other.bytes)

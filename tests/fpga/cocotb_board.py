@@ -219,9 +219,9 @@ async def compiler_kernels(dut):
     from compiler.run import run_kernel
     from fpga.executor import BoardExecutor
     from fpga.fabric_duc import board_params
-    from hw.params import load
+    from hw.params import FabricParams, load
     args, seed, model = await _setup(dut, gap_ns=(0, 20))
-    params = board_params(load(args["config"]), args["mem_words"])
+    params = board_params(FabricParams.from_dict(args["params"]), args["mem_words"])
     results = []
 
     def host_code(h):
