@@ -1,9 +1,13 @@
-"""The fabric behind the host bridge on a board: :class:`hw.fabric.Fabric` with an AGCU stand-in
-per edge slot.
+"""The fabric behind the host bridge on a board, two ways.
 
 On a board the HBM model (a simulation model with backdoor stores) is replaced by the on-chip
-memory of :mod:`fpga.memory`. Until the fabric carries real AGCUs (``memory.agcu``), each plain
-AGCU slot of the fabric gets a :class:`StreamPort`: a ring stop with the slot's floorplan id that
+memory of :mod:`fpga.memory`.
+
+* :class:`KernelSystem` (``--design kernel``): the fabric with real AGCUs (``memory.agcu``)
+  whose DRAM ports reach the on-chip memory through :class:`fpga.memory.DRAMPortAdapter` — what
+  the kernel compiler's jobs run on (:mod:`fpga.executor`); see its docstring.
+* :class:`FabricSystem` (``--design fabric`` / ``fabric-test``): each plain AGCU slot of the
+  fabric gets a :class:`StreamPort`: a ring stop with the slot's floorplan id that
 streams vectors from the on-chip memory into the slot (``agcu_vec_i[a]``) and writes the vectors
 leaving the slot (``agcu_vec_o[a]``) back — the data path an AGCU provides, without its address
 patterns, coalescing or tokens. The slot's scalar and control inputs are idle and its scalar and
@@ -137,8 +141,9 @@ class FabricSystem(wiring.Component):
         self.params = params
         self.fabric = Fabric(params, factory=factory)
         if not self.fabric.plain_agcus:
-            raise ValueError("FabricSystem: the fabric carries real AGCUs; connect their DRAM "
-                             "ports to the on-chip memory instead (not implemented yet)")
+            raise ValueError("FabricSystem: the fabric carries real AGCUs; use KernelSystem "
+                             "(--design kernel), which connects their DRAM ports to the on-chip "
+                             "memory")
         self.slots = list(self.fabric.plain_agcus)
         n = len(self.slots)
         self.ident = fabric_ident(params.lanes, n, params.rows, params.cols)

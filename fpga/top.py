@@ -7,8 +7,9 @@ and ``leds`` (bit 0 activity, 1 protocol error, 2 busy, 3 done).
 
 Design under control (DUC)
 --------------------------
-Anything with these members can sit behind the bridge (the fabric will, :class:`fpga.smoke.
-SmokeSystem` does until then):
+Anything with these members can sit behind the bridge (:class:`fpga.smoke.SmokeSystem`,
+:class:`fpga.fabric_duc.KernelSystem` — the fabric with real AGCUs —, :class:`fpga.fabric_duc.
+FabricSystem`):
 
 =============  ================================================================================
 ``cfg_i``      ``In(CONFIG_RING)``: the configuration ring's entry (from the bridge)
