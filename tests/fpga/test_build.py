@@ -134,3 +134,16 @@ def test_plan_too_big_for_the_board_memory():
                                          r"board memory; the bitstream has 2048 \(mem_words\)"):
         run_plan(h, gemm(4, 1, M=16, N=16, K=16))
 
+
+
+def test_kernel_design_board_top_prepares(tmp_path):
+    """``rdu fpga build --design kernel``: the fabric with real AGCUs elaborates inside a board
+    top (no tools run); its ident is the one BoardExecutor checks."""
+    from fpga.fabric_duc import board_params, kernel_ident
+    b = BOARDS["orangecrab"]
+    top = BoardTop(b, load("tiny"), design="kernel")
+    plan = b.make_platform().build(top, name="t", build_dir=str(tmp_path), do_build=False)
+    assert "t.il" in dict(plan.files)
+    d = top.describe()
+    assert d["design"] == "KernelSystem"
+    assert d["ident"] == f"0x{kernel_ident(board_params(load('tiny'), b.mem_words)):08x}"
