@@ -14,8 +14,8 @@ from pathlib import Path
 import cocotb
 from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 
-from hw.config import AddressMap, Packet
-from interconnect.floorplan import FABRIC_ID
+from compiler.job import phase_reads, stall_message, status_reads
+from hw.config import Packet
 from tb.clock import reset, start_clock
 from tb.config import Bitstream, RingDriver
 
@@ -48,10 +48,7 @@ async def job(dut):
         if int(dut.error.value):
             raise AssertionError(f"phase {ph['name']}: the memory system flagged an out-of-range "
                                  f"access (error output high)")
-        b = Bitstream().read(FABRIC_ID, AddressMap.PERF + 0)
-        for label, unit, addr in ph["reads"]:
-            b.read(unit, addr)
-        data = await ring.run(b)
+        data = await ring.run(phase_reads((unit, addr) for _, unit, addr in ph["reads"]))
         phase_cycles.append(data[0])
         reads.append({label: v for (label, _, _), v in zip(ph["reads"], data[1:])})
     # Let outstanding DRAM writes drain before the dump.
@@ -69,12 +66,5 @@ async def job(dut):
 
 async def _report_stall(ring, ph):
     units = {int(k): v for k, v in ph["units"].items()}
-    b = Bitstream()
-    for u in units:
-        b.read(u, AddressMap.CONTROL)
-    data = await ring.run(b) if units else []
-    busy = [f"{units[u]} (id {u})" for u, st in zip(units, data) if st & 1]
-    not_done = [f"{units[u]} (id {u})" for u, st in zip(units, data) if not st & 2]
-    raise AssertionError(
-        f"watchdog: phase {ph['name']!r} not done after {ph['timeout_cycles']} cycles; "
-        f"busy: {', '.join(busy) or 'none'}; not done: {', '.join(not_done) or 'none'}")
+    data = await ring.run(status_reads(units)) if units else []
+    raise AssertionError(stall_message(ph["name"], ph["timeout_cycles"], units, data))

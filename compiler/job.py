@@ -129,9 +129,28 @@ class SimExecutor:
                          res["config_cycles"], time.perf_counter() - t0, seed)
 
 
+def phase_reads(reads):
+    """The bitstream read after a phase's ``done``: the fabric's ``run_cycles`` first, then each
+    ``(unit, addr)`` of ``reads`` in order."""
+    from interconnect.floorplan import FABRIC_ID
+    b = Bitstream().read(FABRIC_ID, AddressMap.PERF + 0)
+    for unit, addr in reads:
+        b.read(unit, addr)
+    return b
+
+
 def status_reads(units):
     """A bitstream reading the CONTROL status of every unit (used on a stall)."""
     b = Bitstream()
     for u in units:
         b.read(u, AddressMap.CONTROL)
     return b
+
+
+def stall_message(phase, timeout_cycles, units, statuses, where=""):
+    """The watchdog's one line for ``phase``: ``units`` (``{id: name}``) with their CONTROL
+    ``statuses`` (read with :func:`status_reads`, same order) — which are busy, which not done."""
+    busy = [f"{units[u]} (id {u})" for u, st in zip(units, statuses) if st & 1]
+    not_done = [f"{units[u]} (id {u})" for u, st in zip(units, statuses) if not st & 2]
+    return (f"watchdog: phase {phase!r} not done after {timeout_cycles} cycles{where}; "
+            f"busy: {', '.join(busy) or 'none'}; not done: {', '.join(not_done) or 'none'}")

@@ -62,11 +62,8 @@ class BoardExecutor:
         return cycles / self.info.clk_hz / getattr(self.host.t, "time_scale", 1.0)
 
     def run(self, job, seed=None, waves=False):
-        from compiler.job import JobResult
-        from hw.config import AddressMap
-        from interconnect.floorplan import FABRIC_ID
+        from compiler.job import JobResult, phase_reads
         from memory.host import DRAMImage
-        from tb.config import Bitstream
 
         h = self.host
         t0 = time.perf_counter()
@@ -83,10 +80,7 @@ class BoardExecutor:
         for ph in job.phases:
             h.load_bitstream(ph.bitstream)
             self._wait_done(ph)
-            b = Bitstream().read(FABRIC_ID, AddressMap.PERF + 0)
-            for unit, addr in ph.reads.values():
-                b.read(unit, addr)
-            data = h.load_bitstream(b)
+            data = h.load_bitstream(phase_reads(ph.reads.values()))
             phase_cycles.append(int(data[0]))
             reads.append({label: int(v) for label, v in zip(ph.reads, data[1:])})
 
@@ -100,8 +94,7 @@ class BoardExecutor:
                          time.perf_counter() - t0, seed)
 
     def _wait_done(self, ph):
-        from hw.config import AddressMap
-        from tb.config import Bitstream
+        from compiler.job import stall_message, status_reads
         h = self.host
         budget = self._seconds(ph.timeout_cycles)
         poll = max(self._seconds(2000), 50 * h.t.byte_time)
@@ -109,12 +102,8 @@ class BoardExecutor:
         while not h.status().done_level:
             if waited > budget:
                 units = dict(ph.units)
-                b = Bitstream()
-                for u in units:
-                    b.read(u, AddressMap.CONTROL)
-                st = h.load_bitstream(b) if units else []
-                busy = [f"{units[u]} (id {u})" for u, s in zip(units, st) if s & 1]
-                raise BoardStall(f"phase {ph.name!r} not done after {ph.timeout_cycles} cycles "
-                                 f"on the board; busy: {', '.join(busy) or 'none'}")
+                st = h.load_bitstream(status_reads(units)) if units else []
+                raise BoardStall(stall_message(ph.name, ph.timeout_cycles, units, st,
+                                               " on the board"))
             h.t.sleep(poll)
             waited += poll

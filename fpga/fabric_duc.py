@@ -227,20 +227,11 @@ class KernelSystem(wiring.Component):
     """
 
     def __init__(self, params, factory=None):
-        from hw.fabric import Fabric, default_factory
-        from hw.system import AGCU_UNIT_PORTS
-        from memory.agcu import AGCU
+        from hw.system import agcu_fabric
         from memory.dram import port_spec
-        base = factory or default_factory
         self.params = params
         self.spec = port_spec(params.memory.hbm)
-
-        def fac(site, p):
-            if site.kind == "agcu":
-                return AGCU(p.agcu, p.lanes, site.id, dram=p.memory.hbm)
-            return base(site, p)
-
-        self.fabric = Fabric(params, fac, unit_ports=AGCU_UNIT_PORTS)
+        self.fabric = agcu_fabric(params, factory)
         self.fmap = self.fabric.fmap
         self.ident = kernel_ident(params)
         n = len(self.fmap.agcus)

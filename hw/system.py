@@ -25,10 +25,26 @@ from hw.backdoor import VERILOG_SOURCE
 from hw.fabric import Fabric, default_factory
 from hw.net import CONFIG_RING
 
-__all__ = ["System", "generate", "AGCU_UNIT_PORTS"]
+__all__ = ["System", "generate", "agcu_fabric", "AGCU_UNIT_PORTS"]
 
 #: AGCUs have one vector and one control port each way and no scalar ports.
 AGCU_UNIT_PORTS = {"agcu": {"scal_in": 0, "scal_out": 0}}
+
+
+def agcu_fabric(params, factory=None):
+    """The fabric of ``params`` with a real :class:`memory.agcu.AGCU` in every edge slot (its
+    DRAM geometry ``params.memory.hbm``); ``factory`` builds the PCU/PMU sites (default
+    :func:`hw.fabric.default_factory`). Shared by :class:`System` (AGCUs on the HBM model) and
+    :class:`fpga.fabric_duc.KernelSystem` (AGCUs on board memory)."""
+    from memory.agcu import AGCU
+    base = factory or default_factory
+
+    def fac(site, p):
+        if site.kind == "agcu":
+            return AGCU(p.agcu, p.lanes, site.id, dram=p.memory.hbm)
+        return base(site, p)
+
+    return Fabric(params, fac, unit_ports=AGCU_UNIT_PORTS)
 
 
 class System(wiring.Component):
@@ -39,18 +55,10 @@ class System(wiring.Component):
     """
 
     def __init__(self, params, factory=None, backend="verilator"):
-        from memory.agcu import AGCU
         from memory.system import MemorySystem
 
-        base = factory or default_factory
         self.params = params
-
-        def fac(site, p):
-            if site.kind == "agcu":
-                return AGCU(p.agcu, p.lanes, site.id, dram=p.memory.hbm)
-            return base(site, p)
-
-        self.fabric = Fabric(params, fac, unit_ports=AGCU_UNIT_PORTS)
+        self.fabric = agcu_fabric(params, factory)
         self.fmap = self.fabric.fmap
         first_mem = max(self.fmap.ring) + 1
         self.memory = MemorySystem(params.memory, params.agcu, params.lanes, unit_base=first_mem,
