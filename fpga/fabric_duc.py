@@ -205,11 +205,17 @@ def board_params(params, mem_words):
 
 
 def kernel_ident(params):
+    """INFO ``ident`` of a :class:`KernelSystem`: ``3 << 24`` | a 24-bit CRC of the configuration
+    (every parameter but its name, board memory included). The host compares it with the
+    configuration it compiles for, so a job compiled for any other fabric (other op classes,
+    extensions, link counts, memory size, ...) is refused before it is loaded."""
+    import json
+    import zlib
     from fpga.smoke import DESIGN_KERNEL
-    """INFO ``ident`` of a :class:`KernelSystem`: 3 << 24 | lanes << 16 | agcus << 8 | rows << 4 |
-    cols (the host checks it against the configuration it compiles for)."""
-    return ((DESIGN_KERNEL << 24) | (params.lanes << 16) | (params.agcu.count << 8) |
-            ((params.rows & 15) << 4) | (params.cols & 15))
+    d = params.to_dict()
+    d.pop("name", None)
+    crc = zlib.crc32(json.dumps(d, sort_keys=True).encode()) & 0xFFFFFF
+    return (DESIGN_KERNEL << 24) | crc
 
 
 class KernelSystem(wiring.Component):

@@ -12,7 +12,8 @@ Area: a stage runs one opcode at a time, so a unit shares everything it can betw
 * **one 64-bit adder** after it (``muladd``'s ``+ c``, ``fxmul``'s rounding constant);
 * **one 33-bit adder/subtractor** for ``add sub adds subs lt min max`` and, on order keys of the
   flushed fp32 encodings, ``flt fmin fmax`` (``feq`` / ``eq`` share one equality comparator);
-* **one funnel shifter** for ``shl shr shrl`` and ``fxmul``'s rescale;
+* **one funnel shifter** for ``shl shr shrl`` and ``fxmul``'s rescale (only with the ``shift``
+  or ``fixed`` class: it is about a third of an integer unit's LUTs);
 * **one select** (``pass min max sel fmin fmax``) and one bitwise unit (``and or xor``).
 
 fp32 add is :class:`hw.arith.FPAdd`; the fp32 multiply is the normalise/round datapath of
@@ -125,6 +126,7 @@ class LaneFU(wiring.Component):
         classes = self.classes
         fp = "fp32" in classes
         fixed = "fixed" in classes
+        shift = "shift" in classes
         op, a, b, c = self.op, self.a, self.b, self.c
         if "fp32" in classes or "cast" in classes or "tail" in classes:
             from hw import arith
@@ -242,21 +244,27 @@ class LaneFU(wiring.Component):
         sum64 = Signal(64, name="sum64")
         m.d.comb += sum64.eq(s1.prod.as_unsigned() + addend)
 
-        # one funnel shifter: out[i] = X[i + amount] for i < 32
+        # one funnel shifter: out[i] = X[i + amount] for i < 32; built only for the `shift` and
+        # `fixed` classes (it is about a third of an integer FU's LUTs on ECP5)
         # (the fill is a constant mask, not `replicate(31)`, which Verilator evaluates bit by bit)
-        is_shl = op1 == Op.SHL
-        src = Mux(is_shl, Cat(*[a1[31 - i] for i in range(32)]), a1)
-        fill = (op1 == Op.SHR) & a1[31]
-        window = Signal(63, name="sh_in")
-        amount = Signal(5, name="sh_amt")
-        m.d.comb += [window.eq(Cat(src, Mux(fill, Const(0x7FFFFFFF, 31), 0))),
-                     amount.eq(b1[0:5])]
-        if fixed:
-            with m.If(is_fx):
-                m.d.comb += [window.eq(sum64[0:63]), amount.eq(s1.frac)]
-        shifted = Signal(32, name="shifted")
-        m.d.comb += shifted.eq((window >> amount)[0:32])
-        shift_r = Mux(is_shl, Cat(*[shifted[31 - i] for i in range(32)]), shifted)
+        shift_r = Const(0, 32)
+        if shift or fixed:
+            window = Signal(63, name="sh_in")
+            amount = Signal(5, name="sh_amt")
+            if shift:
+                is_shl = op1 == Op.SHL
+                src = Mux(is_shl, Cat(*[a1[31 - i] for i in range(32)]), a1)
+                fill = (op1 == Op.SHR) & a1[31]
+                m.d.comb += [window.eq(Cat(src, Mux(fill, Const(0x7FFFFFFF, 31), 0))),
+                             amount.eq(b1[0:5])]
+            if fixed:
+                with m.If(is_fx):
+                    m.d.comb += [window.eq(sum64[0:63]), amount.eq(s1.frac)]
+            shifted = Signal(32, name="shifted")
+            m.d.comb += shifted.eq((window >> amount)[0:32])
+            shift_r = shifted
+            if shift:
+                shift_r = Mux(is_shl, Cat(*[shifted[31 - i] for i in range(32)]), shifted)
         if fixed:
             # saturation: the result fits 32 bits iff sum64[31 + frac .. 63] are all equal
             sign = sum64[63]
@@ -279,8 +287,10 @@ class LaneFU(wiring.Component):
                 m.d.comb += ir.eq(cmp_r)
             with m.Case(Op.MUL, Op.MULADD):
                 m.d.comb += ir.eq(sum64[0:32])
-            with m.Case(Op.SHL, Op.SHR, Op.SHRL, *((Op.FXMUL,) if fixed else ())):
-                m.d.comb += ir.eq(shift_r)
+            sh_ops = ((Op.SHL, Op.SHR, Op.SHRL) if shift else ()) + ((Op.FXMUL,) if fixed else ())
+            if sh_ops:
+                with m.Case(*sh_ops):
+                    m.d.comb += ir.eq(shift_r)
         # the int result is the default of the final select (the other classes' ops are listed)
         results = [(None, delay(m, ir, D - k1, "int_d"))]
 

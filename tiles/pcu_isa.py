@@ -63,8 +63,8 @@ class Op(enum.IntEnum):
 #: Operator class of every opcode (a stage can run an op only if its class is built into it).
 OP_CLASS = {
     **{op: "int" for op in (Op.NOP, Op.PASS, Op.ADD, Op.SUB, Op.MUL, Op.MULADD, Op.MIN, Op.MAX,
-                            Op.LT, Op.EQ, Op.SEL, Op.AND, Op.OR, Op.XOR, Op.SHL, Op.SHR, Op.SHRL,
-                            Op.ADDS, Op.SUBS)},
+                            Op.LT, Op.EQ, Op.SEL, Op.AND, Op.OR, Op.XOR, Op.ADDS, Op.SUBS)},
+    **{op: "shift" for op in (Op.SHL, Op.SHR, Op.SHRL)},
     Op.FXMUL: "fixed",
     **{op: "fp32" for op in (Op.FADD, Op.FSUB, Op.FMUL, Op.FMA, Op.FMAX, Op.FMIN, Op.FLT,
                              Op.FEQ)},

@@ -8,8 +8,11 @@ from .base import Params, int_range, param, pow2, subset_of
 
 __all__ = ["OP_CLASSES", "PCUParams"]
 
-#: Operator classes a PCU stage can be built with.
-OP_CLASSES = ("int", "fixed", "fp32", "cast")
+#: Operator classes a PCU stage can be built with: ``int`` (moves, add/sub, multiply, compares,
+#: logic), ``shift`` (``shl shr shrl``: a funnel shifter per FU, about 550 LUT4 each on ECP5, which
+#: is why it is a class of its own), ``fixed`` (``fxmul``; brings the shifter for its rescale),
+#: ``fp32`` and ``cast``.
+OP_CLASSES = ("int", "shift", "fixed", "fp32", "cast")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -107,3 +107,19 @@ def test_board_params_replace_hbm_with_board_memory():
     with pytest.raises(ConfigError, match=r"^board memory: mem_words = 3000: must be a power of "
                                           r"two >= 1024"):
         board_params(load("small"), 3000)
+
+
+def test_kernel_ident_tells_configurations_apart():
+    """The board's ident is a CRC of the whole configuration (not its name): op classes or memory
+    size differing is enough to refuse a host's job, renaming is not."""
+    from fpga.fabric_duc import board_params, kernel_ident
+    from fpga.smoke import DESIGN_KERNEL, decode_ident
+    from hw.params import load
+    small = board_params(load("small"), 16384)
+    idents = {kernel_ident(small),
+              kernel_ident(small.replace(pcu=small.pcu.replace(op_classes=("int",)))),
+              kernel_ident(small.replace(pcu=small.pcu.replace(tail=False))),
+              kernel_ident(board_params(load("small"), 32768))}
+    assert len(idents) == 4
+    assert kernel_ident(small.replace(name="renamed")) == kernel_ident(small)
+    assert all(decode_ident(i)["kind"] == DESIGN_KERNEL for i in idents)

@@ -73,7 +73,7 @@ def test_plasticine_preset_is_the_isca_2017_design():
 def test_small_presets():
     tiny = load("tiny")
     assert (tiny.rows, tiny.cols, tiny.lanes, tiny.pcu.stages) == (2, 2, 4, 3)
-    assert tiny.pcu.op_classes == ("int", "fixed")
+    assert tiny.pcu.op_classes == ("int", "shift", "fixed")
     assert tiny.memory.hbm == tiny.memory.ddr == DRAMParams.from_dict("tiny")
     fpga = load("fpga")
     assert fpga.pcu.stage_op_classes[0] == ("int", "fixed", "fp32", "cast")
@@ -200,11 +200,11 @@ def test_wrong_types(config, message):
     ({"switch": {"flow": "credits"}},
      "switch.flow = 'credits': must be one of 'ready_valid', 'credit'"),
     ({"pcu": {"op_classes": ["int", "fp64"]}},
-     "pcu.op_classes = ['int', 'fp64']: must be a list of distinct items from 'int', 'fixed', "
-     "'fp32', 'cast'"),
+     "pcu.op_classes = ['int', 'fp64']: must be a list of distinct items from 'int', 'shift', "
+     "'fixed', 'fp32', 'cast'"),
     ({"pcu": {"op_classes": ["int", "int"]}},
-     "pcu.op_classes = ['int', 'int']: must be a list of distinct items from 'int', 'fixed', "
-     "'fp32', 'cast'"),
+     "pcu.op_classes = ['int', 'int']: must be a list of distinct items from 'int', 'shift', "
+     "'fixed', 'fp32', 'cast'"),
     ({"pcu": {"op_classes": ["fp32"]}},
      "pcu.op_classes = ['fp32']: must include 'int' (moves and counters)"),
     # memory
@@ -230,7 +230,7 @@ def test_wrong_types(config, message):
      "pcu.stage_op_classes[0] = ['fp32']: must include 'int' (moves and counters)"),
     ({"pcu": {"stage_op_classes": [["int"], ["int", "int"], ["int"], ["int"]]}},
      "pcu.stage_op_classes[1] = ['int', 'int']: must be a list of distinct items from 'int', "
-     "'fixed', 'fp32', 'cast'"),
+     "'shift', 'fixed', 'fp32', 'cast'"),
     ({"lanes": 16, "pcu": {"stages": 3, "scan": True}},
      "pcu.stages = 3: must be >= log2(lanes) = 4 for the scan/butterfly networks"),
     ({"pcu": {"regs": 1, "systolic": True}},

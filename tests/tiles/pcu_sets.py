@@ -18,8 +18,8 @@ SETS = {
     "sim": lambda: load("sim").pcu,
     "quad": lambda: PCUParams(lanes=4, stages=5, regs=4, counters=3, vec_in=3, vec_out=2,
                               scal_in=1, scal_out=1, ctrl_in=1, ctrl_out=1, args=2,
-                              op_classes=("int", "fp32"), systolic=True, butterfly=True,
-                              scan=True),
+                              op_classes=("int", "shift", "fp32"), systolic=True,
+                              butterfly=True, scan=True),
 }
 
 

@@ -43,7 +43,7 @@ def _check_model(p, f):
      r"stage_op_classes\[0\].*must include 'int'"),
     ({"stage_op_classes": [["int"]]}, r"stage_op_classes.*one entry per stage \(4\)"),
     ({"scan": True, "lanes": 32, "stages": 4}, r"stages = 4: must be >= log2\(lanes\) = 5"),
-    ({"op_classes": ["int", "quad"]}, r"op_classes.*distinct items from 'int', 'fixed'"),
+    ({"op_classes": ["int", "quad"]}, r"op_classes.*distinct items from 'int', 'shift', 'fixed'"),
 ])
 def test_params_rejected(kwargs, msg):
     with pytest.raises(ConfigError, match=msg):
@@ -68,7 +68,7 @@ SIM = load("sim").pcu
     (TINY, Program(stages=[Stage("fmull", a="vec0")]),
      r"stage 0: op 'fmull' unknown \(did you mean 'fmul'\?\); allowed: nop, pass"),
     (TINY, Program(stages=[Stage("fadd", a="vec0", b="vec1")], vec_in={0: "every", 1: "every"}),
-     r"stage 0: op 'fadd' needs the 'fp32' class, not built into this stage \(built: int, fixed\)"),
+     r"stage 0: op 'fadd' needs the 'fp32' class, not built into this stage \(built: int, shift, fixed\)"),
     (TINY, Program(stages=[Stage("add", a="vec3")]),
      r"stage 0 operand a: 'vec3': this PCU has 2 vector inputs \(vec0\.\.vec1\)"),
     (TINY, Program(stages=[Stage("add", a="bfly(r0)")]),
@@ -275,14 +275,18 @@ def test_softmax_pieces_compose_to_the_golden_softmax():
 
 # ---- functional units under the Amaranth simulator ---------------------------------------------
 
-def test_lane_fu_int_ops_match_the_model():
+@pytest.mark.parametrize("classes", [("int", "shift", "fixed"), ("int",), ("int", "fixed"),
+                                     ("int", "shift")])
+def test_lane_fu_int_ops_match_the_model(classes):
+    """Every integer / shift / fixed-point op of a unit built with ``classes`` (the funnel shifter
+    exists with ``shift`` or ``fixed``, and serves both) equals the model."""
     rng = np.random.default_rng(7)
-    ops = [op for op, c in OP_CLASS.items() if c in ("int", "fixed") and op != Op.NOP]
+    ops = [op for op, c in OP_CLASS.items() if c in classes and op != Op.NOP]
     vals = np.concatenate([rng.integers(0, 1 << 32, 40, dtype=np.uint64),
                            np.array([0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF], np.uint64)])
     cases = [(op, int(rng.choice(vals)), int(rng.choice(vals)), int(rng.choice(vals)),
               int(rng.integers(0, 31))) for op in ops for _ in range(12)]
-    dut = LaneFU(("int", "fixed"))
+    dut = LaneFU(classes)
     got = []
 
     async def bench(ctx):
