@@ -89,10 +89,11 @@ def test_errors():
                                            r"this mapping holds a q / k / v row in one vector"):
         sdpa.build(sim, q, k, v)
     q, k, v = _inputs(4, 3, 0)
+    narrow = small.replace(name="narrow", pcu=small.pcu.replace(vec_in=2))
     with pytest.raises(MappingError, match=r"^sdpa: needs 3 vector inputs per PCU \(p, running max, "
-                                           r"v\); 'fpga' has 2; not available on 'fpga' "
+                                           r"v\); 'narrow' has 2; not available on 'narrow' "
                                            r"\(pcu.vec_in >= 3\)$"):
-        sdpa.build(load("fpga"), q, k, v)
+        sdpa.build(narrow, q, k, v)
     with pytest.raises(MappingError, match=r"^sdpa_naive: needs the tail extension .*'tiny' "
                                            r"\(pcu.tail = true\)$"):
         sdpa.build(load("tiny"), q, k, v, "naive")

@@ -70,19 +70,16 @@ KERNEL_MEM_WORDS = 16384
 
 
 def kernel_params():
-    """The `small` fabric with integer-only PCUs (no butterfly / tail): the smallest fabric the
-    compiler maps GEMM onto, and about half the Verilator model of `small` (the int16 GEMM and
-    int32 scan below need nothing more). The bf16 / fp32 kernels on the same path differ only in
-    the PCU programs, which the `small` System tests cover."""
+    """The `fpga` preset itself (the configuration the ULX3S bitstream is built from: 2x2 grid,
+    2 lanes x 2 stages, integer PCUs with systolic and scan)."""
     from hw.params import load
-    p = load("small")
-    return p.replace(name="small_int", pcu=p.pcu.replace(op_classes=("int",), butterfly=False,
-                                                         tail=False))
+    return load("fpga")
 
 
 def test_compiler_kernels_through_the_bridge():
     """``rdu fpga run``'s flow in simulation: a GEMM and a prefix scan compiled by the kernel
-    compiler run on the fabric with real AGCUs behind the UART bridge, bit-exact."""
+    compiler for the `fpga` preset run on its fabric with real AGCUs behind the UART bridge,
+    bit-exact: the ULX3S bitstream's design, driven by the host code a board run uses."""
     from fpga.top import kernel_system
     params = kernel_params()
     bridge = {"timeout_cycles": 4000, "max_payload": 1024}

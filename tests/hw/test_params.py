@@ -76,8 +76,9 @@ def test_small_presets():
     assert tiny.pcu.op_classes == ("int", "shift", "fixed")
     assert tiny.memory.hbm == tiny.memory.ddr == DRAMParams.from_dict("tiny")
     fpga = load("fpga")
-    assert fpga.pcu.stage_op_classes[0] == ("int", "fixed", "fp32", "cast")
-    assert fpga.pcu.classes_of(3) == ("int", "fp32")
+    assert (fpga.rows, fpga.cols, fpga.lanes, fpga.pcu.stages) == (2, 2, 2, 2)
+    assert fpga.pcu.stage_op_classes[0] == ("int", "shift")
+    assert fpga.pcu.classes_of(1) == ("int",)
     sim = load("sim")
     assert sim.pcu.scan and sim.pcu.butterfly and sim.pcu.systolic and sim.pcu.tail
 

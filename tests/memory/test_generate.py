@@ -8,23 +8,18 @@ from tb import runner
 pytestmark = pytest.mark.verilator
 
 
-def test_rdu_gen_memory_emits_lint_clean_verilog(tmp_path):
+@pytest.mark.parametrize("config", ["tiny", "fpga"])
+def test_rdu_gen_memory_emits_lint_clean_verilog(tmp_path, config):
     from hw.cli import main
-    assert main(["gen", "tiny", "--unit", "memory", "-o", str(tmp_path)]) == 0
-    top = tmp_path / "rdu_memory_tiny.v"
+    assert main(["gen", config, "--unit", "memory", "-o", str(tmp_path)]) == 0
+    top = tmp_path / f"rdu_memory_{config}.v"
     backdoor = tmp_path / "rdu_backdoor_mem.v"
     assert top.exists() and backdoor.exists()
     text = top.read_text()
     for name in ("hbm_ch0", "ddr_ch0"):                  # backing stores, one per channel
         assert f'"{name}"' in text
-    runner.lint(runner.Design(text, "rdu_memory_tiny", runner._ports_of(text, "rdu_memory_tiny"),
-                              (str(backdoor),)))
-
-
-def test_fpga_memory_system_is_the_tiny_one():
-    """The fpga preset generates the same memory system as tiny (so the lint above covers it)."""
-    t, f = load("tiny"), load("fpga")
-    assert (f.memory, f.agcu, f.lanes) == (t.memory, t.agcu, t.lanes)
+    name = f"rdu_memory_{config}"
+    runner.lint(runner.Design(text, name, runner._ports_of(text, name), (str(backdoor),)))
 
 
 @pytest.mark.slow
