@@ -67,6 +67,7 @@ class Board:
     notes: str = ""
     default_mhz: float | None = None   # clock when --freq is not given (None: the preset's)
     max_units: int = 16                # smoke units at most (the iCE40 fits one)
+    design: str = "smoke"              # what --design defaults to (see design_under_control)
 
     def make_platform(self):
         import importlib
@@ -78,7 +79,7 @@ BOARDS = {
     "ulx3s": Board("ulx3s", "ecp5", "amaranth_boards.ulx3s:ULX3S_85F_Platform", "LFE5U-85F",
                    "fpga", "clk25", 25.0, mem_words=32768,
                    resources={"LUT": 83640, "FF": 83640, "BRAM": 208, "DSP": 156},
-                   notes="UART over the FTDI USB port"),
+                   notes="UART over the FTDI USB port", design="kernel"),
     "orangecrab": Board("orangecrab", "ecp5", "amaranth_boards.orangecrab_r0_2:"
                         "OrangeCrabR0_2_25FPlatform", "LFE5U-25F", "fpga", "clk", 48.0,
                         mem_words=8192,

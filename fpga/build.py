@@ -145,19 +145,21 @@ def _parse_pnr_fit_error(text):
 
 
 def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, baud=None,
-          seed=1, log=None, name=None, design="smoke"):
+          seed=1, log=None, name=None, design=None):
     """Build a bitstream (or only synthesise) for ``board_name``; return the report dict.
 
     ``config``: preset name or YAML path (default: the board's preset); ``freq_mhz`` overrides the
-    preset's clock; ``seed`` is nextpnr's placement seed; ``design``: ``"smoke"`` or ``"fabric"``
-    (:func:`fpga.boards.design_under_control`). The fabric designs are large: yosys's SAT-based
-    ``share`` pass on the flattened fabric takes tens of minutes in WebAssembly (keeping the
-    PCU/PMU hierarchy instead trips an assertion in yosys 0.70's abc9 re-integration).
+    preset's clock; ``seed`` is nextpnr's placement seed; ``design``: ``"smoke"``, ``"kernel"``,
+    ``"fabric"`` or ``"fabric-test"`` (:func:`fpga.boards.design_under_control`; default: the
+    board's, :attr:`fpga.boards.Board.design`). Known tool limit: yosys's abc9 re-integration
+    (the YoWASP build) asserts on some designs — the PCU/PMU hierarchy kept (``-noflatten``), or
+    the ``fpga`` preset with a ``shift`` stage; ``-noabc9`` does not avoid it.
     """
     from fpga.boards import BoardTop, board
     from hw.params import load
     say = log or (lambda *a: None)
     b = board(board_name)
+    design = design or b.design
     params = load(config or b.preset)
     tools = {"yosys": find_tool("yosys")}
     if not synth_only:
@@ -181,7 +183,8 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
     plan.extract(str(out))
     times = {"elaborate_s": round(time.perf_counter() - t0, 2)}
     report = {"board": b.name, "family": b.family, "device": b.device, "config": params.name,
-              **top.describe(), "synth_only": synth_only, "outputs": {}, "times": times}
+              **top.describe(), "synth_only": synth_only, "available": dict(b.resources),
+              "outputs": {}, "times": times}
     say(f"{b.name}: {top.describe()['design']} for {params.name}, clock {top.freq_mhz:g} MHz, "
         f"{top.bridge_params.baud} baud → {out}")
 
@@ -316,8 +319,9 @@ def format_report(r):
         p = res.get(k, {})
         if s is None and not p:
             continue
-        avail = p.get("available")
-        pct = f"{100 * p['used'] / avail:.1f}%" if avail else ""
+        avail = p.get("available") or r.get("available", {}).get(k)
+        used = p.get("used", s)             # after synthesis only: the synthesised count
+        pct = f"{100 * used / avail:.1f}%" if avail and used is not None else ""
         lines.append(f"{k:<10} {s if s is not None else '':>8} {p.get('used', ''):>8} "
                      f"{avail if avail is not None else '':>10} {pct:>6}")
     for clk, v in r.get("fmax", {}).items():

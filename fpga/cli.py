@@ -143,8 +143,9 @@ def _run_compiled(args, host, info, shape):
 def cmd_boards(args):
     from fpga.boards import BOARDS
     for b in BOARDS.values():
-        print(f"{b.name:<11} {b.device:<10} preset {b.preset:<5} clock in {b.clk_in_mhz:g} MHz, "
-              f"{b.mem_words} words on-chip memory, {b.baud} baud; {b.notes}")
+        print(f"{b.name:<11} {b.device:<10} preset {b.preset:<5} design {b.design:<6} clock in "
+              f"{b.clk_in_mhz:g} MHz, {b.mem_words} words on-chip memory, {b.baud} baud; "
+              f"{b.notes}")
     return 0
 
 
@@ -164,9 +165,10 @@ def register(sub):
                                                             "preset's clock_mhz)")
     b.add_argument("--baud", type=int, default=None, help="UART baud rate (default 1000000)")
     b.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
-    b.add_argument("--design", default="smoke", choices=("smoke", "kernel", "fabric",
-                                                          "fabric-test"),
-                   help="what sits behind the bridge: the smoke MAC units (runs gemm/conv1d), "
+    b.add_argument("--design", default=None, choices=("smoke", "kernel", "fabric",
+                                                       "fabric-test"),
+                   help="what sits behind the bridge (default: the board's; rdu fpga boards): "
+                        "the smoke MAC units (runs gemm/conv1d), "
                         "the fabric with real AGCUs on the on-chip memory (runs the compiler's "
                         "kernels), the fabric with AGCU stand-ins, or the fabric with test units "
                         "(runs traffic)")

@@ -1,6 +1,6 @@
 """FPGA builds per board with the open toolchain: resources, Fmax and build time.
 
-Each board's default configuration (its preset, :mod:`fpga.boards`) goes through
+Each board's default configuration (its preset and design, :mod:`fpga.boards`) goes through
 ``fpga.build.build``: yosys synthesis, nextpnr place and route (``--timing-allow-fail`` so a miss is
 reported, not hidden), pack. ``quick`` synthesises only (no place and route: minutes → tens of
 seconds per board). Columns: LUT / FF / BRAM / DSP used (nextpnr; yosys counts in quick mode),
@@ -48,7 +48,8 @@ def run(quick=False, boards=BOARDS, out_root="build/fpga", fabric=False):
     switches; yosys only — tens of minutes in WebAssembly)."""
     from fpga.build import BuildFailed, DoesNotFit, ToolMissing, build
     rows, notes = [], []
-    jobs = [(b, "smoke", quick) for b in boards]
+    from fpga.boards import BOARDS as ALL
+    jobs = [(b, ALL[b].design, quick) for b in boards]
     if fabric:
         jobs.append(("ulx3s", "fabric", True))
     for b, design, synth_only in jobs:
@@ -62,8 +63,8 @@ def run(quick=False, boards=BOARDS, out_root="build/fpga", fabric=False):
     notes.append("quick: synthesis only (yosys cell counts, no Fmax)" if quick else
                  "place and route with nextpnr, seed 1; Fmax of the design clock from nextpnr's "
                  "report; target = the board's clock (ULX3S: fpga preset 50 MHz via PLL)")
-    notes.append("design: the smoke MAC system (bridge + MAC units + on-chip memory) until the "
-                 "fabric is integrated")
+    notes.append("design: each board's default (rdu fpga boards): ULX3S the fpga preset's fabric "
+                 "with real AGCUs (kernel); OrangeCrab and iCEBreaker the smoke MAC system")
     return {"rows": rows, "notes": notes}
 
 
