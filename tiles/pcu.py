@@ -11,8 +11,8 @@ reduction-tree network and the extension networks selected by :class:`hw.params.
 Execution model
 ---------------
 *Issue-gated, free-running pipeline.* The datapath never stalls: every stage is a fixed-latency
-pipeline (the slowest operator class built into it sets its latency) that advances every cycle and
-carries a valid bit. An *iteration* is issued ("fires") when
+pipeline (the slowest operator class built into it sets its latency, or ``min_stage_latency``)
+that advances every cycle and carries a valid bit. An *iteration* is issued ("fires") when
 
 * the unit is running (``start`` pulse through the ring; it stops after the iteration on which
   every counter wraps, or never if the outermost count is 0),
@@ -85,7 +85,7 @@ class PCU(wiring.Component):
         self.unit_id = unit_id
         self.isa = Isa(params)
         self.layout = self.isa.layout
-        self.latencies = [stage_latency(self.isa.stage_classes(s))
+        self.latencies = [max(stage_latency(self.isa.stage_classes(s)), params.min_stage_latency)
                           for s in range(self.isa.n_stages)]
         #: cycles from issue to outputs
         self.depth = sum(self.latencies) + 1

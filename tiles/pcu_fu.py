@@ -98,8 +98,9 @@ class LaneFU(wiring.Component):
     fraction bits), ``o`` (result, ``latency`` cycles after the operands). Opcodes whose class is not
     built return 0 (the assembler never emits them).
 
-    Parameters: ``classes`` (operator classes built), ``latency`` (>= :func:`stage_latency`),
-    ``comb`` (latency 0: every block combinational).
+    Parameters: ``classes`` (operator classes built), ``latency`` (>= :func:`stage_latency`;
+    spare latency first registers the operands, so the operand muxes in front and the multiplier
+    are separate timing paths), ``comb`` (latency 0: every block combinational).
 
     Pipeline: with ``latency >= 2`` the operands and the shared product are registered after the
     first cycle (the multiplier's cycle); the integer / fixed-point / compare results are formed in
@@ -127,7 +128,17 @@ class LaneFU(wiring.Component):
         fp = "fp32" in classes
         fixed = "fixed" in classes
         shift = "shift" in classes
-        op, a, b, c = self.op, self.a, self.b, self.c
+        op, a, b, c, frac = self.op, self.a, self.b, self.c, self.frac
+        if not self.comb and D > stage_latency(classes):
+            # spare latency: register the operands first, so the operand muxes in front of the
+            # unit and the multiplier behind it are separate timing paths (FPGA presets)
+            regs = []
+            for name, v in (("op", op), ("a", a), ("b", b), ("c", c), ("frac", frac)):
+                r = Signal.like(v, name=f"in_{name}")
+                m.d.sync += r.eq(v)
+                regs.append(r)
+            op, a, b, c, frac = regs
+            D -= 1
         if "fp32" in classes or "cast" in classes or "tail" in classes:
             from hw import arith
             lat = fp_latencies()
@@ -151,12 +162,18 @@ class LaneFU(wiring.Component):
             mb = Mux(is_fmul, Cat(ub["sig"], Const(0, 8)), b)
         else:
             ma, mb = a, b
-        prod = Signal(signed(64), name="prod")
-        m.d.comb += prod.eq(ma.as_signed() * mb.as_signed())
+        if fp or fixed:
+            prod = Signal(signed(64), name="prod")
+            m.d.comb += prod.eq(ma.as_signed() * mb.as_signed())
+        else:
+            # integer ops keep only the low 32 bits of a product (mul, muladd wrap): a narrower
+            # multiplier and adder (fewer DSP partial products, a shorter carry chain)
+            prod = Signal(32, name="prod")
+            m.d.comb += prod.eq(ma * mb)
 
         # the first cut: operands, product (and the fp32 multiply's unpacked fields)
         cut1 = _Cut(m, D >= 2 and not self.comb)
-        vals = {"op": op, "a": a, "b": b, "c": c, "frac": self.frac, "prod": prod}
+        vals = {"op": op, "a": a, "b": b, "c": c, "frac": frac, "prod": prod}
         if fp:
             mnan = ua["nan"] | ub["nan"] | (ua["inf"] & ub["zero"]) | (ub["inf"] & ua["zero"])
             vals.update(mnan=mnan, minf=ua["inf"] | ub["inf"], mzero=ua["zero"] | ub["zero"],

@@ -36,6 +36,10 @@ class PCUParams(Params):
     stage_op_classes: tuple[tuple[str, ...], ...] | None = param(
         None, doc="per-stage operator classes (overrides op_classes; one list per stage)")
     args: int = param(4, check=int_range(0, 16), doc="argument registers writable at run time")
+    min_stage_latency: int = param(
+        1, check=int_range(1, 8),
+        doc="cycles per stage at least (an integer stage needs 1; more pipelines the functional "
+            "units — operand registers, then the multiplier — to close timing on an FPGA)")
     systolic: bool = param(False, doc="weight-stationary systolic GEMM mode")
     butterfly: bool = param(False, doc="butterfly network: lane i reads lane i XOR 2**k")
     scan: bool = param(False, doc="Kogge-Stone scan network with carry register")

@@ -275,22 +275,25 @@ def test_softmax_pieces_compose_to_the_golden_softmax():
 
 # ---- functional units under the Amaranth simulator ---------------------------------------------
 
-@pytest.mark.parametrize("classes", [("int", "shift", "fixed"), ("int",), ("int", "fixed"),
-                                     ("int", "shift")])
-def test_lane_fu_int_ops_match_the_model(classes):
+@pytest.mark.parametrize("classes,latency", [(("int", "shift", "fixed"), None), (("int",), None),
+                                             (("int", "fixed"), None), (("int", "shift"), None),
+                                             (("int",), 3), (("int", "shift", "fixed"), 4)])
+def test_lane_fu_int_ops_match_the_model(classes, latency):
     """Every integer / shift / fixed-point op of a unit built with ``classes`` (the funnel shifter
-    exists with ``shift`` or ``fixed``, and serves both) equals the model."""
+    exists with ``shift`` or ``fixed``, and serves both) equals the model, one op per cycle, also
+    with spare latency (operand registers in front: ``PCUParams.min_stage_latency``)."""
     rng = np.random.default_rng(7)
     ops = [op for op, c in OP_CLASS.items() if c in classes and op != Op.NOP]
     vals = np.concatenate([rng.integers(0, 1 << 32, 40, dtype=np.uint64),
                            np.array([0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF], np.uint64)])
     cases = [(op, int(rng.choice(vals)), int(rng.choice(vals)), int(rng.choice(vals)),
               int(rng.integers(0, 31))) for op in ops for _ in range(12)]
-    dut = LaneFU(classes)
+    dut = LaneFU(classes, latency)
+    D = dut.latency
     got = []
 
     async def bench(ctx):
-        for op, a, b, c, frac in cases:
+        for op, a, b, c, frac in cases + [cases[-1]] * (D - 1):
             ctx.set(dut.op, op)
             ctx.set(dut.a, a)
             ctx.set(dut.b, b)
@@ -302,7 +305,7 @@ def test_lane_fu_int_ops_match_the_model(classes):
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
-    for (op, a, b, c, frac), o in zip(cases, got):
+    for (op, a, b, c, frac), o in zip(cases, got[D - 1:]):
         want = int(pcu_model.fu(op, np.uint32(a), np.uint32(b), np.uint32(c), frac))
         assert o == want, f"{op.name}({a:#x}, {b:#x}, {c:#x}, frac={frac}): RTL {o:#x}, model {want:#x}"
 
