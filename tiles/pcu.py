@@ -329,7 +329,7 @@ class PCU(wiring.Component):
             # cycle the iteration enters the stage, so the loop closes in one cycle (ii = 1)
             # while the stage's own, pipelined FUs produce the same bits D cycles later.
             classes = sorted({c for s in range(S) for c in isa.stage_classes(s)})
-            m.submodules.carry_fu = cu = LaneFU(classes, comb=True)
+            m.submodules.carry_fu = cu = LaneFU(classes, comb=True, mul=p.loop_mul)
             upd = Signal()
             with m.Switch(cfg.carry.stage):
                 for s, v, a, b, c in carry_srcs:
@@ -450,8 +450,9 @@ class PCU(wiring.Component):
                     m.d.comb += nxt.eq(base + x)
                 with m.Case(AccOp.MAX):
                     m.d.comb += nxt.eq(Mux(base.as_signed() < x.as_signed(), x, base))
-                with m.Case(AccOp.MULADD):
-                    m.d.comb += nxt.eq((base * x + y)[:32])
+                if p.loop_mul:
+                    with m.Case(AccOp.MULADD):
+                        m.d.comb += nxt.eq((base * x + y)[:32])
                 with m.Default():
                     m.d.comb += nxt.eq(base)
             if fp:
@@ -459,11 +460,16 @@ class PCU(wiring.Component):
                 # one adder for fadd (base + x) and fma (base·x + y)
                 fadd = m.submodules[f"acc{i}_fadd"] = arith.FPAdd(0)
                 fcmp = m.submodules[f"acc{i}_fcmp"] = arith.FPCompare()
-                fmul = m.submodules[f"acc{i}_fmul"] = arith.FPMul(0)
-                is_fma = cfg.acc.op == AccOp.FMA
-                m.d.comb += [fmul.a.eq(base), fmul.b.eq(x), fmul.en.eq(1),
-                             fadd.a.eq(Mux(is_fma, fmul.o, base)), fadd.b.eq(Mux(is_fma, y, x)),
-                             fadd.en.eq(1), fcmp.a.eq(base), fcmp.b.eq(x)]
+                if p.loop_mul:
+                    fmul = m.submodules[f"acc{i}_fmul"] = arith.FPMul(0)
+                    is_fma = cfg.acc.op == AccOp.FMA
+                    m.d.comb += [fmul.a.eq(base), fmul.b.eq(x), fmul.en.eq(1),
+                                 fadd.a.eq(Mux(is_fma, fmul.o, base)),
+                                 fadd.b.eq(Mux(is_fma, y, x))]
+                else:
+                    is_fma = Const(0)
+                    m.d.comb += [fadd.a.eq(base), fadd.b.eq(x)]
+                m.d.comb += [fadd.en.eq(1), fcmp.a.eq(base), fcmp.b.eq(x)]
                 with m.If((cfg.acc.op == AccOp.FADD) | is_fma):
                     m.d.comb += nxt.eq(fadd.o)
                 with m.If(cfg.acc.op == AccOp.FMAX):

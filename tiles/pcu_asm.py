@@ -488,6 +488,10 @@ def assemble(params_or_isa, program):
         if aop in (AccOp.FADD, AccOp.FMAX, AccOp.FMA) and "fp32" not in p.classes_of(p.stages - 1):
             raise AsmError(f"{name}: acc op {acc.op!r} needs the 'fp32' class in the last stage "
                            f"(built: {', '.join(p.classes_of(p.stages - 1))})")
+        if aop in (AccOp.MULADD, AccOp.FMA) and not p.loop_mul:
+            raise AsmError(f"{name}: acc op {acc.op!r} multiplies in the accumulator loop, not "
+                           f"built into this PCU (PCUParams.loop_mul = false); allowed: add, max"
+                           f"{', fadd, fmax' if 'fp32' in p.classes_of(p.stages - 1) else ''}")
         config["acc"] = {"op": int(aop), "reg": _reg(acc.reg, p.regs, f"{name}: acc"),
                          "when": when(acc.when, f"{name}: acc"), "init": word(acc.init)}
     else:
@@ -502,6 +506,12 @@ def assemble(params_or_isa, program):
     ii = 1
     if len(carry_stages) > 1:
         raise AsmError(f"{name}: stages {carry_stages} read the carry; only one stage may")
+    if p.scan and carry_stages and not p.loop_mul:
+        cop = Op(confs[carry_stages[0]]["op"])
+        if cop in (Op.MUL, Op.MULADD, Op.FXMUL, Op.FMUL, Op.FMA):
+            raise AsmError(f"{name}: stage {carry_stages[0]} reads the carry with op "
+                           f"{cop.name.lower()!r}: the carry loop has no multiplier in this PCU "
+                           f"(PCUParams.loop_mul = false); use an op without a multiply there")
     if p.scan:
         cr = program.carry or Carry()
         if not 0 <= cr.level < C:

@@ -98,7 +98,8 @@ class LaneFU(wiring.Component):
     fraction bits), ``o`` (result, ``latency`` cycles after the operands). Opcodes whose class is not
     built return 0 (the assembler never emits them).
 
-    Parameters: ``classes`` (operator classes built), ``latency`` (>= :func:`stage_latency`;
+    Parameters: ``classes`` (operator classes built), ``mul`` (build the multiplier),
+    ``latency`` (>= :func:`stage_latency`;
     spare latency first registers the operands, so the operand muxes in front and the multiplier
     are separate timing paths), ``comb`` (latency 0: every block combinational).
 
@@ -108,8 +109,12 @@ class LaneFU(wiring.Component):
     rounds in the third, where the fp32 adder (``fadd fsub``, ``fma``'s sum) starts.
     """
 
-    def __init__(self, classes, latency=None, comb=False):
+    def __init__(self, classes, latency=None, comb=False, mul=True):
         self.classes = tuple(classes)
+        #: the shared multiplier is built (without it, mul / muladd / fxmul / fmul / fma give
+        #: wrong results: the scan carry unit of a PCU with ``loop_mul`` off, whose assembler
+        #: never lets those ops reach it)
+        self.mul = mul
         #: combinational: every block with latency 0 and no delays (the scan carry unit)
         self.comb = comb
         self.latency = 0 if comb else stage_latency(self.classes) if latency is None else latency
@@ -164,12 +169,14 @@ class LaneFU(wiring.Component):
             ma, mb = a, b
         if fp or fixed:
             prod = Signal(signed(64), name="prod")
-            m.d.comb += prod.eq(ma.as_signed() * mb.as_signed())
+            if self.mul:
+                m.d.comb += prod.eq(ma.as_signed() * mb.as_signed())
         else:
             # integer ops keep only the low 32 bits of a product (mul, muladd wrap): a narrower
             # multiplier and adder (fewer DSP partial products, a shorter carry chain)
             prod = Signal(32, name="prod")
-            m.d.comb += prod.eq(ma * mb)
+            if self.mul:
+                m.d.comb += prod.eq(ma * mb)
 
         # the first cut: operands, product (and the fp32 multiply's unpacked fields)
         cut1 = _Cut(m, D >= 2 and not self.comb)

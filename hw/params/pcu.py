@@ -36,6 +36,11 @@ class PCUParams(Params):
     stage_op_classes: tuple[tuple[str, ...], ...] | None = param(
         None, doc="per-stage operator classes (overrides op_classes; one list per stage)")
     args: int = param(4, check=int_range(0, 16), doc="argument registers writable at run time")
+    loop_mul: bool = param(
+        True, doc="a multiplier in the one-cycle loops: the scan carry unit (a multiplying op in "
+                  "the stage that reads the carry) and the accumulator (acc ops muladd, fma); "
+                  "off takes it out of those loops so an FPGA closes timing, and the assembler "
+                  "rejects those ops there")
     min_stage_latency: int = param(
         1, check=int_range(1, 8),
         doc="cycles per stage at least (an integer stage needs 1; more pipelines the functional "

@@ -62,9 +62,19 @@ def test_presets_load_and_describe():
 
 TINY = load("tiny").pcu
 SIM = load("sim").pcu
+NOMUL = SIM.replace(loop_mul=False)     # no multiplier in the carry / accumulator loops
 
 
 @pytest.mark.parametrize("p, prog, msg", [
+    (NOMUL, Program(counters=[Counter(4)], vec_in={0: "every"},
+                    stages=[Stage("muladd", a="carry", b="vec0", c="vec0", dst="r0")],
+                    carry=Carry(init=0)),
+     r"stage 0 reads the carry with op 'muladd': the carry loop has no multiplier in this PCU "
+     r"\(PCUParams.loop_mul = false\)"),
+    (NOMUL, Program(counters=[Counter(4)], vec_in={0: "every"},
+                    stages=[Stage("pass", a="vec0", dst="r0")], acc=Acc(op="muladd")),
+     r"acc op 'muladd' multiplies in the accumulator loop, not built into this PCU "
+     r"\(PCUParams.loop_mul = false\); allowed: add, max, fadd, fmax"),
     (TINY, Program(stages=[Stage("fmull", a="vec0")]),
      r"stage 0: op 'fmull' unknown \(did you mean 'fmul'\?\); allowed: nop, pass"),
     (TINY, Program(stages=[Stage("fadd", a="vec0", b="vec1")], vec_in={0: "every", 1: "every"}),
