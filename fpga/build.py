@@ -106,6 +106,28 @@ def _run(cmd, cwd, log, what, timeout=None):
     return wall, 0, None
 
 
+def _abc9_crash(rpt):
+    """Whether a failed yosys run died in abc9's re-integration (a known yosys 0.70 assertion)."""
+    if not Path(rpt).exists():
+        return False
+    tail = Path(rpt).read_text(errors="replace")[-4000:]
+    return "ABC_OPS_REINTEGRATE" in tail and "Assert" in tail
+
+
+def _abc_lut_script(ys, top):
+    """Rewrite Amaranth's ``synth_ecp5`` line of ``ys`` into the same flow with the LUT mapping
+    done by ``abc -lut 4`` (synth_lattice's ``map_luts`` step without abc9)."""
+    lines = []
+    for ln in Path(ys).read_text().splitlines():
+        if ln.strip().startswith("synth_ecp5"):
+            lines += [f"synth_ecp5 -top {top} -run :map_luts",
+                      "techmap -map +/lattice/latches_map.v", "abc -lut 4", "clean",
+                      f"synth_ecp5 -top {top} -run map_cells:"]
+        else:
+            lines.append(ln)
+    Path(ys).write_text("\n".join(lines) + "\n")
+
+
 def synth_stats(stat_json, family):
     """Cell counts by resource from yosys ``stat -json`` output (the whole design: with a kept
     hierarchy, the ``design`` totals)."""
@@ -191,6 +213,16 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
     say(f"{b.name}: yosys synth_{b.family} ...")
     wall, rc, text = _run([tools["yosys"], "-q", "-l", f"{name}.rpt", f"{name}.ys"], out,
                           out / f"{name}.yosys.log", "yosys")
+    if rc and b.family == "ecp5" and _abc9_crash(out / f"{name}.rpt"):
+        # yosys 0.70's abc9 re-integration asserts on some designs (no option turns abc9 off
+        # in synth_lattice): map the LUTs with the classic `abc -lut 4` instead, same flow
+        # around it
+        say(f"{b.name}: yosys abc9 assertion; synthesising again with abc -lut 4 ...")
+        _abc_lut_script(out / f"{name}.ys", name)
+        w2, rc, text = _run([tools["yosys"], "-q", "-l", f"{name}.rpt", f"{name}.ys"], out,
+                            out / f"{name}.yosys.log", "yosys")
+        wall += w2
+        report["synth_fallback"] = "abc -lut 4 (yosys abc9 assertion)"
     times["yosys_s"] = round(wall, 1)
     if rc:
         rpt = out / f"{name}.rpt"

@@ -147,3 +147,22 @@ def test_kernel_design_board_top_prepares(tmp_path):
     d = top.describe()
     assert d["design"] == "KernelSystem"
     assert d["ident"] == f"0x{kernel_ident(board_params(load('tiny'), b.mem_words)):08x}"
+
+
+def test_abc9_crash_fallback_script(tmp_path):
+    """yosys 0.70's abc9 re-integration assertion is recognised, and the retry script is the same
+    synth_ecp5 flow with its LUT mapping done by `abc -lut 4`."""
+    rpt = tmp_path / "x.rpt"
+    rpt.write_text("2.46.19.7. Executing ABC_OPS_REINTEGRATE pass\nERROR: Assert `GetSize(conn."
+                   "first) == GetSize(conn.second)' failed in kernel/rtlil.cc:3091.\n")
+    assert fb._abc9_crash(rpt)
+    rpt.write_text("ERROR: Module `foo' not found\n")
+    assert not fb._abc9_crash(rpt)
+    assert not fb._abc9_crash(tmp_path / "missing.rpt")
+    ys = tmp_path / "x.ys"
+    ys.write_text("read_rtlil x.il\n    synth_ecp5  -top top\nwrite_json x.json\n")
+    fb._abc_lut_script(ys, "top")
+    assert ys.read_text().splitlines() == [
+        "read_rtlil x.il", "synth_ecp5 -top top -run :map_luts",
+        "techmap -map +/lattice/latches_map.v", "abc -lut 4", "clean",
+        "synth_ecp5 -top top -run map_cells:", "write_json x.json"]
