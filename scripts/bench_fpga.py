@@ -8,7 +8,7 @@ their share of the device, achieved Fmax of the design clock against its target,
 step. Times are wall seconds on a shared machine: indicative only.
 
 Run standalone: ``python -m scripts.bench_fpga [--quick] [--fabric] [board ...]`` (``--fabric``
-adds a synthesis of the ``fpga`` preset's fabric for the ULX3S).
+adds a synthesis of the ULX3S kernel design: the ``fpga`` preset's fabric with real AGCUs).
 """
 
 from __future__ import annotations
@@ -44,14 +44,14 @@ def _row(r):
 
 
 def run(quick=False, boards=BOARDS, out_root="build/fpga", fabric=False):
-    """``fabric``: also synthesise the ULX3S with the ``fpga`` preset's fabric (PCUs, PMUs,
-    switches; yosys only — tens of minutes in WebAssembly)."""
+    """``fabric``: also synthesise the ULX3S kernel design (the ``fpga`` preset's fabric with
+    real AGCUs; yosys only, a few minutes)."""
     from fpga.build import BuildFailed, DoesNotFit, ToolMissing, build
     rows, notes = [], []
     from fpga.boards import BOARDS as ALL
     jobs = [(b, ALL[b].design, quick) for b in boards]
     if fabric:
-        jobs.append(("ulx3s", "fabric", True))
+        jobs.append(("ulx3s", "kernel", True))
     for b, design, synth_only in jobs:
         t0 = time.perf_counter()
         try:
@@ -63,8 +63,8 @@ def run(quick=False, boards=BOARDS, out_root="build/fpga", fabric=False):
     notes.append("quick: synthesis only (yosys cell counts, no Fmax)" if quick else
                  "place and route with nextpnr, seed 1; Fmax of the design clock from nextpnr's "
                  "report; target = the board's clock (ULX3S: fpga preset 50 MHz via PLL)")
-    notes.append("design: each board's default (rdu fpga boards): ULX3S the fpga preset's fabric "
-                 "with real AGCUs (kernel); OrangeCrab and iCEBreaker the smoke MAC system")
+    notes.append("design: each board's default (rdu fpga boards): the smoke MAC system; "
+                 "--fabric adds a synthesis of the ULX3S kernel design (the fpga preset's fabric)")
     return {"rows": rows, "notes": notes}
 
 
