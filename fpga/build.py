@@ -241,10 +241,10 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
             pkg = platform._nextpnr_package_options[platform.package].upper()
             cmd = [tools["pnr"], dev, "--package", pkg, "--speed", str(platform.speed),
                    "--json", f"{name}.json", "--lpf", f"{name}.lpf", "--textcfg",
-                   f"{name}.config",
-                   # router2: the fabric designs (60-75 % of an 85F) took router1 over an hour
-                   # without converging; router2 routes them in minutes
-                   "--router", "router2"]
+                   f"{name}.config"]
+        # nextpnr's default router1: router2 routed the ULX3S smoke design to 45.3 MHz where
+        # router1 reaches the 50 MHz target, and neither converged on the fpga preset's fabric
+        # in 40 min here (docs/fpga.md)
         else:
             dev = platform._nextpnr_device_options[platform.device]
             pkg = platform.package.lower() + platform._nextpnr_package_options.get(
