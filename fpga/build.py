@@ -173,9 +173,10 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
     ``config``: preset name or YAML path (default: the board's preset); ``freq_mhz`` overrides the
     preset's clock; ``seed`` is nextpnr's placement seed; ``design``: ``"smoke"``, ``"kernel"``,
     ``"fabric"`` or ``"fabric-test"`` (:func:`fpga.boards.design_under_control`; default: the
-    board's, :attr:`fpga.boards.Board.design`). Known tool limit: yosys's abc9 re-integration
-    (the YoWASP build) asserts on some designs — the PCU/PMU hierarchy kept (``-noflatten``), or
-    the ``fpga`` preset with a ``shift`` stage; ``-noabc9`` does not avoid it.
+    board's, :attr:`fpga.boards.Board.design`). Known tool limit: yosys 0.70's abc9
+    re-integration asserts on some ECP5 designs (the PCU/PMU hierarchy kept, some `fpga` preset
+    variants); the build then synthesises again with ``abc -lut 4`` in the same ``synth_ecp5``
+    steps and says so in the report (``synth_fallback``).
     """
     from fpga.boards import BoardTop, board
     from hw.params import load
@@ -242,9 +243,9 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
             cmd = [tools["pnr"], dev, "--package", pkg, "--speed", str(platform.speed),
                    "--json", f"{name}.json", "--lpf", f"{name}.lpf", "--textcfg",
                    f"{name}.config"]
-        # nextpnr's default router1: router2 routed the ULX3S smoke design to 45.3 MHz where
-        # router1 reaches the 50 MHz target, and neither converged on the fpga preset's fabric
-        # in 40 min here (docs/fpga.md)
+            # nextpnr's default router1: router2 routed the ULX3S smoke design to 45.3 MHz
+            # where router1 reaches the 50 MHz target, and neither converged on the fpga
+            # preset's fabric in 40 min here (docs/fpga.md)
         else:
             dev = platform._nextpnr_device_options[platform.device]
             pkg = platform.package.lower() + platform._nextpnr_package_options.get(

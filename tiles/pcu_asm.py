@@ -36,8 +36,8 @@ import numpy as np
 from hw.config import Packet, config_words, config_writes
 from hw.config import AddressMap
 
-from .pcu_isa import (OP_CLASS, SRC_NEEDS, AccOp, Isa, Mask, Neg, Op, OutSrc, Src, when_code,
-                      when_decode)
+from .pcu_isa import (MUL_OPS, OP_CLASS, SRC_NEEDS, AccOp, Isa, Mask, Neg, Op, OutSrc, Src,
+                      when_code, when_decode)
 
 __all__ = ["AsmError", "Stage", "Counter", "In", "Out", "Acc", "Carry", "Stationary", "Credit",
            "Program", "Assembled", "assemble", "parse_operand", "parse_when", "word"]
@@ -508,7 +508,7 @@ def assemble(params_or_isa, program):
         raise AsmError(f"{name}: stages {carry_stages} read the carry; only one stage may")
     if p.scan and carry_stages and not p.loop_mul:
         cop = Op(confs[carry_stages[0]]["op"])
-        if cop in (Op.MUL, Op.MULADD, Op.FXMUL, Op.FMUL, Op.FMA):
+        if cop in MUL_OPS:
             raise AsmError(f"{name}: stage {carry_stages[0]} reads the carry with op "
                            f"{cop.name.lower()!r}: the carry loop has no multiplier in this PCU "
                            f"(PCUParams.loop_mul = false); use an op without a multiply there")

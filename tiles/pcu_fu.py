@@ -111,9 +111,9 @@ class LaneFU(wiring.Component):
 
     def __init__(self, classes, latency=None, comb=False, mul=True):
         self.classes = tuple(classes)
-        #: the shared multiplier is built (without it, mul / muladd / fxmul / fmul / fma give
-        #: wrong results: the scan carry unit of a PCU with ``loop_mul`` off, whose assembler
-        #: never lets those ops reach it)
+        #: the shared multiplier is built (without it the ops of ``pcu_isa.MUL_OPS`` give wrong
+        #: results: the scan carry unit of a PCU with ``loop_mul`` off, whose assembler never
+        #: lets those ops reach it)
         self.mul = mul
         #: combinational: every block with latency 0 and no delays (the scan carry unit)
         self.comb = comb

@@ -15,7 +15,7 @@ import enum
 from amaranth import unsigned
 from amaranth.lib import data
 
-__all__ = ["Op", "OP_CLASS", "Src", "SRC_NEEDS", "Mask", "Neg", "AccOp", "OutSrc", "Kind",
+__all__ = ["Op", "OP_CLASS", "MUL_OPS", "Src", "SRC_NEEDS", "Mask", "Neg", "AccOp", "OutSrc", "Kind",
            "WHEN_NEVER", "WHEN_EVERY", "WHEN_KINDS", "when_wrap", "when_code", "when_decode",
            "when_eval", "Isa", "N_PERF", "PERF_NAMES", "bits_for"]
 
@@ -71,6 +71,10 @@ OP_CLASS = {
     **{op: "cast" for op in (Op.I2F, Op.F2I, Op.F2BF, Op.BF2F, Op.FTZ)},
     Op.EXP2: "tail", Op.RECIP: "tail",
 }
+
+#: Opcodes that use a functional unit's multiplier (what ``PCUParams.loop_mul = false`` keeps out
+#: of the scan carry loop).
+MUL_OPS = frozenset({Op.MUL, Op.MULADD, Op.FXMUL, Op.FMUL, Op.FMA})
 
 #: Floating-point opcodes (operand negation of the ``butterfly`` modifier flips the sign bit).
 FP_OPS = frozenset(op for op, c in OP_CLASS.items() if c in ("fp32", "tail")) | {Op.F2I, Op.F2BF,

@@ -11,11 +11,14 @@ from tb.golden import kernels as gk
 from tiles import pcu_programs as pp
 from tiles.pcu_asm import Acc, Counter, Credit, In, Out, Program, Stage
 
-#: name → PCUParams: the two presets and a 4-lane, 5-stage set with every extension but tail
-#: (deep enough for the linear-recurrence scan), three vector inputs and two vector outputs.
+#: name → PCUParams: three presets and a 4-lane, 5-stage set with every extension but tail
+#: (deep enough for the linear-recurrence scan), three vector inputs and two vector outputs. The
+#: `fpga` preset's PCU is integer-only (no shifter), 3 cycles per stage (`min_stage_latency`)
+#: and without multipliers in the carry / accumulator loops (`loop_mul`).
 SETS = {
     "tiny": lambda: load("tiny").pcu,
     "sim": lambda: load("sim").pcu,
+    "fpga": lambda: load("fpga").pcu,
     "quad": lambda: PCUParams(lanes=4, stages=5, regs=4, counters=3, vec_in=3, vec_out=2,
                               scal_in=1, scal_out=1, ctrl_in=1, ctrl_out=1, args=2,
                               op_classes=("int", "shift", "fp32"), systolic=True,
@@ -165,6 +168,18 @@ def fragments(name, seed):
             pp.gemm_systolic_kchain(p, i16(3, 9), i16(9, 8), "int16"),
             pp.running_max(p, _f32(rng, 3, 3 * L)),
             predicated_fragment(p, rng, 2, 3),
+        ]
+    elif name == "fpga":
+        out += [
+            pp.counter_ramp(p, 5, 3),
+            pp.dot(p, i16(4, 9), i16(4, 9), "int32"),
+            pp.fold(p, rng.integers(-2**31, 2**31, (3, 9)), "max"),
+            pp.fold(p, rng.integers(-2**31, 2**31, (3, 9)), "add"),
+            pp.gemm_simd(p, i16(5, 3), i16(3, 6), "int16"),
+            pp.gemm_systolic(p, i16(7, 2), i16(2, 6), "int16"),
+            pp.gemm_systolic_kchain(p, i16(3, 7), i16(7, 5), "int16"),
+            pp.prefix_sum(p, rng.integers(-2**31, 2**31, (2, 13)), "int32"),
+            pp.prefix_sum_baseline(p, rng.integers(-2**31, 2**31, (2, 9)), "int32"),
         ]
     elif name == "quad":
         out += [
