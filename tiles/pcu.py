@@ -27,7 +27,8 @@ that advances every cycle and carries a valid bit. An *iteration* is issued ("fi
 
 An issued iteration takes a snapshot of the input heads and counter values (the *bundle*) that
 travels down the pipeline with it, so every stage can read the inputs of its own iteration.
-Throughput: one iteration per cycle (``ii = 1``); latency: the sum of stage latencies + 1.
+Throughput: one iteration per cycle (``ii = 1``); latency: the sum of stage latencies + 1, plus
+1 with ``issue_reg`` (the issued iteration registered before stage 0, for FPGA timing).
 
 Outputs, accumulator and tokens are produced one cycle after the last stage. ``done`` rises when the
 last iteration's results are written to the output FIFOs and stays high until the next start;
@@ -88,7 +89,7 @@ class PCU(wiring.Component):
         self.latencies = [max(stage_latency(self.isa.stage_classes(s)), params.min_stage_latency)
                           for s in range(self.isa.n_stages)]
         #: cycles from issue to outputs
-        self.depth = sum(self.latencies) + 1
+        self.depth = sum(self.latencies) + 1 + int(params.issue_reg)
         d = 2
         while d < self.depth + 2:
             d *= 2
@@ -148,11 +149,20 @@ class PCU(wiring.Component):
                 with m.If(cc.count_arg == a + 1):
                     m.d.comb += n.eq(args[a][:cb])
             count.append(n)
-        last = [(count[c] != 0) & (idx[c] == count[c] - 1) for c in range(C)]
-        at0 = [Signal(name=f"ctr{c}_at_start") for c in range(C)]
+        # The at-start / at-last flags are registers, computed one cycle ahead from the three
+        # values the index can take next (stay, +1, back to 0), so the issue decision starts at
+        # flip-flops instead of behind a count mux, a subtractor and a comparator (FPGA timing:
+        # docs/fpga.md). When the counter does not advance they are recomputed from the index and
+        # the count, so a count argument written between runs is seen a cycle later.
+        at0 = [Signal(init=1, name=f"ctr{c}_at_start") for c in range(C)]
         atl = [Signal(name=f"ctr{c}_at_last") for c in range(C)]
+        last_stay, last_inc, last_zero = [], [], []
         for c in range(C):
-            m.d.comb += [at0[c].eq(idx[c] == 0), atl[c].eq(last[c])]
+            nz = count[c] != 0
+            last_stay.append(nz & (idx[c] == count[c] - 1))
+            last_inc.append(nz & ((idx[c] + 1)[:cb] == count[c] - 1))
+            last_zero.append(count[c] == 1)
+        last = atl
         wrap, first = [], []
         w, f = Const(1), Const(1)
         for c in range(C):
@@ -243,15 +253,19 @@ class PCU(wiring.Component):
             m.d.comb += sq[k].o.ready.eq(fire_c & spred[k])
 
         # counters advance on compute issues
+        for c in range(C):
+            m.d.sync += [at0[c].eq(idx[c] == 0), atl[c].eq(last_stay[c])]
         with m.If(fire_c):
             for c in range(C):
                 inner = wrap[c - 1] if c else Const(1)
                 with m.If(inner):
                     with m.If(last[c]):
-                        m.d.sync += [idx[c].eq(0), val[c].eq(cfg.counters[c].start)]
+                        m.d.sync += [idx[c].eq(0), val[c].eq(cfg.counters[c].start),
+                                     at0[c].eq(1), atl[c].eq(last_zero[c])]
                     with m.Else():
                         m.d.sync += [idx[c].eq(idx[c] + 1),
-                                     val[c].eq(val[c] + cfg.counters[c].stride)]
+                                     val[c].eq(val[c] + cfg.counters[c].stride),
+                                     at0[c].eq(0), atl[c].eq(last_inc[c])]
             with m.If(wrap[C - 1]):
                 m.d.sync += running.eq(0)
             if p.systolic:
@@ -310,13 +324,20 @@ class PCU(wiring.Component):
         for c in range(C):
             m.d.comb += b0.ctr[c].eq(val[c])
 
+        bundle = b0
+        if p.issue_reg:
+            # the issued iteration is registered before stage 0: the issue decision (counter
+            # flags, predicates, FIFO and credit status) ends at a flip-flop instead of running
+            # on through stage 0's operand muxes and the scan carry unit
+            bundle = Signal(blayout, name="bundle_issued")
+            m.d.sync += bundle.eq(b0)
+
         # ---- stages -----------------------------------------------------------------------------
         # stage 0's "previous registers": r<k> = vector input k (this iteration's word), then 0
         regs = Signal(rlayout, name="regs0")
         for i in range(L):
             for r in range(min(R, VI)):
-                m.d.comb += regs[i][r].eq(b0.vec[r][i])
-        bundle = b0
+                m.d.comb += regs[i][r].eq(bundle.vec[r][i])
         carry_reg = Signal(32, name="carry")
         carry_srcs = []       # (stage, in valid, lane L-1 operands a, b, c) for the carry unit
         for s in range(NS):
@@ -388,7 +409,8 @@ class PCU(wiring.Component):
         with m.If(cs.start):
             m.d.sync += [running.eq(1), done.eq(0), since.eq(31)]
             for c in range(C):
-                m.d.sync += [idx[c].eq(0), val[c].eq(cfg.counters[c].start)]
+                m.d.sync += [idx[c].eq(0), val[c].eq(cfg.counters[c].start), at0[c].eq(1),
+                             atl[c].eq(last_zero[c])]
             for k in range(CI):
                 m.d.sync += credit[k].eq(cfg.cin[k].init)
             if p.systolic:

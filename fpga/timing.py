@@ -1,0 +1,196 @@
+"""Per-unit timing on an FPGA: place and route one fabric unit alone and report its Fmax and
+critical paths.
+
+A whole fabric on the ECP5-85F takes nextpnr tens of minutes to place and has not routed in the
+time we gave it (docs/fpga.md), so its critical path is unknown. One unit alone routes in a few
+minutes, and its critical path is the unit's own: the fabric's paths between units all start
+and end at registers (stream skid buffers, switch registers), so the fabric's Fmax is at most
+the slowest unit's.
+
+:class:`Probe` wraps a unit so that every port is registered on both sides and the design needs
+three pins: the inputs are a shift register fed from ``si``, the outputs are captured into a
+second shift register that drains to ``so`` (``cap`` loads it). Nothing is constant, so yosys
+keeps all of the unit's logic, and every path measured starts and ends inside the unit or at its
+port registers. Cost: about one FF and one LUT per port bit.
+
+:func:`unit_timing` runs yosys ``synth_ecp5`` and nextpnr-ecp5 (the PyPI tools, as
+:func:`fpga.build.build`) and returns a report: resources, Fmax and the ``paths`` worst
+critical paths, each as its endpoints, logic levels and the slowest nets. CLI: ``rdu fpga
+timing --unit pcu --config configs/fpga.yaml``; ``python -m scripts.bench_fpga --units`` prints
+the table for every unit kind.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from amaranth import Cat, Elaboratable, Module, Signal, Value
+from amaranth.lib import wiring
+
+UNITS = ("pcu", "pmu", "switch", "agcu", "dram")
+
+
+def _flat_ports(component):
+    """``(path, flow_is_in, value)`` for every port bit-vector of ``component``."""
+    for path, member, value in component.signature.flatten(component):
+        yield "_".join(map(str, path)), member.flow == wiring.In, value
+
+
+class Probe(Elaboratable):
+    """``unit`` with registered, serially loaded inputs and serially drained outputs.
+
+    Ports: ``si`` (serial input), ``cap`` (capture the outputs), ``so`` (serial output). The
+    register chains add one register stage before and after the unit; everything else is the
+    unit's own logic.
+    """
+
+    def __init__(self, unit):
+        self.unit = unit
+        self.si = Signal()
+        self.cap = Signal()
+        self.so = Signal()
+        ports = list(_flat_ports(unit))
+        self.in_bits = sum(len(Value.cast(v)) for _, i, v in ports if i)
+        self.out_bits = sum(len(Value.cast(v)) for _, i, v in ports if not i)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.unit = u = self.unit
+        ins = [(n, Value.cast(v)) for n, i, v in _flat_ports(u) if i]
+        outs = [(n, Value.cast(v)) for n, i, v in _flat_ports(u) if not i]
+        # inputs: one shift register from si through every input bit
+        prev = self.si
+        for name, v in ins:
+            r = Signal(len(v), name=f"in_{name}")
+            m.d.sync += r.eq(Cat(prev, r[:-1]) if len(v) > 1 else prev)
+            m.d.comb += v.eq(r)
+            prev = r[-1]
+        # outputs: captured in parallel, drained serially
+        prev = self.si
+        for name, v in outs:
+            r = Signal(len(v), name=f"out_{name}")
+            with m.If(self.cap):
+                m.d.sync += r.eq(v)
+            with m.Else():
+                m.d.sync += r.eq(Cat(prev, r[:-1]) if len(v) > 1 else prev)
+            prev = r[-1]
+        m.d.sync += self.so.eq(prev)
+        return m
+
+
+def unit_of(params, kind):
+    """One unit of the fabric ``params`` as the kernel design instantiates it: ``pcu``, ``pmu``,
+    ``switch`` (the switch with the most ports), ``agcu`` (on the board memory) or ``dram`` (the
+    AGCU's board-memory adapter)."""
+    from fpga.fabric_duc import board_params
+    from hw.system import agcu_fabric
+    from hw.params import ConfigError
+    if kind not in UNITS:
+        raise ConfigError(f"--unit {kind!r}: must be one of {', '.join(UNITS)}")
+    p = board_params(params, 4096)
+    if kind == "dram":
+        from fpga.memory import DRAMPortAdapter
+        from memory.dram import port_spec
+        return DRAMPortAdapter(port_spec(p.memory.hbm))
+    if kind == "agcu":
+        from memory.agcu import AGCU
+        return AGCU(p.agcu, p.lanes, 1, dram=p.memory.hbm)
+    fmap = agcu_fabric(p).fmap
+    if kind == "switch":
+        from interconnect.switch import Switch
+        s = max(fmap.switches, key=lambda s: sum(len(s.spec.inputs(n)) for n, _ in s.spec.links))
+        return Switch(s.spec, s.id)
+    from hw.fabric import default_factory
+    site = next(u for u in fmap.units if u.kind == kind)
+    return default_factory(site, p)
+
+
+def _paths(report, top):
+    """The critical paths of a nextpnr ``--report`` JSON, summarised: ``{from, to, delay_ns,
+    levels, logic_ns, route_ns, worst_nets}``."""
+    out = []
+    for cp in report.get("critical_paths", []):
+        segs = cp.get("path", [])
+        logic = sum(s.get("delay", 0) for s in segs if s.get("type") in ("logic", "clk-to-q",
+                                                                         "setup"))
+        route = sum(s.get("delay", 0) for s in segs if s.get("type") == "routing")
+        cells = [s["to"]["cell"] for s in segs if s.get("type") == "logic"]
+        nets = sorted(((s.get("delay", 0), s.get("net", "")) for s in segs
+                       if s.get("type") == "routing"), reverse=True)[:4]
+        first = segs[0]["from"]["cell"] if segs else ""
+        last = segs[-1]["to"]["cell"] if segs else ""
+        out.append({"from": cp.get("from"), "to": cp.get("to"), "start": first, "end": last,
+                    "delay_ns": round(logic + route, 2), "levels": len(cells),
+                    "logic_ns": round(logic, 2), "route_ns": round(route, 2),
+                    "cells": cells,
+                    "worst_nets": [(round(d, 2), n) for d, n in nets]})
+    return out
+
+
+def unit_timing(params, kind, freq_mhz=None, device="85k", package="CABGA381", speed=6,
+                out=None, seed=1, log=None):
+    """Synthesise, place and route unit ``kind`` of ``params`` alone in a :class:`Probe` on an
+    ECP5 (default: the ULX3S's 85F) at ``freq_mhz`` (default ``params.clock_mhz``); return
+    ``{unit, config, resources, fmax_mhz, target_mhz, paths, times}``. ``out`` keeps the work
+    files (yosys and nextpnr logs, the nextpnr report JSON)."""
+    from amaranth.back import rtlil
+    from fpga.build import BuildFailed, _run, find_tool, synth_stats
+    say = log or (lambda s: None)
+    freq = float(freq_mhz or params.clock_mhz)
+    out = Path(out) if out else Path(tempfile.mkdtemp(prefix=f"rdu-timing-{kind}-"))
+    out.mkdir(parents=True, exist_ok=True)
+    probe = Probe(unit_of(params, kind))
+    name = f"probe_{kind}"
+    t0 = time.perf_counter()
+    (out / f"{name}.il").write_text(rtlil.convert(probe, name=name, ports=[
+        probe.si, probe.cap, probe.so]))
+    times = {"elaborate_s": round(time.perf_counter() - t0, 1)}
+    yosys, pnr = find_tool("yosys"), find_tool("nextpnr-ecp5")
+    (out / f"{name}.ys").write_text(
+        f"read_rtlil {name}.il\nsynth_ecp5 -top {name}\n"
+        f"tee -q -o {name}.stat.json stat -json\nwrite_json {name}.json\n")
+    say(f"{kind}: yosys synth_ecp5 ({probe.in_bits} input, {probe.out_bits} output bits) ...")
+    wall, rc, text = _run([yosys, "-q", "-l", f"{name}.rpt", f"{name}.ys"], out,
+                          out / "yosys.log", "yosys")
+    times["yosys_s"] = round(wall, 1)
+    if rc:
+        raise BuildFailed(f"yosys on {kind} exited with {rc}:\n" + "\n".join(
+            text.splitlines()[-20:]))
+    stats = synth_stats(out / f"{name}.stat.json", "ecp5")
+    (out / f"{name}.lpf").write_text(f'FREQUENCY PORT "clk" {freq} MHZ;\n')
+    cmd = [pnr, f"--{device}", "--package", package, "--speed", str(speed), "--json",
+           f"{name}.json", "--lpf", f"{name}.lpf", "--lpf-allow-unconstrained",
+           "--report", f"{name}.report.json", "--timing-allow-fail", "--seed", str(seed),
+           "--log", f"{name}.tim", "--quiet"]
+    say(f"{kind}: nextpnr-ecp5 ...")
+    wall, rc, text = _run(cmd, out, out / "nextpnr.log", "nextpnr")
+    times["nextpnr_s"] = round(wall, 1)
+    if rc:
+        tim = out / f"{name}.tim"
+        full = text + (tim.read_text(errors="replace") if tim.exists() else "")
+        raise BuildFailed(f"nextpnr on {kind} exited with {rc}:\n" + "\n".join(
+            full.splitlines()[-20:]))
+    rep = json.loads((out / f"{name}.report.json").read_text())
+    fmax = rep.get("fmax", {})
+    clk = next(iter(fmax.values()), {})
+    return {"unit": kind, "config": params.name, "synth": stats,
+            "probe_bits": probe.in_bits + probe.out_bits,
+            "fmax_mhz": round(clk.get("achieved", 0.0), 1), "target_mhz": freq,
+            "paths": _paths(rep, name), "times": times, "work": str(out)}
+
+
+def format_timing(r, paths=3):
+    """Plain-text summary of one :func:`unit_timing` report."""
+    s = r["synth"]
+    lines = [f"{r['unit']} ({r['config']}): Fmax {r['fmax_mhz']} MHz (target {r['target_mhz']:g})"
+             f", {s.get('LUT', 0)} LUT, {s.get('FF', 0)} FF, {s.get('DSP', 0)} DSP,"
+             f" {s.get('BRAM', 0)} BRAM (probe registers: {r['probe_bits']} bits)"]
+    for p in r["paths"][:paths]:
+        lines.append(f"  {p['delay_ns']:.2f} ns = logic {p['logic_ns']:.2f} + route "
+                     f"{p['route_ns']:.2f}, {p['levels']} levels: {p['start']} -> {p['end']}")
+        for d, n in p["worst_nets"][:3]:
+            lines.append(f"      {d:.2f} ns  {n}")
+    return "\n".join(lines)
