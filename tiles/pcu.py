@@ -550,13 +550,15 @@ class PCU(wiring.Component):
         # * RNET: lane j reads row[sel_j], the register `idx` of lane sel_j (REG: j; TREE, BFLY,
         #   SHIFT: the neighbour at distance 2**dist; BREG: `lane`) — one L:1 mux per lane;
         # * VEC: lane j of the selected vector input;
-        # * AFF: a lane-uniform value U plus lane·S in the counter bits (SCAL, ARG, BVEC, CARRY,
-        #   ZERO: S = 0; CTR: U = counter, S = its lane stride; LANE: U = 0, S = 1; a SHIFT lane
+        # * AFF: a lane-uniform value U plus lane·S in the counter bits (SCAL, ARG, BVEC, ZERO:
+        #   S = 0; CTR: U = counter, S = its lane stride; LANE: U = 0, S = 1; a SHIFT lane
         #   without a neighbour reads U = 0) — L-1 shared adders;
-        # * CONST, STAT: this lane's constant / stationary register.
+        # * CONST, STAT: this lane's constant / stationary register; CARRY: the scan carry.
         cb = p.counter_bits
         net_kinds = [k for k in (Src.TREE, Src.BFLY, Src.SHIFT, Src.BREG) if k in srcs]
-        RNET, VEC, AFF, CONST, STAT = range(5)
+        # CARRY is its own class (not AFF with stride 0) so the scan carry loop does not run
+        # through the affine adders
+        RNET, VEC, AFF, CONST, STAT, CAR = range(6)
         operands = {}
         for name in ("a", "b", "c"):
             oc = getattr(sc, name)
@@ -588,7 +590,7 @@ class PCU(wiring.Component):
                   for j in range(L)]
             u = Signal(32, name=f"{opre}u")
             st = Signal(cb, name=f"{opre}s")
-            cls = Signal(range(5), name=f"{opre}cls")
+            cls = Signal(range(6), name=f"{opre}cls")
             m.d.comb += cls.eq(AFF)
             with m.Switch(kind):
                 with m.Case(Src.REG, *net_kinds):
@@ -619,7 +621,7 @@ class PCU(wiring.Component):
                         m.d.comb += u.eq(_pick(m, sc.lane, vk, 32, f"{opre}bvec"))
                 if Src.CARRY in srcs:
                     with m.Case(Src.CARRY):
-                        m.d.comb += u.eq(carry_val)
+                        m.d.comb += cls.eq(CAR)
             # U + lane·S for every lane: lanes 2**k.. add (S << k) to lanes 0..2**k-1
             lo = [u[:cb]]
             for k in range(ld):
@@ -644,6 +646,9 @@ class PCU(wiring.Component):
                     if Src.STAT in srcs:
                         with m.Case(STAT):
                             m.d.comb += v.eq(stat[j])
+                    if Src.CARRY in srcs:
+                        with m.Case(CAR):
+                            m.d.comb += v.eq(carry_val)
                 vals.append(v)
             operands[name] = vals
 
