@@ -3,6 +3,9 @@
 * ``rdu fpga build --board B [--config FILE] [-o DIR] [--synth-only] [--freq MHZ] [--baud N]
   [--design smoke|fabric]``
 * ``rdu fpga run KERNEL --board B --port P [--baud N] [--seed S] [--shape k=v ...] [--dtype T]``
+* ``rdu fpga timing --unit pcu|pmu|switch|agcu|dram [--config FILE] [--board B] [--freq MHZ]
+  [-o DIR] [--json]`` — one fabric unit alone, placed and routed: its Fmax and critical paths
+  (:mod:`fpga.timing`).
 * ``rdu fpga boards`` — the supported boards and their defaults.
 
 ``run`` asks the board what it runs (INFO ``ident``). On a ``--design kernel`` bitstream it runs
@@ -48,6 +51,23 @@ def cmd_build(args):
     print(f"report: {r['outputs']['report']}")
     if not r["synth_only"] and not r.get("timing_met", True):
         print("warning: timing not met at the target clock (see fmax above)", file=sys.stderr)
+    return 0
+
+
+def cmd_timing(args):
+    from fpga.boards import BOARDS
+    from fpga.build import BuildFailed, ToolMissing
+    from fpga.timing import format_timing, unit_timing
+    from hw.params import load
+    if args.board not in BOARDS:
+        raise _user_error(f"--board {args.board!r}: unknown board; allowed: {', '.join(BOARDS)}")
+    params = load(args.config or BOARDS[args.board].preset)
+    try:
+        r = unit_timing(params, args.unit, board=args.board, freq_mhz=args.freq,
+                        out=args.output, seed=args.seed, log=lambda s: print(s, file=sys.stderr))
+    except (ToolMissing, BuildFailed) as e:
+        raise _user_error(f"fpga timing: {e}") from None
+    print(json.dumps(r, indent=2) if args.json else format_timing(r, paths=args.paths))
     return 0
 
 
@@ -191,6 +211,22 @@ def register(sub):
     r.add_argument("--config", default=None, help="the preset the fabric bitstream was built "
                                                   "from (traffic; default: the board's)")
     r.set_defaults(func=cmd_run)
+
+    t = fsub.add_parser("timing", help="one fabric unit alone, placed and routed: Fmax and "
+                                       "critical paths")
+    t.add_argument("--unit", required=True, choices=("pcu", "pmu", "switch", "agcu", "dram"),
+                   help="the unit (switch: the one with the most ports; dram: the AGCU's "
+                        "board-memory adapter)")
+    t.add_argument("--board", default="ulx3s", help="an ECP5 board (default ulx3s)")
+    t.add_argument("--config", default=None, help="preset name or YAML file (default: the "
+                                                  "board's preset)")
+    t.add_argument("--freq", type=float, default=None, help="target clock in MHz (default: "
+                                                            "the preset's clock_mhz)")
+    t.add_argument("-o", "--output", default=None, help="keep the work files here")
+    t.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    t.add_argument("--paths", type=int, default=3, help="critical paths to print")
+    t.add_argument("--json", action="store_true", help="print the report as JSON")
+    t.set_defaults(func=cmd_timing)
 
     s = fsub.add_parser("boards", help="list the supported boards")
     s.set_defaults(func=cmd_boards)

@@ -86,7 +86,8 @@ def unit_of(params, kind):
     ``switch`` (the switch with the most ports), ``agcu`` (on the board memory) or ``dram`` (the
     AGCU's board-memory adapter)."""
     from fpga.fabric_duc import board_params
-    from hw.system import agcu_fabric
+    from hw.system import AGCU_UNIT_PORTS
+    from interconnect.floorplan import FabricMap
     from hw.params import ConfigError
     if kind not in UNITS:
         raise ConfigError(f"--unit {kind!r}: must be one of {', '.join(UNITS)}")
@@ -98,7 +99,7 @@ def unit_of(params, kind):
     if kind == "agcu":
         from memory.agcu import AGCU
         return AGCU(p.agcu, p.lanes, 1, dram=p.memory.hbm)
-    fmap = agcu_fabric(p).fmap
+    fmap = FabricMap(p, unit_ports=AGCU_UNIT_PORTS, agcu_stops=True)   # as agcu_fabric's
     if kind == "switch":
         from interconnect.switch import Switch
         s = max(fmap.switches, key=lambda s: sum(len(s.spec.inputs(n)) for n, _ in s.spec.links))
@@ -108,12 +109,14 @@ def unit_of(params, kind):
     return default_factory(site, p)
 
 
-def _paths(report, top):
-    """The critical paths of a nextpnr ``--report`` JSON, summarised: ``{from, to, delay_ns,
-    levels, logic_ns, route_ns, worst_nets}``."""
+def _paths(report):
+    """The register-to-register critical paths of a nextpnr ``--report`` JSON, summarised:
+    ``{start, end, delay_ns, levels, logic_ns, route_ns, cells, worst_nets}``."""
     out = []
     for cp in report.get("critical_paths", []):
         segs = cp.get("path", [])
+        if any("$tr_io" in s[e]["cell"] for s in segs for e in ("from", "to")):
+            continue                      # from or to a probe pin
         logic = sum(s.get("delay", 0) for s in segs if s.get("type") in ("logic", "clk-to-q",
                                                                          "setup"))
         route = sum(s.get("delay", 0) for s in segs if s.get("type") == "routing")
@@ -122,7 +125,7 @@ def _paths(report, top):
                        if s.get("type") == "routing"), reverse=True)[:4]
         first = segs[0]["from"]["cell"] if segs else ""
         last = segs[-1]["to"]["cell"] if segs else ""
-        out.append({"from": cp.get("from"), "to": cp.get("to"), "start": first, "end": last,
+        out.append({"start": first, "end": last,
                     "delay_ns": round(logic + route, 2), "levels": len(cells),
                     "logic_ns": round(logic, 2), "route_ns": round(route, 2),
                     "cells": cells,
@@ -130,56 +133,72 @@ def _paths(report, top):
     return out
 
 
-def unit_timing(params, kind, freq_mhz=None, device="85k", package="CABGA381", speed=6,
-                out=None, seed=1, log=None):
-    """Synthesise, place and route unit ``kind`` of ``params`` alone in a :class:`Probe` on an
-    ECP5 (default: the ULX3S's 85F) at ``freq_mhz`` (default ``params.clock_mhz``); return
-    ``{unit, config, resources, fmax_mhz, target_mhz, paths, times}``. ``out`` keeps the work
-    files (yosys and nextpnr logs, the nextpnr report JSON)."""
+def unit_timing(params, kind, board="ulx3s", freq_mhz=None, out=None, seed=1, log=None):
+    """Synthesise, place and route unit ``kind`` of ``params`` alone in a :class:`Probe` on the
+    FPGA of ``board`` (an ECP5 board; default the ULX3S's 85F) at ``freq_mhz`` (default
+    ``params.clock_mhz``); return ``{unit, config, board, synth, fmax_mhz, target_mhz, paths,
+    times, work}``. ``paths``: nextpnr's critical paths between the unit's registers (paths from
+    or to the probe's pins are left out: they are not the unit's). ``out`` keeps the work files
+    (yosys and nextpnr logs, nextpnr's report JSON). Raises :class:`fpga.build.ToolMissing`,
+    :class:`fpga.build.BuildFailed`, or :class:`hw.params.ConfigError` for an unknown unit or a
+    board that is not an ECP5."""
     from amaranth.back import rtlil
-    from fpga.build import BuildFailed, _run, find_tool, synth_stats
+    from fpga.boards import board as get_board
+    from fpga.build import BuildFailed, _abc9_crash, _abc_lut_script, _run, find_tool, synth_stats
+    from hw.params import ConfigError
     say = log or (lambda s: None)
+    b = get_board(board)
+    if b.family != "ecp5":
+        raise ConfigError(f"--board {board!r}: unit timing runs on ECP5 boards (ulx3s, "
+                          f"orangecrab); {board} is an {b.family}")
+    unit = unit_of(params, kind)
     freq = float(freq_mhz or params.clock_mhz)
+    yosys, pnr = find_tool("yosys"), find_tool("nextpnr-ecp5")
     out = Path(out) if out else Path(tempfile.mkdtemp(prefix=f"rdu-timing-{kind}-"))
     out.mkdir(parents=True, exist_ok=True)
-    probe = Probe(unit_of(params, kind))
+    probe = Probe(unit)
     name = f"probe_{kind}"
     t0 = time.perf_counter()
     (out / f"{name}.il").write_text(rtlil.convert(probe, name=name, ports=[
         probe.si, probe.cap, probe.so]))
     times = {"elaborate_s": round(time.perf_counter() - t0, 1)}
-    yosys, pnr = find_tool("yosys"), find_tool("nextpnr-ecp5")
     (out / f"{name}.ys").write_text(
         f"read_rtlil {name}.il\nsynth_ecp5 -top {name}\n"
         f"tee -q -o {name}.stat.json stat -json\nwrite_json {name}.json\n")
     say(f"{kind}: yosys synth_ecp5 ({probe.in_bits} input, {probe.out_bits} output bits) ...")
-    wall, rc, text = _run([yosys, "-q", "-l", f"{name}.rpt", f"{name}.ys"], out,
-                          out / "yosys.log", "yosys")
+    cmd = [yosys, "-q", "-l", f"{name}.rpt", f"{name}.ys"]
+    wall, rc, text = _run(cmd, out, out / "yosys.log", "yosys")
+    if rc and _abc9_crash(out / f"{name}.rpt"):      # as fpga.build.build
+        say(f"{kind}: yosys abc9 assertion; synthesising again with abc -lut 4 ...")
+        _abc_lut_script(out / f"{name}.ys", name)
+        w2, rc, text = _run(cmd, out, out / "yosys.log", "yosys")
+        wall += w2
     times["yosys_s"] = round(wall, 1)
     if rc:
-        raise BuildFailed(f"yosys on {kind} exited with {rc}:\n" + "\n".join(
-            text.splitlines()[-20:]))
+        raise BuildFailed(f"yosys on the {kind} exited with {rc}; log {out / (name + '.rpt')}:\n"
+                          + "\n".join(text.splitlines()[-20:]))
     stats = synth_stats(out / f"{name}.stat.json", "ecp5")
+    platform = b.make_platform()
     (out / f"{name}.lpf").write_text(f'FREQUENCY PORT "clk" {freq} MHZ;\n')
-    cmd = [pnr, f"--{device}", "--package", package, "--speed", str(speed), "--json",
-           f"{name}.json", "--lpf", f"{name}.lpf", "--lpf-allow-unconstrained",
-           "--report", f"{name}.report.json", "--timing-allow-fail", "--seed", str(seed),
-           "--log", f"{name}.tim", "--quiet"]
-    say(f"{kind}: nextpnr-ecp5 ...")
+    cmd = [pnr, platform._nextpnr_device_options[platform.device], "--package",
+           platform._nextpnr_package_options[platform.package].upper(), "--speed",
+           str(platform.speed), "--json", f"{name}.json", "--lpf", f"{name}.lpf",
+           "--lpf-allow-unconstrained", "--report", f"{name}.report.json",
+           "--timing-allow-fail", "--seed", str(seed), "--log", f"{name}.tim", "--quiet"]
+    say(f"{kind}: nextpnr-ecp5 ({b.device}) ...")
     wall, rc, text = _run(cmd, out, out / "nextpnr.log", "nextpnr")
     times["nextpnr_s"] = round(wall, 1)
     if rc:
         tim = out / f"{name}.tim"
         full = text + (tim.read_text(errors="replace") if tim.exists() else "")
-        raise BuildFailed(f"nextpnr on {kind} exited with {rc}:\n" + "\n".join(
+        raise BuildFailed(f"nextpnr on the {kind} exited with {rc}:\n" + "\n".join(
             full.splitlines()[-20:]))
     rep = json.loads((out / f"{name}.report.json").read_text())
-    fmax = rep.get("fmax", {})
-    clk = next(iter(fmax.values()), {})
-    return {"unit": kind, "config": params.name, "synth": stats,
-            "probe_bits": probe.in_bits + probe.out_bits,
+    clk = next(iter(rep.get("fmax", {}).values()), {})
+    return {"unit": kind, "config": params.name, "board": b.name, "device": b.device,
+            "synth": stats, "probe_bits": probe.in_bits + probe.out_bits,
             "fmax_mhz": round(clk.get("achieved", 0.0), 1), "target_mhz": freq,
-            "paths": _paths(rep, name), "times": times, "work": str(out)}
+            "paths": _paths(rep), "times": times, "work": str(out)}
 
 
 def format_timing(r, paths=3):
