@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all sim test test-slow test-all lint bench fpga clean distclean venv
+.PHONY: all sim test test-slow test-all lint bench fpga fpga-units clean distclean venv
 
 all: test
 
@@ -49,6 +49,9 @@ bench: $(STAMP)
 
 fpga: $(STAMP)
 	@$(PY) -m hw.cli fpga build --board ulx3s
+
+fpga-units: $(STAMP)
+	@$(PY) -m scripts.bench_fpga --units
 
 clean:
 	rm -rf build .pytest_cache sim_build results.xml

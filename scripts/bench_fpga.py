@@ -7,8 +7,10 @@ seconds per board). Columns: LUT / FF / BRAM / DSP used (nextpnr; yosys counts i
 their share of the device, achieved Fmax of the design clock against its target, and the time per
 step. Times are wall seconds on a shared machine: indicative only.
 
-Run standalone: ``python -m scripts.bench_fpga [--quick] [--fabric] [board ...]`` (``--fabric``
-adds a synthesis of the ULX3S kernel design: the ``fpga`` preset's fabric with real AGCUs).
+Run standalone: ``python -m scripts.bench_fpga [--quick] [--fabric] [--units] [board ...]``
+(``--fabric`` adds a synthesis of the ULX3S kernel design: the ``fpga`` preset's fabric with real
+AGCUs; ``--units`` instead places and routes each unit kind of the ``fpga`` preset alone on the
+ULX3S's 85F, :mod:`fpga.timing`: Fmax, resources and the worst path of every unit).
 """
 
 from __future__ import annotations
@@ -68,8 +70,48 @@ def run(quick=False, boards=BOARDS, out_root="build/fpga", fabric=False):
     return {"rows": rows, "notes": notes}
 
 
+def run_units(config="fpga", board="ulx3s", units=None, out_root="build/fpga/units"):
+    """Every unit kind of ``config`` placed and routed alone (:func:`fpga.timing.unit_timing`):
+    one row per unit with its resources, Fmax against the preset's clock and its worst
+    register-to-register path (delay, logic levels, start and end registers)."""
+    from fpga.build import BuildFailed, ToolMissing
+    from fpga.timing import UNITS, unit_timing
+    from hw.params import load
+    params = load(config)
+    rows = []
+    for u in units or UNITS:
+        t0 = time.perf_counter()
+        try:
+            r = unit_timing(params, u, board=board, out=f"{out_root}/{u}")
+        except (BuildFailed, ToolMissing) as e:
+            rows.append({"unit": u, "error": str(e).splitlines()[0],
+                         "total_s": round(time.perf_counter() - t0, 1)})
+            continue
+        row = {"unit": u, "config": r["config"], "board": r["board"]}
+        row.update({k: r["synth"].get(k) for k in ("LUT", "FF", "BRAM", "DSP")})
+        row.update(fmax_mhz=r["fmax_mhz"], target_mhz=r["target_mhz"],
+                   timing_met=r["fmax_mhz"] >= r["target_mhz"])
+        if r["paths"]:
+            p = r["paths"][0]
+            row.update(path_ns=p["delay_ns"], levels=p["levels"], route_ns=p["route_ns"],
+                       path=f"{p['start']} -> {p['end']}")
+        row.update(r["times"])
+        rows.append(row)
+    notes = [f"each unit of the {config} preset alone on the {board}'s FPGA, every port "
+             "registered (fpga.timing.Probe), nextpnr seed 1; the fabric's own Fmax is at most "
+             "the slowest unit's (inter-unit paths are register to register)"]
+    return {"rows": rows, "notes": notes}
+
+
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    if "--units" in sys.argv:
+        res = run_units(units=tuple(args) or None)
+        from scripts.bench import print_table
+        print_table("FPGA timing per unit (fpga preset, alone on the ULX3S 85F)", res["rows"],
+                    res["notes"])
+        print(json.dumps(res, indent=2))
+        sys.exit(0)
     res = run(quick="--quick" in sys.argv, boards=tuple(args) or BOARDS,
               fabric="--fabric" in sys.argv)
     from scripts.bench import print_table

@@ -351,13 +351,23 @@ class PCU(wiring.Component):
             # while the stage's own, pipelined FUs produce the same bits D cycles later.
             classes = sorted({c for s in range(S) for c in isa.stage_classes(s)})
             m.submodules.carry_fu = cu = LaneFU(classes, comb=True, mul=p.loop_mul)
+            # The unit's opcode and stage select are registered copies of the configuration:
+            # it is static while the unit runs and written through the ring cycles before the
+            # START that follows it, so the copies are current before the first iteration, and
+            # the configuration's fan-out stays out of the one-cycle loop (FPGA timing).
             upd = Signal()
+            cop = Signal.like(cu.op, name="carry_op")
+            cfrac = Signal.like(cu.frac, name="carry_frac")
+            m.d.comb += [cu.op.eq(cop), cu.frac.eq(cfrac)]
+            for s, v, a, b, c in carry_srcs:
+                on = Signal(name=f"carry_from{s}")
+                m.d.sync += on.eq(cfg.carry.stage == s)
+                with m.If(on):
+                    m.d.comb += [cu.a.eq(a), cu.b.eq(b), cu.c.eq(c), upd.eq(v)]
             with m.Switch(cfg.carry.stage):
-                for s, v, a, b, c in carry_srcs:
+                for s, *_ in carry_srcs:
                     with m.Case(s):
-                        sc = cfg.stages[s]
-                        m.d.comb += [cu.a.eq(a), cu.b.eq(b), cu.c.eq(c), cu.op.eq(sc.op),
-                                     cu.frac.eq(sc.frac), upd.eq(v)]
+                        m.d.sync += [cop.eq(cfg.stages[s].op), cfrac.eq(cfg.stages[s].frac)]
             with m.If(upd):
                 m.d.sync += carry_reg.eq(cu.o)
 
