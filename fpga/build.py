@@ -107,11 +107,17 @@ def _run(cmd, cwd, log, what, timeout=None):
 
 
 def _abc9_crash(rpt):
-    """Whether a failed yosys run died in abc9's re-integration (a known yosys 0.70 assertion)."""
+    """Why abc9 (yosys 0.70) let down a ``synth_ecp5`` run, or ``None``: its re-integration
+    asserted (``rc`` != 0), or the netlist it returned has a net with two drivers (yosys's final
+    ``check`` warns; nextpnr would refuse it, or worse)."""
     if not Path(rpt).exists():
-        return False
-    tail = Path(rpt).read_text(errors="replace")[-4000:]
-    return "ABC_OPS_REINTEGRATE" in tail and "Assert" in tail
+        return None
+    text = Path(rpt).read_text(errors="replace")
+    if "ABC_OPS_REINTEGRATE" in text[-4000:] and "Assert" in text[-4000:]:
+        return "yosys abc9 assertion"
+    if "multiple conflicting drivers" in text:
+        return "yosys abc9 netlist with conflicting drivers"
+    return None
 
 
 def _abc_lut_script(ys, top):
@@ -126,6 +132,28 @@ def _abc_lut_script(ys, top):
         else:
             lines.append(ln)
     Path(ys).write_text("\n".join(lines) + "\n")
+
+
+def synth_ecp5_run(exe, ys, top, cwd, log, say=None):
+    """Run yosys script ``ys`` (``-l log``) in ``cwd``; if abc9 crashed or returned a broken
+    netlist (:func:`_abc9_crash`), rewrite the script with :func:`_abc_lut_script` and run it
+    again. Returns ``(wall_s, returncode, output, fallback)``: ``fallback`` says why the second
+    run was needed, or is ``None``. The one place both the board build and the unit timing
+    probe (:mod:`fpga.timing`) synthesise for ECP5."""
+    cmd = [exe, "-q", "-l", Path(log).name, Path(ys).name]
+    wall, rc, text = _run(cmd, cwd, Path(cwd) / "yosys.log", "yosys")
+    why = _abc9_crash(Path(cwd) / Path(log).name)
+    if why is None:
+        return wall, rc, text, None
+    # no option of synth_lattice turns abc9 off: map the LUTs with the classic `abc -lut 4`,
+    # the same flow around it
+    if say:
+        say(f"{why}; synthesising again with abc -lut 4 ...")
+    _abc_lut_script(Path(cwd) / Path(ys).name, top)
+    w2, rc, text = _run(cmd, cwd, Path(cwd) / "yosys.log", "yosys")
+    if rc == 0 and _abc9_crash(Path(cwd) / Path(log).name):
+        rc, text = 1, f"the abc -lut 4 netlist is broken too ({log})"
+    return wall + w2, rc, text, f"abc -lut 4 ({why})"
 
 
 def synth_stats(stat_json, family):
@@ -173,10 +201,10 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
     ``config``: preset name or YAML path (default: the board's preset); ``freq_mhz`` overrides the
     preset's clock; ``seed`` is nextpnr's placement seed; ``design``: ``"smoke"``, ``"kernel"``,
     ``"fabric"`` or ``"fabric-test"`` (:func:`fpga.boards.design_under_control`; default: the
-    board's, :attr:`fpga.boards.Board.design`). Known tool limit: yosys 0.70's abc9
-    re-integration asserts on some ECP5 designs (the PCU/PMU hierarchy kept, some `fpga` preset
-    variants); the build then synthesises again with ``abc -lut 4`` in the same ``synth_ecp5``
-    steps and says so in the report (``synth_fallback``).
+    board's, :attr:`fpga.boards.Board.design`). Known tool limit: yosys 0.70's abc9 asserts on
+    some ECP5 designs (the PCU/PMU hierarchy kept, some `fpga` preset variants) and returns a
+    netlist with conflicting drivers on others; the build then synthesises again with ``abc -lut
+    4`` in the same ``synth_ecp5`` steps and says so in the report (``synth_fallback``).
     """
     from fpga.boards import BoardTop, board
     from hw.params import load
@@ -212,18 +240,14 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
         f"{top.bridge_params.baud} baud → {out}")
 
     say(f"{b.name}: yosys synth_{b.family} ...")
-    wall, rc, text = _run([tools["yosys"], "-q", "-l", f"{name}.rpt", f"{name}.ys"], out,
-                          out / f"{name}.yosys.log", "yosys")
-    if rc and b.family == "ecp5" and _abc9_crash(out / f"{name}.rpt"):
-        # yosys 0.70's abc9 re-integration asserts on some designs (no option turns abc9 off
-        # in synth_lattice): map the LUTs with the classic `abc -lut 4` instead, same flow
-        # around it
-        say(f"{b.name}: yosys abc9 assertion; synthesising again with abc -lut 4 ...")
-        _abc_lut_script(out / f"{name}.ys", name)
-        w2, rc, text = _run([tools["yosys"], "-q", "-l", f"{name}.rpt", f"{name}.ys"], out,
-                            out / f"{name}.yosys.log", "yosys")
-        wall += w2
-        report["synth_fallback"] = "abc -lut 4 (yosys abc9 assertion)"
+    if b.family == "ecp5":
+        wall, rc, text, fallback = synth_ecp5_run(tools["yosys"], f"{name}.ys", name, out,
+                                                  f"{name}.rpt", say=say)
+        if fallback:
+            report["synth_fallback"] = fallback
+    else:
+        wall, rc, text = _run([tools["yosys"], "-q", "-l", f"{name}.rpt", f"{name}.ys"], out,
+                              out / f"{name}.yosys.log", "yosys")
     times["yosys_s"] = round(wall, 1)
     if rc:
         rpt = out / f"{name}.rpt"

@@ -144,7 +144,7 @@ def unit_timing(params, kind, board="ulx3s", freq_mhz=None, out=None, seed=1, lo
     board that is not an ECP5."""
     from amaranth.back import rtlil
     from fpga.boards import board as get_board
-    from fpga.build import BuildFailed, _abc9_crash, _abc_lut_script, _run, find_tool, synth_stats
+    from fpga.build import BuildFailed, _run, find_tool, synth_ecp5_run, synth_stats
     from hw.params import ConfigError
     say = log or (lambda s: None)
     b = get_board(board)
@@ -166,13 +166,8 @@ def unit_timing(params, kind, board="ulx3s", freq_mhz=None, out=None, seed=1, lo
         f"read_rtlil {name}.il\nsynth_ecp5 -top {name}\n"
         f"tee -q -o {name}.stat.json stat -json\nwrite_json {name}.json\n")
     say(f"{kind}: yosys synth_ecp5 ({probe.in_bits} input, {probe.out_bits} output bits) ...")
-    cmd = [yosys, "-q", "-l", f"{name}.rpt", f"{name}.ys"]
-    wall, rc, text = _run(cmd, out, out / "yosys.log", "yosys")
-    if rc and _abc9_crash(out / f"{name}.rpt"):      # as fpga.build.build
-        say(f"{kind}: yosys abc9 assertion; synthesising again with abc -lut 4 ...")
-        _abc_lut_script(out / f"{name}.ys", name)
-        w2, rc, text = _run(cmd, out, out / "yosys.log", "yosys")
-        wall += w2
+    wall, rc, text, fallback = synth_ecp5_run(yosys, f"{name}.ys", name, out, f"{name}.rpt",
+                                              say=lambda s: say(f"{kind}: {s}"))
     times["yosys_s"] = round(wall, 1)
     if rc:
         raise BuildFailed(f"yosys on the {kind} exited with {rc}; log {out / (name + '.rpt')}:\n"
@@ -196,7 +191,7 @@ def unit_timing(params, kind, board="ulx3s", freq_mhz=None, out=None, seed=1, lo
     rep = json.loads((out / f"{name}.report.json").read_text())
     clk = next(iter(rep.get("fmax", {}).values()), {})
     return {"unit": kind, "config": params.name, "board": b.name, "device": b.device,
-            "synth": stats, "probe_bits": probe.in_bits + probe.out_bits,
+            "synth": stats, "synth_fallback": fallback, "probe_bits": probe.in_bits + probe.out_bits,
             "fmax_mhz": round(clk.get("achieved", 0.0), 1), "target_mhz": freq,
             "paths": _paths(rep), "times": times, "work": str(out)}
 

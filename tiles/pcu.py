@@ -359,11 +359,12 @@ class PCU(wiring.Component):
             cop = Signal.like(cu.op, name="carry_op")
             cfrac = Signal.like(cu.frac, name="carry_frac")
             m.d.comb += [cu.op.eq(cop), cu.frac.eq(cfrac)]
-            for s, v, a, b, c in carry_srcs:
-                on = Signal(name=f"carry_from{s}")
-                m.d.sync += on.eq(cfg.carry.stage == s)
-                with m.If(on):
-                    m.d.comb += [cu.a.eq(a), cu.b.eq(b), cu.c.eq(c), upd.eq(v)]
+            cstage = Signal.like(cfg.carry.stage, name="carry_stage")
+            m.d.sync += cstage.eq(cfg.carry.stage)
+            with m.Switch(cstage):
+                for s, v, a, b, c in carry_srcs:
+                    with m.Case(s):
+                        m.d.comb += [cu.a.eq(a), cu.b.eq(b), cu.c.eq(c), upd.eq(v)]
             with m.Switch(cfg.carry.stage):
                 for s, *_ in carry_srcs:
                     with m.Case(s):

@@ -150,15 +150,19 @@ def test_kernel_design_board_top_prepares(tmp_path):
 
 
 def test_abc9_crash_fallback_script(tmp_path):
-    """yosys 0.70's abc9 re-integration assertion is recognised, and the retry script is the same
-    synth_ecp5 flow with its LUT mapping done by `abc -lut 4`."""
+    """yosys 0.70's abc9 failures (the re-integration assertion, a netlist with conflicting
+    drivers) are recognised, and the retry script is the same synth_ecp5 flow with its LUT
+    mapping done by `abc -lut 4`."""
     rpt = tmp_path / "x.rpt"
     rpt.write_text("2.46.19.7. Executing ABC_OPS_REINTEGRATE pass\nERROR: Assert `GetSize(conn."
                    "first) == GetSize(conn.second)' failed in kernel/rtlil.cc:3091.\n")
-    assert fb._abc9_crash(rpt)
+    assert fb._abc9_crash(rpt) == "yosys abc9 assertion"
+    rpt.write_text("2.52. Executing CHECK pass\nWarning: multiple conflicting drivers for p.\\u"
+                   ".counters [7]:\n")
+    assert fb._abc9_crash(rpt) == "yosys abc9 netlist with conflicting drivers"
     rpt.write_text("ERROR: Module `foo' not found\n")
-    assert not fb._abc9_crash(rpt)
-    assert not fb._abc9_crash(tmp_path / "missing.rpt")
+    assert fb._abc9_crash(rpt) is None
+    assert fb._abc9_crash(tmp_path / "missing.rpt") is None
     ys = tmp_path / "x.ys"
     ys.write_text("read_rtlil x.il\n    synth_ecp5  -top top\nwrite_json x.json\n")
     fb._abc_lut_script(ys, "top")
