@@ -3,7 +3,7 @@
 * ``rdu fpga build --board B [--config FILE] [-o DIR] [--synth-only] [--freq MHZ] [--baud N]
   [--design smoke|fabric]``
 * ``rdu fpga run KERNEL --board B --port P [--baud N] [--seed S] [--shape k=v ...] [--dtype T]``
-* ``rdu fpga timing --unit pcu|pmu|switch|agcu|dram [--config FILE] [--board B] [--freq MHZ]
+* ``rdu fpga timing --unit pcu|pmu|switch|agcu|dram|memory|bridge [--config FILE] [--board B] [--freq MHZ]
   [-o DIR] [--json]`` — one fabric unit alone, placed and routed: its Fmax and critical paths
   (:mod:`fpga.timing`).
 * ``rdu fpga boards`` — the supported boards and their defaults.
@@ -214,9 +214,10 @@ def register(sub):
 
     t = fsub.add_parser("timing", help="one fabric unit alone, placed and routed: Fmax and "
                                        "critical paths")
-    t.add_argument("--unit", required=True, choices=("pcu", "pmu", "switch", "agcu", "dram"),
-                   help="the unit (switch: the one with the most ports; dram: the AGCU's "
-                        "board-memory adapter)")
+    t.add_argument("--unit", required=True, help="pcu, pmu, switch (the one with the most "
+                                                 "ports), agcu, dram (the AGCU's board-memory "
+                                                 "adapter), memory (the on-chip memory and its "
+                                                 "arbiter) or bridge (the UART host bridge)")
     t.add_argument("--board", default="ulx3s", help="an ECP5 board (default ulx3s)")
     t.add_argument("--config", default=None, help="preset name or YAML file (default: the "
                                                   "board's preset)")

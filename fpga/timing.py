@@ -30,7 +30,7 @@ from pathlib import Path
 from amaranth import Cat, Elaboratable, Module, Signal, Value
 from amaranth.lib import wiring
 
-UNITS = ("pcu", "pmu", "switch", "agcu", "dram")
+UNITS = ("pcu", "pmu", "switch", "agcu", "dram", "memory", "bridge")
 
 
 def _flat_ports(component):
@@ -81,17 +81,25 @@ class Probe(Elaboratable):
         return m
 
 
-def unit_of(params, kind):
-    """One unit of the fabric ``params`` as the kernel design instantiates it: ``pcu``, ``pmu``,
-    ``switch`` (the switch with the most ports), ``agcu`` (on the board memory) or ``dram`` (the
-    AGCU's board-memory adapter)."""
+def unit_of(params, kind, mem_words=4096):
+    """One unit of the fabric ``params`` as a board's kernel design instantiates it: ``pcu``,
+    ``pmu``, ``switch`` (the switch with the most ports), ``agcu`` (on the board memory),
+    ``dram`` (the AGCU's board-memory adapter), ``memory`` (the ``mem_words``-word on-chip memory
+    with a port per AGCU and one for the bridge) or ``bridge`` (the UART host bridge)."""
     from fpga.fabric_duc import board_params
+    from hw.params import ConfigError
     from hw.system import AGCU_UNIT_PORTS
     from interconnect.floorplan import FabricMap
-    from hw.params import ConfigError
     if kind not in UNITS:
         raise ConfigError(f"--unit {kind!r}: must be one of {', '.join(UNITS)}")
-    p = board_params(params, 4096)
+    p = board_params(params, mem_words)
+    if kind == "memory":
+        from fpga.memory import OnChipMemory
+        return OnChipMemory(mem_words, ports=p.agcu.count + 1)
+    if kind == "bridge":
+        from fpga.bridge import BridgeParams, HostBridge
+        return HostBridge(BridgeParams(clk_hz=int(p.clock_mhz * 1e6), baud=1_000_000,
+                                       mem_words=mem_words))
     if kind == "dram":
         from fpga.memory import DRAMPortAdapter
         from memory.dram import port_spec
@@ -151,7 +159,7 @@ def unit_timing(params, kind, board="ulx3s", freq_mhz=None, out=None, seed=1, lo
     if b.family != "ecp5":
         raise ConfigError(f"--board {board!r}: unit timing runs on ECP5 boards (ulx3s, "
                           f"orangecrab); {board} is an {b.family}")
-    unit = unit_of(params, kind)
+    unit = unit_of(params, kind, b.mem_words)
     freq = float(freq_mhz or params.clock_mhz)
     yosys, pnr = find_tool("yosys"), find_tool("nextpnr-ecp5")
     out = Path(out) if out else Path(tempfile.mkdtemp(prefix=f"rdu-timing-{kind}-"))

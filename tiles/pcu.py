@@ -556,6 +556,12 @@ class PCU(wiring.Component):
         carry_val = None
         if Src.CARRY in srcs:
             carry_val = Signal(32, name=f"{pre}carry")
+        # Late carry: when the stage's units register their operands (spare latency), the carry
+        # joins them after those registers, one cycle after issue into the stage, and the scan
+        # carry unit computes from lane L-1's registered operands. The loop then is carry
+        # register → carry unit → carry register, with no operand muxes in it (FPGA timing).
+        # (Not with the butterfly network, whose negation sits in front of the registers.)
+        late = carry_val is not None and not p.butterfly and D > stage_latency(classes)
 
         # Operand routing, decoded once per stage and operand (not per lane):
         # * RNET: lane j reads row[sel_j], the register `idx` of lane sel_j (REG: j; TREE, BFLY,
@@ -657,7 +663,7 @@ class PCU(wiring.Component):
                     if Src.STAT in srcs:
                         with m.Case(STAT):
                             m.d.comb += v.eq(stat[j])
-                    if Src.CARRY in srcs:
+                    if Src.CARRY in srcs and not late:
                         with m.Case(CAR):
                             m.d.comb += v.eq(carry_val)
                 vals.append(v)
@@ -686,17 +692,32 @@ class PCU(wiring.Component):
         out = Signal.like(prev, name=f"regs{s + 1}")
         write = out_b.valid & (out_b.kind == Kind.COMPUTE) & (sc.op != Op.NOP)
         fus = []
+        if late:
+            # which operands read the carry (a registered copy of the static configuration),
+            # and the carry of the iteration one cycle into the stage
+            late_k = Signal(3, name=f"{pre}late")
+            carf_d = Signal(name=f"{pre}carf_d")
+            m.d.sync += [late_k.eq(Cat(*[getattr(sc, n).kind == Src.CARRY for n in "abc"])),
+                         carf_d.eq(bundle.carf)]
+            m.d.comb += carry_val.eq(Mux(carf_d, cfg.carry.init, carry_reg))
         for i in range(L):
-            fu = m.submodules[f"{pre}fu{i}"] = LaneFU(classes, D)
+            fu = m.submodules[f"{pre}fu{i}"] = LaneFU(classes, D, late=late)
             m.d.comb += [fu.a.eq(operands["a"][i]), fu.b.eq(operands["b"][i]),
                          fu.c.eq(operands["c"][i]), fu.op.eq(sc.op), fu.frac.eq(sc.frac)]
+            if late:
+                m.d.comb += [fu.late.eq(late_k), fu.carry.eq(carry_val)]
             fus.append(fu)
             lane_on = Mux(sc.mask == Mask.GE, ge[i], Mux(sc.mask == Mask.BIT, bit_set[i], 1))
             for r in range(R):
                 m.d.comb += out[i][r].eq(Mux(write & lane_on & (sc.dst == r), fu.o,
                                              prev_d[i][r]))
 
-        if carry_val is not None:
+        if late:
+            in_valid = Signal(name=f"{pre}carry_upd")
+            m.d.sync += in_valid.eq(bundle.valid & (bundle.kind == Kind.COMPUTE))
+            fu = fus[L - 1]
+            carry_srcs.append((s, in_valid, fu.ra, fu.rb, fu.rc))
+        elif carry_val is not None:
             m.d.comb += carry_val.eq(Mux(bundle.carf, cfg.carry.init, carry_reg))
             in_valid = bundle.valid & (bundle.kind == Kind.COMPUTE)
             carry_srcs.append((s, in_valid, operands["a"][L - 1], operands["b"][L - 1],

@@ -101,7 +101,9 @@ class LaneFU(wiring.Component):
     Parameters: ``classes`` (operator classes built), ``mul`` (build the multiplier),
     ``latency`` (>= :func:`stage_latency`;
     spare latency first registers the operands, so the operand muxes in front and the multiplier
-    are separate timing paths), ``comb`` (latency 0: every block combinational).
+    are separate timing paths), ``comb`` (latency 0: every block combinational), ``late``
+    (ports ``late``, ``carry``: operands replaced after the operand registers; outputs ``ra rb
+    rc``: the registered operands; needs spare latency).
 
     Pipeline: with ``latency >= 2`` the operands and the shared product are registered after the
     first cycle (the multiplier's cycle); the integer / fixed-point / compare results are formed in
@@ -109,8 +111,13 @@ class LaneFU(wiring.Component):
     rounds in the third, where the fp32 adder (``fadd fsub``, ``fma``'s sum) starts.
     """
 
-    def __init__(self, classes, latency=None, comb=False, mul=True):
+    def __init__(self, classes, latency=None, comb=False, mul=True, late=False):
         self.classes = tuple(classes)
+        #: late operands: with registered operands (spare latency), ``late[k]`` replaces operand
+        #: k (a, b, c) by the ``carry`` port *after* the operand registers, one cycle after the
+        #: other operands were taken; ``ra rb rc`` are the registered operands after that
+        #: replacement (the PCU's scan carry unit computes from them: tiles.pcu)
+        self.has_late = late
         #: the shared multiplier is built (without it the ops of ``pcu_isa.MUL_OPS`` give wrong
         #: results: the scan carry unit of a PCU with ``loop_mul`` off, whose assembler never
         #: lets those ops reach it)
@@ -121,10 +128,14 @@ class LaneFU(wiring.Component):
         if not comb and self.latency < stage_latency(self.classes):
             raise ValueError(f"LaneFU: latency {self.latency} < {stage_latency(self.classes)} "
                              f"needed by {self.classes}")
-        super().__init__({
-            "a": In(32), "b": In(32), "c": In(32), "op": In(6), "frac": In(5),
-            "o": Out(32),
-        })
+        members = {"a": In(32), "b": In(32), "c": In(32), "op": In(6), "frac": In(5),
+                   "o": Out(32)}
+        if late:
+            if comb or self.latency <= stage_latency(self.classes):
+                raise ValueError("LaneFU: late operands need registered operands (a latency "
+                                 "above the classes' own)")
+            members.update(late=In(3), carry=In(32), ra=Out(32), rb=Out(32), rc=Out(32))
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -144,6 +155,9 @@ class LaneFU(wiring.Component):
                 regs.append(r)
             op, a, b, c, frac = regs
             D -= 1
+            if self.has_late:
+                a, b, c = (Mux(self.late[k], self.carry, x) for k, x in enumerate((a, b, c)))
+                m.d.comb += [self.ra.eq(a), self.rb.eq(b), self.rc.eq(c)]
         if "fp32" in classes or "cast" in classes or "tail" in classes:
             from hw import arith
             lat = fp_latencies()

@@ -38,7 +38,7 @@ def test_probe_registers_every_port_of_every_unit(kind):
 
 def test_unit_and_board_errors(capsys):
     with pytest.raises(ConfigError, match=r"--unit 'alu': must be one of pcu, pmu, switch, agcu, "
-                                          r"dram"):
+                                          r"dram, memory, bridge"):
         unit_of(load("fpga"), "alu")
     with pytest.raises(ConfigError, match=r"--board 'icebreaker': unit timing runs on ECP5 "
                                           r"boards \(ulx3s, orangecrab\); icebreaker is an ice40"):
