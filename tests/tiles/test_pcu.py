@@ -320,6 +320,37 @@ def test_lane_fu_int_ops_match_the_model(classes, latency):
         assert o == want, f"{op.name}({a:#x}, {b:#x}, {c:#x}, frac={frac}): RTL {o:#x}, model {want:#x}"
 
 
+def test_lane_fu_late_operands():
+    """``late``: operand k is replaced by ``carry`` one cycle after the others were taken (after
+    the operand registers), ``ra rb rc`` show the registered operands after the replacement; a
+    unit without spare latency refuses late operands."""
+    with pytest.raises(ValueError, match="late operands need registered operands"):
+        LaneFU(("int",), 1, late=True)
+    dut = LaneFU(("int",), 3, late=True)
+    cases = [(Op.ADD, 0b001, 5, 7, 100), (Op.SUB, 0b010, 50, 9, 200), (Op.ADD, 0b011, 1, 2, 30),
+             (Op.MAX, 0b000, 11, 4, 99)]
+    got, regs = [], []
+
+    async def bench(ctx):
+        for k, (op, _, a, b, _) in enumerate(cases + [cases[-1]] * 3):
+            ctx.set(dut.op, op)
+            ctx.set(dut.a, a)
+            ctx.set(dut.b, b)
+            # the carry of iteration k arrives one cycle after its other operands
+            ctx.set(dut.carry, cases[k - 1][4] if 0 < k <= len(cases) else 0)
+            ctx.set(dut.late, cases[k - 1][1] if 0 < k <= len(cases) else 0)
+            regs.append((ctx.get(dut.ra), ctx.get(dut.rb)))     # iteration k-1's operands
+            await ctx.tick()
+            got.append(ctx.get(dut.o))
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    want = [(100 + 7), (50 - 200) & 0xFFFFFFFF, (30 + 30), 11]
+    assert got[2:6] == want, got
+    assert regs[1:5] == [(100, 7), (50, 200), (30, 30), (11, 4)], regs
+
+
 # ---- generation --------------------------------------------------------------------------------
 
 def test_generate_and_cli(tmp_path):
