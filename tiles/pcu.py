@@ -28,7 +28,8 @@ that advances every cycle and carries a valid bit. An *iteration* is issued ("fi
 An issued iteration takes a snapshot of the input heads and counter values (the *bundle*) that
 travels down the pipeline with it, so every stage can read the inputs of its own iteration.
 Throughput: one iteration per cycle (``ii = 1``); latency: the sum of stage latencies + 1, plus
-1 with ``issue_reg`` (the issued iteration registered before stage 0, for FPGA timing).
+2 with ``end_regs`` (the issued iteration registered before stage 0, the last stage's results
+before the accumulator and the outputs: for FPGA timing).
 
 Outputs, accumulator and tokens are produced one cycle after the last stage. ``done`` rises when the
 last iteration's results are written to the output FIFOs and stays high until the next start;
@@ -89,7 +90,7 @@ class PCU(wiring.Component):
         self.latencies = [max(stage_latency(self.isa.stage_classes(s)), params.min_stage_latency)
                           for s in range(self.isa.n_stages)]
         #: cycles from issue to outputs
-        self.depth = sum(self.latencies) + 1 + int(params.issue_reg)
+        self.depth = sum(self.latencies) + 1 + 2 * int(params.end_regs)
         d = 2
         while d < self.depth + 2:
             d *= 2
@@ -325,7 +326,7 @@ class PCU(wiring.Component):
             m.d.comb += b0.ctr[c].eq(val[c])
 
         bundle = b0
-        if p.issue_reg:
+        if p.end_regs:
             # the issued iteration is registered before stage 0: the issue decision (counter
             # flags, predicates, FIFO and credit status) ends at a flip-flop instead of running
             # on through stage 0's operand muxes and the scan carry unit
@@ -371,6 +372,14 @@ class PCU(wiring.Component):
                         m.d.sync += [cop.eq(cfg.stages[s].op), cfrac.eq(cfg.stages[s].frac)]
             with m.If(upd):
                 m.d.sync += carry_reg.eq(cu.o)
+
+        if p.end_regs:
+            # the last stage's results registered: the accumulator's one-cycle loop and the
+            # output words start at flip-flops, not behind the last stage's write-back muxes
+            last_regs = Signal(rlayout, name="regs_last")
+            last_b = Signal(blayout, name="bundle_last")
+            m.d.sync += [last_regs.eq(regs), last_b.eq(bundle)]
+            regs, bundle = last_regs, last_b
 
         # ---- accumulator and the output (post) stage ------------------------------------------
         fin_valid = bundle.valid & (bundle.kind == Kind.COMPUTE)

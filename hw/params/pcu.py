@@ -45,10 +45,12 @@ class PCUParams(Params):
         1, check=int_range(1, 8),
         doc="cycles per stage at least (an integer stage needs 1; more pipelines the functional "
             "units — operand registers, then the multiplier — to close timing on an FPGA)")
-    issue_reg: bool = param(
-        False, doc="register the issued iteration before stage 0 (+1 cycle of latency): the issue "
-                   "logic then ends at a flip-flop instead of running on through stage 0's "
-                   "operand muxes and the scan carry loop, which an FPGA needs to close timing")
+    end_regs: bool = param(
+        False, doc="register both ends of the stage pipeline (+2 cycles of latency): the issued "
+                   "iteration before stage 0, so the issue logic ends at a flip-flop instead of "
+                   "running on through stage 0's operand muxes and the scan carry loop, and the "
+                   "last stage's results before the accumulator loop and the outputs (what an "
+                   "FPGA needs to close timing)")
     systolic: bool = param(False, doc="weight-stationary systolic GEMM mode")
     butterfly: bool = param(False, doc="butterfly network: lane i reads lane i XOR 2**k")
     scan: bool = param(False, doc="Kogge-Stone scan network with carry register")
