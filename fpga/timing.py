@@ -2,10 +2,10 @@
 critical paths.
 
 A whole fabric on the ECP5-85F takes nextpnr tens of minutes to place and has not routed in the
-time we gave it (docs/fpga.md), so its critical path is unknown. One unit alone routes in a few
-minutes, and its critical path is the unit's own: the fabric's paths between units all start
-and end at registers (stream skid buffers, switch registers), so the fabric's Fmax is at most
-the slowest unit's.
+time we gave it (docs/fpga.md), so its critical path is unknown. One unit alone routes in
+minutes and gives its own critical path. A unit's paths are all still there inside the fabric,
+placed less compactly, so the fabric's Fmax is at most the slowest unit's. Paths between units
+are not measured here.
 
 :class:`Probe` wraps a unit so that every port is registered on both sides and the design needs
 three pins: the inputs are a shift register fed from ``si``, the outputs are captured into a

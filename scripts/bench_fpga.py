@@ -99,7 +99,7 @@ def run_units(config="fpga", board="ulx3s", units=None, out_root="build/fpga/uni
         rows.append(row)
     notes = [f"each unit of the {config} preset alone on the {board}'s FPGA, every port "
              "registered (fpga.timing.Probe), nextpnr seed 1; the fabric's own Fmax is at most "
-             "the slowest unit's (inter-unit paths are register to register)"]
+             "the slowest unit's (paths between units are not measured)"]
     return {"rows": rows, "notes": notes}
 
 
