@@ -28,7 +28,12 @@ __all__ = ["OnChipMemory", "DRAMPortAdapter"]
 class OnChipMemory(wiring.Component):
     """``depth`` 32-bit words behind ``ports`` request/response stream pairs (``req[i]``,
     ``rsp[i]``). Addresses are taken modulo the next power of two of ``depth``; the bridge checks
-    ranges before it issues requests. ``init``: initial contents (a list of ints)."""
+    ranges before it issues requests. ``init``: initial contents (a list of ints).
+
+    One request per cycle over all ports, granted round robin; the granted request is registered
+    before it reaches the RAM. A read's word is in the port's response register 3 cycles after its
+    grant, and a port has one read in flight at a time (reads: one word every 3 cycles per port;
+    writes: one per cycle). Requests take effect in grant order."""
 
     def __init__(self, depth, ports=1, init=()):
         if depth < 2:
@@ -51,14 +56,25 @@ class OnChipMemory(wiring.Component):
         rp = mem.read_port()
         abits = len(rp.addr)
 
+        # The granted request is registered before it reaches the RAM: the arbitration and the
+        # address / data fan-out to the block RAMs (a 32k-word memory is 64 DP16KD spread over
+        # the chip) are separate timing paths. A read's data is in the port's response
+        # register 3 cycles after its grant.
+        issued = Signal(n)        # one-hot: port whose read is in the request register
         inflight = Signal(n)      # one-hot: port whose read data arrives from the RAM this cycle
         elig = Signal(n)
         grant = Signal(n)
         last = Signal(range(n))
+        q_addr = Signal(abits)
+        q_data = Signal(32)
+        q_we = Signal()
+        m.d.comb += [rp.addr.eq(q_addr), wp.addr.eq(q_addr), wp.data.eq(q_data),
+                     wp.en.eq(q_we)]
         for i in range(n):
             req, rsp = self.req[i], self.rsp[i]
             m.d.comb += elig[i].eq(req.valid & (req.payload.we |
-                                                ((~rsp.valid | rsp.ready) & ~inflight[i])))
+                                                ((~rsp.valid | rsp.ready) & ~issued[i] &
+                                                 ~inflight[i])))
         # round-robin: the port after the last grant has the highest priority
         with m.Switch(last):
             for l in range(n):
@@ -70,18 +86,15 @@ class OnChipMemory(wiring.Component):
                         with m.Elif(elig[o]):
                             m.d.comb += grant.eq(1 << o)
 
-        m.d.sync += inflight.eq(0)
+        m.d.sync += [issued.eq(0), inflight.eq(issued), q_we.eq(0)]
         for i in range(n):
             req, rsp = self.req[i], self.rsp[i]
             m.d.comb += req.ready.eq(grant[i])
             with m.If(grant[i]):
-                m.d.sync += last.eq(i)
-                m.d.comb += [rp.addr.eq(req.payload.addr[:abits]),
-                             wp.addr.eq(req.payload.addr[:abits]),
-                             wp.data.eq(req.payload.data),
-                             wp.en.eq(req.payload.we)]
+                m.d.sync += [last.eq(i), q_addr.eq(req.payload.addr[:abits]),
+                             q_data.eq(req.payload.data), q_we.eq(req.payload.we)]
                 with m.If(~req.payload.we):
-                    m.d.sync += inflight[i].eq(1)
+                    m.d.sync += issued[i].eq(1)
             with m.If(rsp.ready):
                 m.d.sync += rsp.valid.eq(0)
             with m.If(inflight[i]):
@@ -100,9 +113,10 @@ class DRAMPortAdapter(wiring.Component):
     Requests are served one at a time, in order (so the DRAM ordering rule holds trivially): a
     write issues its masked words then pulses ``wdone``; a read issues ``W`` word reads,
     collects the responses (in order from the memory) and returns ``{tag, data}``.
-    Latency: a read returns ``W + 3`` cycles after acceptance when the memory port is free;
-    throughput: one word every cycle for writes, one word every 2 cycles for reads (the on-chip
-    memory's per-port response register) — slow next to HBM, plenty for a prototype.
+    Latency: a read returns ``W + 4`` cycles after acceptance when the memory port is free;
+    throughput: one word every cycle for writes, one word every 3 cycles for reads (the on-chip
+    memory's registered request and per-port response register) — slow next to HBM, plenty for
+    a prototype.
     """
 
     def __init__(self, spec):
