@@ -5,6 +5,7 @@ yosys ``synth_ecp5`` runs once on the host bridge (the block every board carries
 """
 
 import json
+import re
 
 import pytest
 
@@ -40,10 +41,11 @@ def test_board_top_prepares(name, tmp_path):
     mhz = {"ulx3s": 50.0, "orangecrab": 48.0, "icebreaker": 24.0}[name]
     assert top.freq_mhz == mhz
     if b.family == "ecp5":
-        assert f'FREQUENCY NET "system.bridge.core.framer.clk" {mhz * 1e6} HZ;' in text, text
+        # the constraint names the PLL's output net by one of the signals it drives
+        assert re.search(rf'FREQUENCY NET "system\.[\w.]+\.clk" {mhz * 1e6} HZ;', text), text
         assert ('EHXPLLL' in files["t.il"]) == (name == "ulx3s")
     else:
-        assert f"set_frequency system.bridge.core.framer.clk {mhz}" in text, text
+        assert re.search(rf"set_frequency system\.[\w.]+\.clk {mhz}\n", text), text
         assert "SB_PLL40_PAD" in files["t.il"]
     d = top.describe()
     assert d["divisor"] == round(top.freq_mhz * 1e6 / d["baud"])
