@@ -34,9 +34,8 @@ from amaranth import Cat, Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from fpga.bridge import MEM_REQ, BridgeCore, BridgeParams, HostBridge
+from fpga.bridge import BridgeCore, BridgeParams, HostBridge
 from fpga.memory import OnChipMemory
-from hw.stream import SkidBuffer
 
 __all__ = ["SystemTop", "smoke_system", "kernel_system", "sim_design", "SIM_CLK_HZ",
            "SIM_DIVISOR"]
@@ -82,12 +81,7 @@ class SystemTop(wiring.Component):
         wiring.connect(m, br.mem_req, mem.req[0])
         wiring.connect(m, mem.rsp[0], br.mem_rsp)
         for i in range(n):
-            # a skid buffer per fabric port: the request's valid and the memory's ready are
-            # registered, so no path makes the round trip from an AGCU's adapter to the
-            # arbiter next to the block RAMs and back in one cycle (+1 cycle per request)
-            sb = m.submodules[f"mem_req{i}"] = SkidBuffer(MEM_REQ)
-            wiring.connect(m, duc.mem_req[i], sb.i)
-            wiring.connect(m, sb.o, mem.req[i + 1])
+            wiring.connect(m, duc.mem_req[i], mem.req[i + 1])
             wiring.connect(m, mem.rsp[i + 1], duc.mem_rsp[i])
         m.d.comb += [duc.start.eq(br.start), br.done.eq(duc.done), br.busy.eq(duc.busy),
                      self.leds.eq(Cat(br.activity, br.error, duc.busy, duc.done))]
