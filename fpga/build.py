@@ -107,9 +107,9 @@ def _run(cmd, cwd, log, what, timeout=None):
 
 
 def _abc9_crash(rpt):
-    """Why abc9 (yosys 0.70) let down a ``synth_ecp5`` run, or ``None``: its re-integration
-    asserted (``rc`` != 0), or the netlist it returned has a net with two drivers (yosys's final
-    ``check`` warns; nextpnr would refuse it, or worse)."""
+    """Why abc9 (yosys 0.70) let down the ``synth_ecp5`` run logged in ``rpt``, or ``None``: its
+    re-integration asserted (yosys failed), or the netlist it returned has a net with two drivers
+    (yosys's final ``check`` only warns; nextpnr refuses it)."""
     if not Path(rpt).exists():
         return None
     text = Path(rpt).read_text(errors="replace")

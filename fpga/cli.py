@@ -3,8 +3,8 @@
 * ``rdu fpga build --board B [--config FILE] [-o DIR] [--synth-only] [--freq MHZ] [--baud N]
   [--design smoke|fabric]``
 * ``rdu fpga run KERNEL --board B --port P [--baud N] [--seed S] [--shape k=v ...] [--dtype T]``
-* ``rdu fpga timing --unit pcu|pmu|switch|agcu|dram|memory|bridge [--config FILE] [--board B] [--freq MHZ]
-  [-o DIR] [--json]`` — one fabric unit alone, placed and routed: its Fmax and critical paths
+* ``rdu fpga timing --unit pcu|pmu|switch|agcu|dram|memory|bridge [--config FILE] [--board B]
+  [--freq MHZ] [-o DIR] [--json]`` — one fabric unit alone, placed and routed: its Fmax and critical paths
   (:mod:`fpga.timing`).
 * ``rdu fpga boards`` — the supported boards and their defaults.
 

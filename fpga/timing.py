@@ -199,7 +199,8 @@ def unit_timing(params, kind, board="ulx3s", freq_mhz=None, out=None, seed=1, lo
     rep = json.loads((out / f"{name}.report.json").read_text())
     clk = next(iter(rep.get("fmax", {}).values()), {})
     return {"unit": kind, "config": params.name, "board": b.name, "device": b.device,
-            "synth": stats, "synth_fallback": fallback, "probe_bits": probe.in_bits + probe.out_bits,
+            "synth": stats, "synth_fallback": fallback,
+            "probe_bits": probe.in_bits + probe.out_bits,
             "fmax_mhz": round(clk.get("achieved", 0.0), 1), "target_mhz": freq,
             "paths": _paths(rep), "times": times, "work": str(out)}
 

@@ -163,7 +163,6 @@ class PCU(wiring.Component):
             last_stay.append(nz & (idx[c] == count[c] - 1))
             last_inc.append(nz & ((idx[c] + 1)[:cb] == count[c] - 1))
             last_zero.append(count[c] == 1)
-        last = atl
         wrap, first = [], []
         w, f = Const(1), Const(1)
         for c in range(C):
@@ -260,7 +259,7 @@ class PCU(wiring.Component):
             for c in range(C):
                 inner = wrap[c - 1] if c else Const(1)
                 with m.If(inner):
-                    with m.If(last[c]):
+                    with m.If(atl[c]):
                         m.d.sync += [idx[c].eq(0), val[c].eq(cfg.counters[c].start),
                                      at0[c].eq(1), atl[c].eq(last_zero[c])]
                     with m.Else():

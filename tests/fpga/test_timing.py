@@ -2,7 +2,7 @@
 one real place and route of the smallest unit.
 
 Timing of the big units (PCU, PMU: minutes each) is measured by ``python -m scripts.bench_fpga
---units`` (``make fpga``), not here.
+--units`` (``make fpga-units``), not here.
 """
 
 import json

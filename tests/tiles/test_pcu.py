@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
+from tb import amsim
 
 from hw import numerics as nx
 from hw.params import ConfigError, load
@@ -311,10 +311,7 @@ def test_lane_fu_int_ops_match_the_model(classes, latency):
             ctx.set(dut.frac, frac)
             await ctx.tick()
             got.append(ctx.get(dut.o))
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    amsim.run(dut, bench, what="LaneFU")
     for (op, a, b, c, frac), o in zip(cases, got[D - 1:]):
         want = int(pcu_model.fu(op, np.uint32(a), np.uint32(b), np.uint32(c), frac))
         assert o == want, f"{op.name}({a:#x}, {b:#x}, {c:#x}, frac={frac}): RTL {o:#x}, model {want:#x}"
@@ -342,10 +339,7 @@ def test_lane_fu_late_operands():
             regs.append((ctx.get(dut.ra), ctx.get(dut.rb)))     # iteration k-1's operands
             await ctx.tick()
             got.append(ctx.get(dut.o))
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    amsim.run(dut, bench, what="LaneFU")
     want = [(100 + 7), (50 - 200) & 0xFFFFFFFF, (30 + 30), 11]
     assert got[2:6] == want, got
     assert regs[1:5] == [(100, 7), (50, 200), (30, 30), (11, 4)], regs
@@ -373,7 +367,6 @@ def test_pcu_rejects_bad_params():
 def test_tiny_pcu_under_the_amaranth_simulator():
     """The whole tiny PCU in the Amaranth simulator: configure through the ring, run the counter
     chain (two counters, lane strides, a wrap0 scalar output), collect under backpressure."""
-    from tb import amsim
     from tb.config import Bitstream
     from tb.stream import PauseGenerator, unpack_rows
     p = TINY
