@@ -13,7 +13,7 @@ addr    12-bit word address inside the unit (:class:`AddressMap`).
 data    32-bit word.
 ======  ==========================================================================================
 
-Each ring stop (:class:`ConfigStore`) is one registered hop: a WRITE or READ for its unit is
+Each ring stop (:class:`ConfigStore`) is one registered hop (valid, payload and ready): a WRITE or READ for its unit is
 consumed (a READ turns into a RESP that continues along the ring), everything else passes unchanged,
 so packets return to the host in order. A WRITE or READ that comes back unchanged names a unit that
 is not on the ring; :mod:`tb.config` reports it.
@@ -39,6 +39,8 @@ import enum
 from amaranth import Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
+
+from hw.stream import SkidBuffer
 
 __all__ = ["Op", "BROADCAST", "CFG_PACKET", "AddressMap", "UnitKind", "ConfigStore", "Packet",
            "config_words", "config_writes", "layout_words"]
@@ -100,7 +102,8 @@ class ConfigStore(wiring.Component):
     pulses and performance-counter read-back.
 
     Latency: 1 cycle per hop for packets passing through; a READ is answered in the same hop.
-    Throughput: 1 packet/cycle (the output is a :class:`~hw.stream.PipeReg`-style register).
+    Throughput: 1 packet/cycle under any backpressure (the hop is a :class:`~hw.stream.SkidBuffer`:
+    ``ring_i.ready`` is registered, so backpressure does not chain combinationally round the ring).
 
     Parameters
     ----------
@@ -187,19 +190,25 @@ class ConfigStore(wiring.Component):
                 with m.Case(AddressMap.CONTROL):
                     m.d.sync += [self.start.eq(pkt.data[0]), self.clear.eq(pkt.data[1])]
 
-        # The ring hop: a forward register with combinational ready (one packet per cycle).
-        m.d.comb += self.ring_i.ready.eq(self.ring_o.ready | ~self.ring_o.valid)
-        with m.If(self.ring_i.ready):
-            m.d.sync += self.ring_o.valid.eq(self.ring_i.valid & ~(mine & (pkt.op == Op.WRITE)))
-            with m.If(mine & (pkt.op == Op.READ)):
-                m.d.sync += [
-                    self.ring_o.payload.op.eq(Op.RESP),
-                    self.ring_o.payload.unit.eq(self.unit),
-                    self.ring_o.payload.addr.eq(pkt.addr),
-                    self.ring_o.payload.data.eq(rdata),
-                ]
-            with m.Else():
-                m.d.sync += self.ring_o.payload.eq(pkt)
+        # The ring hop: a skid buffer, so ``ring_i.ready`` is a register. With a combinational
+        # ready the backpressure chained through every stop of the ring in one cycle, and that
+        # chain drove the write enables of every config register: on the ECP5 fabric it was
+        # the longest path across the chip (docs/fpga.md).
+        m.submodules.hop = hop = SkidBuffer(CFG_PACKET)
+        m.d.comb += [
+            self.ring_i.ready.eq(hop.i.ready),
+            hop.i.valid.eq(self.ring_i.valid & ~(mine & (pkt.op == Op.WRITE))),
+        ]
+        with m.If(mine & (pkt.op == Op.READ)):
+            m.d.comb += [
+                hop.i.payload.op.eq(Op.RESP),
+                hop.i.payload.unit.eq(self.unit),
+                hop.i.payload.addr.eq(pkt.addr),
+                hop.i.payload.data.eq(rdata),
+            ]
+        with m.Else():
+            m.d.comb += hop.i.payload.eq(pkt)
+        wiring.connect(m, hop.o, wiring.flipped(self.ring_o))
         return m
 
 

@@ -79,6 +79,12 @@ class SkidBuffer(wiring.Component):
         skid_valid = Signal()
         # ready to the producer is a register: true while the skid slot is empty.
         m.d.comb += self.i.ready.eq(~skid_valid)
+        # The skid slot copies the input on every cycle it is empty, whether or not a word is
+        # parked: its enable is then the register `skid_valid` alone, not a function of the
+        # input's valid and the consumer's ready (on an FPGA the payload flip-flops of a switch
+        # hop spread far from its control logic, and a deep enable was a critical path).
+        with m.If(~skid_valid):
+            m.d.sync += skid.eq(self.i.payload)
         with m.If(self.o.ready | ~self.o.valid):
             # Output register can advance: take the skid word first, else the input.
             with m.If(skid_valid):
@@ -86,8 +92,8 @@ class SkidBuffer(wiring.Component):
             with m.Else():
                 m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(self.i.valid)]
         with m.Elif(self.i.valid & self.i.ready):
-            # Output is stalled and a word arrives: park it in the skid slot.
-            m.d.sync += [skid.eq(self.i.payload), skid_valid.eq(1)]
+            # Output is stalled and a word arrives: it is in the skid slot from this edge on.
+            m.d.sync += skid_valid.eq(1)
         return m
 
 

@@ -10,7 +10,8 @@ Datapath (per network, per output ``o``)::
     inputs ──► select mux (config: 0 = off, 1 + i = input i) ──► output buffer ──► o
 
 * **Static select** from the configuration register (a ``View`` of :attr:`SwitchSpec.layout`,
-  loaded through the switch's own :class:`hw.config.ConfigStore`, kind ``SWITCH``).
+  loaded through the switch's own :class:`hw.config.ConfigStore`, kind ``SWITCH``), decoded
+  into registered one-hot masks: a new select takes effect 1 cycle after its ring write.
 * **Registered hop**: every output has a buffer — a :class:`hw.stream.SkidBuffer` when
   ``buffer_depth == 2`` (``valid``/``payload`` *and* ``ready`` registered), else a
   :class:`hw.stream.StreamFIFO` of ``buffer_depth`` words. Latency: **1 cycle** per switch;
@@ -110,18 +111,24 @@ class Switch(wiring.Component):
                 m.submodules[f"{NET_SHORT[net]}_{o}_buf"] = bufs[o] = buf
                 wiring.connect(m, buf.o, wiring.flipped(out_port))
             # One-hot decode of every select (bit i = input i; disallowed inputs masked off), then
-            # per input: ready = selected by some output and no selecting output is full.
+            # per input: ready = selected by some output and no selecting output is full. The
+            # decodes are registers: the selects are static while a kernel runs (they change only
+            # by a ring write, which a fence READ separates from any start), and registering them
+            # takes the select decode off every valid/ready path through the switch.
             n = len(ins)
             onehot = {}
-            taken = 0
+            taken_next = 0
             blocked = 0
             for o in outs:
                 mask = sum(1 << ins.index(i) for i in spec.allowed(net, o))
                 oh = Signal(n, name=f"{NET_SHORT[net]}_{o}_oh")
-                m.d.comb += oh.eq((Const(1, n + 1) << sel[o])[1:] & mask)
+                oh_next = (Const(1, n + 1) << sel[o])[1:] & mask
+                m.d.sync += oh.eq(oh_next)
                 onehot[o] = oh
-                taken = taken | oh
+                taken_next = taken_next | oh_next
                 blocked = blocked | (oh & Mux(bufs[o].i.ready, 0, (1 << n) - 1))
+            taken = Signal(n, name=f"{NET_SHORT[net]}_taken")
+            m.d.sync += taken.eq(taken_next)
             in_ready = Signal(n, name=f"{NET_SHORT[net]}_ready")
             in_valid = Signal(n, name=f"{NET_SHORT[net]}_valid")
             m.d.comb += [in_ready.eq(taken & ~blocked),

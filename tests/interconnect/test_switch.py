@@ -98,7 +98,8 @@ def test_full_rate_and_fifo_buffers():
 
 
 def test_latency_one_cycle_and_full_throughput():
-    """A word presented at cycle t is valid at the output at t+1; 1 word/cycle at full rate."""
+    """A word presented at cycle t is valid at the output at t+1; 1 word/cycle at full rate (once
+    the select has been decoded: one cycle after the config write)."""
     dut = Switch(SPEC)
     desc = SPEC.describe({"vector": {"E0": "W1"}})
     value = SPEC.layout.const(desc).as_value().value
@@ -106,6 +107,7 @@ def test_latency_one_cycle_and_full_throughput():
 
     async def bench(ctx):
         ctx.set(dut.config.as_value(), value)
+        await ctx.tick()   # the registered select decode
         i, o = dut.port("vector", "W1", True), dut.port("vector", "E0", False)
         ctx.set(o.ready, 1)
         ctx.set(i.valid, 1)
