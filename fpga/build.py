@@ -195,8 +195,13 @@ def _parse_pnr_fit_error(text):
 
 
 def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, baud=None,
-          seed=1, log=None, name=None, design=None):
+          seed=1, log=None, name=None, design=None, place_only=False):
     """Build a bitstream (or only synthesise) for ``board_name``; return the report dict.
+
+    ``place_only`` (ECP5): stop after placement (nextpnr ``--no-route``), write the placed
+    netlist ``<name>.placed.json`` and report nextpnr's Fmax estimate (``fmax_estimate``) and
+    the worst estimated paths grouped by unit (``placed_paths``, :func:`fpga.paths.analyze`):
+    for designs that take too long to route.
 
     ``config``: preset name or YAML path (default: the board's preset); ``freq_mhz`` overrides the
     preset's clock; ``seed`` is nextpnr's placement seed; ``design``: ``"smoke"``, ``"kernel"``,
@@ -212,6 +217,10 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
     b = board(board_name)
     design = design or b.design
     params = load(config or b.preset)
+    if place_only and b.family != "ecp5":
+        raise BuildFailed(f"--place-only: the placed-path analysis reads ECP5 netlists; the "
+                          f"{b.name} is an {b.family}")
+    synth_only = synth_only and not place_only
     tools = {"yosys": find_tool("yosys")}
     if not synth_only:
         tools["pnr"] = find_tool(f"nextpnr-{b.family}")
@@ -234,7 +243,8 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
     plan.extract(str(out))
     times = {"elaborate_s": round(time.perf_counter() - t0, 2)}
     report = {"board": b.name, "family": b.family, "device": b.device, "config": params.name,
-              **top.describe(), "synth_only": synth_only, "available": dict(b.resources),
+              **top.describe(), "synth_only": synth_only, "place_only": place_only,
+              "available": dict(b.resources),
               "outputs": {}, "times": times}
     say(f"{b.name}: {top.describe()['design']} for {params.name}, clock {top.freq_mhz:g} MHz, "
         f"{top.bridge_params.baud} baud → {out}")
@@ -265,8 +275,9 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
             dev = platform._nextpnr_device_options[platform.device]
             pkg = platform._nextpnr_package_options[platform.package].upper()
             cmd = [tools["pnr"], dev, "--package", pkg, "--speed", str(platform.speed),
-                   "--json", f"{name}.json", "--lpf", f"{name}.lpf", "--textcfg",
-                   f"{name}.config"]
+                   "--json", f"{name}.json", "--lpf", f"{name}.lpf"]
+            cmd += (["--no-route", "--write", f"{name}.placed.json"] if place_only else
+                    ["--textcfg", f"{name}.config"])
             # nextpnr's default router1: router2 routed the ULX3S smoke design to 45.3 MHz
             # where router1 reaches the 50 MHz target, and neither converged on the fpga
             # preset's fabric in 40 min here (docs/fpga.md)
@@ -278,7 +289,7 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
                    f"{name}.pcf", "--asc", f"{name}.asc"]
         cmd += ["--report", pnr_report.name, "--timing-allow-fail", "--seed", str(seed),
                 "--log", f"{name}.tim", "--quiet"]
-        say(f"{b.name}: nextpnr-{b.family} (place and route) ...")
+        say(f"{b.name}: nextpnr-{b.family} ({'place' if place_only else 'place and route'}) ...")
         wall, rc, text = _run(cmd, out, out / f"{name}.nextpnr.log", "nextpnr")
         times["nextpnr_s"] = round(wall, 1)
         if rc:
@@ -292,6 +303,25 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
                               "\n".join(full.splitlines()[-20:]))
         res, fmax = _parse_pnr_report(pnr_report, b.family)
         report["resources"] = res
+        if place_only:
+            from fpga.paths import analyze
+            tim = (out / f"{name}.tim").read_text(errors="replace")
+            est = [float(x) for x in re.findall(r"Max frequency for clock +'[^']*': ([0-9.]+) MHz",
+                                                 tim)]
+            report["fmax_estimate"] = {"mhz": est[-1] if est else None,
+                                       "target_mhz": float(top.freq_mhz)}
+            t0 = time.perf_counter()
+            pp = analyze(out / f"{name}.placed.json", period_ns=1000.0 / top.freq_mhz)
+            times["paths_s"] = round(time.perf_counter() - t0, 1)
+            report["placed_paths"] = pp
+            report["outputs"]["placed"] = str(out / f"{name}.placed.json")
+            say(f"{b.name}: placement estimate {report['fmax_estimate']['mhz']} MHz (target "
+                f"{top.freq_mhz:g}); {pp['over']} endpoints over {pp['threshold_ns']:g} ns")
+            times["total_s"] = round(time.perf_counter() - t_all, 1)
+            report["outputs"]["report"] = str(out / "report.json")
+            (out / "report.json").write_text(json.dumps(report, indent=2))
+            (out / "report.txt").write_text(format_report(report) + "\n")
+            return report
         report["fmax"] = fmax
         report["timing_met"] = all(v["achieved_mhz"] >= v["target_mhz"] for v in fmax.values())
         say(f"{b.name}: fmax " + ", ".join(f"{k} {v['achieved_mhz']} MHz (target "
@@ -387,6 +417,13 @@ def format_report(r):
     for clk, v in r.get("fmax", {}).items():
         ok = "met" if v["achieved_mhz"] >= v["target_mhz"] else "NOT met"
         lines.append(f"fmax {clk}: {v['achieved_mhz']} MHz (target {v['target_mhz']} MHz, {ok})")
+    est = r.get("fmax_estimate")
+    if est:
+        lines.append(f"fmax after placement (nextpnr's estimate, not routed): {est['mhz']} MHz "
+                     f"(target {est['target_mhz']:g} MHz)")
+    if r.get("placed_paths"):
+        from fpga.paths import format_paths
+        lines.append(format_paths(r["placed_paths"], pairs=12, cells=False))
     t = r.get("times", {})
     lines.append("time: " + ", ".join(f"{k[:-2]} {v} s" for k, v in t.items()))
     if r.get("outputs", {}).get("bitstream"):

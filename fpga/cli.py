@@ -1,11 +1,13 @@
 """``rdu fpga``: build bitstreams for open boards and run kernels on them.
 
-* ``rdu fpga build --board B [--config FILE] [-o DIR] [--synth-only] [--freq MHZ] [--baud N]
-  [--design smoke|fabric]``
+* ``rdu fpga build --board B [--config FILE] [-o DIR] [--synth-only | --place-only] [--freq MHZ]
+  [--baud N] [--design smoke|kernel|fabric|fabric-test]``
 * ``rdu fpga run KERNEL --board B --port P [--baud N] [--seed S] [--shape k=v ...] [--dtype T]``
 * ``rdu fpga timing --unit pcu|pmu|switch|agcu|dram|memory|bridge [--config FILE] [--board B]
   [--freq MHZ] [-o DIR] [--json]`` — one fabric unit alone, placed and routed: its Fmax and critical paths
   (:mod:`fpga.timing`).
+* ``rdu fpga paths PLACED.json [--period NS] [--top N] [--json]`` — the worst estimated paths
+  of a placed netlist, grouped by the units they start and end in (:mod:`fpga.paths`).
 * ``rdu fpga boards`` — the supported boards and their defaults.
 
 ``run`` asks the board what it runs (INFO ``ident``). On a ``--design kernel`` bitstream it runs
@@ -42,14 +44,14 @@ def cmd_build(args):
     try:
         r = build(args.board, config=args.config, out=args.output, synth_only=args.synth_only,
                   freq_mhz=args.freq, baud=args.baud, seed=args.seed, design=args.design,
-                  log=lambda s: print(s, file=sys.stderr))
+                  place_only=args.place_only, log=lambda s: print(s, file=sys.stderr))
     except (ToolMissing, DoesNotFit, BuildFailed) as e:
         raise _user_error(f"fpga build: {e}") from None
     except ValueError as e:           # PLL / bridge parameter errors
         raise _user_error(f"fpga build --board {args.board}: {e}") from None
     print(format_report(r))
     print(f"report: {r['outputs']['report']}")
-    if not r["synth_only"] and not r.get("timing_met", True):
+    if not r["synth_only"] and not r["place_only"] and not r.get("timing_met", True):
         print("warning: timing not met at the target clock (see fmax above)", file=sys.stderr)
     return 0
 
@@ -68,6 +70,16 @@ def cmd_timing(args):
     except (ToolMissing, BuildFailed) as e:
         raise _user_error(f"fpga timing: {e}") from None
     print(json.dumps(r, indent=2) if args.json else format_timing(r, paths=args.paths))
+    return 0
+
+
+def cmd_paths(args):
+    from fpga.paths import analyze, format_paths
+    try:
+        r = analyze(args.placed, period_ns=args.period, top=args.top)
+    except (OSError, ValueError) as e:
+        raise _user_error(f"fpga paths: {e}") from None
+    print(json.dumps(r, indent=2) if args.json else format_paths(r))
     return 0
 
 
@@ -181,6 +193,9 @@ def register(sub):
     b.add_argument("-o", "--output", default=None, help="output directory (default: "
                                                         "build/fpga/<board>)")
     b.add_argument("--synth-only", action="store_true", help="stop after yosys (fast)")
+    b.add_argument("--place-only", action="store_true",
+                   help="ECP5: stop after placement; write <name>.placed.json, nextpnr's Fmax "
+                        "estimate and the worst estimated paths by unit (rdu fpga paths)")
     b.add_argument("--freq", type=float, default=None, help="clock in MHz (default: the "
                                                             "preset's clock_mhz)")
     b.add_argument("--baud", type=int, default=None, help="UART baud rate (default 1000000)")
@@ -228,6 +243,15 @@ def register(sub):
     t.add_argument("--paths", type=int, default=3, help="critical paths to print")
     t.add_argument("--json", action="store_true", help="print the report as JSON")
     t.set_defaults(func=cmd_timing)
+
+    pp = fsub.add_parser("paths", help="worst estimated paths of a placed ECP5 netlist, by unit")
+    pp.add_argument("placed", help="nextpnr --no-route --write output (rdu fpga build "
+                                   "--place-only writes <name>.placed.json)")
+    pp.add_argument("--period", type=float, default=None, help="clock period in ns: count and "
+                    "group the endpoints over it (default: those within 80%% of the worst)")
+    pp.add_argument("--top", type=int, default=6, help="unit pairs whose worst path to print")
+    pp.add_argument("--json", action="store_true", help="print the result as JSON")
+    pp.set_defaults(func=cmd_paths)
 
     s = fsub.add_parser("boards", help="list the supported boards")
     s.set_defaults(func=cmd_boards)

@@ -1,0 +1,120 @@
+"""Placed-netlist path analysis (``fpga.paths``, ``rdu fpga paths``, ``rdu fpga build
+--place-only``): the delay arithmetic on a hand-made netlist, unit attribution, loops, errors,
+and one real nextpnr placement compared with nextpnr's routed critical path.
+
+The whole fabric (``rdu fpga build --board ulx3s --design kernel --place-only``, ~12 min) is
+measured by hand (docs/fpga.md), not here.
+"""
+
+import json
+
+import pytest
+
+from fpga.build import BuildFailed, build, find_tool
+from fpga.paths import CLK_TO_Q_NS, SETUP_NS, analyze, format_paths, unit_of_net
+from hw.cli import main as rdu
+
+LUT = 0.45
+WIRE = 0.08
+
+
+def _cell(kind, bel, conns, dirs, params=None):
+    return {"type": kind, "attributes": {"NEXTPNR_BEL": bel}, "parameters": params or {},
+            "connections": conns, "port_directions": dirs}
+
+
+def _netlist(extra_cells=None, bel2="X20/Y1/SLICEA.K0", bel3="X20/Y1/SLICEA.FF0"):
+    """ff0 (X1/Y1) → lut1 (same tile) → lut2 (X20/Y1) → ff3 (X20/Y1); net names in units."""
+    ff_dirs = {"Q": "output", "DI": "input", "CLK": "input"}
+    lut_dirs = {"A": "input", "F": "output"}
+    cells = {
+        "ff0": _cell("TRELLIS_FF", "X1/Y1/SLICEA.FF0", {"Q": [2], "DI": [5], "CLK": [9]},
+                     ff_dirs),
+        "lut1": _cell("TRELLIS_COMB", "X1/Y1/SLICEA.K0", {"A": [2], "F": [3]}, lut_dirs),
+        "lut2": _cell("TRELLIS_COMB", bel2, {"A": [3], "F": [4]}, lut_dirs),
+        "ff3": _cell("TRELLIS_FF", bel3, {"Q": [5], "DI": [4], "CLK": [9]},
+                     ff_dirs),
+    }
+    cells.update(extra_cells or {})
+    nets = {"system.duc.fabric.pcu_0_0.a": [2], "system.duc.fabric.pcu_0_0.b": [3],
+            "system.duc.fabric.mesh.sw_1_1.c": [4], "system.duc.fabric.mesh.sw_1_1.q": [5],
+            "clk": [9]}
+    return {"modules": {"top": {"attributes": {"top": 1}, "cells": cells,
+                                "netnames": {k: {"bits": v} for k, v in nets.items()}}}}
+
+
+def test_delay_model_and_units():
+    r = analyze(_netlist(), period_ns=3.0)
+    # Q → A in the same tile: no wire; F → A over 19 columns: 3 + (19 - 5) + 2·5 = 27 units;
+    # F → DI of the same slice: no wire
+    want = CLK_TO_Q_NS + LUT + WIRE * 27 + LUT + SETUP_NS
+    assert r["worst_ns"] == round(want, 2)
+    assert r["fmax_mhz"] == round(1000 / want, 1)
+    assert r["over"] == 1 and r["threshold_ns"] == 3.0
+    assert r["pairs"] == [{"start": "pcu_0_0", "end": "sw_1_1", "over": 1,
+                           "worst_ns": round(want, 2)}]
+    cells = r["paths"][0]["cells"]
+    assert [(c["x"], c["port"], c["unit"]) for c in cells] == [
+        (1, "Q", "pcu_0_0"), (1, "F", "pcu_0_0"), (20, "F", "sw_1_1"), (20, "DI", "sw_1_1")]
+    text = format_paths(r)
+    assert "pcu_0_0" in text and "1 of 2 endpoints over 3 ns" in text
+    # the second LUT and its flip-flop placed next to the first: the long wire is gone
+    near = analyze(_netlist(bel2="X2/Y1/SLICEA.K0", bel3="X2/Y1/SLICEA.FF0"))
+    assert near["worst_ns"] < r["worst_ns"] - 1.5
+
+
+def test_combinational_loop_is_cut_and_constants_start_nothing():
+    loop = {
+        "la": _cell("TRELLIS_COMB", "X5/Y5/SLICEA.K0", {"A": [7], "F": [6]},
+                    {"A": "input", "F": "output"}),
+        "lb": _cell("TRELLIS_COMB", "X6/Y5/SLICEA.K0", {"A": [6], "F": [7]},
+                    {"A": "input", "F": "output"}),
+        "$PACKER_VCC": _cell("TRELLIS_COMB", "X9/Y9/SLICEA.K0", {"F": [8]}, {"F": "output"}),
+        "ffc": _cell("TRELLIS_FF", "X90/Y90/SLICEA.FF0", {"Q": [10], "DI": [8], "CLK": [9]},
+                     {"Q": "output", "DI": "input", "CLK": "input"}),
+    }
+    r = analyze(_netlist(loop))
+    assert r["endpoints"] == 2                      # ff0.DI and ff3.DI; not the constant's
+
+
+def test_unit_of_net():
+    assert unit_of_net("system.duc.fabric.mesh.sw_1_1.vec_E0_buf.skid_valid") == "sw_1_1"
+    assert unit_of_net("\\system.duc.fabric.pcu_0_0.stage0.s0_fu0.prod") == "pcu_0_0"
+    assert unit_of_net("system.duc.dram3.busy") == "dram3"
+    assert unit_of_net("system.mem.q_data") == "mem"
+    assert unit_of_net("system.bridge.core.state") == "bridge"
+    assert unit_of_net("led2.buf") == "led2"
+    assert unit_of_net("clk") == "(top)"
+
+
+def test_errors(tmp_path, capsys):
+    unplaced = _netlist()
+    for c in unplaced["modules"]["top"]["cells"].values():
+        del c["attributes"]["NEXTPNR_BEL"]
+    with pytest.raises(ValueError, match="no placement .*--place-only"):
+        analyze(unplaced)
+    with pytest.raises(FileNotFoundError, match="placed netlist .*nope.json not found"):
+        analyze(tmp_path / "nope.json")
+    (tmp_path / "u.json").write_text(json.dumps(unplaced))
+    assert rdu(["fpga", "paths", str(tmp_path / "u.json")]) == 2
+    assert "rdu: error: fpga paths: the netlist has no placement" in capsys.readouterr().err
+    with pytest.raises(BuildFailed, match="--place-only: .* ECP5 netlists; the icebreaker is an "
+                                          "ice40"):
+        build("icebreaker", place_only=True, out=tmp_path / "ice")
+
+
+def test_real_placement_against_routed_paths(tmp_path, capsys):
+    """The board-memory adapter on the 25F: nextpnr places it (``--no-route --write``), the
+    analysis of that placement is in the range of nextpnr's routed critical path."""
+    import subprocess
+    assert rdu(["fpga", "timing", "--unit", "dram", "--board", "orangecrab", "--config", "fpga",
+                "--json", "-o", str(tmp_path)]) == 0
+    routed = json.loads(capsys.readouterr().out)["paths"][0]["delay_ns"]
+    subprocess.run([find_tool("nextpnr-ecp5"), "--25k", "--package", "CSFBGA285", "--json",
+                    "probe_dram.json", "--lpf", "probe_dram.lpf", "--lpf-allow-unconstrained",
+                    "--no-route", "--write", "placed.json", "--quiet"], cwd=tmp_path,
+                   check=True, capture_output=True)
+    assert rdu(["fpga", "paths", str(tmp_path / "placed.json"), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["endpoints"] > 50 and r["pairs"]
+    assert 0.5 * routed < r["worst_ns"] < 2.0 * routed, (r["worst_ns"], routed)
