@@ -38,7 +38,7 @@ from hw.config import ConfigStore, UnitKind
 from hw.net import SCALAR, unit_members, vector_layout, vector_signature
 from hw.params.base import ConfigError
 from hw.params.pmu import PMUParams
-from hw.stream import PipeReg, StreamFIFO
+from hw.stream import PipeReg, SkidBuffer, StreamFIFO
 
 from .pmu_addr import AddrGen, BankArbiter, bank_map, lane_layout, mapped_layout
 from .pmu_layout import (PERF_COUNTERS, Mode, Sync, config_layout, pipe_layout, slot_bits,
@@ -107,8 +107,8 @@ class AccessPipe(wiring.Component):
             m.d.comb += gen.args.eq(self.args)
         wiring.connect(m, wiring.flipped(self.base_s), gen.base_s)
 
-        def reg(name, layout, src):
-            r = PipeReg(layout)
+        def reg(name, layout, src, skid=False):
+            r = SkidBuffer(layout) if skid else PipeReg(layout)
             m.submodules[name] = ResetInserter(self.start)(r)
             wiring.connect(m, src, r.i)
             return r.o
@@ -165,7 +165,10 @@ class AccessPipe(wiring.Component):
         if self.write:
             m.d.comb += j1.payload.data.eq(j0.payload.data)
         if p.addr_stages >= 2:
-            j1 = reg("lreg", lane_layout(p, L, self.write), j1)
+            # a skid buffer: its ready to the lane adders, the generator and the write-data
+            # FIFO is a register, so the arbiter's accept (slot counters, output-FIFO room)
+            # does not run back through the whole address pipeline in one cycle
+            j1 = reg("lreg", lane_layout(p, L, self.write), j1, skid=True)
 
         # Bank mapping, then the arbiter.
         arb = self.arbiter
