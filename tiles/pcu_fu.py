@@ -191,10 +191,26 @@ class LaneFU(wiring.Component):
             prod = Signal(32, name="prod")
             if self.mul:
                 m.d.comb += prod.eq(ma * mb)
+        split = not (fp or fixed) and self.mul and D >= 2 and not self.comb
+        if split:
+            # With the first cut registered, the cut takes the three 16x16 partial products of
+            # the low 32 bits (one DSP each), not their sum: the adders that combine them run
+            # in the next cycle beside the addend's, so the path into a multiplier and out of it
+            # ends at the DSP (on a full FPGA the DSPs sit far from the unit's logic).
+            #   a·b mod 2^32 = al·bl + ((ah·bl + al·bh) mod 2^16) << 16
+            pll = Signal(32, name="p_ll")
+            phl = Signal(16, name="p_hl")
+            plh = Signal(16, name="p_lh")
+            m.d.comb += [pll.eq(ma[:16] * mb[:16]), phl.eq(ma[16:] * mb[:16]),
+                         plh.eq(ma[:16] * mb[16:])]
 
         # the first cut: operands, product (and the fp32 multiply's unpacked fields)
         cut1 = _Cut(m, D >= 2 and not self.comb)
-        vals = {"op": op, "a": a, "b": b, "c": c, "frac": frac, "prod": prod}
+        vals = {"op": op, "a": a, "b": b, "c": c, "frac": frac}
+        if split:
+            vals.update(pll=pll, phl=phl, plh=plh)
+        else:
+            vals["prod"] = prod
         if fp:
             mnan = ua["nan"] | ub["nan"] | (ua["inf"] & ub["zero"]) | (ub["inf"] & ua["zero"])
             vals.update(mnan=mnan, minf=ua["inf"] | ub["inf"], mzero=ua["zero"] | ub["zero"],
@@ -280,7 +296,15 @@ class LaneFU(wiring.Component):
                 with m.Case(Op.FXMUL):
                     m.d.comb += addend.eq((Const(1, 33) << s1.frac)[1:33])
         sum64 = Signal(64, name="sum64")
-        m.d.comb += sum64.eq(s1.prod.as_unsigned() + addend)
+        if split:
+            # the low word of (al·bl + addend) + ((ah·bl + al·bh) << 16): two adders side by
+            # side, then one 16-bit adder on the upper half
+            low = Signal(33, name="low_sum")
+            cross = Signal(16, name="cross_sum")
+            m.d.comb += [low.eq(s1.pll + addend), cross.eq(s1.phl + s1.plh),
+                         sum64.eq(Cat(low[:16], (low[16:32] + cross)[:16]))]
+        else:
+            m.d.comb += sum64.eq(s1.prod.as_unsigned() + addend)
 
         # one funnel shifter: out[i] = X[i + amount] for i < 32; built only for the `shift` and
         # `fixed` classes (it is about a third of an integer FU's LUTs on ECP5)
