@@ -412,6 +412,22 @@ class AGCU(wiring.Component):
             m.d.sync += token.eq(0)
         drained = ~ag_valid & ~g_valid & ~req.valid & Mux(store, wr_pending == 0,
                                                            (rob_count == 0) & ~s1_valid)
+        # Counter events are registered and added one cycle later (outside the running test,
+        # so the last cycle's events still count): the handshakes they sample come from the
+        # switch and the DRAM port, and the adders stay off those paths.
+        ev = {k: Signal(name=f"ev_{k}") for k in
+              ("move", "request", "fabric_stall", "dram_stall", "response")}
+        ev_lat = Signal(32)
+        m.d.sync += [e.eq(0) for e in ev.values()] + [ev_lat.eq(0)]
+        m.d.sync += [
+            cnt["vectors"].eq(cnt["vectors"] + ev["move"]),
+            cnt["bytes"].eq(cnt["bytes"] + Mux(ev["move"], self.vbytes, 0)),
+            cnt["requests"].eq(cnt["requests"] + ev["request"]),
+            cnt["fabric_stall"].eq(cnt["fabric_stall"] + ev["fabric_stall"]),
+            cnt["dram_stall"].eq(cnt["dram_stall"] + ev["dram_stall"]),
+            cnt["latency_sum"].eq(cnt["latency_sum"] + ev_lat),
+            cnt["responses"].eq(cnt["responses"] + ev["response"]),
+        ]
         with m.If(cfg.clear):
             for name, s in cnt.items():
                 if name != "status":
@@ -429,16 +445,14 @@ class AGCU(wiring.Component):
             m.d.comb += lat.eq(now - meta_time[rtag])
             m.d.sync += [
                 cnt["cycles"].eq(cnt["cycles"] + 1),
-                cnt["vectors"].eq(cnt["vectors"] + fabric_move),
-                cnt["bytes"].eq(cnt["bytes"] + Mux(fabric_move, self.vbytes, 0)),
-                cnt["requests"].eq(cnt["requests"] + (req.valid & req.ready)),
-                cnt["fabric_stall"].eq(cnt["fabric_stall"] + Mux(
-                    store, ag_valid & in_range & ~vin.valid, vout.valid & ~vout.ready)),
-                cnt["dram_stall"].eq(cnt["dram_stall"] + ((req.valid & ~req.ready) |
-                                                          (g_valid & ~credit & (g_flush | (
-                                                              e_valid & ~can_merge))))),
-                cnt["latency_sum"].eq(cnt["latency_sum"] + Mux(resp.valid, lat, 0)),
-                cnt["responses"].eq(cnt["responses"] + resp.valid),
+                ev["move"].eq(fabric_move),
+                ev["request"].eq(req.valid & req.ready),
+                ev["fabric_stall"].eq(Mux(store, ag_valid & in_range & ~vin.valid,
+                                          vout.valid & ~vout.ready)),
+                ev["dram_stall"].eq((req.valid & ~req.ready) |
+                                    (g_valid & ~credit & (g_flush | (e_valid & ~can_merge)))),
+                ev_lat.eq(Mux(resp.valid, lat, 0)),
+                ev["response"].eq(resp.valid),
             ]
         m.d.comb += cnt["status"].eq(Cat(error, store))
         return m
