@@ -23,19 +23,21 @@ FabricSystem`):
 =============  ================================================================================
 
 The on-chip memory (:class:`fpga.memory.OnChipMemory`, ``mem_words`` words) has ``n + 1`` ports:
-port 0 is the bridge's (tensor load / read-back), ports ``1..n`` the design's.
+port 0 is the bridge's (tensor load / read-back; a skid buffer each way), ports ``1..n`` the
+design's.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from amaranth import Cat, Module
+from amaranth import Cat, Module, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from fpga.bridge import BridgeCore, BridgeParams, HostBridge
+from fpga.bridge import MEM_REQ, BridgeCore, BridgeParams, HostBridge
 from fpga.memory import OnChipMemory
+from hw.stream import SkidBuffer
 
 __all__ = ["SystemTop", "smoke_system", "kernel_system", "sim_design", "SIM_CLK_HZ",
            "SIM_DIVISOR"]
@@ -78,8 +80,17 @@ class SystemTop(wiring.Component):
             wiring.connect(m, br.tx, wiring.flipped(self.tx))
         wiring.connect(m, br.cfg_o, duc.cfg_i)
         wiring.connect(m, duc.cfg_o, br.cfg_i)
-        wiring.connect(m, br.mem_req, mem.req[0])
-        wiring.connect(m, mem.rsp[0], br.mem_rsp)
+        # The bridge's memory port goes through skid buffers both ways: its request valid and
+        # response ready come from the protocol engine's state, which would otherwise reach
+        # the memory's arbiter and the request registers at the block RAMs in one cycle
+        # (the longest path of the fabric's board build after placement). The bridge waits
+        # on the UART, so the two cycles cost nothing.
+        m.submodules.bridge_req = q = SkidBuffer(MEM_REQ)
+        m.submodules.bridge_rsp = r = SkidBuffer(unsigned(32))
+        wiring.connect(m, br.mem_req, q.i)
+        wiring.connect(m, q.o, mem.req[0])
+        wiring.connect(m, mem.rsp[0], r.i)
+        wiring.connect(m, r.o, br.mem_rsp)
         for i in range(n):
             wiring.connect(m, duc.mem_req[i], mem.req[i + 1])
             wiring.connect(m, mem.rsp[i + 1], duc.mem_rsp[i])
