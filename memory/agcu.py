@@ -27,7 +27,8 @@ Configuration (:func:`agcu_layout`, one :class:`~hw.config.ConfigStore`): ``mode
 ``ctrl_done``, ``burst`` (0 = a whole access), ``outstanding`` (0 = the maximum), ``base``,
 ``dims[k].size`` / ``dims[k].stride``. Performance counters :data:`AGCU_COUNTERS`.
 
-Latency: a load's first vector leaves ≈ DRAM read latency + 4 cycles after start. Throughput: one
+Latency: a load's first vector leaves ≈ DRAM read latency + 4 cycles after start; a store vector
+enters through a skid buffer (1 cycle, registered ``ready``). Throughput: one
 vector per cycle when the DRAM keeps up (``outstanding`` ≥ latency × access rate; each access
 carries ``access_bytes / (4·L)`` vectors).
 
@@ -46,6 +47,7 @@ from amaranth.lib.wiring import Out
 from hw.config import ConfigStore, UnitKind
 from hw.net import unit_members
 from hw.params import AGCUParams, ConfigError, DRAMParams
+from hw.stream import SkidBuffer
 
 from .dram import port_spec
 from .util import bits_for
@@ -246,7 +248,12 @@ class AGCU(wiring.Component):
         m.d.comb += [self.busy.eq(running), self.done.eq(done), cfg.busy.eq(running),
                      cfg.done.eq(done), self.error.eq(error)]
         store = c.mode == STORE
-        vin = self.vec_in[0]
+        # Store vectors enter through a skid buffer: the AGCU's accept (address compares for
+        # coalescing, issue credit) is deep, and with a registered ready it stays off the
+        # switch's output register (+1 cycle of store latency).
+        m.submodules.vin_skid = vin_skid = SkidBuffer(self.vec_in[0].payload.shape())
+        wiring.connect(m, wiring.flipped(self.vec_in[0]), vin_skid.i)
+        vin = vin_skid.o
         vout = self.vec_out[0]
         req = self.dram.req
         resp = self.dram.resp
