@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all sim test test-slow test-all lint bench fpga fpga-units clean distclean venv
+.PHONY: all sim test test-slow test-all lint bench fpga fpga-units fpga-paths clean distclean venv
 
 all: test
 
@@ -52,6 +52,9 @@ fpga: $(STAMP)
 
 fpga-units: $(STAMP)
 	@$(PY) -m scripts.bench_fpga --units
+
+fpga-paths: $(STAMP)
+	@$(PY) -m hw.cli fpga build --board ulx3s --design kernel --place-only -o build/fpga/ulx3s-kernel-placed
 
 clean:
 	rm -rf build .pytest_cache sim_build results.xml

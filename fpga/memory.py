@@ -140,23 +140,29 @@ class DRAMPortAdapter(wiring.Component):
         word_base = Signal(32)
 
         m.d.comb += req.ready.eq(~busy)
+
+        def needs_access(write, mask, k):
+            # word k is accessed unless it is past the last or a write with its mask bit clear
+            bit = mask.bit_select(k, 1) if W > 1 else mask
+            return (k != W) & ~(write & ~bit)
+
+        # `want`: the word at `issued` is to be accessed. It is a register, computed along with
+        # the index it belongs to, so the memory's arbiter sees a registered request valid.
+        want = Signal()
         with m.If(req.valid & ~busy):
             m.d.sync += [cur.eq(req.payload), busy.eq(1), issued.eq(0), got.eq(0),
-                         word_base.eq(req.payload.addr * W)]
+                         word_base.eq(req.payload.addr * W),
+                         want.eq(needs_access(req.payload.write, req.payload.mask, 0))]
 
-        # issue the word accesses (writes skip words whose mask bit is clear)
+        # issue the word accesses (writes skip words whose mask bit is clear, one cycle each)
         wdata = cur.data.word_select(issued, 32) if W > 1 else cur.data
-        wmask = cur.mask.bit_select(issued, 1) if W > 1 else cur.mask
-        m.d.comb += [self.mem_req.payload.addr.eq(word_base + issued),
+        m.d.comb += [self.mem_req.valid.eq(want),
+                     self.mem_req.payload.addr.eq(word_base + issued),
                      self.mem_req.payload.we.eq(cur.write),
                      self.mem_req.payload.data.eq(wdata)]
-        with m.If(busy & (issued != W)):
-            with m.If(cur.write & ~wmask):
-                m.d.sync += issued.eq(issued + 1)
-            with m.Else():
-                m.d.comb += self.mem_req.valid.eq(1)
-                with m.If(self.mem_req.ready):
-                    m.d.sync += issued.eq(issued + 1)
+        with m.If(busy & (issued != W) & (~want | self.mem_req.ready)):
+            m.d.sync += [issued.eq(issued + 1),
+                         want.eq(needs_access(cur.write, cur.mask, issued + 1))]
 
         # collect read data in order
         m.d.comb += self.mem_rsp.ready.eq(1)
