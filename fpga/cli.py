@@ -44,7 +44,8 @@ def cmd_build(args):
     try:
         r = build(args.board, config=args.config, out=args.output, synth_only=args.synth_only,
                   freq_mhz=args.freq, baud=args.baud, seed=args.seed, design=args.design,
-                  place_only=args.place_only, log=lambda s: print(s, file=sys.stderr))
+                  place_only=args.place_only, timing_weight=args.timing_weight,
+                  log=lambda s: print(s, file=sys.stderr))
     except (ToolMissing, DoesNotFit, BuildFailed) as e:
         raise _user_error(f"fpga build: {e}") from None
     except ValueError as e:           # PLL / bridge parameter errors
@@ -200,6 +201,9 @@ def register(sub):
                                                             "preset's clock_mhz)")
     b.add_argument("--baud", type=int, default=None, help="UART baud rate (default 1000000)")
     b.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    b.add_argument("--timing-weight", type=int, default=None,
+                   help="nextpnr's placer timing weight (--placer-heap-timingweight; default: "
+                        "nextpnr's, 30 for --design kernel)")
     b.add_argument("--design", default=None, choices=("smoke", "kernel", "fabric",
                                                        "fabric-test"),
                    help="what sits behind the bridge (default: the board's; rdu fpga boards): "

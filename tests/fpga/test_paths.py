@@ -118,3 +118,37 @@ def test_real_placement_against_routed_paths(tmp_path, capsys):
     r = json.loads(capsys.readouterr().out)
     assert r["endpoints"] > 50 and r["pairs"]
     assert 0.5 * routed < r["worst_ns"] < 2.0 * routed, (r["worst_ns"], routed)
+
+
+def test_place_only_build_runs_nextpnr_without_routing(tmp_path, monkeypatch):
+    """``build(place_only=True)``: nextpnr gets ``--no-route --write`` (and the placer timing
+    weight when given, none by default for the smoke design), the report carries nextpnr's
+    estimate and the path analysis. The tools are stubbed; the real runs are the test above and
+    ``make fpga-paths``."""
+    import fpga.build as fb
+    cmds = []
+    monkeypatch.setattr(fb, "find_tool", lambda name: name)
+    monkeypatch.setattr(fb, "synth_ecp5_run", lambda *a, **k: (0.1, 0, "", None))
+    monkeypatch.setattr(fb, "synth_stats", lambda *a: {"LUT": 10, "FF": 10, "BRAM": 0, "DSP": 0})
+
+    def run(cmd, cwd, log, what, timeout=None):
+        cmds.append(cmd)
+        (cwd / cmd[cmd.index("--report") + 1]).write_text("{}")
+        (cwd / cmd[cmd.index("--log") + 1]).write_text(
+            "Info: Max frequency for clock '$glbnet$clk': 45.25 MHz (FAIL at 48.00 MHz)\n")
+        (cwd / cmd[cmd.index("--write") + 1]).write_text(json.dumps(_netlist()))
+        return 0.2, 0, ""
+    monkeypatch.setattr(fb, "_run", run)
+    for weight, out in ((None, "a"), (7, "b")):
+        r = build("orangecrab", place_only=True, timing_weight=weight, out=tmp_path / out)
+        cmd = cmds[-1]
+        assert "--no-route" in cmd and "--textcfg" not in cmd
+        assert ("--placer-heap-timingweight" in cmd) == (weight is not None)
+        if weight:
+            assert cmd[cmd.index("--placer-heap-timingweight") + 1] == "7"
+        assert r["fmax_estimate"] == {"mhz": 45.25, "target_mhz": 48.0}
+        assert r["placed_paths"]["pairs"][0]["start"] == "pcu_0_0"
+        assert "bitstream" not in r["outputs"] and r["outputs"]["placed"].endswith(
+            "rdu_orangecrab.placed.json")
+        assert "fmax after placement (nextpnr's estimate, not routed): 45.25 MHz" in \
+            (tmp_path / out / "report.txt").read_text()
