@@ -438,11 +438,17 @@ class BridgeCore(wiring.Component):
         overruns = Signal(16)
         framing = Signal(16)
         err_flag = Signal()
+        # a protocol error sets `err_set`, which sets the sticky LED flag a cycle later: the
+        # flag sits by its pin, the checks by the protocol engine, and only a register-to-
+        # register hop crosses between them
+        err_set = Signal()
         snap_flags = Signal(32)
         snap_cycles = Signal(32)
         start_now = Signal()
         m.d.comb += self.error.eq(err_flag)
-        m.d.sync += done_q.eq(self.done)
+        m.d.sync += [done_q.eq(self.done), err_set.eq(0)]
+        with m.If(err_set):
+            m.d.sync += err_flag.eq(1)
         with m.If(running):
             m.d.sync += run_cycles.eq(run_cycles + 1)
         with m.If(self.done & ~done_q & running):
@@ -450,9 +456,9 @@ class BridgeCore(wiring.Component):
         with m.If(start_now):
             m.d.sync += [done_seen.eq(0), running.eq(1), run_cycles.eq(0)]
         with m.If(self.overrun):
-            m.d.sync += [overruns.eq(overruns + 1), err_flag.eq(1)]
+            m.d.sync += [overruns.eq(overruns + 1), err_set.eq(1)]
         with m.If(self.frame_error):
-            m.d.sync += [framing.eq(framing + 1), err_flag.eq(1)]
+            m.d.sync += [framing.eq(framing + 1), err_set.eq(1)]
 
         # ---- responder: header + payload words → {data, last} bytes → framer -----------------
         m.submodules.framer = framer = _TxFramer()
@@ -562,7 +568,7 @@ class BridgeCore(wiring.Component):
         def respond(status, length=0, src=SRC_REGS):
             m.d.sync += [m_op.eq(op), m_status.eq(status), m_len.eq(length), m_src.eq(src)]
             if status != Status.OK:
-                m.d.sync += err_flag.eq(1)
+                m.d.sync += err_set.eq(1)
             m.next = "SEND"
 
         def frame_timeout():

@@ -51,10 +51,11 @@ def _top():
                         baud=1_000_000)
 
 
-def run_core(chunks, pauses=(0.0, 0.0), seed=1, quiet=600, deadline=200_000, top=None):
+def run_core(chunks, pauses=(0.0, 0.0), seed=1, quiet=600, deadline=200_000, top=None,
+             seen=None):
     """Feed ``chunks`` (bytes, or ints = idle cycles) to the bridge's ``rx`` stream with random
     pauses; collect ``tx`` bytes until the source is done and ``tx`` was quiet for ``quiet``
-    cycles. Returns the collected bytes."""
+    cycles. Returns the collected bytes; ``seen["leds"]`` gets the LEDs at the end."""
     dut = top if top is not None else _top()
     psrc = PauseGenerator(pauses[0], seed)
     psnk = PauseGenerator(pauses[1], seed + 1)
@@ -90,6 +91,8 @@ def run_core(chunks, pauses=(0.0, 0.0), seed=1, quiet=600, deadline=200_000, top
                 idle = 0
             else:
                 idle += 1
+        if seen is not None:
+            seen["leds"] = ctx.get(dut.leds)
         state["finished"] = True
 
     sim = Simulator(dut)
@@ -210,7 +213,8 @@ def test_protocol_errors_then_recovery():
         good[:3], TIMEOUT + 50,                              # truncated: the bridge times out
         good,
         encode_request(Cmd.STATUS),
-    ], (0.2, 0.3))
+    ], (0.2, 0.3), seen=(seen := {}))
+    assert seen["leds"] & 2                 # the sticky error LED
     f = frames(out)
     got = [(op, st) for op, st, _ in f]
     assert got == [(Cmd.READ, Status.BAD_CRC), (Cmd.WRITE, Status.BAD_LENGTH),
@@ -219,6 +223,8 @@ def test_protocol_errors_then_recovery():
                    (Cmd.STATUS, Status.BAD_LENGTH), (Cmd.RING, Status.BAD_LENGTH),
                    (Cmd.INFO, Status.TIMEOUT), (Cmd.INFO, Status.OK), (Cmd.STATUS, Status.OK)]
     st = words(f[-1][2])
+    run_core([good], seen=(clean := {}))
+    assert not clean["leds"] & 2            # no error: the LED stays off
     assert st[3] & 0xFFFF == 1          # one CRC error
     assert st[3] >> 16 == 1             # one timeout
     assert st[4] & 0xFFFF == 3          # three stray bytes
