@@ -312,7 +312,12 @@ class AGCU(wiring.Component):
         e_acc = Signal(32)
         e_sub = Signal(sub_bits)
         m.d.comb += [e_acc.eq(ag_addr >> lg_vpa), e_sub.eq(ag_addr[:lg_vpa] if lg_vpa else 0)]
-        can_merge = g_valid & ~g_flush & (e_acc == g_acc) & (ag_addr == g_end) & (g_count < burst)
+        # The merge compares look only at the bits an address inside the memory can have: every
+        # use of can_merge is gated by in_range, and g_acc / g_end come from in-range elements
+        # (g_end <= capacity), so the truncated compares are exact and shallower.
+        nb = min(32, bits_for(self.cap_vectors + 1))
+        can_merge = (g_valid & ~g_flush & (e_acc[:nb] == g_acc[:nb]) &
+                     (ag_addr[:nb] == g_end[:nb]) & (g_count < burst))
 
         # Issue credit: a free request register and an outstanding slot.
         limit = Signal(range(N + 1))
