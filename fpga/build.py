@@ -330,11 +330,7 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
             report["outputs"]["placed"] = str(out / f"{name}.placed.json")
             say(f"{b.name}: placement estimate {report['fmax_estimate']['mhz']} MHz (target "
                 f"{top.freq_mhz:g}); {pp['over']} endpoints over {pp['threshold_ns']:g} ns")
-            times["total_s"] = round(time.perf_counter() - t_all, 1)
-            report["outputs"]["report"] = str(out / "report.json")
-            (out / "report.json").write_text(json.dumps(report, indent=2))
-            (out / "report.txt").write_text(format_report(report) + "\n")
-            return report
+            return _write_report(report, out, t_all)
         report["fmax"] = fmax
         report["timing_met"] = all(v["achieved_mhz"] >= v["target_mhz"] for v in fmax.values())
         say(f"{b.name}: fmax " + ", ".join(f"{k} {v['achieved_mhz']} MHz (target "
@@ -357,7 +353,12 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
         if b.name == "orangecrab":
             report["notes"] = ["load with `dfu-util -D <bit>` after adding a DFU suffix "
                                "(`dfu-suffix -v 1209 -p 5af0 -a <bit>`), or with openFPGALoader"]
-    times["total_s"] = round(time.perf_counter() - t_all, 1)
+    return _write_report(report, out, t_all)
+
+
+def _write_report(report, out, t_all):
+    """Finish ``report`` (total time, its own path) and write ``report.json`` / ``report.txt``."""
+    report["times"]["total_s"] = round(time.perf_counter() - t_all, 1)
     report["outputs"]["report"] = str(out / "report.json")
     (out / "report.json").write_text(json.dumps(report, indent=2))
     (out / "report.txt").write_text(format_report(report) + "\n")

@@ -10,7 +10,7 @@ runs a static timing analysis on it:
   ``(x1, y1)`` costs ``wire_ns · (3 + max(dx − 5, 0) + max(dy − 5, 0) + 2·(min(dx, 5) +
   min(dy, 5)))``, carry chains and a LUT or flip-flop feeding a LUT or flip-flop in its own tile are free;
 * **cells** — fixed delays: ``lut_ns`` per LUT (also from a carry cell's inputs), 0.06 ns per
-  carry bit, 0.25 ns for a wide-function mux, 4.5 ns through an unregistered multiplier, clock to
+  carry bit, 0.3 ns from carry in to a sum output, 0.25 ns for a wide-function mux, 4.5 ns through an unregistered multiplier, clock to
   Q 0.5 ns, setup 0.1 ns. Block RAM outputs and flip-flops start paths; flip-flop data, enable
   and reset inputs, block RAM and multiplier inputs end them. Paths from or to pins are left
   out, as in nextpnr's Fmax.
@@ -41,6 +41,7 @@ __all__ = ["analyze", "format_paths", "unit_of_net", "DEFAULT_WIRE_NS", "DEFAULT
 DEFAULT_WIRE_NS = 0.08
 DEFAULT_LUT_NS = 0.45
 CARRY_NS = 0.06
+CARRY_SUM_NS = 0.3
 MUX_NS = 0.25
 MULT_NS = 4.5
 CLK_TO_Q_NS = 0.5
@@ -118,7 +119,7 @@ def _arc(cell, ip, op, lut_ns):
             return MUX_NS if ip in ("FXA", "FXB", "M", "F1") else (lut_ns + MUX_NS if lut
                                                                    else None)
         if op == "F":
-            return lut_ns * 0.7 if ip == "FCI" else (lut_ns if lut else None)
+            return CARRY_SUM_NS if ip == "FCI" else (lut_ns if lut else None)
         return None
     if t == "MULT18X18D" and op.startswith("P") and ip[:1] in "AB" and ip[1:].isdigit():
         return MULT_NS
@@ -129,10 +130,8 @@ def _comb_out(cell, op):
     t = cell["type"]
     if t == "TRELLIS_COMB":
         return op in ("F", "FCO", "OFX")
-    if t == "MULT18X18D":
-        # an unregistered multiplier (what yosys maps here): nextpnr keeps REG_* only when set
-        return op.startswith("P") and cell["parameters"].get("REG_OUTPUT_CLK", "NONE") == "NONE"
-    return False
+    # yosys maps ECP5 multipliers without the DSP's own registers: A/B → P is combinational
+    return t == "MULT18X18D" and op.startswith("P")
 
 
 def analyze(placed, period_ns=None, top=10, wire_ns=DEFAULT_WIRE_NS, lut_ns=DEFAULT_LUT_NS):
@@ -221,9 +220,8 @@ def analyze(placed, period_ns=None, top=10, wire_ns=DEFAULT_WIRE_NS, lut_ns=DEFA
             if t == "TRELLIS_COMB" and not (ip.startswith("WAD") or ip in ("WRE", "WD", "WD0",
                                                                           "WD1")):
                 continue
-            if t == "MULT18X18D" and ip[:1] in "AB" and ip[1:].isdigit() and \
-                    cell["parameters"].get("REG_INPUTA_CLK", "NONE") == "NONE":
-                continue
+            if t == "MULT18X18D" and ip[:1] in "AB" and ip[1:].isdigit():
+                continue                        # through to P (see _comb_out)
             src = nl.driver[b]
             at = arrival(src)
             if at == float("-inf"):
