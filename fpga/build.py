@@ -32,7 +32,8 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["ToolMissing", "DoesNotFit", "BuildFailed", "find_tool", "build", "format_report",
+__all__ = ["ToolMissing", "DoesNotFit", "BuildFailed", "find_tool", "build", "route",
+           "format_report",
            "synth_stats", "TOOLS"]
 
 #: tool → (environment variable, pip package)
@@ -201,9 +202,11 @@ KERNEL_TIMING_WEIGHT = 30
 
 
 def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, baud=None,
-          seed=1, log=None, name=None, design=None, place_only=False, timing_weight=None):
+          seed=1, log=None, name=None, design=None, place_only=False, timing_weight=None,
+          router=None):
     """Build a bitstream (or only synthesise) for ``board_name``; return the report dict.
 
+    ``router``: nextpnr's router, ``"router1"`` (nextpnr's default) or ``"router2"``.
     ``timing_weight``: nextpnr's ``--placer-heap-timingweight`` (default: nextpnr's own, or
     :data:`KERNEL_TIMING_WEIGHT` for the kernel design). ``place_only`` (ECP5): stop after
     placement (nextpnr ``--no-route``), write the placed
@@ -229,6 +232,7 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
         raise BuildFailed(f"--place-only: the placed-path analysis reads ECP5 netlists; the "
                           f"{b.name} is an {b.family}")
     synth_only = synth_only and not place_only
+    _check_router(router)
     tools = {"yosys": find_tool("yosys")}
     if not synth_only:
         tools["pnr"] = find_tool(f"nextpnr-{b.family}")
@@ -302,6 +306,9 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
         if timing_weight is not None:
             cmd += ["--placer-heap-timingweight", str(int(timing_weight))]
             report["placer_timing_weight"] = int(timing_weight)
+        if router and not place_only:
+            cmd += ["--router", router]
+            report["router"] = router
         say(f"{b.name}: nextpnr-{b.family} ({'place' if place_only else 'place and route'}) ...")
         wall, rc, text = _run(cmd, out, out / f"{name}.nextpnr.log", "nextpnr")
         times["nextpnr_s"] = round(wall, 1)
@@ -331,29 +338,105 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
             say(f"{b.name}: placement estimate {report['fmax_estimate']['mhz']} MHz (target "
                 f"{top.freq_mhz:g}); {pp['over']} endpoints over {pp['threshold_ns']:g} ns")
             return _write_report(report, out, t_all)
-        report["fmax"] = fmax
-        report["timing_met"] = all(v["achieved_mhz"] >= v["target_mhz"] for v in fmax.values())
-        say(f"{b.name}: fmax " + ", ".join(f"{k} {v['achieved_mhz']} MHz (target "
-                                           f"{v['target_mhz']})" for k, v in fmax.items()))
-
-        if b.family == "ecp5":
-            cmd = [tools["pack"], "--input", f"{name}.config", "--bit", f"{name}.bit"]
-            if b.name == "orangecrab":
-                cmd[1:1] = ["--compress", "--freq", "38.8"]   # as amaranth-boards' OrangeCrab
-            product = f"{name}.bit"
-        else:
-            cmd = [tools["pack"], f"{name}.asc", f"{name}.bin"]
-            product = f"{name}.bin"
-        wall, rc, text = _run(cmd, out, out / f"{name}.pack.log", "pack")
-        times["pack_s"] = round(wall, 1)
-        if rc:
-            raise BuildFailed(f"{Path(cmd[0]).name} failed (exit {rc}):\n" +
-                              "\n".join(text.splitlines()[-20:]))
-        report["outputs"]["bitstream"] = str(out / product)
-        if b.name == "orangecrab":
-            report["notes"] = ["load with `dfu-util -D <bit>` after adding a DFU suffix "
-                               "(`dfu-suffix -v 1209 -p 5af0 -a <bit>`), or with openFPGALoader"]
+        _routed(report, b, tools, out, name, fmax, say)
     return _write_report(report, out, t_all)
+
+
+ROUTERS = ("router1", "router2")
+
+
+def _check_router(router):
+    if router is not None and router not in ROUTERS:
+        raise BuildFailed(f"router {router!r}: nextpnr's routers are {', '.join(ROUTERS)}")
+
+
+def route(build_dir, router="router2", log=None):
+    """Route the placement that ``build(..., place_only=True)`` left in ``build_dir``, pack the
+    bitstream and return the updated report (also written to ``build_dir/report.json``).
+
+    Place and route of the ``fpga`` preset's fabric takes hours here; in two steps the placement
+    (10–20 min) is done once, checked with :func:`fpga.paths.analyze`, and routed with either
+    router. nextpnr 0.11 loads the placed netlist with ``--no-pack --no-place``: packing it again
+    duplicates the carry chains' internal nets ("wire ... used as source and sink in different
+    nets"), and the router named in the netlist's own settings overrides ``--router``, so it is
+    rewritten there (into ``<name>.toroute.json``). The report keeps the placement's figures
+    (``fmax_estimate``, ``placed_paths``) beside the routed ``fmax``.
+    """
+    from fpga.boards import board
+    say = log or (lambda *a: None)
+    _check_router(router)
+    out = Path(build_dir).resolve()
+    rpath = out / "report.json"
+    if not rpath.exists():
+        raise BuildFailed(f"{out}: no report.json; route a directory written by "
+                          f"`rdu fpga build --place-only`")
+    report = json.loads(rpath.read_text())
+    placed = Path(report.get("outputs", {}).get("placed", ""))
+    if not report.get("place_only") or not placed.name:
+        raise BuildFailed(f"{out}: not a place-only build (report.json has no placed netlist); "
+                          f"build with `rdu fpga build --place-only` first")
+    if not placed.exists():
+        raise BuildFailed(f"placed netlist {placed} is missing")
+    b = board(report["board"])
+    name = placed.name[:-len(".placed.json")]
+    tools = {"pnr": find_tool("nextpnr-ecp5"), "pack": find_tool("ecppack")}
+    t_all = time.perf_counter()
+    net = json.loads(placed.read_text())
+    for mod in net.get("modules", {}).values():
+        if "settings" in mod:
+            mod["settings"]["router"] = router
+    (out / f"{name}.toroute.json").write_text(json.dumps(net))
+    del net
+    platform = b.make_platform()
+    pnr_report = out / f"{name}.pnr.json"
+    cmd = [tools["pnr"], platform._nextpnr_device_options[platform.device], "--package",
+           platform._nextpnr_package_options[platform.package].upper(), "--speed",
+           str(platform.speed), "--json", f"{name}.toroute.json", "--lpf", f"{name}.lpf",
+           "--no-pack", "--no-place", "--router", router, "--textcfg", f"{name}.config",
+           "--report", pnr_report.name, "--timing-allow-fail", "--log", f"{name}.route.tim",
+           "--quiet"]
+    say(f"{b.name}: nextpnr-ecp5 (route the saved placement, {router}) ...")
+    wall, rc, text = _run(cmd, out, out / f"{name}.route.log", "nextpnr")
+    report["times"]["route_s"] = round(wall, 1)
+    if rc:
+        tim = out / f"{name}.route.tim"
+        full = text + (tim.read_text(errors="replace") if tim.exists() else "")
+        raise BuildFailed(f"nextpnr failed to route (exit {rc}); log {tim}:\n" +
+                          "\n".join(full.splitlines()[-20:]))
+    res, fmax = _parse_pnr_report(pnr_report, b.family)
+    report.update(place_only=False, routed_from_placement=True, router=router, resources=res)
+    _routed(report, b, tools, out, name, fmax, say)
+    report["times"]["total_s"] = round(report["times"].get("total_s", 0)
+                                       + time.perf_counter() - t_all, 1)
+    report["outputs"]["report"] = str(rpath)
+    rpath.write_text(json.dumps(report, indent=2))
+    (out / "report.txt").write_text(format_report(report) + "\n")
+    return report
+
+
+def _routed(report, b, tools, out, name, fmax, say):
+    """Record a routed design's Fmax in ``report`` and pack its bitstream (``tools["pack"]``)."""
+    report["fmax"] = fmax
+    report["timing_met"] = all(v["achieved_mhz"] >= v["target_mhz"] for v in fmax.values())
+    say(f"{b.name}: fmax " + ", ".join(f"{k} {v['achieved_mhz']} MHz (target "
+                                       f"{v['target_mhz']})" for k, v in fmax.items()))
+    if b.family == "ecp5":
+        cmd = [tools["pack"], "--input", f"{name}.config", "--bit", f"{name}.bit"]
+        if b.name == "orangecrab":
+            cmd[1:1] = ["--compress", "--freq", "38.8"]   # as amaranth-boards' OrangeCrab
+        product = f"{name}.bit"
+    else:
+        cmd = [tools["pack"], f"{name}.asc", f"{name}.bin"]
+        product = f"{name}.bin"
+    wall, rc, text = _run(cmd, out, out / f"{name}.pack.log", "pack")
+    report["times"]["pack_s"] = round(wall, 1)
+    if rc:
+        raise BuildFailed(f"{Path(cmd[0]).name} failed (exit {rc}):\n" +
+                          "\n".join(text.splitlines()[-20:]))
+    report["outputs"]["bitstream"] = str(out / product)
+    if b.name == "orangecrab":
+        report["notes"] = ["load with `dfu-util -D <bit>` after adding a DFU suffix "
+                           "(`dfu-suffix -v 1209 -p 5af0 -a <bit>`), or with openFPGALoader"]
 
 
 def _write_report(report, out, t_all):
@@ -433,7 +516,8 @@ def format_report(r):
         lines.append(f"fmax {clk}: {v['achieved_mhz']} MHz (target {v['target_mhz']} MHz, {ok})")
     est = r.get("fmax_estimate")
     if est:
-        lines.append(f"fmax after placement (nextpnr's estimate, not routed): {est['mhz']} MHz "
+        what = "nextpnr's estimate" + ("" if r.get("fmax") else ", not routed")
+        lines.append(f"fmax after placement ({what}): {est['mhz']} MHz "
                      f"(target {est['target_mhz']:g} MHz)")
     if r.get("placed_paths"):
         from fpga.paths import format_paths

@@ -6,6 +6,8 @@
 * ``rdu fpga timing --unit pcu|pmu|switch|agcu|dram|memory|bridge [--config FILE] [--board B]
   [--freq MHZ] [-o DIR] [--json]`` — one fabric unit alone, placed and routed: its Fmax and critical paths
   (:mod:`fpga.timing`).
+* ``rdu fpga route DIR [--router router1|router2]`` — route the placement a ``--place-only``
+  build left in ``DIR``, pack the bitstream and add the routed Fmax to its report.
 * ``rdu fpga paths PLACED.json [--period NS] [--top N] [--json]`` — the worst estimated paths
   of a placed netlist, grouped by the units they start and end in (:mod:`fpga.paths`).
 * ``rdu fpga boards`` — the supported boards and their defaults.
@@ -45,7 +47,7 @@ def cmd_build(args):
         r = build(args.board, config=args.config, out=args.output, synth_only=args.synth_only,
                   freq_mhz=args.freq, baud=args.baud, seed=args.seed, design=args.design,
                   place_only=args.place_only, timing_weight=args.timing_weight,
-                  log=lambda s: print(s, file=sys.stderr))
+                  router=args.router, log=lambda s: print(s, file=sys.stderr))
     except (ToolMissing, DoesNotFit, BuildFailed) as e:
         raise _user_error(f"fpga build: {e}") from None
     except ValueError as e:           # PLL / bridge parameter errors
@@ -53,6 +55,19 @@ def cmd_build(args):
     print(format_report(r))
     print(f"report: {r['outputs']['report']}")
     if not r["synth_only"] and not r["place_only"] and not r.get("timing_met", True):
+        print("warning: timing not met at the target clock (see fmax above)", file=sys.stderr)
+    return 0
+
+
+def cmd_route(args):
+    from fpga.build import BuildFailed, ToolMissing, format_report, route
+    try:
+        r = route(args.dir, router=args.router, log=lambda s: print(s, file=sys.stderr))
+    except (ToolMissing, BuildFailed) as e:
+        raise _user_error(f"fpga route: {e}") from None
+    print(format_report(r))
+    print(f"report: {r['outputs']['report']}")
+    if not r.get("timing_met", True):
         print("warning: timing not met at the target clock (see fmax above)", file=sys.stderr)
     return 0
 
@@ -204,6 +219,8 @@ def register(sub):
     b.add_argument("--timing-weight", type=int, default=None,
                    help="nextpnr's placer timing weight (--placer-heap-timingweight; default: "
                         "nextpnr's, 30 for --design kernel)")
+    b.add_argument("--router", default=None, choices=("router1", "router2"),
+                   help="nextpnr's router (default: nextpnr's, router1)")
     b.add_argument("--design", default=None, choices=("smoke", "kernel", "fabric",
                                                        "fabric-test"),
                    help="what sits behind the bridge (default: the board's; rdu fpga boards): "
@@ -247,6 +264,14 @@ def register(sub):
     t.add_argument("--paths", type=int, default=3, help="critical paths to print")
     t.add_argument("--json", action="store_true", help="print the report as JSON")
     t.set_defaults(func=cmd_timing)
+
+    ro = fsub.add_parser("route", help="route the placement of a --place-only build, pack the "
+                                       "bitstream, report the routed Fmax")
+    ro.add_argument("dir", help="the --place-only build's output directory")
+    ro.add_argument("--router", default="router2", choices=("router1", "router2"),
+                    help="nextpnr's router (default router2: it converges on the fabric where "
+                         "router1 does not finish)")
+    ro.set_defaults(func=cmd_route)
 
     pp = fsub.add_parser("paths", help="worst estimated paths of a placed ECP5 netlist, by unit")
     pp.add_argument("placed", help="nextpnr --no-route --write output (rdu fpga build "

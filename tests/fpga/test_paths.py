@@ -152,3 +152,59 @@ def test_place_only_build_runs_nextpnr_without_routing(tmp_path, monkeypatch):
             "rdu_orangecrab.placed.json")
         assert "fmax after placement (nextpnr's estimate, not routed): 45.25 MHz" in \
             (tmp_path / out / "report.txt").read_text()
+
+
+def test_route_errors(tmp_path, capsys):
+    """``rdu fpga route`` on a directory that is not a place-only build, a missing placed
+    netlist, an unknown router: one message each, naming what is wrong."""
+    from fpga.build import route
+    with pytest.raises(BuildFailed, match="no report.json; route a directory written by "
+                                          "`rdu fpga build --place-only`"):
+        route(tmp_path)
+    (tmp_path / "report.json").write_text(json.dumps({"board": "ulx3s", "place_only": False,
+                                                      "outputs": {}, "times": {}}))
+    assert rdu(["fpga", "route", str(tmp_path)]) == 2
+    assert "rdu: error: fpga route: " in (err := capsys.readouterr().err)
+    assert "not a place-only build" in err
+    (tmp_path / "report.json").write_text(json.dumps({
+        "board": "ulx3s", "place_only": True, "times": {},
+        "outputs": {"placed": str(tmp_path / "rdu_ulx3s.placed.json")}}))
+    with pytest.raises(BuildFailed, match="placed netlist .*rdu_ulx3s.placed.json is missing"):
+        route(tmp_path)
+    with pytest.raises(BuildFailed, match="router 'router3': nextpnr's routers are router1, "
+                                          "router2"):
+        route(tmp_path, router="router3")
+
+
+def test_route_a_saved_placement(tmp_path, capsys):
+    """A real nextpnr placement (the board-memory adapter on the OrangeCrab's 25F), saved with
+    ``--no-route --write``, then routed by :func:`fpga.build.route`: nextpnr loads it without
+    packing or placing it again (packing twice fails on the carry chains), uses the router
+    written into the netlist's settings, and ecppack makes a bitstream; the routed Fmax joins the
+    placement's report."""
+    import subprocess
+    assert rdu(["fpga", "timing", "--unit", "dram", "--board", "orangecrab", "--config", "fpga",
+                "-o", str(tmp_path)]) == 0
+    capsys.readouterr()
+    subprocess.run([find_tool("nextpnr-ecp5"), "--25k", "--package", "CSFBGA285", "--json",
+                    "probe_dram.json", "--lpf", "probe_dram.lpf", "--lpf-allow-unconstrained",
+                    "--no-route", "--write", "probe_dram.placed.json", "--quiet"], cwd=tmp_path,
+                   check=True, capture_output=True)
+    (tmp_path / "report.json").write_text(json.dumps({
+        "board": "orangecrab", "device": "LFE5U-25F", "config": "fpga", "design": "dram",
+        "clock_mhz": 48.0, "baud": 1000000, "mem_words": 0, "place_only": True,
+        "times": {"total_s": 1.0}, "fmax_estimate": {"mhz": 100.0, "target_mhz": 48.0},
+        "outputs": {"placed": str(tmp_path / "probe_dram.placed.json")}}))
+    assert rdu(["fpga", "route", str(tmp_path), "--router", "router2"]) == 0
+    out = capsys.readouterr().out
+    r = json.loads((tmp_path / "report.json").read_text())
+    assert r["routed_from_placement"] and not r["place_only"] and r["router"] == "router2"
+    toroute = json.loads((tmp_path / "probe_dram.toroute.json").read_text())
+    assert toroute["modules"]["top"]["settings"]["router"] == "router2"
+    assert "Running router2" in (tmp_path / "probe_dram.route.tim").read_text()
+    (clk, f), = r["fmax"].items()
+    assert f["achieved_mhz"] > 50 and r["timing_met"]
+    assert (tmp_path / "probe_dram.bit").stat().st_size > 100_000
+    assert r["fmax_estimate"]["mhz"] == 100.0          # the placement's figures stay
+    assert f"fmax {clk}: {f['achieved_mhz']} MHz" in out
+    assert "fmax after placement (nextpnr's estimate): 100.0 MHz" in out
