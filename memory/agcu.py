@@ -287,7 +287,12 @@ class AGCU(wiring.Component):
             for k in range(K):
                 with m.Case(k):
                     m.d.comb += [stride_l.eq(c.dims[k].stride), inc_addr.eq(addr[k] + c.dims[k].stride)]
-        in_range = ag_addr < self.cap_vectors
+        # The handshake logic below (accept, issue) sees only registers of the address side: the
+        # range check is computed for the next address while it is formed (inc_addr is always
+        # the next addr[0]: loop 0 is at or below the incremented level).
+        in_range = Signal()
+        with m.If(ag_take & ~ag_last):
+            m.d.sync += in_range.eq(inc_addr < self.cap_vectors)
         with m.If(ag_take):
             with m.If(ag_last):
                 m.d.sync += ag_valid.eq(0)
@@ -307,26 +312,38 @@ class AGCU(wiring.Component):
         g_flush = Signal()          # the group holds the run's last vector: send it
         g_data = Signal(VPA * vbits)
         g_mask = Signal(VPA * self.lanes)
+        # burst and limit are registered from the configuration (static during a run; a write
+        # reaches them one cycle later, before any START the ring can deliver after it acts).
         burst = Signal(range(VPA + 1))
-        m.d.comb += burst.eq(Mux((c.burst == 0) | (c.burst > VPA), VPA, c.burst))
+        m.d.sync += burst.eq(Mux((c.burst == 0) | (c.burst > VPA), VPA, c.burst))
         e_acc = Signal(32)
         e_sub = Signal(sub_bits)
         m.d.comb += [e_acc.eq(ag_addr >> lg_vpa), e_sub.eq(ag_addr[:lg_vpa] if lg_vpa else 0)]
         # The merge compares look only at the bits an address inside the memory can have: every
         # use of can_merge is gated by in_range, and g_acc / g_end come from in-range elements
         # (g_end <= capacity), so the truncated compares are exact and shallower.
+        # The compares are made one cycle ahead, on the accept that makes the current element the
+        # group's last and the next address current: `g_match` = the next address follows the
+        # group (== g_end) in the same access (== g_acc); `g_full` = g_count >= burst.
         nb = min(32, bits_for(self.cap_vectors + 1))
-        can_merge = (g_valid & ~g_flush & (e_acc[:nb] == g_acc[:nb]) &
-                     (ag_addr[:nb] == g_end[:nb]) & (g_count < burst))
+        g_match = Signal()
+        g_full = Signal()
+        e_acc_next = Signal(32)
+        m.d.comb += e_acc_next.eq(inc_addr >> lg_vpa)
+        can_merge = g_valid & ~g_flush & g_match & ~g_full
 
         # Issue credit: a free request register and an outstanding slot.
         limit = Signal(range(N + 1))
-        m.d.comb += limit.eq(Mux((c.outstanding == 0) | (c.outstanding > N), N, c.outstanding))
+        m.d.sync += limit.eq(Mux((c.outstanding == 0) | (c.outstanding > N), N, c.outstanding))
         rob_count = Signal(range(N + 1))
         wr_pending = Signal(range(N + 2))
-        req_free = ~req.valid | req.ready
+        # The request register is a skid buffer's output: its registered input ready stands for
+        # "a request register is free", so the DRAM port's ready does not reach the accept logic
+        # or the group registers' enables (same latency as a plain register).
+        m.submodules.rq = rq = SkidBuffer(req.payload.shape())
+        wiring.connect(m, rq.o, wiring.flipped(req))
         credit = Mux(store, wr_pending < limit, rob_count < limit)
-        issue_ok = req_free & credit
+        issue_ok = rq.i.ready & credit
 
         # An element is ready when the address is valid (and, for stores, its vector arrived).
         e_valid = running & ag_valid & in_range & Mux(store, vin.valid, 1)
@@ -354,27 +371,32 @@ class AGCU(wiring.Component):
         with m.If(accept):
             with m.If(can_merge):
                 m.d.sync += [g_count.eq(g_count + 1), g_end.eq(g_end + 1),
+                             g_full.eq(g_count + 1 >= burst),
                              g_data.eq(g_data | vec_pos), g_mask.eq(g_mask | mask_pos)]
             with m.Else():
                 m.d.sync += [g_valid.eq(1), g_acc.eq(e_acc), g_first.eq(e_sub), g_count.eq(1),
+                             g_full.eq(burst == 1),          # burst >= 1
                              g_end.eq(ag_addr + 1), g_data.eq(vec_pos), g_mask.eq(mask_pos)]
-            m.d.sync += g_flush.eq(ag_last)
+            # either way g_end becomes ag_addr + 1 and g_acc becomes e_acc. Truncated to the
+            # memory's address bits as before: the match is used only while the next address is
+            # in range (< capacity < 2**nb), and g_end <= capacity.
+            m.d.sync += [g_flush.eq(ag_last),
+                         g_match.eq((inc_addr[:nb] == (ag_addr + 1)[:nb]) &
+                                    (e_acc_next[:nb] == e_acc[:nb]))]
         with m.Elif(flush_now):
             m.d.sync += [g_valid.eq(0), g_flush.eq(0)]
 
         # ---- request register ---------------------------------------------------------------
         tail = Signal(range(N))
         head = Signal(range(N))
-        with m.If(req.valid & req.ready):
-            m.d.sync += req.valid.eq(0)
         meta_first = Signal(data.ArrayLayout(unsigned(sub_bits), N))
         meta_count = Signal(data.ArrayLayout(unsigned(bits_for(VPA + 1)), N))
         meta_time = Signal(data.ArrayLayout(unsigned(32), N))
         arrived = Signal(N)
+        m.d.comb += [rq.i.valid.eq(issue), rq.i.payload.addr.eq(g_acc),
+                     rq.i.payload.write.eq(store), rq.i.payload.tag.eq(Mux(store, 0, tail)),
+                     rq.i.payload.data.eq(g_data), rq.i.payload.mask.eq(g_mask)]
         with m.If(issue):
-            m.d.sync += [req.valid.eq(1), req.payload.addr.eq(g_acc), req.payload.write.eq(store),
-                         req.payload.tag.eq(Mux(store, 0, tail)),
-                         req.payload.data.eq(g_data), req.payload.mask.eq(g_mask)]
             with m.If(~store):
                 m.d.sync += [meta_first[tail].eq(g_first), meta_count[tail].eq(g_count),
                              meta_time[tail].eq(now),
@@ -422,7 +444,7 @@ class AGCU(wiring.Component):
         m.d.comb += [cout.valid.eq(token), cout.payload.eq(1)]
         with m.If(cout.valid & cout.ready):
             m.d.sync += token.eq(0)
-        drained = ~ag_valid & ~g_valid & ~req.valid & Mux(store, wr_pending == 0,
+        drained = ~ag_valid & ~g_valid & ~req.valid & rq.i.ready & Mux(store, wr_pending == 0,
                                                            (rob_count == 0) & ~s1_valid)
         # Counter events are registered and added one cycle later (outside the running test,
         # so the last cycle's events still count): the handshakes they sample come from the
@@ -447,6 +469,7 @@ class AGCU(wiring.Component):
         with m.If(start & ~running):
             m.d.sync += [running.eq(1), done.eq(0), error.eq(0), ag_valid.eq(1),
                          g_valid.eq(0), g_flush.eq(0), k_out.eq(0)]
+            m.d.sync += in_range.eq(base_eff < self.cap_vectors)
             for k in range(K):
                 m.d.sync += [idx[k].eq(0), addr[k].eq(base_eff)]
         with m.Elif(running):
