@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all sim test test-slow test-all lint bench fpga fpga-units fpga-paths clean distclean venv
+.PHONY: all sim test test-slow test-all lint bench fpga fpga-units fpga-paths fpga-route clean distclean venv
 
 all: test
 
@@ -55,6 +55,10 @@ fpga-units: $(STAMP)
 
 fpga-paths: $(STAMP)
 	@$(PY) -m hw.cli fpga build --board ulx3s --design kernel --place-only -o build/fpga/ulx3s-kernel-placed
+
+# routes the placement `make fpga-paths` left (nextpnr router2; does not converge yet, docs/fpga.md)
+fpga-route: $(STAMP)
+	@$(PY) -m hw.cli fpga route build/fpga/ulx3s-kernel-placed
 
 clean:
 	rm -rf build .pytest_cache sim_build results.xml

@@ -269,8 +269,8 @@ def register(sub):
                                        "bitstream, report the routed Fmax")
     ro.add_argument("dir", help="the --place-only build's output directory")
     ro.add_argument("--router", default="router2", choices=("router1", "router2"),
-                    help="nextpnr's router (default router2: it converges on the fabric where "
-                         "router1 does not finish)")
+                    help="nextpnr's router (default router2: its log shows, per iteration, how "
+                         "many wires are still overused)")
     ro.set_defaults(func=cmd_route)
 
     pp = fsub.add_parser("paths", help="worst estimated paths of a placed ECP5 netlist, by unit")
