@@ -352,7 +352,8 @@ def _check_router(router):
 
 def route(build_dir, router="router2", log=None):
     """Route the placement that ``build(..., place_only=True)`` left in ``build_dir``, pack the
-    bitstream and return the updated report (also written to ``build_dir/report.json``).
+    bitstream and return the updated report (also written to ``build_dir/report.json``). A
+    routed placement can be routed again (another router).
 
     Place and route of the ``fpga`` preset's fabric takes hours here; in two steps the placement
     (10–20 min) is done once, checked with :func:`fpga.paths.analyze`, and routed with either
@@ -372,9 +373,9 @@ def route(build_dir, router="router2", log=None):
                           f"`rdu fpga build --place-only`")
     report = json.loads(rpath.read_text())
     placed = Path(report.get("outputs", {}).get("placed", ""))
-    if not report.get("place_only") or not placed.name:
-        raise BuildFailed(f"{out}: not a place-only build (report.json has no placed netlist); "
-                          f"build with `rdu fpga build --place-only` first")
+    if not placed.name:            # (a routed placement keeps its name: route it again)
+        raise BuildFailed(f"{out}: not a place-only build (report.json names no placed "
+                          f"netlist); build with `rdu fpga build --place-only` first")
     if not placed.exists():
         raise BuildFailed(f"placed netlist {placed} is missing")
     b = board(report["board"])
@@ -406,12 +407,8 @@ def route(build_dir, router="router2", log=None):
     res, fmax = _parse_pnr_report(pnr_report, b.family)
     report.update(place_only=False, routed_from_placement=True, router=router, resources=res)
     _routed(report, b, tools, out, name, fmax, say)
-    report["times"]["total_s"] = round(report["times"].get("total_s", 0)
-                                       + time.perf_counter() - t_all, 1)
-    report["outputs"]["report"] = str(rpath)
-    rpath.write_text(json.dumps(report, indent=2))
-    (out / "report.txt").write_text(format_report(report) + "\n")
-    return report
+    # total time: the placement's build plus this routing
+    return _write_report(report, out, t_all - report["times"].get("total_s", 0))
 
 
 def _routed(report, b, tools, out, name, fmax, say):

@@ -181,8 +181,10 @@ def test_route_a_saved_placement(tmp_path, capsys):
     ``--no-route --write``, then routed by :func:`fpga.build.route`: nextpnr loads it without
     packing or placing it again (packing twice fails on the carry chains), uses the router
     written into the netlist's settings, and ecppack makes a bitstream; the routed Fmax joins the
-    placement's report."""
+    placement's report. Routing it again with router1 works too."""
     import subprocess
+
+    from fpga.build import route
     assert rdu(["fpga", "timing", "--unit", "dram", "--board", "orangecrab", "--config", "fpga",
                 "-o", str(tmp_path)]) == 0
     capsys.readouterr()
@@ -208,3 +210,6 @@ def test_route_a_saved_placement(tmp_path, capsys):
     assert r["fmax_estimate"]["mhz"] == 100.0          # the placement's figures stay
     assert f"fmax {clk}: {f['achieved_mhz']} MHz" in out
     assert "fmax after placement (nextpnr's estimate): 100.0 MHz" in out
+    assert r["times"]["total_s"] >= 1.0 + r["times"]["route_s"]
+    r1 = route(tmp_path, router="router1")          # the same placement, the other router
+    assert r1["router"] == "router1" and r1["fmax"] and (tmp_path / "probe_dram.bit").exists()
