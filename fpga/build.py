@@ -206,7 +206,8 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
           router=None):
     """Build a bitstream (or only synthesise) for ``board_name``; return the report dict.
 
-    ``router``: nextpnr's router, ``"router1"`` (nextpnr's default) or ``"router2"``.
+    ``router``: nextpnr's router, ``"router1"`` (nextpnr's default) or ``"router2"``; a
+    ``place_only`` build does not route (:func:`route` routes its placement later).
     ``timing_weight``: nextpnr's ``--placer-heap-timingweight`` (default: nextpnr's own, or
     :data:`KERNEL_TIMING_WEIGHT` for the kernel design). ``place_only`` (ECP5): stop after
     placement (nextpnr ``--no-route``), write the placed

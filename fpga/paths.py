@@ -8,10 +8,11 @@ runs a static timing analysis on it:
 
 * **wires** — nextpnr-ecp5's own placement-time delay model: a connection from ``(x0, y0)`` to
   ``(x1, y1)`` costs ``wire_ns · (3 + max(dx − 5, 0) + max(dy − 5, 0) + 2·(min(dx, 5) +
-  min(dy, 5)))``, carry chains and a LUT or flip-flop feeding a LUT or flip-flop in its own tile are free;
+  min(dy, 5)))``, carry chains and a LUT or flip-flop feeding a LUT or flip-flop in its own
+  tile are free;
 * **cells** — fixed delays: ``lut_ns`` per LUT (also from a carry cell's inputs), 0.06 ns per
-  carry bit, 0.3 ns from carry in to a sum output, 0.25 ns for a wide-function mux, 4.5 ns through an unregistered multiplier, clock to
-  Q 0.5 ns, setup 0.1 ns. Block RAM outputs and flip-flops start paths; flip-flop data, enable
+  carry bit, 0.3 ns from carry in to a sum output, 0.25 ns for a wide-function mux, 4.5 ns
+  through an unregistered multiplier, clock to Q 0.5 ns, setup 0.1 ns. Block RAM outputs and flip-flops start paths; flip-flop data, enable
   and reset inputs, block RAM and multiplier inputs end them. Paths from or to pins are left
   out, as in nextpnr's Fmax.
 

@@ -15,8 +15,8 @@ data    32-bit word.
 
 Each ring stop (:class:`ConfigStore`) is one registered hop (valid, payload and ready): a WRITE
 or READ for its unit is consumed (a READ turns into a RESP that continues along the ring),
-everything else passes unchanged, so packets return to the host in order. A WRITE or READ that comes back unchanged names a unit that
-is not on the ring; :mod:`tb.config` reports it.
+everything else passes unchanged, so packets return to the host in order. A WRITE or READ that
+comes back unchanged names a unit that is not on the ring; :mod:`tb.config` reports it.
 
 Unit address map (:class:`AddressMap`)
 --------------------------------------

@@ -444,7 +444,9 @@ class AGCU(wiring.Component):
         m.d.comb += [cout.valid.eq(token), cout.payload.eq(1)]
         with m.If(cout.valid & cout.ready):
             m.d.sync += token.eq(0)
-        drained = ~ag_valid & ~g_valid & ~req.valid & rq.i.ready & Mux(store, wr_pending == 0,
+        # (an idle request register means an empty skid slot too: the slot fills only behind a
+        # stalled output)
+        drained = ~ag_valid & ~g_valid & ~req.valid & Mux(store, wr_pending == 0,
                                                            (rob_count == 0) & ~s1_valid)
         # Counter events are registered and added one cycle later (outside the running test,
         # so the last cycle's events still count): the handshakes they sample come from the

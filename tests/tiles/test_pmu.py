@@ -298,10 +298,10 @@ def test_patterns_tiny(tmp_path):
     assert 0 < by["fifo"]["perf"]["high_water"] <= 6 * lanes
 
 
-def _producer_consumer(preset, tmp_path, pause):
+def _producer_consumer(preset, tmp_path, pause, seed=None):
     f = load(preset)
     p, lanes = f.pmu, f.lanes
-    seed = runner.seed_from_env()
+    seed = runner.seed_from_env(seed)
     b = Builder(p, lanes, seed)
     for n in range(1, p.buffers + 1):
         b.step(pmu_programs.nbuffer(p, lanes, 16 * lanes, n, 6), label=f"N={n}")
@@ -399,13 +399,15 @@ def test_random_every_mode_sim(tmp_path):
 def test_producer_consumer_overlap_sim(tmp_path):
     """N = 1 (sequential) vs N = 2, 3 (overlapped), at full rate and with 30% random pauses."""
     full = _producer_consumer("sim", tmp_path, 0.0)
-    bursty = _producer_consumer("sim", tmp_path, 0.3)
+    # The paused run is a cycle count under random pauses, so its ratio to N = 1 depends on the
+    # pause pattern: seeds 1-12 gave 0.62-0.73, and one random seed 0.754 (N=1 248, N=3 187).
+    # It runs with a fixed seed (RDU_SEED still overrides) so that the bound is reproducible;
+    # the other PMU tests cover random seeds.
+    bursty = _producer_consumer("sim", tmp_path, 0.3, seed=1)
     print("producer/consumer cycles (sim, 6 passes x 16 vectors): full rate", full,
           "30% pauses", bursty)
-    # With 30% random pauses on both streams the overlap hides less of the run: the ratio to
-    # N = 1 depends on the seed (0.67 to 0.754 seen, e.g. {N=1: 248, N=2: 166, N=3: 187}).
-    for cyc, bound in ((full, 0.75), (bursty, 0.8)):
-        assert cyc["N=2"] < bound * cyc["N=1"] and cyc["N=3"] < bound * cyc["N=1"], cyc
+    for cyc in (full, bursty):
+        assert cyc["N=2"] < 0.75 * cyc["N=1"] and cyc["N=3"] < 0.75 * cyc["N=1"], cyc
 
 
 @pytest.mark.verilator
