@@ -203,8 +203,11 @@ KERNEL_TIMING_WEIGHT = 30
 
 def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, baud=None,
           seed=1, log=None, name=None, design=None, place_only=False, timing_weight=None,
-          router=None):
+          router=None, placer=None):
     """Build a bitstream (or only synthesise) for ``board_name``; return the report dict.
+
+    ``placer``: nextpnr's placer, ``"heap"`` (nextpnr's default) or ``"static"`` (its
+    electrostatic placer); ``timing_weight`` applies to the heap placer only.
 
     ``router``: nextpnr's router, ``"router1"`` (nextpnr's default) or ``"router2"``; a
     ``place_only`` build does not route (:func:`route` routes its placement later).
@@ -234,6 +237,11 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
                           f"{b.name} is an {b.family}")
     synth_only = synth_only and not place_only
     _check_router(router)
+    if placer is not None and placer not in PLACERS:
+        raise BuildFailed(f"placer {placer!r}: nextpnr's placers are {', '.join(PLACERS)}")
+    if placer == "static" and timing_weight is not None:
+        raise BuildFailed("timing weight: --placer-heap-timingweight is the heap placer's; "
+                          "the static placer has none (drop the timing weight or use heap)")
     tools = {"yosys": find_tool("yosys")}
     if not synth_only:
         tools["pnr"] = find_tool(f"nextpnr-{b.family}")
@@ -302,9 +310,12 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
                    f"{name}.pcf", "--asc", f"{name}.asc"]
         cmd += ["--report", pnr_report.name, "--timing-allow-fail", "--seed", str(seed),
                 "--log", f"{name}.tim", "--quiet"]
-        if timing_weight is None and design == "kernel":
+        if placer:
+            cmd += ["--placer", placer]
+            report["placer"] = placer
+        if timing_weight is None and design == "kernel" and placer in (None, "heap"):
             timing_weight = KERNEL_TIMING_WEIGHT
-        if timing_weight is not None:
+        if timing_weight is not None and placer in (None, "heap"):
             cmd += ["--placer-heap-timingweight", str(int(timing_weight))]
             report["placer_timing_weight"] = int(timing_weight)
         if router and not place_only:
@@ -344,6 +355,7 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
 
 
 ROUTERS = ("router1", "router2")
+PLACERS = ("heap", "static")
 
 
 def _check_router(router):

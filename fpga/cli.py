@@ -47,7 +47,8 @@ def cmd_build(args):
         r = build(args.board, config=args.config, out=args.output, synth_only=args.synth_only,
                   freq_mhz=args.freq, baud=args.baud, seed=args.seed, design=args.design,
                   place_only=args.place_only, timing_weight=args.timing_weight,
-                  router=args.router, log=lambda s: print(s, file=sys.stderr))
+                  router=args.router, placer=args.placer,
+                  log=lambda s: print(s, file=sys.stderr))
     except (ToolMissing, DoesNotFit, BuildFailed) as e:
         raise _user_error(f"fpga build: {e}") from None
     except ValueError as e:           # PLL / bridge parameter errors
@@ -221,6 +222,9 @@ def register(sub):
                         "nextpnr's, 30 for --design kernel)")
     b.add_argument("--router", default=None, choices=("router1", "router2"),
                    help="nextpnr's router (default: nextpnr's, router1)")
+    b.add_argument("--placer", default=None, choices=("heap", "static"),
+                   help="nextpnr's placer (default: nextpnr's, heap; static: its "
+                        "electrostatic placer, no timing weight)")
     b.add_argument("--design", default=None, choices=("smoke", "kernel", "fabric",
                                                        "fabric-test"),
                    help="what sits behind the bridge (default: the board's; rdu fpga boards): "

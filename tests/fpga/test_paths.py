@@ -154,6 +154,17 @@ def test_place_only_build_runs_nextpnr_without_routing(tmp_path, monkeypatch):
             (tmp_path / out / "report.txt").read_text()
 
 
+def test_placer_errors():
+    """An unknown placer, or a timing weight for the static placer (it has none): one message
+    each, before any tool runs."""
+    from fpga.build import build
+    with pytest.raises(BuildFailed, match="placer 'sa2': nextpnr's placers are heap, static"):
+        build("ulx3s", placer="sa2")
+    with pytest.raises(BuildFailed, match="timing weight: --placer-heap-timingweight is the "
+                                          "heap placer's; the static placer has none"):
+        build("ulx3s", placer="static", timing_weight=30)
+
+
 def test_route_errors(tmp_path, capsys):
     """``rdu fpga route`` on a directory that is not a place-only build, a missing placed
     netlist, an unknown router: one message each, naming what is wrong."""
