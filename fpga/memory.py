@@ -9,8 +9,9 @@ adapters connect the same way.
 SB_RAM40_4K block RAM). A read is granted only when that port's response register is free (or
 being emptied), so a response is never dropped whatever the backpressure on ``rsp``.
 
-Latency: a read's data appears on ``rsp`` 2 cycles after its request is accepted. Throughput: one
-access per cycle in total; one read every 2 cycles per port, writes every cycle.
+Latency: a read's data is in its port's response register 4 cycles after the request is
+accepted. Throughput: one access per cycle in total; one read every 3 cycles per port, writes
+every cycle.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from fpga.bridge import MEM_REQ
+from hw.stream import SkidBuffer
 
 __all__ = ["OnChipMemory", "DRAMPortAdapter"]
 
@@ -30,10 +32,12 @@ class OnChipMemory(wiring.Component):
     ``rsp[i]``). Addresses are taken modulo the next power of two of ``depth``; the bridge checks
     ranges before it issues requests. ``init``: initial contents (a list of ints).
 
-    One request per cycle over all ports, granted round robin; the granted request is registered
-    before it reaches the RAM. A read's word is in the port's response register 3 cycles after its
-    grant, and a port has one read in flight at a time (reads: one word every 3 cycles per port;
-    writes: one per cycle). Requests take effect in grant order."""
+    Every port's requests enter through a :class:`hw.stream.SkidBuffer` (+1 cycle), one request
+    per cycle over all ports is granted round robin among the skid buffers' outputs, and the
+    granted request is registered before it reaches the RAM. A read's word is in the port's
+    response register 3 cycles after its grant, and a port has one read in flight at a time
+    (reads: one word every 3 cycles per port; writes: one per cycle). Requests take effect in
+    grant order."""
 
     def __init__(self, depth, ports=1, init=()):
         if depth < 2:
@@ -70,8 +74,16 @@ class OnChipMemory(wiring.Component):
         q_we = Signal()
         m.d.comb += [rp.addr.eq(q_addr), wp.addr.eq(q_addr), wp.data.eq(q_data),
                      wp.en.eq(q_we)]
+        # The ports sit wherever their users are on the chip (the bridge, AGCU adapters across
+        # the fabric): a skid buffer per port makes the port -> memory wire a register-to-register
+        # path of its own, and the arbitration below sees only the skid buffers' registers.
+        reqs = []
         for i in range(n):
-            req, rsp = self.req[i], self.rsp[i]
+            m.submodules[f"req_skid{i}"] = skid = SkidBuffer(MEM_REQ)
+            wiring.connect(m, wiring.flipped(self.req[i]), skid.i)
+            reqs.append(skid.o)
+        for i in range(n):
+            req, rsp = reqs[i], self.rsp[i]
             m.d.comb += elig[i].eq(req.valid & (req.payload.we |
                                                 ((~rsp.valid | rsp.ready) & ~issued[i] &
                                                  ~inflight[i])))
@@ -88,7 +100,7 @@ class OnChipMemory(wiring.Component):
 
         m.d.sync += [issued.eq(0), inflight.eq(issued), q_we.eq(0)]
         for i in range(n):
-            req, rsp = self.req[i], self.rsp[i]
+            req, rsp = reqs[i], self.rsp[i]
             m.d.comb += req.ready.eq(grant[i])
             with m.If(grant[i]):
                 m.d.sync += [last.eq(i), q_addr.eq(req.payload.addr[:abits]),
