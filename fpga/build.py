@@ -236,9 +236,8 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
         raise BuildFailed(f"--place-only: the placed-path analysis reads ECP5 netlists; the "
                           f"{b.name} is an {b.family}")
     synth_only = synth_only and not place_only
-    _check_router(router)
-    if placer is not None and placer not in PLACERS:
-        raise BuildFailed(f"placer {placer!r}: nextpnr's placers are {', '.join(PLACERS)}")
+    _check_choice("router", router, ROUTERS)
+    _check_choice("placer", placer, PLACERS)
     if placer == "static" and timing_weight is not None:
         raise BuildFailed("timing weight: --placer-heap-timingweight is the heap placer's; "
                           "the static placer has none (drop the timing weight or use heap)")
@@ -313,9 +312,9 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
         if placer:
             cmd += ["--placer", placer]
             report["placer"] = placer
-        if timing_weight is None and design == "kernel" and placer in (None, "heap"):
+        if timing_weight is None and design == "kernel" and placer != "static":
             timing_weight = KERNEL_TIMING_WEIGHT
-        if timing_weight is not None and placer in (None, "heap"):
+        if timing_weight is not None:
             cmd += ["--placer-heap-timingweight", str(int(timing_weight))]
             report["placer_timing_weight"] = int(timing_weight)
         if router and not place_only:
@@ -358,9 +357,10 @@ ROUTERS = ("router1", "router2")
 PLACERS = ("heap", "static")
 
 
-def _check_router(router):
-    if router is not None and router not in ROUTERS:
-        raise BuildFailed(f"router {router!r}: nextpnr's routers are {', '.join(ROUTERS)}")
+def _check_choice(kind, value, allowed):
+    """``value`` (``None``: nextpnr's default) is one of nextpnr's ``allowed`` ``kind``s."""
+    if value is not None and value not in allowed:
+        raise BuildFailed(f"{kind} {value!r}: nextpnr's {kind}s are {', '.join(allowed)}")
 
 
 def route(build_dir, router="router2", log=None):
@@ -378,7 +378,7 @@ def route(build_dir, router="router2", log=None):
     """
     from fpga.boards import board
     say = log or (lambda *a: None)
-    _check_router(router)
+    _check_choice("router", router, ROUTERS)
     out = Path(build_dir).resolve()
     rpath = out / "report.json"
     if not rpath.exists():

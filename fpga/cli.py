@@ -199,6 +199,7 @@ def cmd_boards(args):
 
 
 def register(sub):
+    from fpga.build import PLACERS, ROUTERS
     p = sub.add_parser("fpga", help="FPGA prototyping: bitstreams for open boards, runs on boards")
     fsub = p.add_subparsers(dest="fpga_command", metavar="SUBCOMMAND")
     p.set_defaults(func=lambda a: (p.print_help(), 0)[1])
@@ -220,9 +221,9 @@ def register(sub):
     b.add_argument("--timing-weight", type=int, default=None,
                    help="nextpnr's placer timing weight (--placer-heap-timingweight; default: "
                         "nextpnr's, 30 for --design kernel)")
-    b.add_argument("--router", default=None, choices=("router1", "router2"),
+    b.add_argument("--router", default=None, choices=ROUTERS,
                    help="nextpnr's router (default: nextpnr's, router1)")
-    b.add_argument("--placer", default=None, choices=("heap", "static"),
+    b.add_argument("--placer", default=None, choices=PLACERS,
                    help="nextpnr's placer (default: nextpnr's, heap; static: its "
                         "electrostatic placer, no timing weight)")
     b.add_argument("--design", default=None, choices=("smoke", "kernel", "fabric",
@@ -272,7 +273,7 @@ def register(sub):
     ro = fsub.add_parser("route", help="route the placement of a --place-only build, pack the "
                                        "bitstream, report the routed Fmax")
     ro.add_argument("dir", help="the --place-only build's output directory")
-    ro.add_argument("--router", default="router2", choices=("router1", "router2"),
+    ro.add_argument("--router", default="router2", choices=ROUTERS,
                     help="nextpnr's router (default router2: its log shows, per iteration, how "
                          "many wires are still overused)")
     ro.set_defaults(func=cmd_route)

@@ -81,9 +81,8 @@ class OnChipMemory(wiring.Component):
         for i in range(n):
             m.submodules[f"req_skid{i}"] = skid = SkidBuffer(MEM_REQ)
             wiring.connect(m, wiring.flipped(self.req[i]), skid.i)
-            reqs.append(skid.o)
-        for i in range(n):
-            req, rsp = reqs[i], self.rsp[i]
+            reqs.append(req := skid.o)
+            rsp = self.rsp[i]
             m.d.comb += elig[i].eq(req.valid & (req.payload.we |
                                                 ((~rsp.valid | rsp.ready) & ~issued[i] &
                                                  ~inflight[i])))

@@ -139,11 +139,15 @@ def test_place_only_build_runs_nextpnr_without_routing(tmp_path, monkeypatch):
         (cwd / cmd[cmd.index("--write") + 1]).write_text(json.dumps(_netlist()))
         return 0.2, 0, ""
     monkeypatch.setattr(fb, "_run", run)
-    for weight, out in ((None, "a"), (7, "b")):
-        r = build("orangecrab", place_only=True, timing_weight=weight, out=tmp_path / out)
+    for weight, placer, out in ((None, None, "a"), (7, None, "b"), (None, "static", "c")):
+        r = build("orangecrab", place_only=True, timing_weight=weight, placer=placer,
+                  out=tmp_path / out)
         cmd = cmds[-1]
         assert "--no-route" in cmd and "--textcfg" not in cmd
         assert ("--placer-heap-timingweight" in cmd) == (weight is not None)
+        assert ("--placer" in cmd) == (placer is not None) and r.get("placer") == placer
+        if placer:
+            assert cmd[cmd.index("--placer") + 1] == placer
         if weight:
             assert cmd[cmd.index("--placer-heap-timingweight") + 1] == "7"
         assert r["fmax_estimate"] == {"mhz": 45.25, "target_mhz": 48.0}
