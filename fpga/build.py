@@ -356,6 +356,13 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
 ROUTERS = ("router1", "router2")
 PLACERS = ("heap", "static")
 
+#: router2's per-iteration increase of its present-congestion weight (``route``). nextpnr's
+#: default, 2.0, brought the `fpga` preset's static placement to 4 332 overused wires by
+#: iteration 19 and then diverged (the weight, 0.5 + 2.0 per iteration, makes every shared wire so
+#: dear that rerouted nets detour into new conflicts); at 0.5 it fell more slowly but further
+#: (2 557 at iteration 45; docs/fpga.md).
+ROUTER2_CONGESTION_GROWTH = 0.5
+
 
 def _check_choice(kind, value, allowed):
     """``value`` (``None``: nextpnr's default) is one of nextpnr's ``allowed`` ``kind``s."""
@@ -363,7 +370,7 @@ def _check_choice(kind, value, allowed):
         raise BuildFailed(f"{kind} {value!r}: nextpnr's {kind}s are {', '.join(allowed)}")
 
 
-def route(build_dir, router="router2", log=None):
+def route(build_dir, router="router2", congestion_growth=None, log=None):
     """Route the placement that ``build(..., place_only=True)`` left in ``build_dir``, pack the
     bitstream and return the updated report (also written to ``build_dir/report.json``). A
     routed placement can be routed again (another router).
@@ -375,10 +382,23 @@ def route(build_dir, router="router2", log=None):
     nets"), and the router named in the netlist's own settings overrides ``--router``, so it is
     rewritten there (into ``<name>.toroute.json``). The report keeps the placement's figures
     (``fmax_estimate``, ``placed_paths``) beside the routed ``fmax``.
+
+    ``congestion_growth`` (router2 only; default :data:`ROUTER2_CONGESTION_GROWTH`): how much
+    router2 raises the weight of present congestion after each iteration (nextpnr's
+    ``router2/currCongWeightMult`` setting, which has no command-line flag and is written into
+    the netlist's settings).
     """
     from fpga.boards import board
     say = log or (lambda *a: None)
     _check_choice("router", router, ROUTERS)
+    if router != "router2" and congestion_growth is not None:
+        raise BuildFailed(f"congestion growth: a router2 setting; {router} has none (drop it or "
+                          f"use router2)")
+    if router == "router2":
+        growth = ROUTER2_CONGESTION_GROWTH if congestion_growth is None else congestion_growth
+        if not (isinstance(growth, (int, float)) and 0 <= growth <= 100):
+            raise BuildFailed(f"congestion growth {growth!r}: must be a number in 0..100 "
+                              f"(nextpnr's default 2.0; {ROUTER2_CONGESTION_GROWTH} here)")
     out = Path(build_dir).resolve()
     rpath = out / "report.json"
     if not rpath.exists():
@@ -399,6 +419,8 @@ def route(build_dir, router="router2", log=None):
     for mod in net.get("modules", {}).values():
         if "settings" in mod:
             mod["settings"]["router"] = router
+            if router == "router2":
+                mod["settings"]["router2/currCongWeightMult"] = f"{float(growth):f}"
     (out / f"{name}.toroute.json").write_text(json.dumps(net))
     del net
     platform = b.make_platform()
@@ -409,7 +431,8 @@ def route(build_dir, router="router2", log=None):
            "--no-pack", "--no-place", "--router", router, "--textcfg", f"{name}.config",
            "--report", pnr_report.name, "--timing-allow-fail", "--log", f"{name}.route.tim",
            "--quiet"]
-    say(f"{b.name}: nextpnr-ecp5 (route the saved placement, {router}) ...")
+    say(f"{b.name}: nextpnr-ecp5 (route the saved placement, {router}"
+        + (f", congestion growth {growth:g}" if router == "router2" else "") + ") ...")
     wall, rc, text = _run(cmd, out, out / f"{name}.route.log", "nextpnr")
     report["times"]["route_s"] = round(wall, 1)
     if rc:
@@ -419,6 +442,10 @@ def route(build_dir, router="router2", log=None):
                           "\n".join(full.splitlines()[-20:]))
     res, fmax = _parse_pnr_report(pnr_report, b.family)
     report.update(place_only=False, routed_from_placement=True, router=router, resources=res)
+    if router == "router2":
+        report["router2_congestion_growth"] = float(growth)
+    else:
+        report.pop("router2_congestion_growth", None)
     _routed(report, b, tools, out, name, fmax, say)
     # total time: the placement's build plus this routing
     return _write_report(report, out, t_all - report["times"].get("total_s", 0))

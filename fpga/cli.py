@@ -6,7 +6,7 @@
 * ``rdu fpga timing --unit pcu|pmu|switch|agcu|dram|memory|bridge [--config FILE] [--board B]
   [--freq MHZ] [-o DIR] [--json]`` — one fabric unit alone, placed and routed: its Fmax and critical paths
   (:mod:`fpga.timing`).
-* ``rdu fpga route DIR [--router router1|router2]`` — route the placement a ``--place-only``
+* ``rdu fpga route DIR [--router router1|router2] [--congestion-growth F]`` — route the placement a ``--place-only``
   build left in ``DIR``, pack the bitstream and add the routed Fmax to its report.
 * ``rdu fpga paths PLACED.json [--period NS] [--top N] [--json]`` — the worst estimated paths
   of a placed netlist, grouped by the units they start and end in (:mod:`fpga.paths`).
@@ -63,7 +63,8 @@ def cmd_build(args):
 def cmd_route(args):
     from fpga.build import BuildFailed, ToolMissing, format_report, route
     try:
-        r = route(args.dir, router=args.router, log=lambda s: print(s, file=sys.stderr))
+        r = route(args.dir, router=args.router, congestion_growth=args.congestion_growth,
+                  log=lambda s: print(s, file=sys.stderr))
     except (ToolMissing, BuildFailed) as e:
         raise _user_error(f"fpga route: {e}") from None
     print(format_report(r))
@@ -199,7 +200,7 @@ def cmd_boards(args):
 
 
 def register(sub):
-    from fpga.build import PLACERS, ROUTERS
+    from fpga.build import PLACERS, ROUTER2_CONGESTION_GROWTH, ROUTERS
     p = sub.add_parser("fpga", help="FPGA prototyping: bitstreams for open boards, runs on boards")
     fsub = p.add_subparsers(dest="fpga_command", metavar="SUBCOMMAND")
     p.set_defaults(func=lambda a: (p.print_help(), 0)[1])
@@ -276,6 +277,11 @@ def register(sub):
     ro.add_argument("--router", default="router2", choices=ROUTERS,
                     help="nextpnr's router (default router2: its log shows, per iteration, how "
                          "many wires are still overused)")
+    ro.add_argument("--congestion-growth", type=float, default=None,
+                    help="router2: how much the weight of present congestion rises per "
+                         "iteration (nextpnr's router2/currCongWeightMult; default "
+                         f"{ROUTER2_CONGESTION_GROWTH}, nextpnr's own 2.0 diverges on the fpga "
+                         "preset)")
     ro.set_defaults(func=cmd_route)
 
     pp = fsub.add_parser("paths", help="worst estimated paths of a placed ECP5 netlist, by unit")

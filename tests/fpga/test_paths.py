@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from fpga.build import BuildFailed, build, find_tool
+from fpga.build import ROUTER2_CONGESTION_GROWTH, BuildFailed, build, find_tool
 from fpga.paths import CLK_TO_Q_NS, SETUP_NS, analyze, format_paths, unit_of_net
 from hw.cli import main as rdu
 
@@ -171,7 +171,8 @@ def test_placer_errors():
 
 def test_route_errors(tmp_path, capsys):
     """``rdu fpga route`` on a directory that is not a place-only build, a missing placed
-    netlist, an unknown router: one message each, naming what is wrong."""
+    netlist, an unknown router, a congestion growth out of range or given to router1: one
+    message each, naming what is wrong."""
     from fpga.build import route
     with pytest.raises(BuildFailed, match="no report.json; route a directory written by "
                                           "`rdu fpga build --place-only`"):
@@ -189,6 +190,11 @@ def test_route_errors(tmp_path, capsys):
     with pytest.raises(BuildFailed, match="router 'router3': nextpnr's routers are router1, "
                                           "router2"):
         route(tmp_path, router="router3")
+    with pytest.raises(BuildFailed, match="congestion growth: a router2 setting; router1 has "
+                                          "none"):
+        route(tmp_path, router="router1", congestion_growth=1.0)
+    assert rdu(["fpga", "route", str(tmp_path), "--congestion-growth", "-1"]) == 2
+    assert "congestion growth -1.0: must be a number in 0..100" in capsys.readouterr().err
 
 
 def test_route_a_saved_placement(tmp_path, capsys):
@@ -216,8 +222,11 @@ def test_route_a_saved_placement(tmp_path, capsys):
     out = capsys.readouterr().out
     r = json.loads((tmp_path / "report.json").read_text())
     assert r["routed_from_placement"] and not r["place_only"] and r["router"] == "router2"
-    toroute = json.loads((tmp_path / "probe_dram.toroute.json").read_text())
-    assert toroute["modules"]["top"]["settings"]["router"] == "router2"
+    assert r["router2_congestion_growth"] == ROUTER2_CONGESTION_GROWTH
+    settings = json.loads((tmp_path / "probe_dram.toroute.json").read_text())["modules"]["top"][
+        "settings"]
+    assert settings["router"] == "router2"
+    assert float(settings["router2/currCongWeightMult"]) == ROUTER2_CONGESTION_GROWTH
     assert "Running router2" in (tmp_path / "probe_dram.route.tim").read_text()
     (clk, f), = r["fmax"].items()
     assert f["achieved_mhz"] > 50 and r["timing_met"]
@@ -228,3 +237,4 @@ def test_route_a_saved_placement(tmp_path, capsys):
     assert r["times"]["total_s"] >= 1.0 + r["times"]["route_s"]
     r1 = route(tmp_path, router="router1")          # the same placement, the other router
     assert r1["router"] == "router1" and r1["fmax"] and (tmp_path / "probe_dram.bit").exists()
+    assert "router2_congestion_growth" not in r1
