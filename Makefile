@@ -54,9 +54,10 @@ fpga-units: $(STAMP)
 	@$(PY) -m scripts.bench_fpga --units
 
 fpga-paths: $(STAMP)
-	@$(PY) -m hw.cli fpga build --board ulx3s --design kernel --place-only -o build/fpga/ulx3s-kernel-placed
+	@$(PY) -m hw.cli fpga build --board ulx3s --design kernel --place-only --placer static -o build/fpga/ulx3s-kernel-placed
 
-# routes the placement `make fpga-paths` left (nextpnr router2; does not converge yet, docs/fpga.md)
+# routes the placement `make fpga-paths` left (nextpnr router2, congestion growth 0.5; does not
+# converge yet, docs/fpga.md)
 fpga-route: $(STAMP)
 	@$(PY) -m hw.cli fpga route build/fpga/ulx3s-kernel-placed
 

@@ -359,8 +359,9 @@ PLACERS = ("heap", "static")
 #: router2's per-iteration increase of its present-congestion weight (``route``). nextpnr's
 #: default, 2.0, brought the `fpga` preset's static placement to 4 332 overused wires by
 #: iteration 19 and then diverged (the weight, 0.5 + 2.0 per iteration, makes every shared wire so
-#: dear that rerouted nets detour into new conflicts); at 0.5 it fell more slowly but further
-#: (2 557 at iteration 45; docs/fpga.md).
+#: dear that rerouted nets detour into new conflicts); 0.5 fell more slowly but further (2 557 at
+#: iteration 45 on that placement, 1 007 at 77 on seed 2's), 0.25 further still at twice the
+#: iterations (748 at 108); none converged (docs/fpga.md).
 ROUTER2_CONGESTION_GROWTH = 0.5
 
 
