@@ -392,14 +392,16 @@ def route(build_dir, router="router2", congestion_growth=None, log=None):
     from fpga.boards import board
     say = log or (lambda *a: None)
     _check_choice("router", router, ROUTERS)
-    if router != "router2" and congestion_growth is not None:
+    growth = congestion_growth                 # None: router1, which has no such setting
+    if router != "router2" and growth is not None:
         raise BuildFailed(f"congestion growth: a router2 setting; {router} has none (drop it or "
                           f"use router2)")
     if router == "router2":
-        growth = ROUTER2_CONGESTION_GROWTH if congestion_growth is None else congestion_growth
+        growth = ROUTER2_CONGESTION_GROWTH if growth is None else growth
         if not (isinstance(growth, (int, float)) and 0 <= growth <= 100):
             raise BuildFailed(f"congestion growth {growth!r}: must be a number in 0..100 "
                               f"(nextpnr's default 2.0; {ROUTER2_CONGESTION_GROWTH} here)")
+        growth = float(growth)
     out = Path(build_dir).resolve()
     rpath = out / "report.json"
     if not rpath.exists():
@@ -420,8 +422,8 @@ def route(build_dir, router="router2", congestion_growth=None, log=None):
     for mod in net.get("modules", {}).values():
         if "settings" in mod:
             mod["settings"]["router"] = router
-            if router == "router2":
-                mod["settings"]["router2/currCongWeightMult"] = f"{float(growth):f}"
+            if growth is not None:
+                mod["settings"]["router2/currCongWeightMult"] = f"{growth:f}"
     (out / f"{name}.toroute.json").write_text(json.dumps(net))
     del net
     platform = b.make_platform()
@@ -433,7 +435,7 @@ def route(build_dir, router="router2", congestion_growth=None, log=None):
            "--report", pnr_report.name, "--timing-allow-fail", "--log", f"{name}.route.tim",
            "--quiet"]
     say(f"{b.name}: nextpnr-ecp5 (route the saved placement, {router}"
-        + (f", congestion growth {growth:g}" if router == "router2" else "") + ") ...")
+        + (f", congestion growth {growth:g}" if growth is not None else "") + ") ...")
     wall, rc, text = _run(cmd, out, out / f"{name}.route.log", "nextpnr")
     report["times"]["route_s"] = round(wall, 1)
     if rc:
@@ -443,10 +445,9 @@ def route(build_dir, router="router2", congestion_growth=None, log=None):
                           "\n".join(full.splitlines()[-20:]))
     res, fmax = _parse_pnr_report(pnr_report, b.family)
     report.update(place_only=False, routed_from_placement=True, router=router, resources=res)
-    if router == "router2":
-        report["router2_congestion_growth"] = float(growth)
-    else:
-        report.pop("router2_congestion_growth", None)
+    report.pop("router2_congestion_growth", None)     # (from an earlier routing of the placement)
+    if growth is not None:
+        report["router2_congestion_growth"] = growth
     _routed(report, b, tools, out, name, fmax, say)
     # total time: the placement's build plus this routing
     return _write_report(report, out, t_all - report["times"].get("total_s", 0))

@@ -6,8 +6,9 @@
 * ``rdu fpga timing --unit pcu|pmu|switch|agcu|dram|memory|bridge [--config FILE] [--board B]
   [--freq MHZ] [-o DIR] [--json]`` — one fabric unit alone, placed and routed: its Fmax and critical paths
   (:mod:`fpga.timing`).
-* ``rdu fpga route DIR [--router router1|router2] [--congestion-growth F]`` — route the placement a ``--place-only``
-  build left in ``DIR``, pack the bitstream and add the routed Fmax to its report.
+* ``rdu fpga route DIR [--router router1|router2] [--congestion-growth F]`` — route the
+  placement a ``--place-only`` build left in ``DIR``, pack the bitstream and add the routed Fmax
+  to its report.
 * ``rdu fpga paths PLACED.json [--period NS] [--top N] [--json]`` — the worst estimated paths
   of a placed netlist, grouped by the units they start and end in (:mod:`fpga.paths`).
 * ``rdu fpga boards`` — the supported boards and their defaults.
