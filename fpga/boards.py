@@ -42,8 +42,9 @@ from amaranth.lib.cdc import ResetSynchronizer
 
 from fpga.bridge import BridgeParams
 from fpga.top import SystemTop
+from hw.fabric import global_net
 
-__all__ = ["Board", "BOARDS", "BoardTop", "board", "ecp5_pll", "ice40_pll",
+__all__ = ["Board", "BOARDS", "BoardTop", "board", "ecp5_global_buffer", "ecp5_pll", "ice40_pll",
            "design_under_control", "PllError", "DESIGNS"]
 
 
@@ -72,7 +73,12 @@ class Board:
     def make_platform(self):
         import importlib
         mod, cls = self.platform.split(":")
-        return getattr(importlib.import_module(mod), cls)()
+        platform = getattr(importlib.import_module(mod), cls)()
+        if self.family == "ecp5":
+            # high-fanout resets onto the clock network (hw.fabric.global_net); nextpnr-ice40
+            # promotes resets and enables to its global nets by itself
+            platform.global_buffer = ecp5_global_buffer
+        return platform
 
 
 BOARDS = {
@@ -104,6 +110,15 @@ def board(name):
 # ------------------------------------------------------------------------------------------
 # PLLs
 # ------------------------------------------------------------------------------------------
+
+def ecp5_global_buffer(m, sig, name):
+    """``sig`` through an ECP5 ``DCCA`` (a clock-network buffer, enable tied high): the loads
+    are reached over the global network instead of a tree of general wires over the whole
+    die."""
+    out = Signal(name=f"{name}_g")
+    m.submodules[f"{name}_dcca"] = Instance("DCCA", i_CLKI=sig, i_CE=1, o_CLKO=out)
+    return out
+
 
 def ecp5_pll(f_in, f_out):
     """EHXPLLL dividers for ``f_out`` MHz from ``f_in`` MHz (feedback from CLKOP): returns
@@ -248,7 +263,12 @@ class BoardTop(Elaboratable):
                 io_PACKAGEPIN=clk.io, i_RESETB=1, i_BYPASS=0, o_PLLOUTGLOBAL=cd.clk,
                 o_LOCK=locked)
         platform.add_clock_constraint(cd.clk, self.freq_mhz * 1e6)
-        m.submodules.rst_sync = ResetSynchronizer(~locked, domain="sync")
+        # the synchronised reset reaches every register of the board top: it is made in a local
+        # domain on the same clock and reaches `sync` through the platform's global buffer
+        m.domains.por = por = ClockDomain("por", local=True)
+        m.d.comb += por.clk.eq(cd.clk)
+        m.submodules.rst_sync = ResetSynchronizer(~locked, domain="por")
+        m.d.comb += cd.rst.eq(global_net(m, platform, por.rst, "sync_rst"))
 
     def elaborate(self, platform):
         m = Module()

@@ -49,7 +49,7 @@ TOOLS = {
 _CELLS = {
     "ecp5": {"LUT": ("LUT4",), "FF": ("TRELLIS_FF",), "BRAM": ("DP16KD", "PDPW16KD"),
              "DSP": ("MULT18X18D", "ALU54B"), "CARRY": ("CCU2C",),
-             "DISTRAM": ("TRELLIS_DPR16X4",)},
+             "DISTRAM": ("TRELLIS_DPR16X4",), "GLOBAL": ("DCCA",)},
     "ice40": {"LUT": ("SB_LUT4",), "FF": ("SB_DFF", "SB_DFFE", "SB_DFFSR", "SB_DFFR", "SB_DFFS",
                                          "SB_DFFESR", "SB_DFFER", "SB_DFFES", "SB_DFFSS",
                                          "SB_DFFESS", "SB_DFFN", "SB_DFFNE"),
@@ -60,7 +60,7 @@ _CELLS = {
 #: nextpnr report utilization names → report resources
 _PNR = {
     "ecp5": {"LUT": "TRELLIS_COMB", "FF": "TRELLIS_FF", "BRAM": "DP16KD", "DSP": "MULT18X18D",
-             "IO": "TRELLIS_IO", "PLL": "EHXPLLL"},
+             "IO": "TRELLIS_IO", "PLL": "EHXPLLL", "GLOBAL": "DCCA"},
     "ice40": {"LUT": "ICESTORM_LC", "BRAM": "ICESTORM_RAM", "DSP": "ICESTORM_DSP",
               "IO": "SB_IO", "PLL": "ICESTORM_PLL", "SPRAM": "ICESTORM_SPRAM"},
 }
@@ -540,7 +540,7 @@ def format_report(r):
              f"clock {r['clock_mhz']} MHz, UART {r['baud']} baud, memory {r['mem_words']} words"]
     lines.append(f"{'resource':<10} {'synth':>8} {'placed':>8} {'available':>10} {'use':>6}")
     res = r.get("resources", {})
-    for k in ("LUT", "FF", "CARRY", "BRAM", "DSP", "IO", "PLL"):
+    for k in ("LUT", "FF", "CARRY", "BRAM", "DSP", "IO", "PLL", "GLOBAL"):
         s = r.get("synth", {}).get(k)
         p = res.get(k, {})
         if s is None and not p:

@@ -27,6 +27,10 @@ Structure (see :mod:`interconnect.floorplan` for positions, attachment and ids):
   reset). Nothing inside depends combinationally on a top-level input: short paths on FPGAs, and
   under Verilator the design is not re-evaluated when the testbench drives an input (about 1.5x
   faster simulation).
+* **Global reset net**: the registered reset reaches nearly every register of the fabric (22k on
+  the `fpga` preset). When the platform offers a global buffer (``platform.global_buffer(m, sig,
+  name)``, see :func:`global_net`; the ECP5 boards' ``DCCA``), the fabric's clock-domain reset is
+  driven through it, onto the clock network, instead of through the general routing.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from hw.stream import SkidBuffer
 from interconnect.floorplan import FABRIC_ID, NET_SHORT, FabricMap
 from interconnect.mesh import Mesh
 
-__all__ = ["Fabric", "fabric_layout", "default_factory", "test_factory", "generate",
+__all__ = ["Fabric", "fabric_layout", "global_net", "default_factory", "test_factory", "generate",
            "FABRIC_COUNTERS"]
 
 FABRIC_COUNTERS = ("run_cycles", "cycles")
@@ -86,6 +90,19 @@ def _count(component, group):
         return 0
     dims = mem[group].dimensions
     return dims[0] if dims else 1
+
+
+
+def global_net(m, platform, sig, name):
+    """``sig`` through the platform's global buffer, if it has one, else ``sig`` itself.
+
+    A platform offers one as a ``global_buffer(m, sig, name) -> Signal`` attribute (the ECP5
+    boards of :mod:`fpga.boards` set it: a ``DCCA`` onto the clock network). nextpnr-ecp5 puts
+    only clocks on global nets by itself, so a reset with tens of thousands of loads would
+    otherwise take general routing on every slice of the die. In simulation (``platform`` is
+    ``None``) nothing changes: zero latency, no extra logic."""
+    buf = getattr(platform, "global_buffer", None)
+    return sig if buf is None else buf(m, sig, name)
 
 
 class Fabric(wiring.Component):
@@ -157,7 +174,8 @@ class Fabric(wiring.Component):
         m.domains.fabric = cd = ClockDomain("fabric", local=True)
         in_reset = Signal(init=1)
         m.d.sync += in_reset.eq(ResetSignal("sync", allow_reset_less=True))
-        m.d.comb += [cd.clk.eq(ClockSignal("sync")), cd.rst.eq(in_reset)]
+        m.d.comb += [cd.clk.eq(ClockSignal("sync")),
+                     cd.rst.eq(global_net(m, platform, in_reset, "fabric_rst"))]
         fab = DomainRenamer("fabric")
 
         def enter(name, top):

@@ -166,3 +166,26 @@ def test_real_agcu_slots_join_the_ring_and_expose_their_extra_ports():
     assert [w & 0xFFFF for w in ids] == fm.ring
     assert [w >> 16 for w in ids] == [UnitKind.FABRIC] + [UnitKind.SMOKE] * 3 + [UnitKind.SWITCH] * 4
     assert AddressMap.IDENT == 0x600
+
+
+def test_fabric_reset_goes_through_the_platform_global_buffer():
+    """A platform with a global buffer (the ECP5 boards: a DCCA, fpga.boards) gets the fabric's
+    clock-domain reset through it, once; without one (simulation) nothing is inserted."""
+    from amaranth.back import rtlil
+
+    from fpga.boards import ecp5_global_buffer
+
+    class Plat:
+        def __init__(self):
+            self.names = []
+
+        def global_buffer(self, m, sig, name):
+            self.names.append(name)
+            return ecp5_global_buffer(m, sig, name)
+
+    p = FabricParams.from_dict({"name": "g", "rows": 1, "cols": 1, "lanes": 2})
+    plat = Plat()
+    text = rtlil.convert(Fabric(p, factory=test_factory), platform=plat)
+    assert plat.names == ["fabric_rst"]
+    assert text.count("cell \\DCCA ") == 1 and "fabric_rst_g" in text
+    assert "DCCA" not in rtlil.convert(Fabric(p, factory=test_factory))
