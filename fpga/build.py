@@ -195,15 +195,61 @@ def _parse_pnr_fit_error(text):
     return [f"{name} {used} used / {avail} available" for used, name, avail in m]
 
 
+#: flip-flop pins a global reset may keep (the clock network reaches them through the slices'
+#: own clock / reset / enable muxes)
+GLOBAL_PINS = {"TRELLIS_FF": ("LSR", "CE"), "TRELLIS_SLICE": ("LSR", "CE")}
+
+
+def _is_clock_pin(port):
+    return port.startswith("CLK") or port in ("WCK", "CLKI")
+
+
+def keep_global_loads(netlist):
+    """On each ``DCCA``-driven net of a yosys / nextpnr JSON ``netlist`` that is not a clock (no
+    load is a clock pin: a reset the design put on a global, :func:`hw.fabric.global_net`), keep
+    only the flip-flops' reset and enable pins; every other load (a LUT input where yosys merged
+    the reset with a clear into logic) moves to the buffer's input, the same signal one buffer
+    earlier. Returns the number of loads moved; ``netlist`` is changed in place.
+
+    Why: nextpnr-ecp5 reaches a global net's logic loads by locking general wires next to each
+    slice, and on the `fpga` preset (183 such loads) those locks left other nets' pins with no
+    route at all ("Failed to route arc").
+    """
+    moved = 0
+    for mod in netlist.get("modules", {}).values():
+        cells = mod.get("cells", {})
+        glb = {}
+        for c in cells.values():
+            if c.get("type") == "DCCA":
+                i, o = c["connections"].get("CLKI"), c["connections"].get("CLKO")
+                if i and o and isinstance(o[0], int):
+                    glb[o[0]] = i[0]
+        loads = [(c, port, k, b) for c in cells.values() if c.get("type") != "DCCA"
+                 for port, bits in c["connections"].items()
+                 if c.get("port_directions", {}).get(port) == "input"
+                 for k, b in enumerate(bits) if b in glb]
+        clocks = {b for c, port, k, b in loads if _is_clock_pin(port)}
+        for c, port, k, b in loads:
+            if b not in clocks and port not in GLOBAL_PINS.get(c.get("type"), ()):
+                c["connections"][port][k] = glb[b]
+                moved += 1
+    return moved
+
+
 #: nextpnr-ecp5 HeAP placer timing weight for the fabric (``--design kernel``): 30 instead of
 #: nextpnr's default raised the fpga preset's placement estimate from 40.4 to 43.9 MHz (seed 1,
 #: 2026-11-23, docs/fpga.md). Other designs keep nextpnr's default.
 KERNEL_TIMING_WEIGHT = 30
 
+#: nextpnr placer for the kernel design on ECP5 (``build`` default): the static placer's
+#: placements route where the heap placer's did not (docs/fpga.md); with router2 the build
+#: places, saves the placement and routes it (:func:`route`).
+KERNEL_PLACER = "static"
+
 
 def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, baud=None,
           seed=1, log=None, name=None, design=None, place_only=False, timing_weight=None,
-          router=None, placer=None):
+          router=None, placer=None, congestion_growth=None):
     """Build a bitstream (or only synthesise) for ``board_name``; return the report dict.
 
     ``placer``: nextpnr's placer, ``"heap"`` (nextpnr's default) or ``"static"`` (its
@@ -241,6 +287,16 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
     if placer == "static" and timing_weight is not None:
         raise BuildFailed("timing weight: --placer-heap-timingweight is the heap placer's; "
                           "the static placer has none (drop the timing weight or use heap)")
+    if b.family == "ecp5" and design == "kernel" and not synth_only:
+        # the flow that routes the fabric (docs/fpga.md): static placement, then router2 on
+        # the saved placement with a slower congestion growth (:func:`route`)
+        placer = placer or ("heap" if timing_weight is not None else KERNEL_PLACER)
+        router = router or ("router2" if not place_only else None)
+    two_step = b.family == "ecp5" and router == "router2" and not (place_only or synth_only)
+    if congestion_growth is not None and not two_step:
+        raise BuildFailed("congestion growth: a router2 setting, for a build that routes with "
+                          "router2 on ECP5 (not --synth-only or --place-only; rdu fpga route "
+                          "takes it for a saved placement)")
     tools = {"yosys": find_tool("yosys")}
     if not synth_only:
         tools["pnr"] = find_tool(f"nextpnr-{b.family}")
@@ -288,6 +344,16 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
     report["synth"] = synth
     say(f"{b.name}: synthesis: " + ", ".join(f"{k} {v}" for k, v in synth.items()))
     _fit_check(synth, b.resources, f"{b.device} on the {b.name} (after synthesis)")
+    if b.family == "ecp5" and not (synth_only or place_only or two_step):
+        # one nextpnr run places and routes: fix the global nets' loads first (a saved
+        # placement gets it in `route`)
+        nl_path = out / f"{name}.json"
+        nl = json.loads(nl_path.read_text())
+        moved = keep_global_loads(nl)
+        if moved:
+            nl_path.write_text(json.dumps(nl))
+        del nl
+        report["global_loads_moved"] = moved
 
     if not synth_only:
         pnr_report = out / f"{name}.pnr.json"
@@ -296,8 +362,8 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
             pkg = platform._nextpnr_package_options[platform.package].upper()
             cmd = [tools["pnr"], dev, "--package", pkg, "--speed", str(platform.speed),
                    "--json", f"{name}.json", "--lpf", f"{name}.lpf"]
-            cmd += (["--no-route", "--write", f"{name}.placed.json"] if place_only else
-                    ["--textcfg", f"{name}.config"])
+            cmd += (["--no-route", "--write", f"{name}.placed.json"] if place_only or two_step
+                    else ["--textcfg", f"{name}.config"])
             # nextpnr's default router1: router2 routed the ULX3S smoke design to 45.3 MHz
             # where router1 reaches the 50 MHz target, and neither converged on the fpga
             # preset's fabric in 40 min here (docs/fpga.md)
@@ -317,10 +383,11 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
         if timing_weight is not None:
             cmd += ["--placer-heap-timingweight", str(int(timing_weight))]
             report["placer_timing_weight"] = int(timing_weight)
-        if router and not place_only:
+        if router and not (place_only or two_step):
             cmd += ["--router", router]
             report["router"] = router
-        say(f"{b.name}: nextpnr-{b.family} ({'place' if place_only else 'place and route'}) ...")
+        say(f"{b.name}: nextpnr-{b.family} "
+            f"({'place' if place_only or two_step else 'place and route'}) ...")
         wall, rc, text = _run(cmd, out, out / f"{name}.nextpnr.log", "nextpnr")
         times["nextpnr_s"] = round(wall, 1)
         if rc:
@@ -334,7 +401,7 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
                               "\n".join(full.splitlines()[-20:]))
         res, fmax = _parse_pnr_report(pnr_report, b.family)
         report["resources"] = res
-        if place_only:
+        if place_only or two_step:
             from fpga.paths import analyze
             tim = (out / f"{name}.tim").read_text(errors="replace")
             est = [float(x) for x in re.findall(r"Max frequency for clock +'[^']*': ([0-9.]+) MHz",
@@ -348,7 +415,9 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
             report["outputs"]["placed"] = str(out / f"{name}.placed.json")
             say(f"{b.name}: placement estimate {report['fmax_estimate']['mhz']} MHz (target "
                 f"{top.freq_mhz:g}); {pp['over']} endpoints over {pp['threshold_ns']:g} ns")
-            return _write_report(report, out, t_all)
+            report = _write_report(report, out, t_all)
+            # two steps: route the placement just written (its time adds to the build's)
+            return route(out, router, congestion_growth, log) if two_step else report
         _routed(report, b, tools, out, name, fmax, say)
     return _write_report(report, out, t_all)
 
@@ -419,9 +488,13 @@ def route(build_dir, router="router2", congestion_growth=None, log=None):
     tools = {"pnr": find_tool("nextpnr-ecp5"), "pack": find_tool("ecppack")}
     t_all = time.perf_counter()
     net = json.loads(placed.read_text())
+    report["global_loads_moved"] = keep_global_loads(net)
     for mod in net.get("modules", {}).values():
         if "settings" in mod:
             mod["settings"]["router"] = router
+            # the target clock: the placement's saved one is nextpnr's default 12 MHz (the
+            # PLL-derived constraint is not saved), and saved settings override --freq
+            mod["settings"]["target_freq"] = f"{report['clock_mhz'] * 1e6:f}"
             if growth is not None:
                 mod["settings"]["router2/currCongWeightMult"] = f"{growth:f}"
     (out / f"{name}.toroute.json").write_text(json.dumps(net))

@@ -49,6 +49,7 @@ def cmd_build(args):
                   freq_mhz=args.freq, baud=args.baud, seed=args.seed, design=args.design,
                   place_only=args.place_only, timing_weight=args.timing_weight,
                   router=args.router, placer=args.placer,
+                  congestion_growth=args.congestion_growth,
                   log=lambda s: print(s, file=sys.stderr))
     except (ToolMissing, DoesNotFit, BuildFailed) as e:
         raise _user_error(f"fpga build: {e}") from None
@@ -222,12 +223,17 @@ def register(sub):
     b.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     b.add_argument("--timing-weight", type=int, default=None,
                    help="nextpnr's placer timing weight (--placer-heap-timingweight; default: "
-                        "nextpnr's, 30 for --design kernel)")
+                        "nextpnr's, 30 for --design kernel with the heap placer)")
     b.add_argument("--router", default=None, choices=ROUTERS,
-                   help="nextpnr's router (default: nextpnr's, router1)")
+                   help="nextpnr's router (default: router2 for --design kernel on ECP5, which "
+                        "then places, saves the placement and routes it as rdu fpga route "
+                        "does; else nextpnr's, router1)")
     b.add_argument("--placer", default=None, choices=PLACERS,
-                   help="nextpnr's placer (default: nextpnr's, heap; static: its "
-                        "electrostatic placer, no timing weight)")
+                   help="nextpnr's placer (default: static for --design kernel on ECP5, else "
+                        "nextpnr's, heap; static: its electrostatic placer, no timing weight)")
+    b.add_argument("--congestion-growth", type=float, default=None,
+                   help="router2's congestion growth per iteration, as for rdu fpga route "
+                        f"(default {ROUTER2_CONGESTION_GROWTH})")
     b.add_argument("--design", default=None, choices=("smoke", "kernel", "fabric",
                                                        "fabric-test"),
                    help="what sits behind the bridge (default: the board's; rdu fpga boards): "

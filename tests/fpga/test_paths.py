@@ -230,6 +230,7 @@ def test_route_a_saved_placement(tmp_path, capsys):
     assert "Running router2" in (tmp_path / "probe_dram.route.tim").read_text()
     (clk, f), = r["fmax"].items()
     assert f["achieved_mhz"] > 50 and r["timing_met"]
+    assert f["target_mhz"] == 48.0         # the build's clock (--freq), not nextpnr's 12 MHz
     assert (tmp_path / "probe_dram.bit").stat().st_size > 100_000
     assert r["fmax_estimate"]["mhz"] == 100.0          # the placement's figures stay
     assert f"fmax {clk}: {f['achieved_mhz']} MHz" in out
@@ -238,3 +239,34 @@ def test_route_a_saved_placement(tmp_path, capsys):
     r1 = route(tmp_path, router="router1")          # the same placement, the other router
     assert r1["router"] == "router1" and r1["fmax"] and (tmp_path / "probe_dram.bit").exists()
     assert "router2_congestion_growth" not in r1
+
+
+def test_global_reset_keeps_only_flip_flop_loads():
+    """keep_global_loads: on a DCCA-driven reset, LUT inputs move to the buffer's input and the
+    flip-flops' LSR / CE stay on the global; a clock's DCCA (any clock-pin load) is untouched."""
+    from fpga.build import keep_global_loads
+
+    def cell(typ, **conn):
+        dirs = {p: ("output" if p in ("Z", "Q", "CLKO") else "input") for p in conn}
+        return {"type": typ, "connections": conn, "port_directions": dirs}
+    cells = {"rst_buf": cell("DCCA", CLKI=[2], CE=["1"], CLKO=[3]),
+             "clk_buf": cell("DCCA", CLKI=[4], CE=["1"], CLKO=[5]),
+             "ff": cell("TRELLIS_FF", CLK=[5], LSR=[3], CE=[3], DI=[7], Q=[8]),
+             "lut": cell("LUT4", A=[3], B=[8], C=[3], D=["0"], Z=[7]),
+             "ram": cell("TRELLIS_DPR16X4", WCK=[5], WRE=[5], DI=[3, 8, 8, 8])}
+    net = {"modules": {"top": {"cells": cells}}}
+    assert keep_global_loads(net) == 3
+    assert cells["lut"]["connections"] == {"A": [2], "B": [8], "C": [2], "D": ["0"], "Z": [7]}
+    assert cells["ff"]["connections"]["LSR"] == [3] and cells["ff"]["connections"]["CE"] == [3]
+    assert cells["ram"]["connections"]["DI"] == [2, 8, 8, 8]
+    assert cells["ram"]["connections"]["WRE"] == [5]      # the clock net keeps every load
+    assert keep_global_loads(net) == 0
+
+
+def test_build_congestion_growth_needs_a_router2_build():
+    from fpga.build import BuildFailed, build
+    with pytest.raises(BuildFailed, match=r"congestion growth: a router2 setting, for a build "
+                                          r"that routes with router2 on ECP5"):
+        build("ulx3s", design="kernel", place_only=True, congestion_growth=0.5)
+    with pytest.raises(BuildFailed, match=r"congestion growth: a router2 setting"):
+        build("ulx3s", design="smoke", congestion_growth=0.5)
