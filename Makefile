@@ -47,6 +47,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	@$(PY) -m scripts.bench $(BENCH_ARGS)
 
+# the ULX3S's default design: the fpga preset's fabric (static placement, router2; ~25 min)
 fpga: $(STAMP)
 	@$(PY) -m hw.cli fpga build --board ulx3s
 
@@ -56,8 +57,7 @@ fpga-units: $(STAMP)
 fpga-paths: $(STAMP)
 	@$(PY) -m hw.cli fpga build --board ulx3s --design kernel --place-only --placer static -o build/fpga/ulx3s-kernel-placed
 
-# routes the placement `make fpga-paths` left (nextpnr router2, congestion growth 0.5; does not
-# converge yet, docs/fpga.md)
+# routes the placement `make fpga-paths` left (nextpnr router2, congestion growth 0.5)
 fpga-route: $(STAMP)
 	@$(PY) -m hw.cli fpga route build/fpga/ulx3s-kernel-placed
 

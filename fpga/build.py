@@ -246,9 +246,15 @@ KERNEL_TIMING_WEIGHT = 30
 #: places, saves the placement and routes it (:func:`route`).
 KERNEL_PLACER = "static"
 
+#: nextpnr placement seed for the kernel design on ECP5 (``build`` default): the static
+#: placement of seed 2 routes the `fpga` preset to 52.4 MHz; seed 1 placed a variant (board reset
+#: on a second global) that routed to 48.4 MHz only (docs/fpga.md). Seeds move the result by
+#: several MHz either way.
+KERNEL_SEED = 2
+
 
 def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, baud=None,
-          seed=1, log=None, name=None, design=None, place_only=False, timing_weight=None,
+          seed=None, log=None, name=None, design=None, place_only=False, timing_weight=None,
           router=None, placer=None, congestion_growth=None):
     """Build a bitstream (or only synthesise) for ``board_name``; return the report dict.
 
@@ -265,7 +271,8 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
     for designs that take too long to route.
 
     ``config``: preset name or YAML path (default: the board's preset); ``freq_mhz`` overrides the
-    preset's clock; ``seed`` is nextpnr's placement seed; ``design``: ``"smoke"``, ``"kernel"``,
+    preset's clock; ``seed`` is nextpnr's placement seed (default 1; :data:`KERNEL_SEED` for the
+    kernel design on ECP5); ``design``: ``"smoke"``, ``"kernel"``,
     ``"fabric"`` or ``"fabric-test"`` (:func:`fpga.boards.design_under_control`; default: the
     board's, :attr:`fpga.boards.Board.design`). Known tool limit: yosys 0.70's abc9 asserts on
     some ECP5 designs (the PCU/PMU hierarchy kept, some `fpga` preset variants) and returns a
@@ -291,7 +298,9 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
         # the flow that routes the fabric (docs/fpga.md): static placement, then router2 on
         # the saved placement with a slower congestion growth (:func:`route`)
         placer = placer or ("heap" if timing_weight is not None else KERNEL_PLACER)
+        seed = KERNEL_SEED if seed is None else seed
         router = router or ("router2" if not place_only else None)
+    seed = 1 if seed is None else seed
     two_step = b.family == "ecp5" and router == "router2" and not (place_only or synth_only)
     if congestion_growth is not None and not two_step:
         raise BuildFailed("congestion growth: a router2 setting, for a build that routes with "
@@ -364,9 +373,9 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
                    "--json", f"{name}.json", "--lpf", f"{name}.lpf"]
             cmd += (["--no-route", "--write", f"{name}.placed.json"] if place_only or two_step
                     else ["--textcfg", f"{name}.config"])
-            # nextpnr's default router1: router2 routed the ULX3S smoke design to 45.3 MHz
-            # where router1 reaches the 50 MHz target, and neither converged on the fpga
-            # preset's fabric in 40 min here (docs/fpga.md)
+            # one run keeps nextpnr's default router1 (router2 routed the ULX3S smoke design
+            # to 45.3 MHz where router1 reaches the 50 MHz target); the kernel design goes in
+            # two steps with router2 (docs/fpga.md)
         else:
             dev = platform._nextpnr_device_options[platform.device]
             pkg = platform.package.lower() + platform._nextpnr_package_options.get(
@@ -375,6 +384,7 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
                    f"{name}.pcf", "--asc", f"{name}.asc"]
         cmd += ["--report", pnr_report.name, "--timing-allow-fail", "--seed", str(seed),
                 "--log", f"{name}.tim", "--quiet"]
+        report["seed"] = seed
         if placer:
             cmd += ["--placer", placer]
             report["placer"] = placer
@@ -428,9 +438,9 @@ PLACERS = ("heap", "static")
 #: router2's per-iteration increase of its present-congestion weight (``route``). nextpnr's
 #: default, 2.0, brought the `fpga` preset's static placement to 4 332 overused wires by
 #: iteration 19 and then diverged (the weight, 0.5 + 2.0 per iteration, makes every shared wire so
-#: dear that rerouted nets detour into new conflicts); 0.5 fell more slowly but further (2 557 at
-#: iteration 45 on that placement, 1 007 at 77 on seed 2's), 0.25 further still at twice the
-#: iterations (748 at 108); none converged (docs/fpga.md).
+#: dear that rerouted nets detour into new conflicts); 0.5 fell more slowly but further. None
+#: converged while the fabric's reset took general routing; with it on the clock network, 0.5
+#: routes the preset's seed-2 static placement in 169 iterations (docs/fpga.md).
 ROUTER2_CONGESTION_GROWTH = 0.5
 
 

@@ -1,8 +1,8 @@
 """Critical paths of a *placed* ECP5 design, grouped by the units they start and end in.
 
 nextpnr prints only an Fmax estimate after placement (``--no-route``) and writes no critical
-path; the fabric on the ECP5-85F does not route here in useful time (docs/fpga.md), so without
-this module its long paths cannot be seen. :func:`analyze` reads the placed netlist that
+path; routing the fabric on the ECP5-85F takes another 11–15 minutes here (docs/fpga.md), and
+before it routed at all this module was the only view of its long paths. :func:`analyze` reads the placed netlist that
 ``nextpnr-ecp5 --no-route --write placed.json`` writes (``rdu fpga build --place-only``) and
 runs a static timing analysis on it:
 

@@ -63,10 +63,11 @@ def run(quick=False, boards=BOARDS, out_root="build/fpga", fabric=False):
             rows.append({"board": b, "design": design, "error": str(e).splitlines()[0],
                          "total_s": round(time.perf_counter() - t0, 1)})
     notes.append("quick: synthesis only (yosys cell counts, no Fmax)" if quick else
-                 "place and route with nextpnr, seed 1; Fmax of the design clock from nextpnr's "
+                 "place and route with nextpnr (seed 1; the ULX3S fabric: static placer, seed 2, "
+                 "router2 on the saved placement); Fmax of the design clock from nextpnr's "
                  "report; target = the board's clock (ULX3S: fpga preset 50 MHz via PLL)")
-    notes.append("design: each board's default (rdu fpga boards): the smoke MAC system; "
-                 "--fabric adds a synthesis of the ULX3S kernel design (the fpga preset's fabric)")
+    notes.append("design: each board's default (rdu fpga boards): the ULX3S the fpga preset's "
+                 "fabric with real AGCUs, the others the smoke MAC system")
     return {"rows": rows, "notes": notes}
 
 
