@@ -247,9 +247,9 @@ KERNEL_TIMING_WEIGHT = 30
 KERNEL_PLACER = "static"
 
 #: nextpnr placement seed for the kernel design on ECP5 (``build`` default): the static
-#: placement of seed 2 routes the `fpga` preset to 52.4 MHz; seed 1 placed a variant (board reset
-#: on a second global) that routed to 48.4 MHz only (docs/fpga.md). Seeds move the result by
-#: several MHz either way.
+#: placement of seed 2 routes the `fpga` preset to 50.26 MHz (52.41 in another routing of it);
+#: seed 1 placed a variant (board reset on a second global) that routed to 48.4 MHz only
+#: (docs/fpga.md). Seeds move the result by several MHz either way.
 KERNEL_SEED = 2
 
 
