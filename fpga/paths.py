@@ -1,9 +1,9 @@
 """Critical paths of a *placed* ECP5 design, grouped by the units they start and end in.
 
 nextpnr prints only an Fmax estimate after placement (``--no-route``) and writes no critical
-path; routing the fabric on the ECP5-85F takes another 11–15 minutes here (docs/fpga.md), and
-before it routed at all this module was the only view of its long paths. :func:`analyze` reads the placed netlist that
-``nextpnr-ecp5 --no-route --write placed.json`` writes (``rdu fpga build --place-only``) and
+path; routing the fabric on the ECP5-85F takes another 10–20 minutes here (docs/fpga.md), and
+before it routed at all this module was the only view of its long paths. :func:`analyze` reads
+the placed netlist that ``nextpnr-ecp5 --no-route --write placed.json`` writes (``rdu fpga build --place-only``) and
 runs a static timing analysis on it:
 
 * **wires** — nextpnr-ecp5's own placement-time delay model: a connection from ``(x0, y0)`` to
