@@ -3,8 +3,8 @@
 nextpnr prints only an Fmax estimate after placement (``--no-route``) and writes no critical
 path; routing the fabric on the ECP5-85F takes another 10–20 minutes here (docs/fpga.md), and
 before it routed at all this module was the only view of its long paths. :func:`analyze` reads
-the placed netlist that ``nextpnr-ecp5 --no-route --write placed.json`` writes (``rdu fpga build --place-only``) and
-runs a static timing analysis on it:
+the placed netlist that ``nextpnr-ecp5 --no-route --write placed.json`` writes (``rdu fpga
+build --place-only``) and runs a static timing analysis on it:
 
 * **wires** — nextpnr-ecp5's own placement-time delay model: a connection from ``(x0, y0)`` to
   ``(x1, y1)`` costs ``wire_ns · (3 + max(dx − 5, 0) + max(dy − 5, 0) + 2·(min(dx, 5) +
