@@ -47,7 +47,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	@$(PY) -m scripts.bench $(BENCH_ARGS)
 
-# the ULX3S's default design: the fpga preset's fabric (static placement, router2; ~25 min)
+# the ULX3S's default design: the fpga preset's fabric (static placement, router2; ~21 min here)
 fpga: $(STAMP)
 	@$(PY) -m hw.cli fpga build --board ulx3s
 

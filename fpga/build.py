@@ -197,11 +197,11 @@ def _parse_pnr_fit_error(text):
 
 #: flip-flop pins a global reset may keep (the clock network reaches them through the slices'
 #: own clock / reset / enable muxes)
-GLOBAL_PINS = {"TRELLIS_FF": ("LSR", "CE"), "TRELLIS_SLICE": ("LSR", "CE")}
+GLOBAL_PINS = {"TRELLIS_FF": ("LSR", "CE")}
 
 
 def _is_clock_pin(port):
-    return port.startswith("CLK") or port in ("WCK", "CLKI")
+    return port.startswith("CLK") or port == "WCK"
 
 
 def keep_global_loads(netlist):
@@ -440,7 +440,7 @@ PLACERS = ("heap", "static")
 #: iteration 19 and then diverged (the weight, 0.5 + 2.0 per iteration, makes every shared wire so
 #: dear that rerouted nets detour into new conflicts); 0.5 fell more slowly but further. None
 #: converged while the fabric's reset took general routing; with it on the clock network, 0.5
-#: routes the preset's seed-2 static placement in 169 iterations (docs/fpga.md).
+#: routes the preset's seed-2 static placement in 124 iterations (docs/fpga.md).
 ROUTER2_CONGESTION_GROWTH = 0.5
 
 
@@ -460,8 +460,10 @@ def route(build_dir, router="router2", congestion_growth=None, log=None):
     router. nextpnr 0.11 loads the placed netlist with ``--no-pack --no-place``: packing it again
     duplicates the carry chains' internal nets ("wire ... used as source and sink in different
     nets"), and the router named in the netlist's own settings overrides ``--router``, so it is
-    rewritten there (into ``<name>.toroute.json``). The report keeps the placement's figures
-    (``fmax_estimate``, ``placed_paths``) beside the routed ``fmax``.
+    rewritten there (into ``<name>.toroute.json``), as is the target clock (the saved one is
+    nextpnr's default 12 MHz). A global reset's logic loads move off the clock network first
+    (:func:`keep_global_loads`). The report keeps the placement's figures (``fmax_estimate``,
+    ``placed_paths``) beside the routed ``fmax``.
 
     ``congestion_growth`` (router2 only; default :data:`ROUTER2_CONGESTION_GROWTH`): how much
     router2 raises the weight of present congestion after each iteration (nextpnr's

@@ -92,7 +92,6 @@ def _count(component, group):
     return dims[0] if dims else 1
 
 
-
 def global_net(m, platform, sig, name):
     """``sig`` through the platform's global buffer, if it has one, else ``sig`` itself.
 

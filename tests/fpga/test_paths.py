@@ -270,3 +270,20 @@ def test_build_congestion_growth_needs_a_router2_build():
         build("ulx3s", design="kernel", place_only=True, congestion_growth=0.5)
     with pytest.raises(BuildFailed, match=r"congestion growth: a router2 setting"):
         build("ulx3s", design="smoke", congestion_growth=0.5)
+
+
+def test_router2_build_places_saves_and_routes(tmp_path):
+    """`rdu fpga build --router router2` on ECP5 runs the two-step flow of the ULX3S fabric build
+    (place, save the placement, route it with `route`): here on the OrangeCrab's smoke design.
+    The report has the placement's estimate and the routed Fmax against the board's clock."""
+    r = build("orangecrab", out=tmp_path, router="router2", congestion_growth=1.0)
+    assert not r["place_only"] and r["routed_from_placement"] and r["router"] == "router2"
+    assert r["router2_congestion_growth"] == 1.0 and r["seed"] == 1
+    assert r["fmax_estimate"]["mhz"] > 0 and r["global_loads_moved"] == 0
+    (clk, f), = r["fmax"].items()
+    assert f["target_mhz"] == 48.0 and r["timing_met"] == (f["achieved_mhz"] >= 48.0)
+    settings = json.loads((tmp_path / "rdu_orangecrab.toroute.json").read_text())["modules"][
+        "top"]["settings"]
+    assert float(settings["target_freq"]) == 48e6
+    assert (tmp_path / "rdu_orangecrab.bit").stat().st_size > 100_000
+    assert r["times"]["total_s"] >= r["times"]["nextpnr_s"] + r["times"]["route_s"]
