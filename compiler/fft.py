@@ -4,10 +4,10 @@ tensors from HBM to HBM.
 ``compile(req, params, inputs, **options) -> Compiled`` maps
 
 * ``fft`` — the ``n``-point complex radix-2 FFT (fp32), result in natural order, bit-exact to
-  :func:`tb.golden.fft` (the levels of :func:`tb.golden.fft_dif_stages`, then the bit reversal);
-* ``hyena`` — :func:`tb.golden.hyena_conv`: zero-pad ``u`` and ``k`` to ``2n``, DIF FFT of both
+  :func:`hw.golden.fft` (the levels of :func:`hw.golden.fft_dif_stages`, then the bit reversal);
+* ``hyena`` — :func:`hw.golden.hyena_conv`: zero-pad ``u`` and ``k`` to ``2n``, DIF FFT of both
   (bit-reversed order, never permuted), pointwise complex product, DIT inverse FFT straight from
-  bit-reversed order (:func:`tb.golden.fft_dit_stages` with ``twiddles(2n, inverse=True)``),
+  bit-reversed order (:func:`hw.golden.fft_dit_stages` with ``twiddles(2n, inverse=True)``),
   ``· 1/2n``, real part of the first ``n``, ``+ d·u``.
 
 Options: ``baseline`` (default ``False``): map without the PCU's ``butterfly`` network (same bits,

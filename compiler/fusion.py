@@ -29,13 +29,13 @@ Two parts:
      no AGCU streams them) and adds the partial sum from the stage before (the previous PCU's
      partial sums on ``vec2`` at stage 0); every PCU forwards the X row untouched (register ``r0``)
      on ``vec_out[1]``, so the chain consumes X in lock step (the chain scheme of
-     ``compiler/gemm.py``). The order is :func:`tb.golden.gemm`'s (k = 0, 1, ... in sequence).
+     ``compiler/gemm.py``). The order is :func:`hw.golden.gemm`'s (k = 0, 1, ... in sequence).
    * **softmax** over each row of ``N1 <= L`` columns (one vector per row), four PCUs in a row:
      (1) pad lanes → ``-inf`` (``fmin`` with a lane constant) and the max tree; (2)
      ``p = exp2((x - m)·LOG2E)`` (``m`` broadcast from lane 0, tail ``exp2``); (3) the sum tree and
      tail ``recip``; (4) ``y = p·recip(s)`` (then ``·1.0`` on real lanes / ``·-0.0`` on pad lanes,
-     so pads are the additive identity for GEMM 2). Golden: :func:`tb.golden.softmax` (lanes = L).
-   * **GEMM 2** ``Y = P·W2`` (fp32 products and accumulation: ``tb.golden.gemm(..., "fp32")``),
+     so pads are the additive identity for GEMM 2). Golden: :func:`hw.golden.softmax` (lanes = L).
+   * **GEMM 2** ``Y = P·W2`` (fp32 products and accumulation: ``hw.golden.gemm(..., "fp32")``),
      the same chain with ``K = N1``.
 
    Fused: one phase, the operators connected through PMU FIFOs (stream buffers; their
@@ -487,8 +487,8 @@ DECODER_LIMITS = "K, N1, N2 <= L (one vector per row); M >= 1"
 
 def decoder_golden(x, w1, w2, lanes):
     """The golden composition: ``gemm(X, W1, "bf16")`` → ``softmax(·, lanes)`` →
-    ``gemm(·, W2, "fp32")`` (:mod:`tb.golden`)."""
-    from tb import golden
+    ``gemm(·, W2, "fp32")`` (:mod:`hw.golden`)."""
+    from hw import golden
     s = golden.gemm(x, w1, dtype="bf16")
     pr = golden.softmax(s, lanes)
     return golden.gemm(pr, w2, dtype="fp32")

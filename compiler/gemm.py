@@ -3,7 +3,7 @@ partial sums of K blocks circulating through a PMU FIFO, HBM → fabric → HBM.
 
 ``compile(req, params, inputs, **options) -> Compiled`` maps ``gemm`` (``C = A @ B``, ``A`` M×K,
 ``B`` K×N; ``bf16`` inputs with fp32 accumulation, or ``int16`` inputs with int32 wrapping
-accumulation). The result is bit-exact to :func:`tb.golden.gemm`: every ``C[m, n]`` accumulates
+accumulation). The result is bit-exact to :func:`hw.golden.gemm`: every ``C[m, n]`` accumulates
 ``k = 0 .. K-1`` in sequence from ``-0.0`` (int: 0).
 
 Mapping (see ``docs/compiler.md``)

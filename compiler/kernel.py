@@ -43,7 +43,7 @@ class Compiled:
 
     ``job``: what to run; ``output(outputs) -> np.ndarray``: the kernel's result from the fetched
     HBM tensors (crop padding, join re/im ...); ``golden_lanes``: the lane count whose evaluation
-    order the result follows (``tb.golden`` functions take it); ``useful_ops``: useful operations
+    order the result follows (``hw.golden`` functions take it); ``useful_ops``: useful operations
     (MACs for GEMM, FU ops otherwise); ``peak_ops_per_cycle``: peak of the units used (e.g.
     L·S MACs per systolic PCU); ``units``: ``{"pcu": n, "pmu": n, "agcu": n}`` used;
     ``buffer_reads``: labels of phase reads that are buffer high-water marks in words;

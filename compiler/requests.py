@@ -2,7 +2,7 @@
 
 A :class:`KernelRequest` names a kernel, its shape and dtype. :data:`KERNELS` describes each kernel:
 its shape arguments, allowed dtypes, how to make reproducible random inputs (named as the
-arguments of the kernel's golden function in :mod:`tb.golden`), the golden model and the float64
+arguments of the kernel's golden function in :mod:`hw.golden`), the golden model and the float64
 reference. Invalid requests raise :class:`RequestError` with one line naming the argument and what
 is allowed; limits that depend on the fabric (memory capacity, lanes) are checked by the mapper.
 """
@@ -13,8 +13,8 @@ import dataclasses
 
 import numpy as np
 
-from tb import golden
-from tb.golden import reference as ref
+from hw import golden
+from hw.golden import reference as ref
 
 __all__ = ["RequestError", "KernelSpec", "KernelRequest", "KERNELS", "make_inputs", "expected",
            "float64_reference"]
@@ -157,7 +157,7 @@ def expected(req, inputs, lanes, **options):
 
     ``options``: keyword arguments of a documented order variant of the golden function that the
     mapping follows (:attr:`compiler.kernel.Compiled.golden_options`), e.g. mamba's
-    ``reduce_lanes`` (:func:`tb.golden.selective_scan`)."""
+    ``reduce_lanes`` (:func:`hw.golden.selective_scan`)."""
     k = req.kernel
     i = inputs
     if k == "gemm":

@@ -6,8 +6,8 @@
 2. compile the request for the fabric (:func:`compiler.kernel.compile_kernel`);
 3. run the job on the RTL (:class:`compiler.job.SimExecutor`; tensors start and end in the HBM
    model, loaded and dumped in bulk);
-4. compare the result with :mod:`tb.golden` **bit for bit** and with the float64 reference
-   (:func:`tb.golden.error_report`);
+4. compare the result with :mod:`hw.golden` **bit for bit** and with the float64 reference
+   (:func:`hw.golden.error_report`);
 5. report cycles, ideal cycles, utilization (useful ops ÷ (peak of the units used × cycles)),
    buffer high-water marks and stall counters; with ``out_dir`` write ``inputs.npz``,
    ``output.npz`` (array ``out``) and ``result.json``.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tb.golden import error_report
+from hw.golden import error_report
 
 from .kernel import compile_kernel
 from .requests import expected, float64_reference, make_inputs

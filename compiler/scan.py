@@ -5,7 +5,7 @@ scan — each with the PCU ``scan`` extension and without it (``baseline=True``)
 kernels ``scan`` (fp32 / int32), ``linear_scan`` and ``mamba`` (see ``docs/compiler.md``).
 
 Order (what makes the bits): both mappings evaluate the order of the ``scan`` extension over L
-lanes (:func:`tb.golden.order.scan_add` / :func:`~tb.golden.order.scan_pairs`): Kogge-Stone
+lanes (:func:`hw.golden.order.scan_add` / :func:`~hw.golden.order.scan_pairs`): Kogge-Stone
 inside each group of L consecutive elements (``d = 1, 2, … < L``: ``y[i] = y[i-d] ∘ y[i]`` for
 ``i ≥ d``), then every lane combined with the carry of the previous groups, the carry being the
 sequential fold of the groups' last lanes. ``golden_lanes = L``.
@@ -42,7 +42,7 @@ that cross a phase boundary go through HBM (AGCU store, AGCU load in a later pha
 (extension chain or baseline levels) and multiplies by ``c`` → ``p[d, s, t] = c[t, s]·h[t, d, s]``
 in HBM; phase B reads ``p`` state-innermost and folds the states sequentially in a PCU
 accumulator, the ``d·x`` term last. The state sum is therefore sequential (``reduce_lanes = 1``
-of :func:`tb.golden.selective_scan`; ``Compiled.golden_options``). Tensors are placed in HBM
+of :func:`hw.golden.selective_scan`; ``Compiled.golden_options``). Tensors are placed in HBM
 time-last (``a_bar``, ``bx`` as ``(D, S, T)``, ``c`` as ``(S, T)``, ``x`` as ``(D, T)``, ``d``
 broadcast to one vector per channel) and ``y`` comes back as ``(D, T)`` (host-side layout).
 

@@ -4,9 +4,9 @@
 
 * ``sdpa`` — the **streaming** form (running max, rescaled running sum and output, division
   deferred to the end; O(1) intermediate state), bit-exact to
-  ``tb.golden.sdpa_streaming(q, k, v, lanes=L)``;
+  ``hw.golden.sdpa_streaming(q, k, v, lanes=L)``;
 * ``sdpa_naive`` — the **naive** form (a whole score row buffered in PMU FIFOs until its max is
-  known; O(N) buffering), bit-exact to ``tb.golden.sdpa_naive(q, k, v, lanes=L)``.
+  known; O(N) buffering), bit-exact to ``hw.golden.sdpa_naive(q, k, v, lanes=L)``.
 
 ``lanes=L`` is the golden variant whose scores are dot products in the PCU's reduction order (a
 tree over the head dimension) instead of GEMM's sequential order; everything after the scores is
@@ -53,7 +53,7 @@ from __future__ import annotations
 import numpy as np
 
 from hw import numerics as nx
-from tb.golden import attention_scale
+from hw.golden import attention_scale
 from tiles.pcu_asm import Acc, Carry, Counter, Out, Program, Stage
 
 from .fusion import Pipeline, compile_pipeline, floats_of, model_run

@@ -4,7 +4,7 @@ MAC units (:mod:`fpga.smoke`), laid out, loaded, run and checked through :class:
 The flow is the one ``rdu run`` will follow with the fabric: a *plan* (memory image + configuration
 bitstream + expected results) is built in Python; the host writes the tensors, loads the
 bitstream, starts (a ring broadcast START), waits for done, reads the results and the performance
-counters, and checks them **bit-exactly** against the golden model (:func:`tb.golden.mac_lanes`,
+counters, and checks them **bit-exactly** against the golden model (:func:`hw.golden.mac_lanes`,
 the MAC pipeline's model) and against an independent numpy reference (``np.matmul`` /
 ``np.correlate`` in int64, wrapped to 32 bits). The same code runs against a board
 (``rdu fpga run``) and under Verilator (``tests/fpga``).
@@ -26,7 +26,7 @@ import numpy as np
 from hw import numerics as nx
 from hw.config import AddressMap, BROADCAST
 from tb.config import Bitstream
-from tb.golden import mac_lanes
+from hw.golden import mac_lanes
 
 __all__ = ["KernelPlan", "KERNELS", "gemm", "conv1d", "run_plan", "KernelMismatch", "TrafficPlan",
            "fabric_traffic", "run_fabric_traffic"]

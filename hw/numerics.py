@@ -1,7 +1,7 @@
 """The numerics contract: every number format the fabric computes with, defined once.
 
 Both the RTL generators (``hw/arith.py`` and the units built on it) and the golden models
-(``tb/golden``) import this module, so a format, a rounding rule or a lookup table exists exactly
+(``hw/golden``) import this module, so a format, a rounding rule or a lookup table exists exactly
 once. The Python functions here are the *bit-exact reference semantics*; an RTL operator is correct
 when it returns the same bits as the function named in its docstring for every input.
 

@@ -2,7 +2,7 @@
 vs the baseline that computes the same bits without it (``compiler/fft.py``), on the ``sim`` preset.
 
 Every row is one ``compiler.run.run_kernel`` (HBM → AGCUs → PMU reorders / PCU levels → HBM on the
-Verilator System, bit-exact against ``tb.golden``). ``cycles`` = the fabric's run cycles summed over
+Verilator System, bit-exact against ``hw.golden``). ``cycles`` = the fabric's run cycles summed over
 the phases (configuration through the ring excluded, listed as ``cfg_cycles``); ``speedup`` = baseline
 cycles ÷ butterfly cycles (DESIGN.md §7: flag off ÷ flag on); ``util`` = useful flops
 (``5·N·log2 N`` per FFT) ÷ (L × stages × PCUs of the largest phase × cycles); ``same_bits``

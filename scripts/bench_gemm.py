@@ -2,7 +2,7 @@
 
 Each row is one ``rdu run gemm`` (``compiler.run.run_kernel``): A and B start in the HBM model, AGCUs
 stream them through the mesh into systolic PCU chains (A re-ordered in a PMU, partial sums in a PMU
-FIFO), C returns to HBM; the result is checked bit for bit against ``tb.golden.gemm``.
+FIFO), C returns to HBM; the result is checked bit for bit against ``hw.golden.gemm``.
 
 * ``cycles``: the whole run — every phase from its start to its ``done`` (the fabric's own
   counter), including pipeline fill / drain, weight loads and the first HBM latency; the

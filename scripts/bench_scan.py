@@ -2,7 +2,7 @@
 computes the same bits without it (``compiler/scan.py``), on the ``sim`` preset.
 
 Every row is one ``compiler.run.run_kernel`` (HBM → AGCUs → PCUs/PMUs → HBM on the Verilator
-System, bit-exact against ``tb.golden``). ``cycles`` = the fabric's run cycles summed over the
+System, bit-exact against ``hw.golden``). ``cycles`` = the fabric's run cycles summed over the
 phases (configuration through the ring excluded, listed as ``config``); ``speedup`` = baseline
 cycles ÷ extension cycles (DESIGN.md §7: cycles with the flag off ÷ cycles with it on);
 ``util`` = useful element operations ÷ (L × PCUs of the busiest phase × cycles) (see the module
@@ -58,7 +58,7 @@ def run(quick=False, config="sim"):
                 "same_bits": r["output_sha256"] == ext["output_sha256"],
             })
     notes.append("same_bits: the baseline's output equals the extension's bit for bit (both are "
-                 "checked against tb.golden with golden_lanes = L).")
+                 "checked against hw.golden with golden_lanes = L).")
     notes.append("SSM-RDU reports 1.75x for Mamba at chip level (scan + FFT extensions, other "
                   "units included); here: one fabric, cycles of the kernel alone.")
     if not quick:

@@ -115,7 +115,7 @@ def run(quick=False, config="sim", max_n=None, d=None, ms=None, log=None, ns=Non
     nv = {r["N"]: r for r in rows if r.get("form") == "naive"}
     notes = [
         f"config {config!r} (L = {params.lanes}), d = {d}; cycles = the fabric's run_cycles "
-        f"(configuration through the ring excluded); every run bit-exact against tb.golden "
+        f"(configuration through the ring excluded); every run bit-exact against hw.golden "
         f"(sdpa_streaming / sdpa_naive with lanes=L; the fusion chain against gemm → softmax → gemm)",
         f"SDPA N = {', '.join(map(str, ns))} ({t_sdpa:.0f} s of simulation; the RTL simulation "
         f"of N² pairs grows quadratically: --max-n / --n bound it)",

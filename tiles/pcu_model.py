@@ -2,7 +2,7 @@
 
 :func:`run` executes an :class:`~tiles.pcu_asm.Assembled` program on input streams and returns the
 output streams — the same words the RTL produces, computed with :mod:`hw.numerics` for every
-operation. It is the reference the RTL tests also check against (besides ``tb.golden``), and the
+operation. It is the reference the RTL tests also check against (besides ``hw.golden``), and the
 quick way to debug a fragment without building a simulator. :func:`fu` is the model of one stage's
 functional units.
 

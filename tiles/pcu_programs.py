@@ -2,7 +2,7 @@
 
 Every function takes the PCU's :class:`~hw.params.pcu.PCUParams` and the fragment's data and
 returns a :class:`Fragment`: the :class:`~tiles.pcu_asm.Program`, the input streams it consumes, and
-the output streams it must produce, computed by the fragment's golden function (``tb.golden`` or the
+the output streams it must produce, computed by the fragment's golden function (``hw.golden`` or the
 :mod:`hw.numerics` composition documented in the function). A fragment that does not fit the PCU
 (too few stages, lanes, inputs, or an op class / extension missing) raises
 :class:`~tiles.pcu_asm.AsmError` naming what is missing.
@@ -19,8 +19,8 @@ import dataclasses
 import numpy as np
 
 from hw import numerics as nx
-from tb.golden import kernels as gk
-from tb.golden import order as go
+from hw.golden import kernels as gk
+from hw.golden import order as go
 
 from .pcu_asm import (Acc, AsmError, Carry, Counter, In, Out, Program, Stage, Stationary,
                       assemble, word)
@@ -201,7 +201,7 @@ def dot(params, a, b, dtype="int32"):
     groups; one scalar per row on scal0 (``when = wrap0``).
 
     Padding: ``K`` is padded to a multiple of L with ``a = -0.0, b = 1`` (fp32: the product is the
-    additive identity) or zeros (int32). Golden: :func:`tb.golden.dot` (tree + sequential fold).
+    additive identity) or zeros (int32). Golden: :func:`hw.golden.dot` (tree + sequential fold).
     Cost: ``M·ceil(K/L)`` cycles + latency.
     """
     _need(params.scal_out >= 1, "dot: needs a scalar output")
@@ -233,7 +233,7 @@ def dot(params, a, b, dtype="int32"):
 def fold(params, x, op="fmax"):
     """Row folds of ``x`` (``(M, K)``): ``fmax`` (softmax's running max, identity -inf), ``fadd``
     (sum, identity -0.0), ``max`` / ``add`` (int32). Reduction tree + accumulator; scal0 per row.
-    Golden: :func:`tb.golden.order.reduce_max` / ``reduce_add``."""
+    Golden: :func:`hw.golden.order.reduce_max` / ``reduce_add``."""
     _need(params.scal_out >= 1, "fold: needs a scalar output")
     L = params.lanes
     fp = op.startswith("f")
@@ -325,7 +325,7 @@ def _gemm_prep(a, b, dtype, k_pad, n_pad):
 
 def _gemm_continue(c, a, b, dtype):
     """Continue a GEMM accumulation from partial sums ``c`` (``None``: the identity) over the
-    columns of ``a`` / rows of ``b`` in order — :func:`tb.golden.gemm`'s order, so chaining K
+    columns of ``a`` / rows of ``b`` in order — :func:`hw.golden.gemm`'s order, so chaining K
     blocks gives exactly ``gemm`` of the whole K."""
     d = go.Dtype(_GEMM[dtype][0])
     if c is None:
@@ -347,7 +347,7 @@ def gemm_systolic(params, a, b, dtype="bf16", psum=None):
     unfused: the bf16 product is exact) or ``muladd`` (int16 → int32 wrap) — so one output row
     of L partial sums leaves per cycle: L×S MACs per cycle in steady state. Out vec0: C rows.
 
-    ``psum`` ``(M, N)`` chains K blocks longer than S; the golden is :func:`tb.golden.gemm`'s
+    ``psum`` ``(M, N)`` chains K blocks longer than S; the golden is :func:`hw.golden.gemm`'s
     sequential order (``c = c + a[:, k]·b[k]`` from -0.0), continued from ``psum``.
     Cost: ``tiles·(S + M)`` issue cycles + latency.
     """
@@ -403,7 +403,7 @@ def gemm_systolic_kchain(params, a, b, dtype="bf16"):
     * vec_out[0]: C rows, ``Out(when="last1")`` (→ an AGCU store).
 
     In a test without the loop, vec2 is fed with exactly the stream vec_out[1] produces
-    (``Fragment.vec_in[2] == Fragment.vec_out[1]``). Golden: :func:`tb.golden.gemm` (the k order
+    (``Fragment.vec_in[2] == Fragment.vec_out[1]``). Golden: :func:`hw.golden.gemm` (the k order
     is sequential, so chaining chunks gives the same bits). Needs systolic, 3 vector inputs, 2
     vector outputs, 3 counters. Cost: ``tiles·nk·(S + M)`` issue cycles + latency."""
     S, L = params.stages, params.lanes
@@ -456,7 +456,7 @@ def gemm_simd(params, a, b, dtype="bf16"):
     """The baseline GEMM without the systolic extension (same bits): lane n owns column n; per
     (row m, k) iteration, stage 0 multiplies the scalar ``a[m, k]`` (scal0) by the row
     ``B[k, tile]`` (vec0) and the per-lane accumulator adds it in k order from -0.0 / 0
-    (``tb.golden.gemm`` order); out vec0 = one C row per ``K`` iterations. L MACs per cycle.
+    (``hw.golden.gemm`` order); out vec0 = one C row per ``K`` iterations. L MACs per cycle.
     Cost: ``tiles·M·K`` cycles + latency."""
     L = params.lanes
     _need(params.scal_in >= 1, "gemm_simd: needs a scalar input")
@@ -494,7 +494,7 @@ def prefix_sum(params, x, dtype="fp32"):
     stages 0..log2L-1 are Kogge-Stone steps ``r0 = shift(r0) + r0`` on lanes ``i >= 2**k`` (stage
     0 reads the input vector as r0); stage log2L adds the carry (lane L-1 of the previous group,
     -0.0 / 0 at the start of each row). Rows padded with the identity to a multiple of L.
-    Streams: vec0 = groups of L; out vec0. Golden: :func:`tb.golden.prefix_sum` (``lanes = L``).
+    Streams: vec0 = groups of L; out vec0. Golden: :func:`hw.golden.prefix_sum` (``lanes = L``).
     Cost: ``B·T/L`` cycles + latency (the carry unit closes the loop in one cycle)."""
     L = params.lanes
     lg = _log2(L)
@@ -522,7 +522,7 @@ def prefix_sum(params, x, dtype="fp32"):
 def prefix_sum_baseline(params, x, dtype="fp32"):
     """Prefix sums without the scan extension: the per-lane accumulator runs each row
     sequentially (lane j holds row j; vector t = element t of every row): ``acc = acc + x_t``,
-    output every iteration. Golden: :func:`tb.golden.prefix_sum` with ``lanes = 1`` (sequential)
+    output every iteration. Golden: :func:`hw.golden.prefix_sum` with ``lanes = 1`` (sequential)
     — for int32 the same bits as :func:`prefix_sum`; for fp32 the sequential order. Cost: ``T``
     cycles per L rows (one row: T cycles, one lane busy)."""
     L = params.lanes
@@ -547,7 +547,7 @@ def linear_scan(params, a, b, h0=-0.0):
     """``h_t = a_t·h_{t-1} + b_t`` (fp32) over a row with the ``scan`` extension: per group of L,
     log2 L Kogge-Stone pair steps of two stages each (``B = A·shift(B) + B`` then
     ``A = shift(A)·A``, lanes ``i >= 2**k``), then ``h = A·carry + B`` (stage 2·log2L).
-    Streams: vec0 = a, vec1 = b (groups of L); out vec0 = h. Golden: :func:`tb.golden.linear_scan`
+    Streams: vec0 = a, vec1 = b (groups of L); out vec0 = h. Golden: :func:`hw.golden.linear_scan`
     (``lanes = L``). Needs ``2·log2(L) + 1`` stages. Cost: ``T/L`` cycles + latency."""
     L = params.lanes
     lg = _log2(L)
@@ -573,7 +573,7 @@ def linear_scan(params, a, b, h0=-0.0):
 def linear_scan_baseline(params, a, b, h0=-0.0):
     """The linear recurrence without the scan extension: the per-lane accumulator in ``fma`` mode
     runs ``h = h·a_t + b_t`` sequentially, lane j = sequence j (vec0 = a_t, vec1 = b_t for every
-    lane; out vec0 = h_t every iteration). Golden: :func:`tb.golden.linear_scan` with ``lanes = 1``
+    lane; out vec0 = h_t every iteration). Golden: :func:`hw.golden.linear_scan` with ``lanes = 1``
     (the sequential order). ``a``, ``b``: ``(rows <= L, T)``. Cost: T cycles per L sequences."""
     L = params.lanes
     _need("fp32" in params.classes_of(params.stages - 1),
@@ -609,7 +609,7 @@ def interleave(re, im):
 
 def fft_level_golden(re, im, h, n):
     """One radix-2 DIF level of span ``h`` over blocks of ``2h`` (the step of
-    :func:`tb.golden.fft_dif_stages` for that ``h``, twiddles ``W_n^(j·n/2h)``), last axis."""
+    :func:`hw.golden.fft_dif_stages` for that ``h``, twiddles ``W_n^(j·n/2h)``), last axis."""
     w = nx.twiddles(n)
     wr, wi = nx.fp32(w.real), nx.fp32(w.imag)
     shape = re.shape[:-1] + (re.shape[-1] // (2 * h), 2, h)
@@ -634,7 +634,7 @@ def fft_level(params, re, im, h):
       the complex twiddle multiply with every product and sum rounded as in the golden.
 
     ``re``, ``im``: ``(B, L/2)`` (a batch of FFTs). Out vec0: interleaved result.
-    Golden: :func:`fft_level_golden` (one step of :func:`tb.golden.fft_dif_stages`); running
+    Golden: :func:`fft_level_golden` (one step of :func:`hw.golden.fft_dif_stages`); running
     ``h = n/2, ..., 1`` gives ``fft_dif_stages`` exactly. Cost: B cycles + latency."""
     L = params.lanes
     n = L // 2
@@ -681,7 +681,7 @@ def _need_tail(params, what):
 def softmax_exp(params, x, m):
     """``p = exp2((x - m)·log2e)`` row-wise: stage 0 ``fsub`` (m from scal0, popped once per row),
     stage 1 ``fmul`` by LOG2E, tail ``exp2``. ``x``: ``(rows, K)`` (K a multiple of L), ``m``:
-    ``(rows,)``. Out vec0 = p. Golden: the ``p`` of :func:`tb.golden.softmax`."""
+    ``(rows,)``. Out vec0 = p. Golden: the ``p`` of :func:`hw.golden.softmax`."""
     _need_tail(params, "softmax_exp")
     L = params.lanes
     x = nx.fp32(x)
@@ -725,7 +725,7 @@ def exp2_map(params, x):
 
 def softmax_scale(params, p, r):
     """``y = p·r`` row-wise (r = 1/sum from scal0, popped once per row). Golden: the last step of
-    :func:`tb.golden.softmax`."""
+    :func:`hw.golden.softmax`."""
     L = params.lanes
     p = nx.fp32(p)
     g = p.shape[1] // L

@@ -2,7 +2,7 @@
 
 * every size class (n = 2, n < L, n = L, 2L, 8L, 64 ..) on the ``small`` and ``sim`` presets, with
   the butterfly network and without (baseline, also on a fabric built with ``butterfly: false``),
-  bit-exact against ``tb.golden`` and bit-identical to each other — the whole plan (AGCU walks over
+  bit-exact against ``hw.golden`` and bit-identical to each other — the whole plan (AGCU walks over
   the HBM image, PMU programs on :class:`tiles.pmu_model.PMUModel`, PCU programs on
   :mod:`tiles.pcu_model`) runs in Python;
 * the PMU reorders are conflict-free (no fallback to bank conflicts) and the phases respect the
@@ -34,7 +34,7 @@ def _run(req, params, inputs, **options):
     y = c.output(fft.model_run(c.plan))
     exp = expected(req, inputs, c.golden_lanes)
     assert bits_equal(y, exp), (f"{req.kernel} n={req.shape['n']} {params.name} {options}: not "
-                                f"bit-exact to tb.golden (seed {SEED})")
+                                f"bit-exact to hw.golden (seed {SEED})")
     return c, y
 
 

@@ -1,5 +1,5 @@
 """FFT and Hyena on the RTL (``hw.system.System`` under Verilator): tensors start in the HBM model,
-AGCUs stream them through PMUs and PCUs, results return to HBM, bit-exact to ``tb.golden``.
+AGCUs stream them through PMUs and PCUs, results return to HBM, bit-exact to ``hw.golden``.
 
 Several kernels run in one simulation (:func:`compiler.fft.compile_many` merges their jobs), so
 the ``small`` preset (the e2e preset, one System build shared with the other compiler tests)
@@ -37,7 +37,7 @@ def _batch(params, cases, seed):
     for case, (req, inputs, _), (c, first, count) in zip(cases, entries, res):
         y = c.output(r.outputs)
         assert bits_equal(y, expected(req, inputs, params.lanes)), \
-            f"{case} on {params.name}: not bit-exact to tb.golden (seed {seed})"
+            f"{case} on {params.name}: not bit-exact to hw.golden (seed {seed})"
         cycles = sum(r.phase_cycles[first:first + count])
         assert cycles > 0
         out[case] = (y, cycles)

@@ -1,6 +1,6 @@
 """GEMM mapping (compiler/gemm.py): planning and errors (no simulation), and GEMMs end to end on
 the System RTL under Verilator — A and B in the HBM model, C back in HBM, bit-exact against
-``tb.golden.gemm``. Several GEMMs share one simulation (one job, phases in sequence)."""
+``hw.golden.gemm``. Several GEMMs share one simulation (one job, phases in sequence)."""
 
 import os
 
@@ -13,7 +13,7 @@ from compiler.job import SimExecutor
 from compiler.requests import KernelRequest, RequestError, expected, make_inputs
 from compiler.run import bits_equal, run_kernel
 from hw.params import load
-from tb import golden
+from hw import golden
 
 SEED = int(os.environ.get("RDU_SEED", np.random.SeedSequence().entropy % 10_000))
 

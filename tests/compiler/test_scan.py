@@ -1,5 +1,5 @@
 """Scan kernels (``compiler/scan.py``): prefix sum (fp32, int32), linear recurrence, Mamba — with
-the ``scan`` extension and without it (baseline), bit-exact against ``tb.golden`` and against each
+the ``scan`` extension and without it (baseline), bit-exact against ``hw.golden`` and against each
 other.
 
 * model level (no Verilator, seconds): every mapping on the ``small`` and ``sim`` presets at many
@@ -49,7 +49,7 @@ def _id(case):
 def _check(req, params, inputs, compiled, outs):
     out = compiled.output(outs)
     exp = expected(req, inputs, compiled.golden_lanes, **compiled.golden_options)
-    assert bits_equal(out, exp), f"{req.kernel} {req.label}: not bit-exact to tb.golden"
+    assert bits_equal(out, exp), f"{req.kernel} {req.label}: not bit-exact to hw.golden"
     return out
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from hw import numerics as nx
-from tb import golden as g
-from tb.golden import reference as ref
+from hw import golden as g
+from hw.golden import reference as ref
 from tests.golden.test_kernels import gamma, report, rng_for
 
 

@@ -1,7 +1,7 @@
 """SDPA mappings (``compiler/sdpa.py``): streaming and naive forms.
 
 * model level (no Verilator, seconds): the mapping's PCU programs run on the Python PCU model
-  (:func:`compiler.sdpa.model`) are bit-exact to ``tb.golden.sdpa_streaming / sdpa_naive`` with
+  (:func:`compiler.sdpa.model`) are bit-exact to ``hw.golden.sdpa_streaming / sdpa_naive`` with
   ``lanes=L`` over many shapes and seeds, on the ``small`` and ``sim`` PCUs;
 * errors: every limit is one line naming it;
 * RTL (``verilator``): ``run_kernel`` on the ``small`` System (several phases through HBM) —
@@ -21,7 +21,7 @@ from compiler.graph import MappingError
 from compiler.requests import KernelRequest, make_inputs
 from compiler.run import bits_equal, run_kernel
 from hw.params import load
-from tb import golden as g
+from hw import golden as g
 
 SEED = int(os.environ.get("RDU_SEED") or "7", 0)
 GOLDEN = {"streaming": g.sdpa_streaming, "naive": g.sdpa_naive}

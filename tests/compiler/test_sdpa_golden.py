@@ -9,8 +9,8 @@ scores ``gamma(d)·Σ|q||k|``, which bounds every summation order of d products 
 import numpy as np
 import pytest
 
-from tb import golden as g
-from tb.golden import reference as ref
+from hw import golden as g
+from hw.golden import reference as ref
 from tests.golden.test_kernels import attention_inputs, report, rng_for, sdpa_bound
 
 
@@ -39,7 +39,7 @@ def test_sdpa_pcu_order_defaults_and_structure():
     q1, k1, v1 = q[:, :1], k[:, :1], v
     for fn in (g.sdpa_naive, g.sdpa_streaming):
         np.testing.assert_array_equal(fn(q1, k1, v1), fn(q1, k1, v1, lanes=8))
-    # the scores of the variant are tb.golden.dot products (the PCU reduction order)
+    # the scores of the variant are hw.golden.dot products (the PCU reduction order)
     s = g.kernels._scores(q, k, 4)
     want = np.array([[g.dot(q[i], k[j], 4) for j in range(30)] for i in range(6)], np.float32)
     from hw import numerics as nx

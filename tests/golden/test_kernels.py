@@ -1,4 +1,4 @@
-"""Golden kernels (``tb/golden/kernels.py``) against independent references.
+"""Golden kernels (``hw/golden/kernels.py``) against independent references.
 
 Two kinds of checks:
 
@@ -6,7 +6,7 @@ Two kinds of checks:
   independent bit-exact formulations where one exists (numpy float32 loops, plain sequential loops
   with :mod:`hw.numerics` operators);
 * **accuracy** — every fp32 kernel against a float64 mathematical reference
-  (:mod:`tb.golden.reference`, ``np.fft``, direct convolution, sequential loops), computed on the
+  (:mod:`hw.golden.reference`, ``np.fft``, direct convolution, sequential loops), computed on the
   *same* fp32 (or bf16-rounded) inputs, with an error bound derived from the kernel's arithmetic
   (standard forward error analysis, u = 2**-24) rather than from what happens to pass. Each accuracy
   test prints the golden model's error (``pytest -s`` to see it).
@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from hw import numerics as nx
-from tb import golden as g
-from tb.golden import reference as ref
+from hw import golden as g
+from hw.golden import reference as ref
 
 #: Random seed: ``RDU_SEED`` if set (as for the simulation tests), else a fixed default.
 SEED = int(os.environ.get("RDU_SEED") or "424242", 0)
@@ -220,7 +220,7 @@ def test_dot_int32_wraps_and_errors():
 # ============================================================================================
 
 def softmax_bound(x, lanes):
-    """Per-element absolute error bound of :func:`tb.golden.softmax` (x already fp32).
+    """Per-element absolute error bound of :func:`hw.golden.softmax` (x already fp32).
 
     p_i = exp2(fl(fl(x_i - m)·LOG2E)): the argument carries a relative error <= 3u (subtraction,
     LOG2E itself, product) plus the 2**-23 flooring inside exp2, so p_i is within
@@ -539,7 +539,7 @@ def test_fft_four_step_errors():
 # ============================================================================================
 
 def hyena_bound(u, k, d, r):
-    """Per-channel bound on ||y - r||_2 for :func:`tb.golden.hyena_conv`.
+    """Per-channel bound on ||y - r||_2 for :func:`hw.golden.hyena_conv`.
 
     y = IFFT(FFT(u)·FFT(k))/M with M = 2N, L = log2 M and eta per FFT stage (see fft_eta):
     ||ΔU|| <= L·eta·√M·||u||, the same for K; |U_i| <= ||u||_1; the complex product adds

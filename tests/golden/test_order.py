@@ -1,4 +1,4 @@
-"""The PCU's reduction and scan orders (``tb/golden/order.py``), checked against hand-written loops.
+"""The PCU's reduction and scan orders (``hw/golden/order.py``), checked against hand-written loops.
 
 Each reference below is written from the module docstring with plain Python loops over scalars and
 the :mod:`hw.numerics` operators (so it shares the arithmetic but not the slicing/reshaping code of
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from hw import numerics as nx
-from tb.golden import order
+from hw.golden import order
 
 #: Random seed: ``RDU_SEED`` if set (as for the simulation tests), else a fixed default.
 SEED = int(os.environ.get("RDU_SEED") or "31337", 0)

@@ -7,7 +7,7 @@ from cocotb.triggers import with_timeout
 
 from tb import env
 from tb.clock import reset, start_clock
-from tb.golden import mac_lanes
+from hw.golden import mac_lanes
 from tb.stream import PauseGenerator, Scoreboard, StreamSink, StreamSource, pack_lanes, unpack_rows
 
 

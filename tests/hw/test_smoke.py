@@ -5,7 +5,7 @@ import pytest
 
 from hw.smoke import MacParams, MacPipeline
 from tb import env, freerun, runner
-from tb.golden import mac_lanes
+from hw.golden import mac_lanes
 from tb.harness import StreamHarness
 from tb.stream import pack_lanes, unpack_rows
 

@@ -2,7 +2,7 @@
 
 Jobs are prepared by the pytest side (:mod:`tests.tiles.pcu_jobs`) in a JSON file named by
 ``RDU_PCU_JOBS``: per job the config-ring packets, the argument writes, the input streams per port,
-the expected output streams per port (bit patterns from ``tb.golden``), expected token counts and
+the expected output streams per port (bit patterns from ``hw.golden``), expected token counts and
 the random backpressure probabilities. One simulation runs many programs on one Verilator build.
 
 Every stream port has a :class:`tb.stream.StreamSource` / :class:`StreamSink` with its own

@@ -7,7 +7,7 @@ import numpy as np
 from hw import numerics as nx
 from hw.params import load
 from hw.params.pcu import PCUParams
-from tb.golden import kernels as gk
+from hw.golden import kernels as gk
 from tiles import pcu_programs as pp
 from tiles.pcu_asm import Acc, Counter, Credit, In, Out, Program, Stage
 

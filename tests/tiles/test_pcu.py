@@ -1,4 +1,4 @@
-"""PCU without Verilator: parameters, assembler errors, the Python model against tb.golden for every
+"""PCU without Verilator: parameters, assembler errors, the Python model against hw.golden for every
 fragment, FU opcodes under the Amaranth simulator, and Verilog generation."""
 
 import subprocess
@@ -11,7 +11,7 @@ from tb import amsim
 from hw import numerics as nx
 from hw.params import ConfigError, load
 from hw.params.pcu import PCUParams
-from tb.golden import kernels as gk
+from hw.golden import kernels as gk
 from tests.tiles import pcu_sets
 from tiles import pcu_model
 from tiles import pcu_programs as pp
@@ -146,7 +146,7 @@ def test_assembled_words_and_diff():
     assert 0 < len(diff) < len(a.words)
 
 
-# ---- the Python model against tb.golden, every fragment of every RTL test ----------------------
+# ---- the Python model against hw.golden, every fragment of every RTL test ----------------------
 
 @pytest.mark.parametrize("name", list(pcu_sets.SETS))
 def test_model_matches_golden(name):

@@ -1,9 +1,9 @@
 """Golden numpy kernels, bit-exact to the fabric's arithmetic and evaluation order.
 
-``tb.golden.kernels`` — the bit-exact models (public API re-exported here);
-``tb.golden.order`` — the PCU's reduction and scan orders;
-``tb.golden.reference`` — independent float64 references;
-``tb.golden.report`` — error reports (max abs / rel error, SQNR).
+``hw.golden.kernels`` — the bit-exact models (public API re-exported here);
+``hw.golden.order`` — the PCU's reduction and scan orders;
+``hw.golden.reference`` — independent float64 references;
+``hw.golden.report`` — error reports (max abs / rel error, SQNR).
 """
 
 from . import reference

@@ -1,8 +1,8 @@
 """Golden kernels: bit-exact numpy models of what the fabric computes.
 
 Every function here uses :mod:`hw.numerics` for each arithmetic operation and
-:mod:`tb.golden.order` for every reduction and scan, so its result is the exact bit pattern the RTL
-must produce. Each has an independent float64 mathematical reference in :mod:`tb.golden.reference`
+:mod:`hw.golden.order` for every reduction and scan, so its result is the exact bit pattern the RTL
+must produce. Each has an independent float64 mathematical reference in :mod:`hw.golden.reference`
 and tests that bound the golden model's error against it.
 
 Conventions: fp32 tensors are ``np.float32`` arrays; complex tensors are ``np.complex64`` (real and
@@ -392,13 +392,13 @@ def hyena_conv(u, k, d):
 
 def prefix_sum(x, lanes, dtype="fp32"):
     """Inclusive prefix sum over the last axis in the ``scan`` extension's order
-    (:func:`tb.golden.order.scan_add`). ``dtype``: ``"fp32"`` or ``"int32"`` (wrapping)."""
+    (:func:`hw.golden.order.scan_add`). ``dtype``: ``"fp32"`` or ``"int32"`` (wrapping)."""
     return scan_add(x, lanes, dtype)
 
 
 def linear_scan(a, b, lanes, h0=None):
     """``h_t = a_t·h_{t-1} + b_t`` over the last axis (fp32), evaluated with the associative pair
-    operator in the order of the ``scan`` extension (:func:`tb.golden.order.scan_pairs`).
+    operator in the order of the ``scan`` extension (:func:`hw.golden.order.scan_pairs`).
     ``lanes = 1`` is the sequential recurrence."""
     a = np.asarray(a)
     b = np.asarray(b)

@@ -1,6 +1,6 @@
 """float64 mathematical references for the golden kernels.
 
-These are written independently of :mod:`tb.golden.kernels` (numpy's own FFT, direct sums,
+These are written independently of :mod:`hw.golden.kernels` (numpy's own FFT, direct sums,
 sequential loops, textbook softmax attention) and answer "how far is the golden model — and so the
 hardware — from the mathematical result?". They are never expected to match bit for bit.
 """
