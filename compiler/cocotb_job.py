@@ -1,7 +1,7 @@
 """cocotb side of :class:`compiler.job.SimExecutor` (runs inside the simulator).
 
 Reads ``$RDU_JOB_DIR/job.json``, pulses ``load`` (HBM/DDR images from ``+rdu_mem_dir``), then for
-each phase: sends the configuration bitstream through the ring (it ends with the start), waits for
+each phase: sends the configuration packets through the ring (it ends with the start), waits for
 the fabric's ``done`` with a watchdog, reads the phase's registers and the fabric's ``run_cycles``.
 Finally pulses ``dump`` and writes ``result.json``. On a watchdog it reads every unit's CONTROL
 status through the ring and fails naming the units still busy.
@@ -17,11 +17,12 @@ from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 from compiler.job import phase_reads, stall_message, status_reads
 from hw.config import Packet
 from tb.clock import reset, start_clock
-from tb.config import Bitstream, RingDriver
+from hw.config import ConfigPackets
+from tb.ring import RingDriver
 
 
-def _bitstream(words):
-    return Bitstream([Packet.decode(w) for w in words])
+def _packets(words):
+    return ConfigPackets([Packet.decode(w) for w in words])
 
 
 @cocotb.test()
@@ -39,7 +40,7 @@ async def job(dut):
     await ClockCycles(clk, 2)
     phase_cycles, reads, config_cycles = [], [], 0
     for ph in spec["phases"]:
-        await ring.run(_bitstream(ph["words"]))
+        await ring.run(_packets(ph["words"]))
         config_cycles += ring.cycles
         if not int(dut.done.value):
             await First(RisingEdge(dut.done), Timer(ph["timeout_cycles"] * 10, unit="ns"))

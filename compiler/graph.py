@@ -10,8 +10,8 @@ tensor walk in HBM), and connections between their ports. :func:`build_phase` th
 2. **routes** every connection through the switches (:class:`interconnect.router.Router`:
    shortest paths, congestion-aware, per-link capacity; multicast when one output feeds several
    inputs);
-3. **assembles** every unit's and switch's configuration into one :class:`tb.config.Bitstream`
-   (:class:`interconnect.bitstream.FabricConfig`: config words in ring order, a fence, argument
+3. **assembles** every unit's and switch's configuration into one :class:`hw.config.ConfigPackets`
+   (:class:`interconnect.fabric_config.FabricConfig`: config words in ring order, a fence, argument
    registers, then start pulses) and selects the units whose ``done`` ends the phase.
 
 Errors are one line naming the resource: not enough PCUs/PMUs/AGCUs for the graph (with the counts),
@@ -157,7 +157,7 @@ def _physical(end, placed):
 
 def build_phase(graph, params, fmap=None, timeout_cycles=None):
     """Place, route and assemble ``graph`` into a :class:`compiler.job.Phase`."""
-    from interconnect.bitstream import FabricConfig
+    from interconnect.fabric_config import FabricConfig
     from interconnect.router import Router
     from memory.agcu import agcu_layout
     from tiles import pcu_asm, pmu_asm
@@ -196,12 +196,12 @@ def build_phase(graph, params, fmap=None, timeout_cycles=None):
 def clear_before_start(phase):
     """Clear every unit's performance counters together with its start (per-phase counts)."""
     from hw.config import AddressMap, Op, Packet
-    from tb.config import Bitstream
+    from hw.config import ConfigPackets
     pk = []
-    for pkt in phase.bitstream.packets:
+    for pkt in phase.packets.packets:
         if (pkt.op == Op.WRITE and pkt.addr == AddressMap.CONTROL
                 and pkt.data == AddressMap.START):
             pkt = Packet.write(pkt.unit, AddressMap.CONTROL, AddressMap.START | AddressMap.CLEAR)
         pk.append(pkt)
-    phase.bitstream = Bitstream(pk)
+    phase.packets = ConfigPackets(pk)
     return phase

@@ -1,6 +1,6 @@
 """Jobs: what the host does to run a compiled kernel, and the executors that do it.
 
-A :class:`Job` is an initial HBM image, a list of :class:`Phase` (each: a configuration bitstream that
+A :class:`Job` is an initial HBM image, a list of :class:`Phase` (each: a configuration packets that
 ends with a start, then wait for the fabric's ``done``, then read some registers) and the output
 tensors to fetch from HBM at the end. The same job runs
 
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from hw.config import AddressMap
-from tb.config import Bitstream
+from hw.config import ConfigPackets
 
 __all__ = ["Phase", "Job", "JobResult", "SimExecutor", "StallError"]
 
@@ -34,14 +34,14 @@ class StallError(RuntimeError):
 class Phase:
     """One fabric configuration run to completion.
 
-    ``bitstream``: configuration packets, ending with the start (see :meth:`Bitstream.start`);
+    ``packets``: configuration packets, ending with the start (see :meth:`ConfigPackets.start`);
     ``reads``: ``{label: (unit_id, addr)}`` registers read after ``done`` (perf counters);
     ``timeout_cycles``: the phase's watchdog; ``units``: ``{unit_id: name}`` reported on a stall;
     ``useful_ops``: useful operations (e.g. MACs) for utilization; ``ideal_cycles``: the bound.
     """
 
     name: str
-    bitstream: Bitstream
+    packets: ConfigPackets
     reads: dict = dataclasses.field(default_factory=dict)
     timeout_cycles: int = 1_000_000
     units: dict = dataclasses.field(default_factory=dict)
@@ -111,8 +111,8 @@ class SimExecutor:
             ddr.write_files(tmp)
             spec = {"phases": [{
                 "name": ph.name,
-                "words": ph.bitstream.words(),
-                "n_returns": ph.bitstream.n_returns,
+                "words": ph.packets.words(),
+                "n_returns": ph.packets.n_returns,
                 "reads": [[label, unit, addr] for label, (unit, addr) in ph.reads.items()],
                 "timeout_cycles": ph.timeout_cycles,
                 "units": {str(k): v for k, v in ph.units.items()},
@@ -130,18 +130,18 @@ class SimExecutor:
 
 
 def phase_reads(reads):
-    """The bitstream read after a phase's ``done``: the fabric's ``run_cycles`` first, then each
+    """The packets read after a phase's ``done``: the fabric's ``run_cycles`` first, then each
     ``(unit, addr)`` of ``reads`` in order."""
     from interconnect.floorplan import FABRIC_ID
-    b = Bitstream().read(FABRIC_ID, AddressMap.PERF + 0)
+    b = ConfigPackets().read(FABRIC_ID, AddressMap.PERF + 0)
     for unit, addr in reads:
         b.read(unit, addr)
     return b
 
 
 def status_reads(units):
-    """A bitstream reading the CONTROL status of every unit (used on a stall)."""
-    b = Bitstream()
+    """Packets reading the CONTROL status of every unit (used on a stall)."""
+    b = ConfigPackets()
     for u in units:
         b.read(u, AddressMap.CONTROL)
     return b

@@ -1,6 +1,6 @@
 """Host bridge: a UART, a framed command protocol, and a generic target side.
 
-The bridge lets a host program (:mod:`fpga.host`) drive a design over two wires: load a bitstream of
+The bridge lets a host program (:mod:`fpga.host`) drive a design over two wires: load a list of
 configuration packets into the configuration ring, load and read tensors in a memory, start the
 design, wait for it to finish and read its performance counters. The same RTL runs on a board and
 under Verilator (with a bit-level UART model in cocotb), driven by the same host code.

@@ -13,7 +13,7 @@ A run, step by step (what :mod:`compiler.cocotb_job` does with backdoor loads in
    the last tensor the compiler placed (``DRAMImage.written_end``), zero padding included, so
    stale board memory cannot leak into the kernel (output areas are written whole by the
    kernel's stores and are not pre-loaded);
-2. for each phase: stream its bitstream through the configuration ring (it ends with the
+2. for each phase: stream its configuration packets through the configuration ring (it ends with the
    broadcast START), poll STATUS until the fabric's ``done`` is high (watchdog: the phase's
    ``timeout_cycles``; on expiry every unit's CONTROL status is read and the busy ones are
    named), then read the fabric's ``run_cycles`` and the phase's registers through the ring;
@@ -78,9 +78,9 @@ class BoardExecutor:
 
         phase_cycles, reads = [], []
         for ph in job.phases:
-            h.load_bitstream(ph.bitstream)
+            h.load_packets(ph.packets)
             self._wait_done(ph)
-            data = h.load_bitstream(phase_reads(ph.reads.values()))
+            data = h.load_packets(phase_reads(ph.reads.values()))
             phase_cycles.append(int(data[0]))
             reads.append({label: int(v) for label, v in zip(ph.reads, data[1:])})
 
@@ -102,7 +102,7 @@ class BoardExecutor:
         while not h.status().done_level:
             if waited > budget:
                 units = dict(ph.units)
-                st = h.load_bitstream(status_reads(units)) if units else []
+                st = h.load_packets(status_reads(units)) if units else []
                 raise BoardStall(stall_message(ph.name, ph.timeout_cycles, units, st,
                                                " on the board"))
             h.t.sleep(poll)

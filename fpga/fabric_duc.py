@@ -228,7 +228,7 @@ class KernelSystem(wiring.Component):
     ``a``) instead of the HBM model. ``params`` must come from :func:`board_params` (the AGCUs'
     DRAM geometry is the board memory's). The ring is the fabric's own (``cfg_i → units →
     cfg_o``), with the same unit ids as in ``System``, so a job compiled for these parameters
-    runs unchanged: its bitstream ends with the broadcast START, the host polls ``done``.
+    runs unchanged: its configuration packets end with the broadcast START, the host polls ``done``.
     ``start`` (the bridge's START command) is not used by kernel jobs.
     """
 

@@ -15,7 +15,7 @@ the timeout expires), ``sleep(seconds)``, ``byte_time`` (seconds per byte on the
 
 API
 ---
-:class:`Host` — ``info()``, ``ring(packets)``, ``load_bitstream(tb.config.Bitstream)``,
+:class:`Host` — ``info()``, ``ring(packets)``, ``load_packets(hw.config.ConfigPackets)``,
 ``write_mem(addr, words)``, ``read_mem(addr, n)``, ``start()``, ``status()``,
 ``wait_done(timeout)``, ``read_counters(unit, n)``, ``read_reg`` / ``write_reg``. Large
 transfers are split into frames of at most the bridge's ``max_payload`` bytes.
@@ -348,11 +348,11 @@ class Host:
             back += got
         return back
 
-    def load_bitstream(self, bitstream):
-        """Stream a :class:`tb.config.Bitstream` through the ring; return the data of its READs
-        (raises :class:`tb.config.RingError` for packets no unit answered)."""
-        from tb.config import responses
-        return responses(bitstream.packets, self.ring(bitstream.packets))
+    def load_packets(self, packets):
+        """Stream a :class:`hw.config.ConfigPackets` through the ring; return the data of its READs
+        (raises :class:`hw.config.RingError` for packets no unit answered)."""
+        from hw.config import responses
+        return responses(packets.packets, self.ring(packets.packets))
 
     def write_mem(self, addr, words):
         """Write ``words`` (32-bit ints or a numpy array; signed values are taken mod 2^32) at
@@ -409,17 +409,17 @@ class Host:
             waited += poll + 20 * self.t.byte_time
 
     def read_reg(self, unit, addr):
-        from tb.config import Bitstream
-        return self.load_bitstream(Bitstream().read(unit, addr))[0]
+        from hw.config import ConfigPackets
+        return self.load_packets(ConfigPackets().read(unit, addr))[0]
 
     def write_reg(self, unit, addr, value):
-        from tb.config import Bitstream
-        self.load_bitstream(Bitstream().write(unit, addr, value))
+        from hw.config import ConfigPackets
+        self.load_packets(ConfigPackets().write(unit, addr, value))
 
     def read_counters(self, unit, n):
         """Performance counters ``0..n-1`` of ``unit`` (ring READs of ``PERF + i``)."""
-        from tb.config import Bitstream
-        b = Bitstream()
+        from hw.config import ConfigPackets
+        b = ConfigPackets()
         for i in range(n):
             b.read(unit, AddressMap.PERF + i)
-        return self.load_bitstream(b)
+        return self.load_packets(b)

@@ -2,8 +2,8 @@
 MAC units (:mod:`fpga.smoke`), laid out, loaded, run and checked through :class:`fpga.host.Host`.
 
 The flow is the one ``rdu run`` will follow with the fabric: a *plan* (memory image + configuration
-bitstream + expected results) is built in Python; the host writes the tensors, loads the
-bitstream, starts (a ring broadcast START), waits for done, reads the results and the performance
+configuration packets + expected results) is built in Python; the host writes the tensors, loads the
+configuration packets, starts (a ring broadcast START), waits for done, reads the results and the performance
 counters, and checks them **bit-exactly** against the golden model (:func:`hw.golden.mac_lanes`,
 the MAC pipeline's model) and against an independent numpy reference (``np.matmul`` /
 ``np.correlate`` in int64, wrapped to 32 bits). The same code runs against a board
@@ -25,7 +25,7 @@ import numpy as np
 
 from hw import numerics as nx
 from hw.config import AddressMap, BROADCAST
-from tb.config import Bitstream
+from hw.config import ConfigPackets
 from hw.golden import mac_lanes
 
 __all__ = ["KernelPlan", "KERNELS", "gemm", "conv1d", "run_plan", "KernelMismatch", "TrafficPlan",
@@ -78,10 +78,10 @@ class KernelPlan:
             out.append((j.src, words))
         return out
 
-    def bitstream(self):
+    def packets(self):
         """Configuration of every unit, then a broadcast START."""
         from fpga.smoke import SMOKE_LAYOUT
-        b = Bitstream()
+        b = ConfigPackets()
         for j in self.jobs:
             b.config(j.unit, SMOKE_LAYOUT, {"src": j.src, "dst": j.dst, "n_in": j.n_in,
                                             "acc_len": j.acc_len})
@@ -186,18 +186,18 @@ def run_plan(host, plan, timeout=10.0, log=None):
         host.write_mem(addr, words)
     say(f"{plan.name}: wrote {sum(len(w) for _, w in plan.memory_image())} words")
     # configure, read the configuration back, then start every unit with one broadcast
-    bits = plan.bitstream()
+    bits = plan.packets()
     for j in plan.jobs:
         for w in range(3):
             bits.read(j.unit, AddressMap.CONFIG + w)
-    got = host.load_bitstream(bits)
+    got = host.load_packets(bits)
     for i, j in enumerate(plan.jobs):
         want = config_words(SMOKE_LAYOUT, {"src": j.src, "dst": j.dst, "n_in": j.n_in,
                                            "acc_len": j.acc_len})
         if got[3 * i:3 * i + 3] != want:
             raise KernelMismatch(f"{plan.name}: unit {j.unit} config read back {got[3 * i:3 * i + 3]}"
                                  f" != written {want}")
-    host.load_bitstream(Bitstream().start(BROADCAST))
+    host.load_packets(ConfigPackets().start(BROADCAST))
     st = host.wait_done(timeout)
     say(f"{plan.name}: done after {st.run_cycles} cycles")
     outs = []
@@ -280,8 +280,8 @@ def run_fabric_traffic(host, tp, timeout=10.0):
             "rd_base": tp.base(slot, "in"), "wr_base": tp.base(slot, "out"),
             "rd_vectors": len(tp.sources.get(slot, ())),
             "wr_vectors": len(tp.sinks.get(slot, ()))})
-    host.load_bitstream(bits)
-    host.load_bitstream(Bitstream().start(BROADCAST))
+    host.load_packets(bits)
+    host.load_packets(ConfigPackets().start(BROADCAST))
     st = host.wait_done(timeout)
     for slot, payloads in tp.sinks.items():
         got = host.read_mem(tp.base(slot, "out"), len(payloads) * L).astype(np.int64)
@@ -291,10 +291,10 @@ def run_fabric_traffic(host, tp, timeout=10.0):
             raise KernelMismatch(f"fabric traffic: AGCU slot {slot} received word {bad} = "
                                  f"0x{got[bad]:08x}, expected 0x{want[bad]:08x}")
     exp = tp.plan.expected()
-    b = Bitstream()
+    b = ConfigPackets()
     for unit, name, value, what in exp:
         b.read(unit, AddressMap.PERF + tp.plan.counter_index(unit, name))
-    got = host.load_bitstream(b) if len(b) else []
+    got = host.load_packets(b) if len(b) else []
     for (unit, name, value, what), g in zip(exp, got):
         if g != value:
             raise KernelMismatch(f"fabric traffic: unit {unit} counter {name} = {g}, expected "

@@ -16,7 +16,7 @@ data    32-bit word.
 Each ring stop (:class:`ConfigStore`) is one registered hop (valid, payload and ready): a WRITE
 or READ for its unit is consumed (a READ turns into a RESP that continues along the ring),
 everything else passes unchanged, so packets return to the host in order. A WRITE or READ that
-comes back unchanged names a unit that is not on the ring; :mod:`tb.config` reports it.
+comes back unchanged names a unit that is not on the ring; :func:`responses` reports it.
 
 Unit address map (:class:`AddressMap`)
 --------------------------------------
@@ -43,7 +43,8 @@ from amaranth.lib.wiring import In, Out
 from hw.stream import SkidBuffer
 
 __all__ = ["Op", "BROADCAST", "CFG_PACKET", "AddressMap", "UnitKind", "ConfigStore", "Packet",
-           "config_words", "config_writes", "layout_words"]
+           "ConfigPackets", "RingError", "responses", "config_words", "config_writes",
+           "layout_words"]
 
 
 class Op(enum.IntEnum):
@@ -265,3 +266,79 @@ def config_writes(unit, layout, value):
     """The WRITE packets that load ``value`` (a description of ``layout``) into ``unit``."""
     return [Packet.write(unit, AddressMap.CONFIG + w, word)
             for w, word in enumerate(config_words(layout, value))]
+
+
+class RingError(RuntimeError):
+    """Packets that came back around the ring unanswered, or responses out of order."""
+
+
+@dataclasses.dataclass
+class ConfigPackets:
+    """An ordered list of configuration-ring :class:`Packet` s: what the compiler emits for a phase,
+    what a simulation's ring driver and a board's host bridge send."""
+
+    packets: list = dataclasses.field(default_factory=list)
+
+    def config(self, unit, layout, value):
+        self.packets += config_writes(unit, layout, value)
+        return self
+
+    def write(self, unit, addr, value):
+        self.packets.append(Packet.write(unit, addr, value))
+        return self
+
+    def arg(self, unit, index, value):
+        return self.write(unit, AddressMap.ARG + index, value)
+
+    def read(self, unit, addr):
+        self.packets.append(Packet.read(unit, addr))
+        return self
+
+    def start(self, unit=BROADCAST):
+        return self.write(unit, AddressMap.CONTROL, AddressMap.START)
+
+    def clear_counters(self, unit=BROADCAST):
+        return self.write(unit, AddressMap.CONTROL, AddressMap.CLEAR)
+
+    def extend(self, other):
+        self.packets += list(other.packets if isinstance(other, ConfigPackets) else other)
+        return self
+
+    def words(self):
+        """Encoded packets (integers, as the ring carries them)."""
+        return [p.encode() for p in self.packets]
+
+    @property
+    def n_reads(self):
+        return sum(p.op == Op.READ for p in self.packets)
+
+    @property
+    def n_returns(self):
+        """Packets that come back around the ring: READ responses and BROADCAST writes (which
+        every stop applies and passes on)."""
+        return sum(p.op == Op.READ or (p.op == Op.WRITE and p.unit == BROADCAST)
+                   for p in self.packets)
+
+    def __len__(self):
+        return len(self.packets)
+
+
+def responses(sent, returned):
+    """Check ``returned`` (decoded packets from the ring's end) against ``sent``; return the data of
+    each READ in order. Raises :class:`RingError` for unanswered packets."""
+    returned = [p if isinstance(p, Packet) else Packet.decode(p) for p in returned]
+    # A broadcast WRITE is applied by every stop and comes back by design.
+    returned = [p for p in returned if not (p.op == Op.WRITE and p.unit == BROADCAST)]
+    lost = [p for p in returned if p.op != Op.RESP]
+    if lost:
+        p = lost[0]
+        raise RingError(f"config ring: {p.op.name} to unit {p.unit} (addr {p.addr:#x}) came back "
+                        f"unanswered: no unit {p.unit} on the ring ({len(lost)} packet(s) lost)")
+    reads = [p for p in sent if p.op == Op.READ]
+    if len(returned) != len(reads):
+        raise RingError(f"config ring: sent {len(reads)} READs, got {len(returned)} responses")
+    for q, r in zip(reads, returned):
+        if (q.unit, q.addr) != (r.unit, r.addr):
+            raise RingError(f"config ring: response for unit {r.unit} addr {r.addr:#x} where unit "
+                            f"{q.unit} addr {q.addr:#x} was expected (reordered?)")
+    return [r.data for r in returned]

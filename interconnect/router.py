@@ -3,7 +3,7 @@
 Given a :class:`~interconnect.floorplan.FabricMap` (placed units) and a list of logical connections
 ``(unit, port) → (unit, port)``, :meth:`Router.route` finds, per network, a path of switches for
 each connection and returns a :class:`Routing` whose :meth:`~Routing.switch_configs` /
-:meth:`~Routing.bitstream` load the switches through the configuration ring.
+:meth:`~Routing.packets` load the switches through the configuration ring.
 
 Model
 -----
@@ -33,7 +33,7 @@ Example::
     routing = Router(fm).route([("pcu_0_0.vec_out[0]", "pmu_0_1.vec_in[0]"),
                                 ("agcu_0.scal_out[0]", "pcu_1_1.scal_in[1]")])
     routing.routes[0].hops        # [Hop(switch='sw_1_1', inp='U0', out='N0'), ...]
-    bits = routing.bitstream()    # tb.config.Bitstream writing every switch's select layout
+    bits = routing.packets()    # hw.config.ConfigPackets writing every switch's select layout
 """
 
 from __future__ import annotations
@@ -198,10 +198,10 @@ class Routing:
                 out[s.id] = s.spec.describe(sel)
         return out
 
-    def bitstream(self, all_switches=True):
-        """A :class:`tb.config.Bitstream` writing every switch's configuration."""
-        from tb.config import Bitstream
-        bits = Bitstream()
+    def packets(self, all_switches=True):
+        """A :class:`hw.config.ConfigPackets` writing every switch's configuration."""
+        from hw.config import ConfigPackets
+        bits = ConfigPackets()
         for sid, desc in self.switch_configs(all_switches).items():
             bits.config(sid, self.fmap.switch(sid).spec.layout, desc)
         return bits

@@ -18,7 +18,7 @@ import numpy as np
 
 from hw.net import NETWORKS, PORT_GROUPS
 
-from .bitstream import FabricConfig
+from .fabric_config import FabricConfig
 from .router import Endpoint, RouteError, Router
 from .testunit import (MODE_PASS, MODE_SINK, MODE_SOURCE, checksum, config_layout,
                        counter_names, payloads)

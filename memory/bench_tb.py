@@ -40,8 +40,8 @@ async def bench(dut):
         elif step["kind"] == "agcu":
             dut.agcu_vec_out__0__ready.value = 1
             uid = host.ids["agcu"][0]
-            from tb.config import Bitstream
-            await host.ring.run(Bitstream().clear_counters(uid))
+            from hw.config import ConfigPackets
+            await host.ring.run(ConfigPackets().clear_counters(uid))
             await host.configure_agcu(0, step["program"])
             await host.start_units(uid)
             for _ in range(step.get("timeout", 2_000_000)):
@@ -58,6 +58,6 @@ async def bench(dut):
         out["wall_s"] = time.perf_counter() - t0
         results.append(out)
         # clear DRAM counters between steps
-        from tb.config import Bitstream
-        await host.ring.run(Bitstream().clear_counters(host.ids["hbm"]).clear_counters(host.ids["ddr"]))
+        from hw.config import ConfigPackets
+        await host.ring.run(ConfigPackets().clear_counters(host.ids["hbm"]).clear_counters(host.ids["ddr"]))
     Path(args["result"]).write_text(json.dumps(results))

@@ -276,7 +276,7 @@ class MemSysHost:
 
     async def start(self):
         from tb.clock import reset, start_clock
-        from tb.config import RingDriver
+        from tb.ring import RingDriver
         dut = self.dut
         self.clk = start_clock(dut)
         for name in ("load", "dump"):
@@ -322,8 +322,8 @@ class MemSysHost:
     async def counters(self, unit, names):
         """Read performance counters ``names`` (a tuple like ``DRAM_COUNTERS``) of ``unit``."""
         from hw.config import AddressMap
-        from tb.config import Bitstream
-        bits = Bitstream()
+        from hw.config import ConfigPackets
+        bits = ConfigPackets()
         for k in range(len(names)):
             bits.read(unit, AddressMap.PERF + k)
         vals = await self.ring.run(bits)
@@ -332,9 +332,9 @@ class MemSysHost:
     async def set_policy(self, tier, policy):
         from hw.config import AddressMap
         from memory.dram import DRAM_CONFIG, POLICY_CODES
-        from tb.config import Bitstream
+        from hw.config import ConfigPackets
         uid = self.ids[tier]
-        await self.ring.run(Bitstream().config(uid, DRAM_CONFIG, {"policy": POLICY_CODES[policy]})
+        await self.ring.run(ConfigPackets().config(uid, DRAM_CONFIG, {"policy": POLICY_CODES[policy]})
                             .read(uid, AddressMap.CONTROL))
 
     async def dram_status(self, tier):
@@ -366,18 +366,18 @@ class MemSysHost:
     async def configure_agcu(self, i, program, base_arg=None):
         from hw.config import AddressMap
         from memory.agcu import agcu_layout
-        from tb.config import Bitstream
+        from hw.config import ConfigPackets
         uid = self.ids["agcu"][i]
-        bits = Bitstream().config(uid, agcu_layout(self.agcu), program)
+        bits = ConfigPackets().config(uid, agcu_layout(self.agcu), program)
         if base_arg is not None:
             bits.write(uid, AddressMap.ARG + 0, base_arg)
         bits.read(uid, AddressMap.CONTROL)   # returns once the writes have reached the unit
         await self.ring.run(bits)
 
     async def start_units(self, *units):
-        from tb.config import Bitstream
+        from hw.config import ConfigPackets
         from hw.config import AddressMap
-        bits = Bitstream()
+        bits = ConfigPackets()
         for u in units:
             bits.start(u)
         bits.read(units[-1], AddressMap.CONTROL)   # returns once every START has been delivered
@@ -402,11 +402,11 @@ class MemSysHost:
     async def run_dma(self, program, timeout_cycles=200_000):
         from cocotb.triggers import RisingEdge
         from memory.dma import DMA_CONFIG, DMA_COUNTERS
-        from tb.config import Bitstream
+        from hw.config import ConfigPackets
         uid = self.ids["dma"]
         from hw.config import AddressMap
         # The trailing READ returns only after the START has passed the DMA (the ring is in order).
-        await self.ring.run(Bitstream().config(uid, DMA_CONFIG, program).clear_counters(uid)
+        await self.ring.run(ConfigPackets().config(uid, DMA_CONFIG, program).clear_counters(uid)
                             .start(uid).read(uid, AddressMap.CONTROL))
         for _ in range(timeout_cycles):
             await RisingEdge(self.clk)
@@ -422,9 +422,9 @@ class MemSysHost:
         broadcast; returns ``{index: counters}``."""
         from cocotb.triggers import RisingEdge
         from memory.traffic import TG_CONFIG, TG_COUNTERS
-        from tb.config import Bitstream
+        from hw.config import ConfigPackets
         tgs = self.ids["hbm_tg"] + self.ids["ddr_tg"]
-        bits = Bitstream()
+        bits = ConfigPackets()
         for k, cfg in configs.items():
             bits.config(tgs[k], TG_CONFIG, cfg)
         for k in configs:

@@ -1,6 +1,6 @@
 """cocotb side of ``scripts/bench_interconnect.py``: measurements on a fabric's RTL.
 
-Jobs (``jobs`` in tb.env): ``config_load`` (a full-fabric bitstream through the ring),
+Jobs (``jobs`` in tb.env): ``config_load`` (a full-fabric configuration through the ring),
 ``latency`` (one word from an AGCU slot to another over routes of several lengths, timed at the
 port handshakes), ``throughput`` (test-unit source → sink at full rate and under sink backpressure,
 timed by the sink's first/last-word counters), ``speed`` (every unit streaming, Python asleep until
@@ -17,14 +17,15 @@ from cocotb.triggers import First, RisingEdge, Timer
 
 from hw.config import AddressMap
 from hw.params import FabricParams, load
-from interconnect.bitstream import FabricConfig
+from interconnect.fabric_config import FabricConfig
 from interconnect.floorplan import FabricMap
 from interconnect.router import Router
 from interconnect.testunit import config_layout, counter_names
 from interconnect.traffic import Flow, Plan, random_plan, unit_description
 from tb import env
 from tb.clock import reset, start_clock
-from tb.config import Bitstream, RingDriver
+from hw.config import ConfigPackets
+from tb.ring import RingDriver
 
 
 def _params(args):
@@ -124,7 +125,7 @@ async def throughput(dut, ring, fm, args, res):
             if not int(dut.done.value):
                 await First(RisingEdge(dut.done), Timer((20 * n + 1000) * 10, "ns"))
             names = counter_names(dict(far.ports))
-            bits = Bitstream()
+            bits = ConfigPackets()
             for c in ("received", "errors", "first", "last"):
                 bits.read(far.id, AddressMap.PERF + names.index(f"{gi}[0].{c}"))
             got, errors, first, last = await ring.run(bits)
@@ -161,9 +162,9 @@ async def speed(dut, ring, fm, args, res):
     cpu = time.process_time() - c0
     ring.src.start()
     ring.snk.start()
-    cycles = (await ring.run(Bitstream().read(0, AddressMap.PERF + 0)))[0]
+    cycles = (await ring.run(ConfigPackets().read(0, AddressMap.PERF + 0)))[0]
     exp = plan.expected()
-    bits = Bitstream()
+    bits = ConfigPackets()
     for uid, name, _, _ in exp:
         bits.read(uid, AddressMap.PERF + plan.counter_index(uid, name))
     got = await ring.run(bits)

@@ -30,7 +30,7 @@ A program (:class:`Program`, or the same thing as a ``dict`` / YAML mapping) say
 
 :func:`assemble` validates against a PMU's parameters and returns the layout description
 (a ``dict`` for :func:`tiles.pmu_layout.config_layout`); :func:`config_writes` /
-:func:`program_bitstream` give ring packets. Every error is a :class:`PMUProgramError` naming the
+:func:`program_packets` give ring packets. Every error is a :class:`PMUProgramError` naming the
 field, the value and what is allowed.
 """
 
@@ -49,7 +49,7 @@ from .pmu_layout import PERF_COUNTERS, Mode, Sync, config_layout
 from .pmu_model import bitrev, map_address, vector_cycles
 
 __all__ = ["PMUProgramError", "Pipe", "Program", "assemble", "config_words", "config_writes",
-           "program_bitstream", "pipe_addresses", "MODES", "Cost", "cost"]
+           "program_packets", "pipe_addresses", "MODES", "Cost", "cost"]
 
 MODES = ("strided", "skewed", "duplicate", "fifo")
 _ENUM_LIMIT = 1 << 20    # vectors per pass enumerated for range / conflict checks
@@ -513,11 +513,11 @@ def config_writes(program, params, lanes, unit):
     return _config_writes(unit, config_layout(params, lanes), assemble(program, params, lanes))
 
 
-def program_bitstream(program, params, lanes, unit, args=(), start=True):
-    """A :class:`tb.config.Bitstream` that loads ``program`` (and argument registers), then
+def program_packets(program, params, lanes, unit, args=(), start=True):
+    """A :class:`hw.config.ConfigPackets` that loads ``program`` (and argument registers), then
     starts the unit."""
-    from tb.config import Bitstream
-    bits = Bitstream()
+    from hw.config import ConfigPackets
+    bits = ConfigPackets()
     bits.packets += config_writes(program, params, lanes, unit)
     for i, v in enumerate(args):
         bits.arg(unit, i, v & 0xFFFFFFFF)

@@ -3,7 +3,7 @@
 Every function takes the PMU's parameters and the lane count L first, validates what it is asked
 for (raising :class:`tiles.pmu_asm.PMUProgramError` naming the argument and what is allowed) and
 returns a program whose ``doc`` states its stream formats and cycle cost. ``assemble`` them with
-:func:`tiles.pmu_asm.assemble` / load them with :func:`tiles.pmu_asm.program_bitstream`;
+:func:`tiles.pmu_asm.assemble` / load them with :func:`tiles.pmu_asm.program_packets`;
 :func:`tiles.pmu_asm.cost` gives the ideal cycle count.
 
 Conventions: matrices are row-major with ``cols`` (the *pitch*) words per row; a vector is L

@@ -157,7 +157,7 @@ def test_model_long_row_two_counters():
         inputs = make_inputs(req, SEED)
         for bl in (False, True):
             c, _ = _model(req, narrow, inputs, baseline=bl)
-            assert len(c.job.phases[0].bitstream.packets) > 0
+            assert len(c.job.phases[0].packets.packets) > 0
 
 
 def test_errors():

@@ -24,7 +24,7 @@ from fpga.uart_model import UartModel
 from hw.config import AddressMap, UnitKind, config_words
 from tb import env
 from tb.clock import PERIOD_NS, reset, start_clock
-from tb.config import Bitstream, RingError
+from hw.config import ConfigPackets, RingError
 
 WATCHDOG_MS = 200
 
@@ -63,23 +63,23 @@ async def bridge_memory_and_ring(dut):
         np.testing.assert_array_equal(back, data)
         np.testing.assert_array_equal(h.read_mem(info.mem_words - 3, 3), np.zeros(3, np.uint32))
         desc = {"src": 0x000123, "dst": 0x00ABCD, "n_in": 5, "acc_len": 7}
-        bits = Bitstream().config(1, SMOKE_LAYOUT, desc)
+        bits = ConfigPackets().config(1, SMOKE_LAYOUT, desc)
         for w in range(3):
             bits.read(1, AddressMap.CONFIG + w)
         for u in range(1, args["units"] + 1):
             bits.read(u, AddressMap.IDENT)
-        got = h.load_bitstream(bits)
+        got = h.load_packets(bits)
         assert got[:3] == config_words(SMOKE_LAYOUT, desc), got
         assert got[3:] == [(UnitKind.SMOKE << 16) | u for u in range(1, args["units"] + 1)]
         assert h.read_reg(1, AddressMap.CONTROL) == 0      # not busy, not done
-        # a long bitstream: more packets than one frame holds
-        big = Bitstream()
+        # a long packet list: more packets than one frame holds
+        big = ConfigPackets()
         for i in range(100):
             big.write(2, AddressMap.CONFIG + (i % 3), i)
         big.read(2, AddressMap.CONFIG + 0)
-        assert h.load_bitstream(big) == [99]
+        assert h.load_packets(big) == [99]
         try:
-            h.load_bitstream(Bitstream().read(99, AddressMap.IDENT))
+            h.load_packets(ConfigPackets().read(99, AddressMap.IDENT))
             raise AssertionError("a READ of unit 99 must fail")
         except RingError as e:
             assert "no unit 99 on the ring" in str(e), e
@@ -213,7 +213,7 @@ async def fabric_traffic(dut):
 async def compiler_kernels(dut):
     """The kernel compiler's jobs on the board path: the fabric with real AGCUs behind the UART
     bridge (``fpga.fabric_duc.KernelSystem``), tensors loaded over the UART into the on-chip
-    memory, each phase's bitstream through the ring, results read back — ``compiler.run.
+    memory, each phase's configuration packets through the ring, results read back — ``compiler.run.
     run_kernel`` with :class:`fpga.executor.BoardExecutor`, the flow of ``rdu fpga run``."""
     from compiler.requests import KernelRequest
     from compiler.run import run_kernel

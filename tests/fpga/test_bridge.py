@@ -20,7 +20,7 @@ from fpga.smoke import SMOKE_LAYOUT, decode_ident
 from fpga.top import smoke_system
 from hw.config import AddressMap, Packet, UnitKind, config_words
 from hw.params import ConfigError
-from tb.config import Bitstream, responses
+from hw.config import ConfigPackets, responses
 from tb.stream import PauseGenerator
 
 MEM = 256
@@ -167,12 +167,12 @@ def test_info_write_read(pauses):
 
 def test_ring_config_readback_and_unknown_unit():
     desc = {"src": 0x123456, "dst": 0xABCDEF, "n_in": 77, "acc_len": 0xFFFF}
-    bits = Bitstream().config(2, SMOKE_LAYOUT, desc)
+    bits = ConfigPackets().config(2, SMOKE_LAYOUT, desc)
     for w in range(3):
         bits.read(2, AddressMap.CONFIG + w)
     bits.read(1, AddressMap.IDENT)
     bits.start()          # broadcast: its echo is dropped by the bridge
-    more = Bitstream().read(2, AddressMap.IDENT).read(9, AddressMap.IDENT)
+    more = ConfigPackets().read(2, AddressMap.IDENT).read(9, AddressMap.IDENT)
     out = run_core([encode_request(Cmd.RING, b"".join(struct.pack("<Q", p.encode())
                                                       for p in b.packets))
                     for b in (bits, more)], (0.3, 0.5))
@@ -270,7 +270,7 @@ def test_stalled_ring_is_reported():
 
 def test_start_and_done_with_empty_job():
     """A unit configured with no input finishes at once: START → done seen in STATUS."""
-    bits = Bitstream().config(1, SMOKE_LAYOUT, {"src": 0, "dst": 0, "n_in": 0, "acc_len": 1})
+    bits = ConfigPackets().config(1, SMOKE_LAYOUT, {"src": 0, "dst": 0, "n_in": 0, "acc_len": 1})
     bits.config(2, SMOKE_LAYOUT, {"src": 0, "dst": 0, "n_in": 0, "acc_len": 1})
     payload = b"".join(struct.pack("<Q", p.encode()) for p in bits.packets)
     out = run_core([encode_request(Cmd.STATUS), encode_request(Cmd.RING, payload),

@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 from hw.config import (BROADCAST, CFG_PACKET, AddressMap, ConfigStore, Op, Packet, UnitKind,
                        config_words, layout_words)
 from tb import amsim
-from tb.config import Bitstream, RingError, responses
+from hw.config import ConfigPackets, RingError, responses
 from tb.stream import PauseGenerator
 
 LAYOUT_A = data.StructLayout({"op": unsigned(5), "const": unsigned(32), "mode": unsigned(3)})
@@ -60,7 +60,7 @@ def test_layout_words():
 def test_load_and_read_back(pauses):
     a = {"op": 17, "const": 0xDEADBEEF, "mode": 5}
     b = {"stride": [1, 2, 3, 0xFFFF, 9]}
-    bits = Bitstream().config(3, LAYOUT_A, a).config(9, LAYOUT_B, b).arg(3, 1, 1234)
+    bits = ConfigPackets().config(3, LAYOUT_A, a).config(9, LAYOUT_B, b).arg(3, 1, 1234)
     for w in range(2):
         bits.read(3, AddressMap.CONFIG + w)
     for w in range(3):
@@ -88,12 +88,12 @@ def test_broadcast_start_reaches_every_unit():
                         seen.add(i)
             starts.append(seen)
         return bench
-    _run(Bitstream().start(), probe=probe)
+    _run(ConfigPackets().start(), probe=probe)
     assert starts[0] == {0, 1, 2}
 
 
 def test_unknown_unit_is_reported():
-    bits = Bitstream().read(5, AddressMap.IDENT)
+    bits = ConfigPackets().read(5, AddressMap.IDENT)
     _, got = _run(bits)
     with pytest.raises(RingError, match=r"READ to unit 5 \(addr 0x600\) came back unanswered: "
                                         r"no unit 5 on the ring"):

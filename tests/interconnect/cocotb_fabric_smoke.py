@@ -14,12 +14,13 @@ from cocotb.triggers import ClockCycles, First, RisingEdge
 from hw import numerics as nx
 from hw.config import AddressMap, UnitKind
 from hw.params import load
-from interconnect.bitstream import FabricConfig
+from interconnect.fabric_config import FabricConfig
 from interconnect.floorplan import FabricMap
 from interconnect.router import Router
 from tb import env
 from tb.clock import reset, start_clock
-from tb.config import Bitstream, RingDriver
+from hw.config import ConfigPackets
+from tb.ring import RingDriver
 from tb.stream import PauseGenerator, Scoreboard, StreamSink, StreamSource, pack_rows, unpack_rows
 
 
@@ -77,7 +78,7 @@ async def pmu_pcu_pmu(dut):
     for run, bias in enumerate((int(rng.integers(-5000, 5000)), int(rng.integers(-5000, 5000)))):
         x = rng.integers(-3000, 3000, (T, L))
         base = len(snk.items)
-        bits = Bitstream().arg(pcu.id, 0, bias & 0xFFFFFFFF).clear_counters(pcu.id)
+        bits = ConfigPackets().arg(pcu.id, 0, bias & 0xFFFFFFFF).clear_counters(pcu.id)
         bits.extend(fc.start([pmu_a, pcu, pmu_b]))
         bits.read(fm.ring[-1], AddressMap.IDENT)           # fence: all started
         await ring.run(bits)
@@ -91,7 +92,7 @@ async def pmu_pcu_pmu(dut):
             await ClockCycles(clk, 16)
         if not int(dut.done.value) or len(snk.items) < base + T:
             # watchdog: say which unit has not finished
-            st = await ring.run(Bitstream().read(pmu_a.id, AddressMap.CONTROL)
+            st = await ring.run(ConfigPackets().read(pmu_a.id, AddressMap.CONTROL)
                                 .read(pcu.id, AddressMap.CONTROL).read(pmu_b.id, AddressMap.CONTROL))
             names = [u.name for u in (pmu_a, pcu, pmu_b)]
             busy = [n for n, s in zip(names, st) if not s & 2]
@@ -103,5 +104,5 @@ async def pmu_pcu_pmu(dut):
         Scoreboard(f"run {run}: PMU -> PCU -> PMU").check(kernel(x, bias, lo), got)
         assert len(snk.items) == base + T, "extra vectors after the kernel"
         # the PCU's 'active' counter: exactly T compute iterations
-        active = (await ring.run(Bitstream().read(pcu.id, AddressMap.PERF + 1)))[0]
+        active = (await ring.run(ConfigPackets().read(pcu.id, AddressMap.PERF + 1)))[0]
         assert active == T, f"run {run}: PCU active = {active}, expected {T}"

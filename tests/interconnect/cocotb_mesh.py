@@ -15,7 +15,8 @@ from interconnect.router import trace
 from interconnect.traffic import random_plan
 from tb import env
 from tb.clock import reset, start_clock
-from tb.config import Bitstream, RingDriver
+from hw.config import ConfigPackets
+from tb.ring import RingDriver
 from tb.stream import PauseGenerator, Scoreboard, StreamSink, StreamSource
 
 from hw.config import AddressMap
@@ -109,7 +110,7 @@ class MeshBench:
                                  (f" (+{len(problems) - 6} more)" if len(problems) > 6 else ""))
 
     async def check_counters(self, plan, exp):
-        bits = Bitstream()
+        bits = ConfigPackets()
         for uid, name, _, _ in exp:
             bits.read(uid, AddressMap.PERF + plan.counter_index(uid, name))
         data = await self.ring.run(bits)
@@ -127,7 +128,7 @@ class MeshBench:
         """Every configured port of every test unit that is short of its configured count."""
         from interconnect.testunit import counter_names
         reads = []
-        bits = Bitstream()
+        bits = ConfigPackets()
         for site in self.fm.units:
             if site.id not in fc.stops:
                 continue

@@ -138,10 +138,10 @@ def test_real_agcu_slots_join_the_ring_and_expose_their_extra_ports():
     from amaranth.lib.wiring import Out
 
     from hw.config import AddressMap, UnitKind
-    from interconnect.bitstream import FabricConfig
+    from interconnect.fabric_config import FabricConfig
     from interconnect.testunit import TestUnit
     from tb import amsim
-    from tb.config import responses
+    from hw.config import responses
 
     class MemUnit(TestUnit):
         def members(self):

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from hw.net import NETWORKS, PORT_GROUPS
 from hw.params import FabricParams
-from interconnect.bitstream import unpack
+from interconnect.fabric_config import unpack
 from interconnect.floorplan import OPPOSITE, FabricMap
 from interconnect.router import (CapacityError, Endpoint, NoPathError, PortError, RouteError,
                                  Router, trace)
@@ -123,14 +123,14 @@ def test_congestion_moves_routes_off_the_shortest_path():
     check_routing(fm, [(parse_endpoint(fm, s), parse_endpoint(fm, d)) for s, d in conns], routing)
 
 
-def test_route_and_bitstream_api():
+def test_route_and_packets_api():
     fm = _fabric(2, 2, 1, 1, 1, 2, name="api")
     routing = Router(fm).route([("pcu_0_0.vec_out[0]", "pmu_0_1.vec_in[0]"),
                                 (("agcu_0", "scal_out", 0), ("pcu_1_1", "scal_in", 1))])
     r = routing.route_of("pcu_0_0.vec_out[0]", "pmu_0_1.vec_in[0]")
     assert [(h.switch, h.inp, h.out) for h in r.hops] == [("sw_1_1", "U0", "N0"),
                                                           ("sw_0_1", "S0", "U1")]
-    bits = routing.bitstream()
+    bits = routing.packets()
     assert {p.unit for p in bits.packets} == {s.id for s in fm.switches}
 
 

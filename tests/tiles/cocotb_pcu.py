@@ -6,7 +6,7 @@ the expected output streams per port (bit patterns from ``hw.golden``), expected
 the random backpressure probabilities. One simulation runs many programs on one Verilator build.
 
 Every stream port has a :class:`tb.stream.StreamSource` / :class:`StreamSink` with its own
-:class:`PauseGenerator`; the config ring is driven by :class:`tb.config.RingDriver` (also under
+:class:`PauseGenerator`; the config ring is driven by :class:`tb.ring.RingDriver` (also under
 backpressure). A watchdog names the streams that did not finish.
 """
 
@@ -19,7 +19,8 @@ from cocotb.triggers import SimTimeoutError
 
 from hw.config import AddressMap, Packet
 from tb.clock import reset, start_clock
-from tb.config import Bitstream, RingDriver
+from hw.config import ConfigPackets
+from tb.ring import RingDriver
 from tb.stream import PauseGenerator, Scoreboard, StreamSink, StreamSource, unpack_lanes
 
 PERIOD = 10
@@ -57,14 +58,14 @@ async def pcu_jobs(dut):
     perf_out = {}
     for job in spec["jobs"]:
         name = job["name"]
-        bits = Bitstream([Packet.decode(w) for w in job["config"]])
+        bits = ConfigPackets([Packet.decode(w) for w in job["config"]])
         for i, v in enumerate(job.get("args", [])):
             bits.arg(unit, i, v)
         await ring.run(bits)
         if job.get("clear_perf", True):
-            await ring.run(Bitstream().clear_counters(unit))
+            await ring.run(ConfigPackets().clear_counters(unit))
         base = {k: len(s.items) for k, s in snks.items()}
-        await ring.run(Bitstream().start(unit))
+        await ring.run(ConfigPackets().start(unit))
         for g in ("vec_in", "scal_in", "ctrl_in"):
             for k, items in job.get(g, {}).items():
                 srcs[f"{g}[{k}]"].send(items)
@@ -94,13 +95,13 @@ async def pcu_jobs(dut):
             for key, s in srcs.items():
                 if s.pending:
                     stuck.append(f"{key} still has {s.pending} words not accepted")
-            st = await ring.run(Bitstream().read(unit, AddressMap.CONTROL))
+            st = await ring.run(ConfigPackets().read(unit, AddressMap.CONTROL))
             raise AssertionError(f"watchdog: job {name!r} stalled after {limit} cycles: "
                                  f"{'; '.join(stuck) or 'outputs complete but inputs pending'} "
                                  f"(PCU control status busy={st[0] & 1} done={st[0] >> 1 & 1})")
         # wait for done, then check
         for _ in range(200):
-            st = (await ring.run(Bitstream().read(unit, AddressMap.CONTROL)))[0]
+            st = (await ring.run(ConfigPackets().read(unit, AddressMap.CONTROL)))[0]
             if st & 2 or job.get("free_running"):
                 break
             await ClockCycles(clk, 10)
@@ -118,7 +119,7 @@ async def pcu_jobs(dut):
             Scoreboard(f"job {name!r} {key}", fmt).check(items, got)
         if job.get("perf"):
             n = job["perf"]
-            bits = Bitstream()
+            bits = ConfigPackets()
             for i in range(n):
                 bits.read(unit, AddressMap.PERF + i)
             perf_out[name] = await ring.run(bits)

@@ -4,7 +4,7 @@ Two tests, both driven by a JSON file whose path comes through :mod:`tb.env` (``
 write their measurements to ``result``:
 
 * ``pmu_steps`` — scenario steps (:mod:`tests.tiles.cocotb_pmu_scenarios`): per step, load the
-  configuration through the ring (:class:`tb.config.RingDriver`), start, stream the inputs with
+  configuration through the ring (:class:`tb.ring.RingDriver`), start, stream the inputs with
   :class:`tb.stream.StreamSource` / :class:`~tb.stream.StreamSink` under random backpressure
   (:class:`~tb.stream.PauseGenerator`), close token loops, wait for ``done`` under a watchdog that
   names the stalled streams (and reads the unit's stall counters), then read the performance
@@ -26,7 +26,8 @@ from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 from hw.config import AddressMap, Packet
 from tb import env
 from tb.clock import reset, start_clock
-from tb.config import Bitstream, RingDriver
+from hw.config import ConfigPackets
+from tb.ring import RingDriver
 from tb.stream import PauseGenerator, StreamSink, StreamSource, unpack_rows
 
 UNIT = 0
@@ -38,7 +39,7 @@ def _set_if(dut, name, value):
 
 
 def _bits_for(step, names):
-    b = Bitstream()
+    b = ConfigPackets()
     for w, v in enumerate(step["config"]):
         b.write(UNIT, AddressMap.CONFIG + w, v)
     for i, v in enumerate(step["args"]):
@@ -49,7 +50,7 @@ def _bits_for(step, names):
 
 
 async def _read_perf(ring, names):
-    b = Bitstream()
+    b = ConfigPackets()
     for i in range(len(names)):
         b.read(UNIT, AddressMap.PERF + i)
     return dict(zip(names, await ring.run(b)))

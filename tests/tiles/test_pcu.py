@@ -367,11 +367,11 @@ def test_pcu_rejects_bad_params():
 def test_tiny_pcu_under_the_amaranth_simulator():
     """The whole tiny PCU in the Amaranth simulator: configure through the ring, run the counter
     chain (two counters, lane strides, a wrap0 scalar output), collect under backpressure."""
-    from tb.config import Bitstream
+    from hw.config import ConfigPackets
     from tb.stream import PauseGenerator, unpack_rows
     p = TINY
     f = pp.counter_ramp(p, 3, 2, stride=2, lane_stride=5, start=1)
-    bits = Bitstream(f.assemble(p).writes(0)).start(0)
+    bits = ConfigPackets(f.assemble(p).writes(0)).start(0)
     dut = PCU(p)
     got_v, got_s = [], []
     n_v, n_s = len(f.vec_out[0]), len(f.scal_out[0])

@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 from hw.config import AddressMap, Packet
 from hw.params.pmu import PMUParams
 from tb import amsim
-from tb.config import responses
+from hw.config import responses
 from tb.stream import PauseGenerator, unpack_rows
 from tests.tiles.cocotb_pmu_scenarios import EXACT_PERF, Builder, random_steps
 from tiles import pmu_asm

@@ -1,8 +1,8 @@
-"""Whole-fabric configuration: assemble a bitstream from per-unit configs, read it back, check it.
+"""Whole-fabric configuration: assemble the ring packets from per-unit configs, read it back, check it.
 
 :class:`FabricConfig` collects the configuration of every ring stop of a fabric — units (any
 ``amaranth.lib.data`` layout), switches (from a :class:`~interconnect.router.Routing`) and the
-fabric stop (``done_mask``) — and turns it into :class:`tb.config.Bitstream` transactions:
+fabric stop (``done_mask``) — and turns it into :class:`hw.config.ConfigPackets` transactions:
 
 * :meth:`FabricConfig.load` — WRITEs of every config word in ring order, ending with a READ of the
   last ring stop's identity as a **fence**: its response returns only after every earlier packet
@@ -96,9 +96,9 @@ class FabricConfig:
         return sum(layout_words(layout) for layout, _ in self.stops.values())
 
     def load(self, fence=True):
-        """Bitstream writing every configured stop in ring order (+ a fence READ)."""
-        from tb.config import Bitstream
-        bits = Bitstream()
+        """ConfigPackets writing every configured stop in ring order (+ a fence READ)."""
+        from hw.config import ConfigPackets
+        bits = ConfigPackets()
         for uid, (layout, desc) in self._ordered():
             bits.config(uid, layout, desc)
         if fence:
@@ -108,8 +108,8 @@ class FabricConfig:
     def start(self, units=None):
         """START pulses: to the fabric stop and ``units`` (default: every unit and AGCU stop), in
         ring order; ``units="broadcast"`` uses one broadcast write."""
-        from tb.config import Bitstream
-        bits = Bitstream()
+        from hw.config import ConfigPackets
+        bits = ConfigPackets()
         if units == "broadcast":
             return bits.start()
         ids = [FABRIC_ID] + sorted(self.fmap.site(u).id for u in (
@@ -122,9 +122,9 @@ class FabricConfig:
     # ---- reading back ------------------------------------------------------------------
 
     def readback(self):
-        """Bitstream READing every configured stop's config words (ring order)."""
-        from tb.config import Bitstream
-        bits = Bitstream()
+        """ConfigPackets READing every configured stop's config words (ring order)."""
+        from hw.config import ConfigPackets
+        bits = ConfigPackets()
         for uid, (layout, _) in self._ordered():
             for w in range(layout_words(layout)):
                 bits.read(uid, AddressMap.CONFIG + w)
@@ -166,10 +166,10 @@ class FabricConfig:
         return {s.id: s.spec.decode(dec[s.id]) for s in self.fmap.switches if s.id in dec}
 
     def identity(self):
-        """Bitstream READing every ring stop's identity; :meth:`check_identity` checks the answers
+        """ConfigPackets READing every ring stop's identity; :meth:`check_identity` checks the answers
         against the floorplan (kind and id)."""
-        from tb.config import Bitstream
-        bits = Bitstream()
+        from hw.config import ConfigPackets
+        bits = ConfigPackets()
         for uid in self.fmap.ring:
             bits.read(uid, AddressMap.IDENT)
         return bits
