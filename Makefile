@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 sim: $(STAMP)
-	@$(PY) -m hw.cli sim --config $(CONFIG)
+	@$(VENV)/bin/rdu sim --config $(CONFIG)
 
 test: $(STAMP)
 	@$(PY) -m pytest -n $(JOBS) -m "not slow" --durations=30 $(PYTEST_ARGS)
@@ -42,24 +42,24 @@ test-all: $(STAMP)
 	@$(PY) -m pytest -n $(JOBS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	@$(PY) -m hw.cli lint --all
+	@$(VENV)/bin/rdu lint --all
 
 bench: $(STAMP)
 	@$(PY) -m scripts.bench $(BENCH_ARGS)
 
 # the ULX3S's default design: the fpga preset's fabric (static placement, router2; ~21 min here)
 fpga: $(STAMP)
-	@$(PY) -m hw.cli fpga build --board ulx3s
+	@$(VENV)/bin/rdu fpga build --board ulx3s
 
 fpga-units: $(STAMP)
 	@$(PY) -m scripts.bench_fpga --units
 
 fpga-paths: $(STAMP)
-	@$(PY) -m hw.cli fpga build --board ulx3s --design kernel --place-only --placer static -o build/fpga/ulx3s-kernel-placed
+	@$(VENV)/bin/rdu fpga build --board ulx3s --design kernel --place-only --placer static -o build/fpga/ulx3s-kernel-placed
 
 # routes the placement `make fpga-paths` left (nextpnr router2, congestion growth 0.5)
 fpga-route: $(STAMP)
-	@$(PY) -m hw.cli fpga route build/fpga/ulx3s-kernel-placed
+	@$(VENV)/bin/rdu fpga route build/fpga/ulx3s-kernel-placed
 
 clean:
 	rm -rf build .pytest_cache sim_build results.xml

@@ -97,7 +97,7 @@ class Graph:
 
 def fabric_map(params):
     """The floorplan of the whole system (AGCUs as real ring stops without scalar ports)."""
-    from hw.system import AGCU_UNIT_PORTS
+    from memory.chip import AGCU_UNIT_PORTS
     from interconnect.floorplan import FabricMap
     return FabricMap(params, AGCU_UNIT_PORTS, agcu_stops=True)
 

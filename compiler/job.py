@@ -1,12 +1,12 @@
-"""Jobs: what the host does to run a compiled kernel, and the executors that do it.
+"""Jobs: what the host does to run a compiled kernel.
 
-A :class:`Job` is an initial HBM image, a list of :class:`Phase` (each: a configuration packets that
-ends with a start, then wait for the fabric's ``done``, then read some registers) and the output
+A :class:`Job` is an initial HBM image, a list of :class:`Phase` (each: configuration packets that
+end with a start, then wait for the fabric's ``done``, then read some registers) and the output
 tensors to fetch from HBM at the end. The same job runs
 
-* in simulation (:class:`SimExecutor`: the :class:`hw.system.System` RTL under Verilator, driven by
-  the cocotb module :mod:`compiler.cocotb_job`; HBM loaded and dumped in bulk), or
-* on a board (the FPGA host bridge implements the same host operations).
+* in simulation (:class:`tb.executor.SimExecutor`: the :class:`memory.chip.System` RTL under
+  Verilator, driven by the cocotb module :mod:`tb.cocotb_job`; HBM loaded and dumped in bulk), or
+* on a board (:class:`fpga.executor.BoardExecutor`, through the FPGA host bridge).
 
 Phases exist because a kernel may need several fabric configurations (e.g. FFT passes); inside a
 phase everything streams. Cycle counts come from the fabric's own ``run_cycles`` counter.
@@ -15,15 +15,10 @@ phase everything streams. Cycle counts come from the fabric's own ``run_cycles``
 from __future__ import annotations
 
 import dataclasses
-import json
-import tempfile
-import time
-from pathlib import Path
 
-from hw.config import AddressMap
-from hw.config import ConfigPackets
+from hw.config import AddressMap, ConfigPackets
 
-__all__ = ["Phase", "Job", "JobResult", "SimExecutor", "StallError"]
+__all__ = ["Phase", "Job", "JobResult", "StallError", "phase_reads", "status_reads", "stall_message"]
 
 
 class StallError(RuntimeError):
@@ -69,64 +64,6 @@ class JobResult:
     config_cycles: int          # cycles spent loading configuration through the ring
     wall_s: float
     seed: int
-
-
-class SimExecutor:
-    """Runs jobs on the RTL of a :class:`hw.system.System` under Verilator.
-
-    ``params``: the fabric configuration; ``factory``: unit factory (default: real PCUs/PMUs).
-    The Verilator build is cached by content hash, so many jobs share one build.
-    """
-
-    def __init__(self, params, factory=None):
-        self.params = params
-        self.factory = factory
-        self._design = None
-
-    @property
-    def design(self):
-        if self._design is None:
-            from hw.system import System, VERILOG_SOURCE
-            from tb.runner import Design, cached_design
-            top = f"rdu_system_{self.params.name}"
-            if self.factory is None:
-                # the default units: Verilog cached by parameters + generator sources
-                self._design = cached_design(top, self.params.to_dict(),
-                                             lambda: System(self.params), (VERILOG_SOURCE,))
-            else:
-                self._design = Design.from_component(System(self.params, self.factory), top,
-                                                     sources=(VERILOG_SOURCE,))
-        return self._design
-
-    def run(self, job, seed=None, waves=False):
-        from memory.host import DRAMImage
-        from tb import runner
-
-        design = self.design
-        t0 = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="rdu-job-") as tmp:
-            tmp = Path(tmp)
-            job.hbm.write_files(tmp)
-            ddr = job.ddr or DRAMImage(self.params.memory.ddr, "ddr")
-            ddr.write_files(tmp)
-            spec = {"phases": [{
-                "name": ph.name,
-                "words": ph.packets.words(),
-                "n_returns": ph.packets.n_returns,
-                "reads": [[label, unit, addr] for label, (unit, addr) in ph.reads.items()],
-                "timeout_cycles": ph.timeout_cycles,
-                "units": {str(k): v for k, v in ph.units.items()},
-            } for ph in job.phases]}
-            (tmp / "job.json").write_text(json.dumps(spec))
-            seed, _ = runner.simulate(design, "compiler.cocotb_job", seed=seed, waves=waves,
-                                      plusargs=[f"+rdu_mem_dir={tmp}"],
-                                      env={"RDU_JOB_DIR": str(tmp)}, test_dir=tmp / "sim")
-            res = json.loads((tmp / "result.json").read_text())
-            hbm = DRAMImage.from_dump(self.params.memory.hbm, "hbm", tmp)
-            outputs = {name: hbm.fetch(base, shape, dtype)
-                       for name, (base, shape, dtype) in job.outputs.items()}
-        return JobResult(outputs, sum(res["phase_cycles"]), res["phase_cycles"], res["reads"],
-                         res["config_cycles"], time.perf_counter() - t0, seed)
 
 
 def phase_reads(reads):

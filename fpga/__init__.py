@@ -9,5 +9,5 @@
   :mod:`fpga.build` — yosys / nextpnr / pack with a resource and Fmax report;
   :mod:`fpga.cli` — ``rdu fpga build|run|boards``;
 * :mod:`fpga.kernels` — GEMM, 1-D convolution and fabric traffic through the host API;
-  :mod:`fpga.uart_model` — the bit-level cocotb UART model.
+  :mod:`tb.uart` — the bit-level cocotb UART model.
 """

@@ -74,7 +74,7 @@ class Board:
         mod, cls = self.platform.split(":")
         platform = getattr(importlib.import_module(mod), cls)()
         if self.family == "ecp5":
-            # the fabric's reset onto the clock network (hw.fabric.global_net); nextpnr-ice40
+            # the fabric's reset onto the clock network (interconnect.fabric.global_net); nextpnr-ice40
             # promotes resets and enables to its global nets by itself
             platform.global_buffer = ecp5_global_buffer
         return platform
@@ -189,14 +189,14 @@ def design_under_control(params, max_units=16, design="smoke", mem_words=4096):
     fabric with real AGCUs on the ``mem_words``-word on-chip memory; runs the kernel compiler's
     jobs: ``rdu fpga run gemm|scan|fft|...``); ``"fabric"`` — :class:`fpga.fabric_duc.FabricSystem` (the
     fabric generator's PCUs, PMUs and switches with an AGCU stand-in per edge slot);
-    ``"fabric-test"`` — the same with :class:`interconnect.testunit.TestUnit` in every unit site
+    ``"fabric-test"`` — the same with :class:`tb.testunit.TestUnit` in every unit site
     (runs ``rdu fpga run traffic``: the interconnect checked on the board)."""
     if design == "kernel":
         from fpga.fabric_duc import KernelSystem, board_params
         return KernelSystem(board_params(params, mem_words))
     if design in ("fabric", "fabric-test"):
         from fpga.fabric_duc import FabricSystem
-        from hw.fabric import test_factory
+        from tb.testunit import test_factory
         return FabricSystem(params, factory=test_factory if design == "fabric-test" else None)
     if design != "smoke":
         raise ValueError(f"--design {design!r}: must be one of {', '.join(DESIGNS)}")

@@ -14,7 +14,7 @@
 * ``rdu fpga boards`` — the supported boards and their defaults.
 
 ``run`` asks the board what it runs (INFO ``ident``). On a ``--design kernel`` bitstream it runs
-the kernel compiler's flow — the same :func:`compiler.run.run_kernel` as ``rdu run``, with
+the kernel compiler's flow — the same :func:`tb.run.run_kernel` as ``rdu run``, with
 :class:`fpga.executor.BoardExecutor` instead of the Verilator model; on a ``--design smoke``
 bitstream the smoke-design kernels of :mod:`fpga.kernels` (``gemm``, ``conv1d``); on
 ``--design fabric-test`` the ``traffic`` check. The host code is the one the Verilator tests use.
@@ -29,9 +29,9 @@ __all__ = ["register"]
 
 
 def _user_error(msg):
-    # hw.cli prints ConfigError subclasses as one "rdu: error: ..." line with exit status 2. (Its
-    # UserError would not be caught under `python -m hw.cli`, where hw.cli is __main__ and an
-    # import of hw.cli creates a second UserError class.)
+    # scripts.cli prints ConfigError subclasses as one "rdu: error: ..." line with exit status 2. (Its
+    # UserError would not be caught under `python -m scripts.cli`, where scripts.cli is __main__ and an
+    # import of scripts.cli creates a second UserError class.)
     from hw.params import ConfigError
 
     class FpgaError(ConfigError):
@@ -173,9 +173,9 @@ def cmd_run(args):
 
 def _run_compiled(args, host, info, shape):
     """A kernel of the compiler on a board running ``--design kernel``: ``rdu run``'s flow
-    (:func:`compiler.run.run_kernel`) with :class:`fpga.executor.BoardExecutor`."""
+    (:func:`tb.run.run_kernel`) with :class:`fpga.executor.BoardExecutor`."""
     from compiler.requests import KernelRequest
-    from compiler.run import run_kernel
+    from tb.run import run_kernel
     from fpga.boards import BOARDS
     from fpga.executor import BoardExecutor
     from fpga.fabric_duc import board_params

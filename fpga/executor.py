@@ -1,13 +1,13 @@
 """Runs the kernel compiler's jobs on a board (or its Verilator model) through the host bridge.
 
-:class:`BoardExecutor` has the interface of :class:`compiler.job.SimExecutor` — ``run(job)``
-returns a :class:`compiler.job.JobResult` — so :func:`compiler.run.run_kernel` drives a board with
+:class:`BoardExecutor` has the interface of :class:`tb.executor.SimExecutor` — ``run(job)``
+returns a :class:`compiler.job.JobResult` — so :func:`tb.run.run_kernel` drives a board with
 the same request → compile → run → bit-exact check flow as ``rdu run``. The design behind the
 bridge is :class:`fpga.fabric_duc.KernelSystem` (the fabric with real AGCUs on on-chip memory),
 and the job must be compiled for :func:`fpga.fabric_duc.board_params` (tensors placed within the
 board memory).
 
-A run, step by step (what :mod:`compiler.cocotb_job` does with backdoor loads in simulation):
+A run, step by step (what :mod:`tb.cocotb_job` does with backdoor loads in simulation):
 
 1. write the job's HBM image into the board memory — every word from address 0 to the end of
    the last tensor the compiler placed (``DRAMImage.written_end``), zero padding included, so

@@ -132,12 +132,12 @@ class StreamPort(wiring.Component):
 
 
 class FabricSystem(wiring.Component):
-    """``hw.fabric.Fabric(params)`` (default unit factory: PCUs and PMUs from ``tiles``) with a
+    """``interconnect.fabric.Fabric(params)`` (default unit factory: PCUs and PMUs from ``tiles``) with a
     :class:`StreamPort` on every plain AGCU slot; ``mem_req/mem_rsp[2a]`` is slot ``a``'s reader,
     ``[2a + 1]`` its writer."""
 
     def __init__(self, params, factory=None):
-        from hw.fabric import Fabric
+        from interconnect.fabric import Fabric
         self.params = params
         self.fabric = Fabric(params, factory=factory)
         if not self.fabric.plain_agcus:
@@ -222,7 +222,7 @@ class KernelSystem(wiring.Component):
     """The fabric with **real AGCUs** behind the host bridge: what the kernel compiler's jobs run
     on a board (``rdu fpga run KERNEL``).
 
-    ``hw.fabric.Fabric(params)`` as in :class:`hw.system.System` — PCUs, PMUs, switches and a
+    ``interconnect.fabric.Fabric(params)`` as in :class:`memory.chip.System` — PCUs, PMUs, switches and a
     :class:`memory.agcu.AGCU` in every edge slot — but each AGCU's DRAM port goes through a
     :class:`fpga.memory.DRAMPortAdapter` to the on-chip memory (``mem_req/mem_rsp[a]`` for AGCU
     ``a``) instead of the HBM model. ``params`` must come from :func:`board_params` (the AGCUs'
@@ -233,7 +233,7 @@ class KernelSystem(wiring.Component):
     """
 
     def __init__(self, params, factory=None):
-        from hw.system import agcu_fabric
+        from memory.chip import agcu_fabric
         from memory.dram import port_spec
         self.params = params
         self.spec = port_spec(params.memory.hbm)

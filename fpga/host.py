@@ -153,7 +153,7 @@ class SerialTransport(Transport):
 
 
 class SimTransport(Transport):
-    """The UART pins of a Verilator model, through a :class:`fpga.uart_model.UartModel`.
+    """The UART pins of a Verilator model, through a :class:`tb.uart.UartModel`.
 
     Use from a cocotb test: ``await cocotb.task.bridge(host_function)(Host(SimTransport(model)))``.
     ``time_scale``: simulated seconds per host second (default 1e-3).

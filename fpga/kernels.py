@@ -229,7 +229,7 @@ def run_plan(host, plan, timeout=10.0, log=None):
 
 @dataclasses.dataclass
 class TrafficPlan:
-    """Vector flows through a fabric of test units (:func:`interconnect.traffic.random_plan`),
+    """Vector flows through a fabric of test units (:func:`tb.mesh_traffic.random_plan`),
     entering and leaving at AGCU slots served by :class:`fpga.fabric_duc.StreamPort`s.
     ``sources`` / ``sinks``: ``{slot index: payload ints}``; ``ports``: slot index → ring id."""
 
@@ -247,7 +247,7 @@ class TrafficPlan:
 def fabric_traffic(params, seed=0, count=12, flows=6):
     """A routable plan with at least one flow from and one flow to the host (AGCU slots)."""
     from interconnect.floorplan import FabricMap
-    from interconnect.traffic import random_plan
+    from tb.mesh_traffic import random_plan
     fmap = FabricMap(params)
     ports = {a.index: a.id for a in fmap.agcus}
     for attempt in range(200):

@@ -88,7 +88,7 @@ def unit_of(params, kind, mem_words=4096):
     with a port per AGCU and one for the bridge) or ``bridge`` (the UART host bridge)."""
     from fpga.fabric_duc import board_params
     from hw.params import ConfigError
-    from hw.system import AGCU_UNIT_PORTS
+    from memory.chip import AGCU_UNIT_PORTS
     from interconnect.floorplan import FabricMap
     if kind not in UNITS:
         raise ConfigError(f"--unit {kind!r}: must be one of {', '.join(UNITS)}")
@@ -112,7 +112,7 @@ def unit_of(params, kind, mem_words=4096):
         from interconnect.switch import Switch
         s = max(fmap.switches, key=lambda s: sum(len(s.spec.inputs(n)) for n, _ in s.spec.links))
         return Switch(s.spec, s.id)
-    from hw.fabric import default_factory
+    from interconnect.fabric import default_factory
     site = next(u for u in fmap.units if u.kind == kind)
     return default_factory(site, p)
 

@@ -54,7 +54,7 @@ class FabricConfig:
     """The configuration of every ring stop of the fabric ``fmap`` (see the module docstring)."""
 
     def __init__(self, fmap: FabricMap):
-        from hw.fabric import fabric_layout
+        from interconnect.fabric import fabric_layout
         self.fmap = fmap
         self.stops = {}     # id -> (layout, description)
         self.stops[FABRIC_ID] = (fabric_layout(fmap), {"done_mask": 0})

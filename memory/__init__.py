@@ -4,5 +4,5 @@ Modules: :mod:`memory.dram` (DRAM model and port), :mod:`memory.agcu` (address g
 coalescing unit), :mod:`memory.dma`, :mod:`memory.traffic` (HDL traffic generator),
 :mod:`memory.system` (``MemorySystem`` top, ``generate`` for ``rdu gen --unit memory``),
 :mod:`memory.host` (tensor images), :mod:`memory.analytic` (analytic model),
-:mod:`memory.testbench` (cocotb components).
+:mod:`tb.memory` (cocotb components).
 """

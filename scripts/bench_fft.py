@@ -1,7 +1,7 @@
 """FFT and Hyena long convolution on the fabric RTL: cycles with the PCU ``butterfly`` extension
 vs the baseline that computes the same bits without it (``compiler/fft.py``), on the ``sim`` preset.
 
-Every row is one ``compiler.run.run_kernel`` (HBM → AGCUs → PMU reorders / PCU levels → HBM on the
+Every row is one ``tb.run.run_kernel`` (HBM → AGCUs → PMU reorders / PCU levels → HBM on the
 Verilator System, bit-exact against ``hw.golden``). ``cycles`` = the fabric's run cycles summed over
 the phases (configuration through the ring excluded, listed as ``cfg_cycles``); ``speedup`` = baseline
 cycles ÷ butterfly cycles (DESIGN.md §7: flag off ÷ flag on); ``util`` = useful flops
@@ -24,7 +24,7 @@ FULL = [("fft", 64), ("fft", 256), ("fft", 1024), ("hyena", 32), ("hyena", 128),
 
 def run(quick=False, config="sim"):
     from compiler.requests import KernelRequest
-    from compiler.run import run_kernel
+    from tb.run import run_kernel
     from hw.params import load
 
     params = load(config)

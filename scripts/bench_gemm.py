@@ -1,6 +1,6 @@
 """GEMM on the fabric RTL (compiler/gemm.py): cycles, ideal cycles and MAC utilization.
 
-Each row is one ``rdu run gemm`` (``compiler.run.run_kernel``): A and B start in the HBM model, AGCUs
+Each row is one ``rdu run gemm`` (``tb.run.run_kernel``): A and B start in the HBM model, AGCUs
 stream them through the mesh into systolic PCU chains (A re-ordered in a PMU, partial sums in a PMU
 FIFO), C returns to HBM; the result is checked bit for bit against ``hw.golden.gemm``.
 
@@ -27,7 +27,7 @@ QUICK = [("sim", 64, 64, 64, "bf16"), ("sim", 64, 64, 64, "int16"), ("small", 32
 def run(quick=False, config=None):
     from compiler.gemm import plan
     from compiler.requests import KernelRequest
-    from compiler.run import run_kernel
+    from tb.run import run_kernel
     from hw.params import load
 
     rows, notes = [], []

@@ -45,13 +45,14 @@ def _simulate(design, args, extra_args=()):
     from tb import env, runner
     with tempfile.TemporaryDirectory(prefix="rdu-bench-ic-") as tmp:
         out = Path(tmp) / "r.json"
-        runner.simulate(design, "scripts.cocotb_interconnect", seed=1,
+        runner.simulate(design, "tb.cocotb_interconnect", seed=1,
                         env=env.encode(result=str(out), **args), extra_args=extra_args)
         return json.loads(out.read_text())
 
 
 def _test_unit_fabric(params, top):
-    from hw.fabric import Fabric, test_factory
+    from interconnect.fabric import Fabric
+    from tb.testunit import test_factory
     from tb import runner
     return runner.Design.from_component(Fabric(params, factory=test_factory), top)
 
@@ -135,8 +136,8 @@ def rtl(quick):
 
     # tiny with the real PCUs / PMUs: the smoke test's build (same design and flags → cached)
     try:
-        from hw.fabric import generate
-        dt = generate(load("tiny")).design()
+        from interconnect.fabric import generate
+        dt = runner.Design.of(generate(load("tiny")))
         rt = _simulate(dt, {"params": "tiny", "jobs": ["config_load"], "real_units": True},
                        extra_args=("-CFLAGS", "-O0"))
         c2 = rt["config_load"]

@@ -4,7 +4,7 @@ AGCU streaming rate, and the analytic model's error against the RTL.
 Everything is measured on the RTL (``memory.system.MemorySystem`` under Verilator) with HDL-side
 traffic: traffic generators (``memory.traffic``), the DMA and an AGCU whose output is always
 accepted; Python only configures units over the ring and waits for their ``done`` flags
-(``memory/bench_tb.py``). Full run: the ``sim`` preset's memories (HBM3-like + DDR5-like, 2 MiB
+(``tb/cocotb_memory.py``). Full run: the ``sim`` preset's memories (HBM3-like + DDR5-like, 2 MiB
 each simulated); ``--quick``: small memories (2-channel / 1-channel tiny DRAMs).
 
 Definitions
@@ -144,7 +144,7 @@ def run(quick=False):
     with tempfile.TemporaryDirectory(prefix="rdu-bench-mem-") as tmp:
         tmp = Path(tmp)
         result = tmp / "result.json"
-        runner.simulate(design, "memory.bench_tb", seed=1, plusargs=[f"+rdu_mem_dir={tmp}"],
+        runner.simulate(design, "tb.cocotb_memory", seed=1, plusargs=[f"+rdu_mem_dir={tmp}"],
                         test_dir=tmp / "sim",
                         env=env.encode(info=ms.info(), dir=str(tmp), plan=steps,
                                        result=str(result)))

@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _perf_run(name, frags):
     """Run ``frags`` on the RTL of test parameter set ``name``; returns {fragment: perf dict}."""
-    from tests.tiles import pcu_jobs, pcu_sets
+    from tb import pcu_sets
+    from tb import pcu_jobs
     from tiles.pcu_isa import PERF_NAMES
     p = pcu_sets.params(name)
     jobs = [pcu_jobs.job(p, f, perf=True, timeout_cycles=200_000) for f in frags]
@@ -41,7 +42,7 @@ def _perf_run(name, frags):
 
 
 def gemm(quick):
-    from tests.tiles import pcu_sets
+    from tb import pcu_sets
     from tiles import pcu_programs as pp
     p = pcu_sets.params("sim")
     L, S = p.lanes, p.stages
@@ -91,7 +92,7 @@ def gemm(quick):
 
 
 def ratios(quick):
-    from tests.tiles import pcu_sets
+    from tb import pcu_sets
     from tiles import pcu_programs as pp
     rng = np.random.default_rng(2)
     rows = []
@@ -183,7 +184,7 @@ def _speed(preset, quick):
     from tb import freerun
     from tb.harness import StreamHarness
     from tiles.pcu_asm import Counter, Out, Program, Stage, assemble
-    from tiles.pcu_harness import PCUStream
+    from tb.pcu_top import PCUStream
     from tiles.pcu_programs import fp_words
     from tb.stream import pack_lanes
     from hw.config import Packet, AddressMap

@@ -1,7 +1,7 @@
 """PMU benchmarks (``make bench`` / ``python -m scripts.bench pmu``).
 
 * **Sustained vectors/cycle per mode** — the ``sim``-preset PMU (8 lanes, 8 banks) behind its
-  HDL-side generators and sink (:class:`tiles.pmu_bench.PMUTestTop`; Python only configures
+  HDL-side generators and sink (:class:`tb.pmu_top.PMUTestTop`; Python only configures
   through the ring and waits for ``done``), no backpressure. Rate = vectors moved on one side ÷
   the unit's busy cycles (its ``cycles`` counter, so fill and drain latency are included).
   Every run's read checksum and exact counters are checked against the reference model.
@@ -26,7 +26,7 @@ _CELLS = ("LUT4", "TRELLIS_FF", "CCU2C", "DP16KD", "TRELLIS_DPR16X4", "MULT18X18
 def _modes(p, lanes, vectors):
     """(label, [free-running runs]); the last run of each entry is the measured one."""
     from tiles import pmu_programs as pp
-    from tiles.pmu_bench import freerun_run
+    from tb.pmu_top import freerun_run
     from tiles.pmu_model import PMUModel
     v = vectors
     span = v * lanes
@@ -75,7 +75,7 @@ def _modes(p, lanes, vectors):
 
 def sustained(quick):
     from hw.params import load
-    from tiles.pmu_bench import design_for, run_freerun
+    from tb.pmu_top import design_for, run_freerun
     f = load("sim")
     p, lanes = f.pmu, f.lanes
     vectors = 128 if quick else 512          # two regions of this size fill the memory
@@ -104,7 +104,7 @@ def sustained(quick):
 def producer_consumer(quick):
     from hw.params import load
     from tiles import pmu_programs as pp
-    from tiles.pmu_bench import design_for, freerun_run, run_freerun
+    from tb.pmu_top import design_for, freerun_run, run_freerun
     f = load("sim")
     p, lanes = f.pmu, f.lanes
     passes = 8

@@ -1,7 +1,7 @@
 """Scan kernels on the fabric RTL: cycles with the PCU ``scan`` extension vs the baseline that
 computes the same bits without it (``compiler/scan.py``), on the ``sim`` preset.
 
-Every row is one ``compiler.run.run_kernel`` (HBM → AGCUs → PCUs/PMUs → HBM on the Verilator
+Every row is one ``tb.run.run_kernel`` (HBM → AGCUs → PCUs/PMUs → HBM on the Verilator
 System, bit-exact against ``hw.golden``). ``cycles`` = the fabric's run cycles summed over the
 phases (configuration through the ring excluded, listed as ``config``); ``speedup`` = baseline
 cycles ÷ extension cycles (DESIGN.md §7: cycles with the flag off ÷ cycles with it on);
@@ -18,7 +18,7 @@ TITLE = "Scan kernels: scan extension vs same-bits baseline (cycles on the RTL)"
 
 def _case(params, kernel, dims, dtype, seed, baseline, **opts):
     from compiler.requests import KernelRequest
-    from compiler.run import run_kernel
+    from tb.run import run_kernel
     req = KernelRequest.make(kernel, dtype, **dims)
     r = run_kernel(req, params, seed=seed, baseline=baseline, **opts)
     if not r["passed"]:

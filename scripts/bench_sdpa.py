@@ -35,7 +35,7 @@ FULL_M = (256, 1024, 4096)
 
 def sdpa_rows(params, ns, d, seed=0, forms=("sdpa", "sdpa_naive"), log=None):
     from compiler.requests import KernelRequest
-    from compiler.run import run_kernel
+    from tb.run import run_kernel
     rows = []
     for n in ns:
         for kernel in forms:
@@ -57,7 +57,7 @@ def sdpa_rows(params, ns, d, seed=0, forms=("sdpa", "sdpa_naive"), log=None):
 
 def fusion_rows(params, ms, k=None, n1=None, n2=None, seed=0, log=None):
     from compiler import fusion
-    from compiler.run import _executor, bits_equal
+    from tb.run import _executor, bits_equal
     L = params.lanes
     k, n1, n2 = k or L, n1 or L, n2 or L
     rows = []

@@ -70,7 +70,7 @@ def _verilator_driven(p, n):
     d = runner.Design.from_component(MacPipeline(p), "bench_mac")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "r.json"
-        runner.simulate(d, "scripts.cocotb_mac_speed", seed=1,
+        runner.simulate(d, "tb.cocotb_mac_speed", seed=1,
                         env=env.encode(lanes=p.lanes, vectors=n, acc_len=4, result=str(out)))
         r = json.loads(out.read_text())
     return r["cycles"], r["wall_s"]

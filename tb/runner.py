@@ -31,6 +31,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from hw.generate import to_verilog
+
 __all__ = ["VerilatorNotFound", "SimulationFailed", "LintError", "LINT_WAIVERS", "Design",
            "verilator_env", "verilator_version", "lint", "build", "simulate", "cache_dir",
            "fst_available", "seed_from_env"]
@@ -182,13 +184,16 @@ class Design:
 
     @classmethod
     def from_component(cls, component, top, sources=(), ports=None):
-        """Convert an Amaranth component to Verilog (``amaranth.back.verilog``, no source
-        attributes so the text — and the build hash — does not depend on Python line numbers)."""
-        from amaranth.back import verilog
-        text = verilog.convert(component, name=top, emit_src=False)
+        """Convert an Amaranth component to Verilog (:func:`hw.generate.to_verilog`)."""
+        text = to_verilog(component, top)
         if ports is None:
             ports = _ports_of(text, top)
         return cls(text, top, tuple(ports), tuple(str(s) for s in sources))
+
+    @classmethod
+    def of(cls, generated):
+        """The design of a unit generator's result (:class:`hw.generate.Generated`)."""
+        return cls.from_component(generated.component, generated.top, sources=generated.sources)
 
     def digest(self, *extra):
         h = hashlib.sha256()

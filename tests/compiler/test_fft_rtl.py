@@ -1,4 +1,4 @@
-"""FFT and Hyena on the RTL (``hw.system.System`` under Verilator): tensors start in the HBM model,
+"""FFT and Hyena on the RTL (``memory.chip.System`` under Verilator): tensors start in the HBM model,
 AGCUs stream them through PMUs and PCUs, results return to HBM, bit-exact to ``hw.golden``.
 
 Several kernels run in one simulation (:func:`compiler.fft.compile_many` merges their jobs), so
@@ -17,7 +17,7 @@ import pytest
 
 from compiler import fft
 from compiler.requests import KernelRequest, expected, make_inputs
-from compiler.run import _executor, bits_equal, run_kernel
+from tb.run import _executor, bits_equal, run_kernel
 from hw.params import load
 
 SEED = int(os.environ.get("RDU_SEED") or np.random.SeedSequence().entropy % 10_000)

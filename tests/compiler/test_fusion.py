@@ -13,8 +13,8 @@ import pytest
 
 from compiler import fusion as fu
 from compiler.graph import MappingError
-from compiler.job import SimExecutor
-from compiler.run import _executor, bits_equal
+from tb.executor import SimExecutor
+from tb.run import _executor, bits_equal
 from hw.params import load
 from tiles import pmu_programs as pm
 from tiles.pcu_asm import Counter, Out, Program, Stage

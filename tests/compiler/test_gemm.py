@@ -9,9 +9,9 @@ import pytest
 
 from compiler import gemm
 from compiler.graph import MappingError
-from compiler.job import SimExecutor
+from tb.executor import SimExecutor
 from compiler.requests import KernelRequest, RequestError, expected, make_inputs
-from compiler.run import bits_equal, run_kernel
+from tb.run import bits_equal, run_kernel
 from hw.params import load
 from hw import golden
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from compiler.graph import Graph, MappingError, build_phase, fabric_map, place
-from compiler.job import Job, SimExecutor
+from compiler.job import Job
+from tb.executor import SimExecutor
 from hw.params import load
 from memory.agcu import agcu_program
 from memory.host import DRAMImage

@@ -21,9 +21,10 @@ import pytest
 
 from compiler import scan
 from compiler.graph import MappingError
-from compiler.job import Job, SimExecutor
+from compiler.job import Job
+from tb.executor import SimExecutor
 from compiler.requests import KernelRequest, expected, make_inputs
-from compiler.run import EXECUTORS, bits_equal
+from tb.run import EXECUTORS, bits_equal
 from hw.params import load
 from memory.host import DRAMImage
 
@@ -292,8 +293,8 @@ def test_rtl_sweep(preset):
 
 @pytest.mark.verilator
 def test_rtl_run_kernel_cli_path():
-    """``rdu run`` goes through compiler.run.run_kernel: result dictionary, bit-exact."""
-    from compiler.run import run_kernel
+    """``rdu run`` goes through tb.run.run_kernel: result dictionary, bit-exact."""
+    from tb.run import run_kernel
     params = load("small")
     req = KernelRequest.make("mamba", None, T=5, D=2, S=3)
     r = run_kernel(req, params, seed=SEED, baseline=True)

@@ -19,7 +19,7 @@ import pytest
 from compiler import sdpa
 from compiler.graph import MappingError
 from compiler.requests import KernelRequest, make_inputs
-from compiler.run import bits_equal, run_kernel
+from tb.run import bits_equal, run_kernel
 from hw.params import load
 from hw import golden as g
 

@@ -1,5 +1,5 @@
 """cocotb tests of the board path: the system top (UART bridge + design + on-chip memory) under
-Verilator, its UART pins driven bit by bit by :class:`fpga.uart_model.UartModel`, and the host
+Verilator, its UART pins driven bit by bit by :class:`tb.uart.UartModel`, and the host
 side being the real :class:`fpga.host.Host` (the code that drives boards), running in a thread via
 ``cocotb.task.bridge`` over :class:`fpga.host.SimTransport`.
 
@@ -20,7 +20,7 @@ from fpga.bridge import Cmd, Status
 from fpga.host import BridgeError, BridgeTimeout, ChecksumError, Host, SimTransport
 from fpga.kernels import KERNELS, run_plan
 from fpga.smoke import SMOKE_LAYOUT, decode_ident
-from fpga.uart_model import UartModel
+from tb.uart import UartModel
 from hw.config import AddressMap, UnitKind, config_words
 from tb import env
 from tb.clock import PERIOD_NS, reset, start_clock
@@ -213,10 +213,10 @@ async def fabric_traffic(dut):
 async def compiler_kernels(dut):
     """The kernel compiler's jobs on the board path: the fabric with real AGCUs behind the UART
     bridge (``fpga.fabric_duc.KernelSystem``), tensors loaded over the UART into the on-chip
-    memory, each phase's configuration packets through the ring, results read back — ``compiler.run.
+    memory, each phase's configuration packets through the ring, results read back — ``tb.run.
     run_kernel`` with :class:`fpga.executor.BoardExecutor`, the flow of ``rdu fpga run``."""
     from compiler.requests import KernelRequest
-    from compiler.run import run_kernel
+    from tb.run import run_kernel
     from fpga.executor import BoardExecutor
     from fpga.fabric_duc import board_params
     from hw.params import FabricParams, load

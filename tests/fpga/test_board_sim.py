@@ -47,12 +47,12 @@ def test_baud_mismatch_tolerated(design):
 
 
 def test_fabric_behind_the_bridge():
-    """Integration with the fabric generator (hw.fabric, test units): configuration, data and
+    """Integration with the fabric generator (interconnect.fabric, test units): configuration, data and
     counters through the UART bridge, data in and out through the AGCU slots."""
     from fpga.bridge import BridgeParams
     from fpga.fabric_duc import FabricSystem
     from fpga.top import SIM_CLK_HZ, SystemTop
-    from hw.fabric import test_factory
+    from tb.testunit import test_factory
     from hw.params import load
     duc = FabricSystem(load("tiny"), factory=test_factory)
     top = SystemTop(duc, BridgeParams(clk_hz=SIM_CLK_HZ, baud=SIM_CLK_HZ // SIM_DIVISOR,

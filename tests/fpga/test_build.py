@@ -13,7 +13,7 @@ from fpga import build as fb
 from fpga.boards import BOARDS, BoardTop, PllError, ecp5_pll, ice40_pll
 from fpga.bridge import BridgeParams, HostBridge
 from fpga.cli import register  # noqa: F401  (the CLI module imports cleanly)
-from hw.cli import main as rdu
+from scripts.cli import main as rdu
 from hw.params import load
 
 

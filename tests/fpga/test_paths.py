@@ -12,7 +12,7 @@ import pytest
 
 from fpga.build import ROUTER2_CONGESTION_GROWTH, BuildFailed, build, find_tool
 from fpga.paths import CLK_TO_Q_NS, SETUP_NS, analyze, format_paths, unit_of_net
-from hw.cli import main as rdu
+from scripts.cli import main as rdu
 
 LUT = 0.45
 WIRE = 0.08

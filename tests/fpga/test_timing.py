@@ -11,7 +11,7 @@ import pytest
 from amaranth.back import rtlil
 
 from fpga.timing import UNITS, Probe, _paths, format_timing, unit_of, unit_timing
-from hw.cli import main as rdu
+from scripts.cli import main as rdu
 from hw.params import ConfigError, load
 
 

@@ -27,7 +27,7 @@ def test_mac_lint(p):
 @pytest.mark.parametrize("pause", [(0.0, 0.0), (0.3, 0.5)], ids=["full-rate", "backpressure"])
 def test_mac_driven(p, pause):
     seed = runner.seed_from_env()
-    runner.simulate(_design(p), "tests.hw.cocotb_mac", seed=seed, env=env.encode(
+    runner.simulate(_design(p), "tb.cocotb_mac", seed=seed, env=env.encode(
         lanes=p.lanes, in_bits=p.in_bits, acc_bits=p.acc_bits, seed=seed,
         pause_src=pause[0], pause_sink=pause[1], groups=[[1, 20], [4, 64], [7, 70]]))
 

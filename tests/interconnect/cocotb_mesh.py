@@ -12,7 +12,7 @@ from cocotb.triggers import ClockCycles, First, RisingEdge
 from hw.params import FabricParams
 from interconnect.floorplan import NET_SHORT, FabricMap
 from interconnect.router import trace
-from interconnect.traffic import random_plan
+from tb.mesh_traffic import random_plan
 from tb import env
 from tb.clock import reset, start_clock
 from hw.config import ConfigPackets
@@ -126,7 +126,7 @@ class MeshBench:
 
     async def stall_report(self, plan, fc):
         """Every configured port of every test unit that is short of its configured count."""
-        from interconnect.testunit import counter_names
+        from tb.testunit import counter_names
         reads = []
         bits = ConfigPackets()
         for site in self.fm.units:
@@ -203,8 +203,8 @@ async def watchdog_names_the_stalled_stream(dut):
     victim = {}
 
     def sabotage(plan, fc, exp):
-        from interconnect.testunit import config_layout
-        from interconnect.traffic import unit_description
+        from tb.testunit import config_layout
+        from tb.mesh_traffic import unit_description
         st = plan.unit_settings()
         for uid, ports in st.items():
             for key, s in ports.items():

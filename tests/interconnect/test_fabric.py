@@ -5,7 +5,8 @@ import importlib.util
 
 import pytest
 
-from hw.fabric import Fabric, default_factory, test_factory
+from interconnect.fabric import Fabric, default_factory
+from tb.testunit import test_factory
 from hw.net import NETWORKS, PORT_GROUPS
 from hw.params import ConfigError, FabricParams, load
 from interconnect.floorplan import FABRIC_ID, IN_CORNERS, OUT_CORNERS, FabricMap
@@ -72,7 +73,7 @@ def test_factory_port_count_mismatch_is_named():
     p = FabricParams.from_dict({"name": "bad", "rows": 1, "cols": 2, "lanes": 2})
 
     def wrong(site, params):
-        from interconnect.testunit import TestUnit
+        from tb.testunit import TestUnit
         if site.kind == "agcu":
             return None
         ports = dict(site.ports)
@@ -101,7 +102,7 @@ def test_default_factory_uses_tiles_when_present():
 def test_rdu_gen_switch(tmp_path):
     """`rdu gen CONFIG --unit switch` (the fabric's busiest switch; `--unit fabric` is the smoke
     test's design below)."""
-    from hw.cli import main
+    from scripts.cli import main
     assert main(["gen", "tiny", "--unit", "switch", "-o", str(tmp_path)]) == 0
     text = (tmp_path / "rdu_switch_tiny.v").read_text()
     assert "module rdu_switch_tiny" in text and "vec_n_i__0__valid" in text
@@ -112,7 +113,7 @@ def test_rdu_gen_switch(tmp_path):
 @pytest.mark.parametrize("name", ["tiny", "fpga", "sim"])
 def test_switch_lint(name):
     from interconnect.switch import generate
-    runner.lint(generate(load(name)).design())
+    runner.lint(runner.Design.of(generate(load(name))))
 
 
 # ---- the real fabric: PMU → PCU → PMU ---------------------------------------------------
@@ -122,8 +123,8 @@ def test_switch_lint(name):
 def test_fabric_smoke_pmu_pcu_pmu():
     """`rdu gen tiny --unit fabric` (real PCUs and PMUs), linted, computes a small kernel
     bit-exactly with data moving PMU → PCU → PMU through the switches."""
-    from hw.fabric import generate
-    d = generate(load("tiny")).design()
+    from interconnect.fabric import generate
+    d = runner.Design.of(generate(load("tiny")))
     runner.lint(d)
     seed = runner.seed_from_env()
     runner.simulate(d, "tests.interconnect.cocotb_fabric_smoke", seed=seed,
@@ -139,7 +140,7 @@ def test_real_agcu_slots_join_the_ring_and_expose_their_extra_ports():
 
     from hw.config import AddressMap, UnitKind
     from interconnect.fabric_config import FabricConfig
-    from interconnect.testunit import TestUnit
+    from tb.testunit import TestUnit
     from tb import amsim
     from hw.config import responses
 

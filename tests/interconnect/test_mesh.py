@@ -8,7 +8,8 @@ checksum + host-side scoreboards), and reads the first configuration back.
 
 import pytest
 
-from hw.fabric import Fabric, test_factory
+from interconnect.fabric import Fabric
+from tb.testunit import test_factory
 from hw.params import FabricParams
 from tb import env, runner
 

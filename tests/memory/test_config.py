@@ -122,7 +122,7 @@ def test_agcu_rejects_vectors_wider_than_an_access():
 
 
 def test_cli_gen_reports_impossible_memory_config(tmp_path, capsys):
-    from hw.cli import main
+    from scripts.cli import main
     cfg = tmp_path / "wide.yaml"
     cfg.write_text("name: wide\nlanes: 32\npcu: {stages: 2}\nmemory: {hbm: tiny, ddr: tiny}\n")
     assert main(["gen", str(cfg), "--unit", "memory", "-o", str(tmp_path / "out")]) == 2

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.verilator
 
 @pytest.mark.parametrize("config", ["tiny", "fpga"])
 def test_rdu_gen_memory_emits_lint_clean_verilog(tmp_path, config):
-    from hw.cli import main
+    from scripts.cli import main
     assert main(["gen", config, "--unit", "memory", "-o", str(tmp_path)]) == 0
     top = tmp_path / f"rdu_memory_{config}.v"
     backdoor = tmp_path / "rdu_backdoor_mem.v"
@@ -26,7 +26,7 @@ def test_rdu_gen_memory_emits_lint_clean_verilog(tmp_path, config):
 @pytest.mark.parametrize("config", ["sim"])
 def test_lint_generated_large(config):
     from memory.system import generate
-    runner.lint(generate(load(config)).design())
+    runner.lint(runner.Design.of(generate(load(config))))
 
 
 @pytest.mark.slow

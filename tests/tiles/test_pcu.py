@@ -12,7 +12,7 @@ from hw import numerics as nx
 from hw.params import ConfigError, load
 from hw.params.pcu import PCUParams
 from hw.golden import kernels as gk
-from tests.tiles import pcu_sets
+from tb import pcu_sets
 from tiles import pcu_model
 from tiles import pcu_programs as pp
 from tiles.pcu import PCU, generate
@@ -352,7 +352,7 @@ def test_generate_and_cli(tmp_path):
     assert g.top == "rdu_pcu_tiny"
     assert isinstance(g.component, PCU)
     g.component._MustUse__used = True    # converted below, through the CLI
-    r = subprocess.run([sys.executable, "-m", "hw.cli", "gen", "tiny", "--unit", "pcu", "-o",
+    r = subprocess.run([sys.executable, "-m", "scripts.cli", "gen", "tiny", "--unit", "pcu", "-o",
                         str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     v = (tmp_path / "rdu_pcu_tiny.v").read_text()

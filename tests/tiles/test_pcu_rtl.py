@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from tb import runner
-from tests.tiles import pcu_jobs, pcu_sets
+from tb import pcu_sets
+from tb import pcu_jobs
 from tiles.pcu_isa import PERF_NAMES
 
 pytestmark = pytest.mark.verilator

@@ -2,7 +2,7 @@
 tests of every mode against the reference model (:mod:`tiles.pmu_model`) under random
 backpressure.
 
-Verilator builds: :class:`tiles.pmu_bench.PMUTestTop` for the ``tiny`` preset (default tests)
+Verilator builds: :class:`tb.pmu_top.PMUTestTop` for the ``tiny`` preset (default tests)
 and the ``sim`` preset (a smaller share of the default tests); every test loads different
 configurations into the same build through the config ring.
 """
@@ -21,11 +21,11 @@ import pytest
 from hw.params import ConfigError, load
 from hw.params.pmu import PMUParams
 from tb import env, runner
-from tests.tiles.cocotb_pmu_scenarios import Builder, random_steps
+from tb.pmu_scenarios import Builder, random_steps
 from tiles import pmu_asm, pmu_programs
 from tiles.pmu import PMU, generate
 from tiles.pmu_asm import PMUProgramError
-from tiles.pmu_bench import design_for, freerun_run, run_freerun
+from tb.pmu_top import design_for, freerun_run, run_freerun
 
 TINY = load("tiny")
 SIM = load("sim")
@@ -43,7 +43,7 @@ def run_steps(preset, builder, tmp_path, pause=0.3, seed=None, name="steps"):
     f = tmp_path / f"{name}.json"
     out = tmp_path / f"{name}.out.json"
     f.write_text(json.dumps(builder.dump()))
-    runner.simulate(_design(preset), "tests.tiles.cocotb_pmu", testcase="pmu_steps", seed=seed,
+    runner.simulate(_design(preset), "tb.cocotb_pmu", testcase="pmu_steps", seed=seed,
                     env=env.encode(file=str(f), result=str(out), seed=seed, pause=pause),
                     test_dir=tmp_path / f"{name}_sim")
     return json.loads(out.read_text())["steps"]
@@ -159,7 +159,7 @@ def test_config_words_decode_to_the_description():
 
 @pytest.mark.parametrize("preset", ["tiny", "sim", "fpga"])
 def test_lint_presets(preset):
-    runner.lint(generate(load(preset)).design())
+    runner.lint(runner.Design.of(generate(load(preset))))
 
 
 def test_lint_minimal_ports():
@@ -171,7 +171,7 @@ def test_lint_minimal_ports():
 
 @pytest.mark.slow
 def test_lint_plasticine_and_addr_stages():
-    runner.lint(generate(load("plasticine")).design())
+    runner.lint(runner.Design.of(generate(load("plasticine"))))
     for stages in (1, 3, 5):
         p = TINY.pmu.replace(addr_stages=stages, banks=2)
         runner.lint(runner.Design.from_component(PMU(p, 4), f"pmu_stages{stages}"))
@@ -182,7 +182,7 @@ def test_lint_test_top():
 
 
 def test_rdu_gen_emits_verilog(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "hw.cli", "gen", "tiny", "--unit", "pmu", "-o",
+    r = subprocess.run([sys.executable, "-m", "scripts.cli", "gen", "tiny", "--unit", "pmu", "-o",
                         str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     text = (tmp_path / "rdu_pmu_tiny.v").read_text()
@@ -373,7 +373,7 @@ def test_watchdog_names_the_stalled_stream(tmp_path):
     with pytest.raises(runner.SimulationFailed,
                        match=r"PMU watchdog: step 'no fill token': no transfer for 500 cycles.*"
                              r"vec_out__0 delivered 0 of 4 vectors.*rd_stall_sync=5\d\d"):
-        runner.simulate(_design("tiny"), "tests.tiles.cocotb_pmu", testcase="pmu_steps", seed=1,
+        runner.simulate(_design("tiny"), "tb.cocotb_pmu", testcase="pmu_steps", seed=1,
                         env=env.encode(file=_dump(b, tmp_path), seed=1, pause=0.0,
                                        stall_cycles=500), test_dir=tmp_path / "sim")
 

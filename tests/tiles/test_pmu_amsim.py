@@ -15,7 +15,7 @@ from hw.params.pmu import PMUParams
 from tb import amsim
 from hw.config import responses
 from tb.stream import PauseGenerator, unpack_rows
-from tests.tiles.cocotb_pmu_scenarios import EXACT_PERF, Builder, random_steps
+from tb.pmu_scenarios import EXACT_PERF, Builder, random_steps
 from tiles import pmu_asm
 from tiles.pmu import PMU
 from tiles.pmu_addr import AddrGen, bank_map

@@ -20,8 +20,8 @@ from hw.params import FabricParams, load
 from interconnect.fabric_config import FabricConfig
 from interconnect.floorplan import FabricMap
 from interconnect.router import Router
-from interconnect.testunit import config_layout, counter_names
-from interconnect.traffic import Flow, Plan, random_plan, unit_description
+from tb.testunit import config_layout, counter_names
+from tb.mesh_traffic import Flow, Plan, random_plan, unit_description
 from tb import env
 from tb.clock import reset, start_clock
 from hw.config import ConfigPackets

@@ -1,6 +1,6 @@
 """cocotb testbench for a PCU: runs a list of jobs (configure through the ring, stream, compare).
 
-Jobs are prepared by the pytest side (:mod:`tests.tiles.pcu_jobs`) in a JSON file named by
+Jobs are prepared by the pytest side (:mod:`tb.pcu_jobs`) in a JSON file named by
 ``RDU_PCU_JOBS``: per job the config-ring packets, the argument writes, the input streams per port,
 the expected output streams per port (bit patterns from ``hw.golden``), expected token counts and
 the random backpressure probabilities. One simulation runs many programs on one Verilator build.

@@ -13,9 +13,8 @@ Structure (see :mod:`interconnect.floorplan` for positions, attachment and ids):
   slot's ``vec_out[0]`` etc. in the floorplan), ``agcu_vec_o[a]`` ... leave it (the slot's
   ``vec_in[0]``). A real AGCU component's non-standard members (its memory side) appear on the top
   as ``agcu<a>_<member>``.
-* :func:`default_factory` builds :class:`tiles.pcu.PCU` / :class:`tiles.pmu.PMU` when those modules
-  exist and :class:`interconnect.testunit.TestUnit` otherwise; :func:`test_factory` always builds
-  test units.
+* :func:`default_factory` builds :class:`tiles.pcu.PCU` / :class:`tiles.pmu.PMU`;
+  :func:`tb.testunit.test_factory` builds traffic test units instead (mesh tests).
 * **Fabric stop** (id 0, kind ``FABRIC``): config ``done_mask`` (bit ``b`` ↔ the unit or AGCU slot
   with id ``b + 1``); performance counters ``PERF + 0`` = cycles since the last start until ``done``,
   ``PERF + 1`` = cycles since reset.
@@ -46,7 +45,7 @@ from hw.stream import SkidBuffer
 from interconnect.floorplan import FABRIC_ID, NET_SHORT, FabricMap
 from interconnect.mesh import Mesh
 
-__all__ = ["Fabric", "fabric_layout", "global_net", "default_factory", "test_factory", "generate",
+__all__ = ["Fabric", "fabric_layout", "global_net", "default_factory", "generate",
            "FABRIC_COUNTERS"]
 
 FABRIC_COUNTERS = ("run_cycles", "cycles")
@@ -57,26 +56,11 @@ def fabric_layout(fmap):
     return data.StructLayout({"done_mask": unsigned(len(fmap.all_units))})
 
 
-def test_factory(site, params):
-    """Every unit is a :class:`~interconnect.testunit.TestUnit`; AGCU slots are plain ports."""
-    from interconnect.testunit import TestUnit
+def default_factory(site, params):
+    """A :class:`tiles.pcu.PCU` or :class:`tiles.pmu.PMU` per unit site; AGCU slots are plain
+    ports (the chip top, :mod:`memory.chip`, puts AGCUs there)."""
     if site.kind == "agcu":
         return None
-    return TestUnit(params.lanes, dict(site.ports), site.id)
-
-
-test_factory.__test__ = False   # a factory, not a pytest test
-
-
-def _tiles_ready():
-    import importlib.util
-    return all(importlib.util.find_spec(m) is not None for m in ("tiles.pcu", "tiles.pmu"))
-
-
-def default_factory(site, params):
-    """PCU / PMU from ``tiles`` when available (else test units); AGCU slots are plain ports."""
-    if site.kind == "agcu" or not _tiles_ready():
-        return test_factory(site, params)
     if site.kind == "pcu":
         from tiles.pcu import PCU
         return PCU(params.pcu, site.id)

@@ -62,6 +62,6 @@ def run_jobs(design_, params, jobs, pause=(0.3, 0.3), seed=None, perf_file=None)
         pf = Path(tmp) / "perf.json"
         f.write_text(json.dumps({"lanes": params.lanes, "jobs": jobs, "pause": list(pause),
                                  "perf_file": str(pf)}))
-        runner.simulate(design_, "tests.tiles.cocotb_pcu", seed=seed,
+        runner.simulate(design_, "tb.cocotb_pcu", seed=seed,
                         env={"RDU_PCU_JOBS": str(f)}, extra_args=BUILD_ARGS)
         return json.loads(pf.read_text()) if pf.exists() else {}

@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.net import vector_signature
 
-from .pcu import PCU
+from tiles.pcu import PCU
 
 __all__ = ["PCUStream"]
 

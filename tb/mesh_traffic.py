@@ -1,4 +1,4 @@
-"""Traffic plans for fabrics of :class:`~interconnect.testunit.TestUnit`: random route sets with
+"""Traffic plans for fabrics of :class:`~tb.testunit.TestUnit`: random route sets with
 sources, multicast, pass-through chains and host (AGCU-port) endpoints, plus what every sink must
 observe. Used by the mesh tests and ``scripts/bench_interconnect.py``.
 
@@ -18,8 +18,8 @@ import numpy as np
 
 from hw.net import NETWORKS, PORT_GROUPS
 
-from .fabric_config import FabricConfig
-from .router import Endpoint, RouteError, Router
+from interconnect.fabric_config import FabricConfig
+from interconnect.router import Endpoint, RouteError, Router
 from .testunit import (MODE_PASS, MODE_SINK, MODE_SOURCE, checksum, config_layout,
                        counter_names, payloads)
 

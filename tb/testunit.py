@@ -1,7 +1,7 @@
 """A real, configurable traffic unit for testing the mesh and measuring it (not a model of a PCU).
 
 :class:`TestUnit` has the standard unit ports (:func:`hw.net.unit_members`) with any port counts,
-so it can stand in every grid cell of a fabric (``hw.fabric.Fabric(params, factory=test_factory)``).
+so it can stand in every grid cell of a fabric (``interconnect.fabric.Fabric(params, factory=test_factory)``).
 Configured through its :class:`hw.config.ConfigStore` (kind ``SMOKE``), each port does one of:
 
 * **output, mode 1 (source)**: emits ``count`` words of a pseudo-random sequence from ``seed``
@@ -43,7 +43,7 @@ from hw.config import ConfigStore, UnitKind
 from hw.net import NETWORKS, PORT_GROUPS, unit_members
 
 __all__ = ["TestUnit", "config_layout", "sequence", "payloads", "checksum", "lane_key",
-           "counter_names", "MODE_OFF", "MODE_SOURCE", "MODE_SINK", "MODE_PASS", "COUNT_BITS"]
+           "counter_names", "test_factory", "MODE_OFF", "MODE_SOURCE", "MODE_SINK", "MODE_PASS", "COUNT_BITS"]
 
 MODE_OFF, MODE_SOURCE, MODE_SINK, MODE_PASS = 0, 1, 1, 2
 COUNT_BITS = 24
@@ -323,3 +323,13 @@ class TestUnit(wiring.Component):
             m.d.comb += store.counters[i].eq(s)
         return m
 
+
+def test_factory(site, params):
+    """A :class:`TestUnit` in every unit site of :class:`interconnect.fabric.Fabric`; AGCU slots
+    are plain ports."""
+    if site.kind == "agcu":
+        return None
+    return TestUnit(params.lanes, dict(site.ports), site.id)
+
+
+test_factory.__test__ = False   # a factory, not a pytest test

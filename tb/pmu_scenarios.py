@@ -4,7 +4,7 @@ A *step* is one run of the PMU: a program (assembled), argument registers, input
 must come out (read vectors, performance counters, tokens). Steps of one scenario list execute in
 order in one simulation, so the memory carries over from step to step exactly as in the model
 (:class:`tiles.pmu_model.PMUModel`, shared across the list). Everything is JSON-serialisable: the
-pytest side builds the list and the cocotb side (:mod:`tests.tiles.cocotb_pmu`) or the Amaranth
+pytest side builds the list and the cocotb side (:mod:`tb.cocotb_pmu`) or the Amaranth
 simulator runner (:mod:`tests.tiles.test_pmu_amsim`) executes it.
 
 Input streams are per port and concatenated over the steps; a step consumes exactly what the model

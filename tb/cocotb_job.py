@@ -1,4 +1,4 @@
-"""cocotb side of :class:`compiler.job.SimExecutor` (runs inside the simulator).
+"""cocotb side of :class:`tb.executor.SimExecutor` (runs inside the simulator).
 
 Reads ``$RDU_JOB_DIR/job.json``, pulses ``load`` (HBM/DDR images from ``+rdu_mem_dir``), then for
 each phase: sends the configuration packets through the ring (it ends with the start), waits for

@@ -22,7 +22,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.backdoor import VERILOG_SOURCE
-from hw.fabric import Fabric, default_factory
+from interconnect.fabric import Fabric, default_factory
 from hw.net import CONFIG_RING
 
 __all__ = ["System", "generate", "agcu_fabric", "AGCU_UNIT_PORTS"]
@@ -34,7 +34,7 @@ AGCU_UNIT_PORTS = {"agcu": {"scal_in": 0, "scal_out": 0}}
 def agcu_fabric(params, factory=None):
     """The fabric of ``params`` with a real :class:`memory.agcu.AGCU` in every edge slot (its
     DRAM geometry ``params.memory.hbm``); ``factory`` builds the PCU/PMU sites (default
-    :func:`hw.fabric.default_factory`). Shared by :class:`System` (AGCUs on the HBM model) and
+    :func:`interconnect.fabric.default_factory`). Shared by :class:`System` (AGCUs on the HBM model) and
     :class:`fpga.fabric_duc.KernelSystem` (AGCUs on board memory)."""
     from memory.agcu import AGCU
     base = factory or default_factory
@@ -50,7 +50,7 @@ def agcu_fabric(params, factory=None):
 class System(wiring.Component):
     """Fabric + memory system for one :class:`hw.params.FabricParams`.
 
-    ``factory``: unit factory for PCU/PMU sites (default :func:`hw.fabric.default_factory`);
+    ``factory``: unit factory for PCU/PMU sites (default :func:`interconnect.fabric.default_factory`);
     ``backend``: ``"verilator"`` (backdoor backing stores) or ``"amaranth"``.
     """
 

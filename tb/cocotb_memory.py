@@ -17,7 +17,7 @@ import cocotb
 from cocotb.triggers import RisingEdge
 
 from memory.agcu import AGCU_COUNTERS
-from memory.testbench import MemSysHost
+from tb.memory import MemSysHost
 from tb import env
 
 

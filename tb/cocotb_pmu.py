@@ -1,9 +1,9 @@
-"""cocotb tests of the PMU (:class:`tiles.pmu_bench.PMUTestTop` under Verilator).
+"""cocotb tests of the PMU (:class:`tb.pmu_top.PMUTestTop` under Verilator).
 
 Two tests, both driven by a JSON file whose path comes through :mod:`tb.env` (``file``) and which
 write their measurements to ``result``:
 
-* ``pmu_steps`` — scenario steps (:mod:`tests.tiles.cocotb_pmu_scenarios`): per step, load the
+* ``pmu_steps`` — scenario steps (:mod:`tb.pmu_scenarios`): per step, load the
   configuration through the ring (:class:`tb.ring.RingDriver`), start, stream the inputs with
   :class:`tb.stream.StreamSource` / :class:`~tb.stream.StreamSink` under random backpressure
   (:class:`~tb.stream.PauseGenerator`), close token loops, wait for ``done`` under a watchdog that

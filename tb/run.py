@@ -4,7 +4,7 @@
 
 1. make reproducible inputs (``seed``) named as the golden function's arguments;
 2. compile the request for the fabric (:func:`compiler.kernel.compile_kernel`);
-3. run the job on the RTL (:class:`compiler.job.SimExecutor`; tensors start and end in the HBM
+3. run the job on the RTL (:class:`tb.executor.SimExecutor`; tensors start and end in the HBM
    model, loaded and dumped in bulk);
 4. compare the result with :mod:`hw.golden` **bit for bit** and with the float64 reference
    (:func:`hw.golden.error_report`);
@@ -22,8 +22,8 @@ import numpy as np
 
 from hw.golden import error_report
 
-from .kernel import compile_kernel
-from .requests import expected, float64_reference, make_inputs
+from compiler.kernel import compile_kernel
+from compiler.requests import expected, float64_reference, make_inputs
 
 __all__ = ["run_kernel", "bits_equal", "EXECUTORS"]
 
@@ -32,7 +32,7 @@ EXECUTORS = {}
 
 
 def _executor(params):
-    from .job import SimExecutor
+    from tb.executor import SimExecutor
     key = (params.name, repr(params.to_dict()))
     if key not in EXECUTORS:
         EXECUTORS[key] = SimExecutor(params)
@@ -94,7 +94,7 @@ def _num(x):
 def run_kernel(req, params, seed=0, out_dir=None, waves=False, executor=None, **options):
     """Run ``req`` on the RTL of ``params``; return the result dictionary (see module docstring).
 
-    ``executor``: what runs the job (default: the Verilator model of :class:`hw.system.System`,
+    ``executor``: what runs the job (default: the Verilator model of :class:`memory.chip.System`,
     cached per configuration); :class:`fpga.executor.BoardExecutor` runs it on a board."""
     inputs = make_inputs(req, seed)
     compiled = compile_kernel(req, params, inputs, **options)

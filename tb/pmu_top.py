@@ -28,7 +28,7 @@ from amaranth.lib.wiring import In, Out
 from hw.net import unit_members
 from tb.harness import _xorshift
 
-from .pmu import PMU
+from tiles.pmu import PMU
 
 __all__ = ["PMUTestTop", "data_word"]
 
@@ -160,8 +160,8 @@ def freerun_run(params, lanes, program, *, label, seed=1, gen=None, pause_src=0,
     :class:`tiles.pmu_model.PMUModel` carrying the memory across runs."""
     import numpy as np
 
-    from . import pmu_asm
-    from .pmu_model import PMUModel
+    from tiles import pmu_asm
+    from tiles.pmu_model import PMUModel
     desc = pmu_asm.assemble(program, params, lanes)
     c = pmu_asm.cost(program, params, lanes)
     if gen is None:
@@ -200,12 +200,12 @@ def run_freerun(design, params, lanes, runs, seed=1, tmp=None):
 
     from tb import env, runner
 
-    from .pmu_layout import PERF_COUNTERS
+    from tiles.pmu_layout import PERF_COUNTERS
     with tempfile.TemporaryDirectory(prefix="rdu-pmu-free-", dir=tmp) as d:
         d = Path(d)
         (d / "runs.json").write_text(json.dumps({"lanes": lanes, "perf_names": list(PERF_COUNTERS),
                                                  "runs": runs}))
-        runner.simulate(design, "tests.tiles.cocotb_pmu", testcase="pmu_freerun", seed=seed,
+        runner.simulate(design, "tb.cocotb_pmu", testcase="pmu_freerun", seed=seed,
                         env=env.encode(file=str(d / "runs.json"), result=str(d / "out.json"),
                                        seed=seed), test_dir=d / "sim")
         return json.loads((d / "out.json").read_text())["runs"]

@@ -35,10 +35,10 @@ SUITE = [
 
 
 def kernel_suite(params, seed):
-    """(name, fn) cases running :data:`SUITE` through :func:`compiler.run.run_kernel`."""
+    """(name, fn) cases running :data:`SUITE` through :func:`tb.run.run_kernel`."""
     from compiler.kernel import available
     from compiler.requests import KernelRequest
-    from compiler.run import run_kernel
+    from tb.run import run_kernel
 
     cases = []
     for kernel, dtype, shape in SUITE:
@@ -80,7 +80,7 @@ def smoke_suite(params, seed):
 
     def case_driven():
         t0 = time.perf_counter()
-        runner.simulate(design, "tests.hw.cocotb_mac", seed=seed, env=env.encode(
+        runner.simulate(design, "tb.cocotb_mac", seed=seed, env=env.encode(
             lanes=lanes, in_bits=16, acc_bits=32, seed=seed, pause_src=0.3, pause_sink=0.3,
             groups=[[1, 32], [8, 256]]))
         return {"cycles": None, "detail": f"python-driven, 30% pauses, {time.perf_counter() - t0:.1f} s"}

@@ -2,9 +2,11 @@
 
 Subcommands defined here: ``sim`` (the main job on a configuration), ``gen`` (emit Verilog of a
 unit), ``lint`` (verilator --lint-only on generated configurations), ``params`` (show a validated
-configuration), ``bench`` (benchmarks). Packages add their own subcommands by providing a module
-listed in :data:`COMMAND_MODULES` with a ``register(subparsers)`` function (``rdu run`` comes from
-the compiler, ``rdu fpga`` from the FPGA flow).
+configuration), ``bench`` (benchmarks), ``run`` (one kernel on the fabric RTL: compile, simulate,
+check). ``rdu fpga`` comes from :mod:`fpga.cli` (its ``register(subparsers)``).
+
+This module is the top of the package graph (``docs/architecture.md`` §8): it may import every
+other package, and none imports it.
 
 Every error the user can cause (bad config, unknown unit, unroutable kernel...) is printed as one
 line ``rdu: error: ...`` with exit status 2; a failed check (a wrong result) exits with status 1.
@@ -13,39 +15,49 @@ line ``rdu: error: ...`` with exit status 2; a failed check (a wrong result) exi
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
+import json
 import sys
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as dist_version
 from pathlib import Path
 
+from rich.console import Console
+from rich.table import Table
+
+from compiler.requests import KERNELS, KernelRequest
+from fpga import cli as fpga_cli
+from hw import smoke
 from hw.params import ConfigError, load
+from interconnect import fabric, switch
+from memory import system
+from scripts import bench
+from tb import runner
+from tb.run import run_kernel
+from tb.simjob import main_job
+from tiles import pcu, pmu
 
-__all__ = ["main", "UNITS", "COMMAND_MODULES", "generate_unit", "console"]
+__all__ = ["main", "UNITS", "generate_unit", "console"]
 
-#: ``rdu gen --unit NAME``: module:function returning a :class:`Generated` for a FabricParams.
+#: ``rdu gen --unit NAME``: the generator returning a :class:`hw.generate.Generated` for a
+#: :class:`hw.params.FabricParams`.
 UNITS = {
-    "smoke": "hw.smoke:generate",
-    "pcu": "tiles.pcu:generate",
-    "pmu": "tiles.pmu:generate",
-    "switch": "interconnect.switch:generate",
-    "fabric": "hw.fabric:generate",
-    "memory": "memory.system:generate",
+    "smoke": smoke.generate,
+    "pcu": pcu.generate,
+    "pmu": pmu.generate,
+    "switch": switch.generate,
+    "fabric": fabric.generate,
+    "memory": system.generate,
 }
-
-#: Modules that contribute subcommands (skipped if not present).
-COMMAND_MODULES = ("compiler.cli", "fpga.cli")
 
 
 def version():
     try:
-        from importlib.metadata import version as v
-        return v("rdugen")
-    except Exception:  # running from a source tree without installation
+        return dist_version("rdugen")
+    except PackageNotFoundError:  # running from a source tree without installation
         return "0.1.0+src"
 
 
 def console():
-    from rich.console import Console
     return Console(stderr=False, highlight=False)
 
 
@@ -54,22 +66,10 @@ class UserError(Exception):
 
 
 def generate_unit(unit, params):
-    """Resolve ``unit`` in :data:`UNITS` and generate it for ``params``; returns a ``Generated``."""
+    """Generate ``unit`` (a key of :data:`UNITS`) for ``params``; returns a ``Generated``."""
     if unit not in UNITS:
         raise UserError(f"--unit {unit!r}: unknown unit; allowed: {', '.join(UNITS)}")
-    mod_name, func = UNITS[unit].split(":")
-    if importlib.util.find_spec(mod_name.split(".")[0]) is None or \
-            _missing(mod_name):
-        raise UserError(f"--unit {unit!r}: the {unit} generator ({mod_name}) is not available in "
-                        f"this build")
-    return getattr(importlib.import_module(mod_name), func)(params)
-
-
-def _missing(mod_name):
-    try:
-        return importlib.util.find_spec(mod_name) is None
-    except ModuleNotFoundError:
-        return True
+    return UNITS[unit](params)
 
 
 # --------------------------------------------------------------------------------------------
@@ -86,7 +86,6 @@ def cmd_gen(args):
 
 
 def cmd_lint(args):
-    from tb import runner
     configs = ["tiny", "sim", "fpga"] if args.all else [args.config]
     units = [args.unit] if args.unit else list(UNITS)
     failures = 0
@@ -100,7 +99,7 @@ def cmd_lint(args):
                 con.print(f"[yellow]skip[/] {cfg}/{unit}: {e}")
                 continue
             try:
-                runner.lint(gen.design())
+                runner.lint(runner.Design.of(gen))
                 con.print(f"[green]ok[/]   {cfg}/{unit} ({gen.top})")
             except runner.LintError as e:
                 failures += 1
@@ -111,7 +110,6 @@ def cmd_lint(args):
 
 def cmd_params(args):
     params = load(args.config)
-    from rich.table import Table
     t = Table(title=f"{params.name} ({args.config or 'default'})")
     for col in ("key", "value"):
         t.add_column(col)
@@ -128,13 +126,56 @@ def cmd_params(args):
 
 
 def cmd_sim(args):
-    from hw.simjob import main_job
     return main_job(args.config, seed=args.seed, json_out=args.json, smoke=args.smoke)
 
 
 def cmd_bench(args):
-    from scripts import bench
     return bench.main(args.only, quick=args.quick, config=args.config)
+
+
+RUN_DOC = """``rdu run KERNEL ...``: compile a kernel for a fabric configuration, run it on the RTL under
+Verilator (tensors start and end in the HBM model), check it against the golden model bit for bit and
+against float64, and report. Exit status 0 = bit-exact, 1 = wrong result, 2 = a request or
+configuration error (one line)."""
+
+
+def register_run(sub):
+    s = sub.add_parser("run", help="run a kernel on the fabric RTL and check it",
+                       description=RUN_DOC)
+    s.add_argument("kernel", choices=sorted(KERNELS), metavar="KERNEL",
+                   help="one of: " + ", ".join(sorted(KERNELS)))
+    for dim in sorted({d for spec in KERNELS.values() for d in spec.dims}):
+        s.add_argument(f"--{dim}", type=int, default=None, help=f"shape argument {dim}")
+    s.add_argument("--config", default=None, help="preset name or YAML file (default: sim)")
+    s.add_argument("--dtype", default=None, help="element type (gemm: bf16 or int16; scan: fp32 "
+                                                  "or int32)")
+    s.add_argument("--seed", type=int, default=0, help="input seed (default 0)")
+    s.add_argument("--out", default=None, help="write inputs.npz, output.npz, result.json here")
+    s.add_argument("--json", action="store_true", help="print result.json to stdout")
+    s.add_argument("--waves", action="store_true", help="record waves (VCD/FST) of the run")
+    s.add_argument("--baseline", action="store_true",
+                   help="map without the butterfly/scan extensions (same bits, more cycles)")
+    s.set_defaults(func=cmd_run)
+
+
+def cmd_run(args):
+    params = load(args.config)
+    dims = {d: getattr(args, d) for d in KERNELS[args.kernel].dims}
+    extra = {d: getattr(args, d) for spec in KERNELS.values() for d in spec.dims
+             if d not in dims and getattr(args, d, None) is not None}
+    req = KernelRequest.make(args.kernel, args.dtype, **dims, **extra)
+    options = {"baseline": True} if args.baseline else {}
+    res = run_kernel(req, params, seed=args.seed, out_dir=args.out, waves=args.waves, **options)
+    if args.json:
+        print(json.dumps(res, indent=2, default=float))
+    else:
+        con = Console(highlight=False)
+        status = "[green]PASS[/] bit-exact" if res["passed"] else f"[red]FAIL[/] {res['mismatch']}"
+        con.print(f"{req.kernel} {req.label} {req.dtype} on {params.name}: {status}")
+        con.print(f"  cycles {res['cycles']} (ideal {res['ideal_cycles']}, utilization "
+                  f"{res['utilization']:.1%}), {res['phases']} phase(s), config {res['config_cycles']} "
+                  f"cycles; max rel err vs float64 {res['max_rel_err_vs_float64']}")
+    return 0 if res["passed"] else 1
 
 
 def build_parser():
@@ -174,9 +215,8 @@ def build_parser():
                    help="fabric configuration for the kernel benchmarks (default: sim)")
     s.set_defaults(func=cmd_bench)
 
-    for mod in COMMAND_MODULES:
-        if not _missing(mod):
-            importlib.import_module(mod).register(sub)
+    register_run(sub)
+    fpga_cli.register(sub)
     return p
 
 
