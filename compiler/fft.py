@@ -86,9 +86,17 @@ import itertools
 import numpy as np
 
 from hw import numerics as nx
+from hw.config import AddressMap
+from interconnect.router import RouteError
+from memory.agcu import agcu_program, vector_addresses
+from memory.host import DRAMImage
+from tiles import pcu_asm, pcu_model, pmu_asm
 from tiles.pcu_asm import AsmError, Counter, In, Out, Program, Stage
+from tiles.pcu_isa import PERF_NAMES
 from tiles.pmu_asm import Pipe
 from tiles.pmu_asm import Program as PMUProgram
+from tiles.pmu_layout import PERF_COUNTERS
+from tiles.pmu_model import PMUModel
 
 from .graph import Graph, MappingError, build_phase, clear_before_start, fabric_map
 from .job import Job
@@ -615,7 +623,6 @@ class _Hbm:
     """Bump allocator + image of the HBM (64-byte aligned tensors)."""
 
     def __init__(self, params, what):
-        from memory.host import DRAMImage
         self.params = params
         self.img = DRAMImage(params.memory.hbm, "hbm")
         self.top = 0
@@ -665,7 +672,6 @@ class _PhaseCtx:
         return f"{stem}{self.n}"
 
     def load(self, stem, base_bytes, loops):
-        from memory.agcu import agcu_program
         p = self.fp.params
         L = p.lanes
         loops = [lp for lp in loops if lp[0] > 1] or [(1, 1)]
@@ -676,7 +682,6 @@ class _PhaseCtx:
         return f"{name}.vec_out[0]"
 
     def store(self, stem, src, base_bytes, loops):
-        from memory.agcu import agcu_program
         p = self.fp.params
         L = p.lanes
         loops = [lp for lp in loops if lp[0] > 1] or [(1, 1)]
@@ -941,10 +946,6 @@ def _emit_phase(fp, seg, ops, src_base, src_layout, dst_base, index):
 
 def _pack(fp, seg, scratch, fmap, limits):
     """Cut ``seg`` into phases (greedy, shrinking a phase that does not route)."""
-    from interconnect.router import RouteError
-    from hw.config import AddressMap
-    from tiles.pcu_isa import PERF_NAMES
-    from tiles.pmu_layout import PERF_COUNTERS
     ops = seg.ops
     i = 0
     src = seg.source
@@ -1158,9 +1159,6 @@ def model_run(fp):
     """Run every phase of ``fp`` with the Python PCU / PMU models (:mod:`tiles.pcu_model`,
     :mod:`tiles.pmu_model`) and an AGCU walk over the HBM words; returns the job's outputs
     ``{"y": words}`` (what the RTL run fetches from HBM)."""
-    from memory.agcu import vector_addresses
-    from tiles import pcu_asm, pcu_model, pmu_asm
-    from tiles.pmu_model import PMUModel
     params = fp.params
     L = params.lanes
     mem = fp.hbm_image.words().copy()

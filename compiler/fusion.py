@@ -21,7 +21,6 @@ Two parts:
 
 2. The fusion benchmark kernel :func:`decoder` — ``Y = softmax(X·W1)·W2`` (a decoder-like chain:
    a projection, a row softmax, a second projection), as three operators:
-
    * **GEMM 1** ``S = X·W1`` (``X`` M×K bf16-rounded, ``W1`` K×N1 bf16-rounded, fp32
      accumulation): weight-stationary PCUs, ``ceil(K/S)`` in a chain — PCU ``j``'s stage ``s``
      multiplies lane ``j·S + s`` of the X row (``bvec0``, the systolic broadcast) by its weight row
@@ -50,8 +49,18 @@ import dataclasses
 
 import numpy as np
 
+from hw import golden
 from hw import numerics as nx
+from hw.config import AddressMap
 from hw.params import ConfigError
+from interconnect.router import RouteError
+from memory.agcu import agcu_program
+from memory.host import DRAMImage
+from tiles import pcu_asm, pcu_model
+from tiles import pmu_programs as pm
+from tiles.pcu_asm import Counter, Out, Program, Stage
+from tiles.pcu_isa import PERF_NAMES
+from tiles.pmu_layout import PERF_COUNTERS
 
 from .graph import Graph, MappingError, build_phase, clear_before_start, fabric_map
 from .job import Job
@@ -263,7 +272,6 @@ def _fits(pipe, members, fmap):
 
 def _phase_graph(pipe, members, k, scratch):
     """The :class:`Graph` of phase ``k`` (members: compute units)."""
-    from memory.agcu import agcu_program
     p = pipe.params
     L = p.lanes
     cap = (1 << p.agcu.counter_bits) - 1
@@ -321,7 +329,6 @@ def partition(pipe, mode="fused", fmap=None):
     remaining compute units that fits the fabric's PCUs, PMUs and AGCUs (counting the AGCU loads
     and stores of scratch tensors at its boundaries) and routes; ``mode="per_op"`` never lets a
     phase span two operators. Scratch tensors for cut streams are allocated in HBM."""
-    from interconnect.router import RouteError
     if mode not in ("fused", "per_op"):
         raise MappingError(f"{pipe.name}: mode = {mode!r}: must be 'fused' or 'per_op'")
     p = pipe.params
@@ -392,10 +399,6 @@ def compile_pipeline(pipe, mode="fused", outputs=None, stall_counters=True):
     per-phase reads (``<pmu>.high_water`` for buffer PMUs, ``<pcu>.stall_input`` /
     ``.stall_output``), counters cleared at each start. ``outputs``: ``{name: Tensor}`` fetched
     after the last phase. Returns ``(job, plans, buffer_labels, stall_labels)``."""
-    from hw.config import AddressMap
-    from memory.host import DRAMImage
-    from tiles.pcu_isa import PERF_NAMES
-    from tiles.pmu_layout import PERF_COUNTERS
     p = pipe.params
     L = p.lanes
     planned = partition(pipe, mode)
@@ -440,7 +443,6 @@ def model_run(pipe, outputs=None):
     """Run ``pipe`` on the Python PCU model (iteration level, :mod:`tiles.pcu_model`); PMUs must
     be FIFOs (identities). Returns ``{tensor name: (vectors, L) uint32}`` for the stores (all
     stores, or those of ``outputs``)."""
-    from tiles import pcu_asm, pcu_model
     p = pipe.params
     L = p.lanes
     streams = {}         # source port -> (T, L) words
@@ -488,7 +490,6 @@ DECODER_LIMITS = "K, N1, N2 <= L (one vector per row); M >= 1"
 def decoder_golden(x, w1, w2, lanes):
     """The golden composition: ``gemm(X, W1, "bf16")`` → ``softmax(·, lanes)`` →
     ``gemm(·, W2, "fp32")`` (:mod:`hw.golden`)."""
-    from hw import golden
     s = golden.gemm(x, w1, dtype="bf16")
     pr = golden.softmax(s, lanes)
     return golden.gemm(pr, w2, dtype="fp32")
@@ -504,7 +505,6 @@ def _gemm_chain_programs(params, w, m):
     columns beyond N are 0. Out: partial sums / results (r1) on ``vec_out[0]``, the A row
     (register r0 = ``vec0``, untouched) on ``vec_out[1]`` for the next PCU. ``w``: fp32 (already
     bf16-rounded for a bf16 GEMM)."""
-    from tiles.pcu_asm import Counter, Out, Program, Stage
     S, L = params.pcu.stages, params.lanes
     if L % S:
         raise MappingError(f"gemm chain: L = {L} is not a multiple of the stage count S = {S}")
@@ -536,8 +536,6 @@ def _gemm_chain_programs(params, w, m):
 def decoder_pipeline(params, x, w1, w2, fused=True):
     """The pipeline of ``Y = softmax(X·W1)·W2`` (see the module docstring); returns
     ``(pipe, out_tensor)``."""
-    from tiles import pmu_programs as pm
-    from tiles.pcu_asm import Counter, Out, Program, Stage
     L, S = params.lanes, params.pcu.stages
     x, w1, w2 = np.asarray(x), np.asarray(w1), np.asarray(w2)
     m, k = x.shape

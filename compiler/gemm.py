@@ -46,9 +46,15 @@ import dataclasses
 import numpy as np
 
 from hw import numerics as nx
+from hw.config import AddressMap
+from memory.agcu import agcu_program
+from memory.host import DRAMImage
 from tiles.pcu_asm import Counter, In, Out, Program, Stage, Stationary
+from tiles.pcu_isa import PERF_NAMES
 from tiles.pmu_asm import Pipe
 from tiles.pmu_asm import Program as PMUProgram
+from tiles.pmu_layout import PERF_COUNTERS
+from tiles.pmu_programs import fifo
 
 from .graph import Graph, MappingError, build_phase, clear_before_start, fabric_map
 from .job import Job
@@ -297,7 +303,6 @@ def plan(req, params, *, chains=None, mb=None, g=None, weights=None, spread=True
 def hbm_layout(pl, params, a, b, img=None):
     """The HBM image holding A and B (as 32-bit words, padded; see the module docstring);
     ``img``: add them to this :class:`memory.host.DRAMImage`."""
-    from memory.host import DRAMImage
     op, cls, ident, apad, bpad, cdt = DTYPES[pl.dtype]
     if pl.dtype == "bf16":
         a32 = nx.fp32(nx.bf16_round(np.asarray(a, np.float32)))
@@ -380,14 +385,12 @@ def w_buffer(pl, params, q, j):
 
 
 def psum_fifo(pl):
-    from tiles.pmu_programs import fifo
     n = pl.mb * pl.g
     return dataclasses.replace(fifo(None, pl.lanes, n, (pl.nkb - 1) * n), name="gemm psum fifo")
 
 
 def build_graph(pl, params, mblk, grp):
     """The dataflow graph of phase (M block ``mblk``, n-tile group ``grp``)."""
-    from memory.agcu import agcu_program
     p = params
     L, S = pl.lanes, pl.stages
     hbm = p.memory.hbm
@@ -451,9 +454,6 @@ _OPTIONS = ("chains", "mb", "g", "weights", "spread")
 
 
 def _phases(pl, params, fmap, tag=""):
-    from hw.config import AddressMap
-    from tiles.pcu_isa import PERF_NAMES
-    from tiles.pmu_layout import PERF_COUNTERS
     phases, stall, buf = [], set(), set()
     for mblk in range(pl.n_mblocks):
         for grp in range(pl.n_groups):
@@ -503,7 +503,6 @@ def batch(cases, params, **options):
     """Several GEMMs in one job (one simulation): ``cases`` = ``[(req, inputs), ...]``; their
     tensors sit one after the other in HBM and their phases run in order. Returns ``(job, plans,
     outputs)`` where ``outputs[i](job_result.outputs)`` is case i's C."""
-    from memory.host import DRAMImage
     known = {k: options[k] for k in _OPTIONS if k in options}
     img = DRAMImage(params.memory.hbm, "hbm")
     fmap = fabric_map(params)

@@ -22,7 +22,17 @@ from __future__ import annotations
 
 import dataclasses
 
+from hw.config import AddressMap, ConfigPackets, Op, Packet
 from hw.params import ConfigError
+from interconnect.fabric_config import FabricConfig
+from interconnect.floorplan import FabricMap
+from interconnect.router import Router
+from memory.agcu import agcu_layout
+from memory.chip import AGCU_UNIT_PORTS
+from tiles import pcu_asm, pmu_asm
+from tiles.pmu_layout import config_layout as pmu_layout
+
+from .job import Phase
 
 __all__ = ["MappingError", "Node", "Graph", "place", "build_phase", "fabric_map", "clear_before_start"]
 
@@ -97,8 +107,6 @@ class Graph:
 
 def fabric_map(params):
     """The floorplan of the whole system (AGCUs as real ring stops without scalar ports)."""
-    from memory.chip import AGCU_UNIT_PORTS
-    from interconnect.floorplan import FabricMap
     return FabricMap(params, AGCU_UNIT_PORTS, agcu_stops=True)
 
 
@@ -157,13 +165,6 @@ def _physical(end, placed):
 
 def build_phase(graph, params, fmap=None, timeout_cycles=None):
     """Place, route and assemble ``graph`` into a :class:`compiler.job.Phase`."""
-    from interconnect.fabric_config import FabricConfig
-    from interconnect.router import Router
-    from memory.agcu import agcu_layout
-    from tiles import pcu_asm, pmu_asm
-    from tiles.pmu_layout import config_layout as pmu_layout
-
-    from .job import Phase
 
     fmap = fmap or fabric_map(params)
     placed = place(graph, fmap)
@@ -195,8 +196,6 @@ def build_phase(graph, params, fmap=None, timeout_cycles=None):
 
 def clear_before_start(phase):
     """Clear every unit's performance counters together with its start (per-phase counts)."""
-    from hw.config import AddressMap, Op, Packet
-    from hw.config import ConfigPackets
     pk = []
     for pkt in phase.packets.packets:
         if (pkt.op == Op.WRITE and pkt.addr == AddressMap.CONTROL

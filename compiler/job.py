@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 
 from hw.config import AddressMap, ConfigPackets
+from interconnect.floorplan import FABRIC_ID
 
 __all__ = ["Phase", "Job", "JobResult", "StallError", "phase_reads", "status_reads", "stall_message"]
 
@@ -69,7 +70,6 @@ class JobResult:
 def phase_reads(reads):
     """The packets read after a phase's ``done``: the fabric's ``run_cycles`` first, then each
     ``(unit, addr)`` of ``reads`` in order."""
-    from interconnect.floorplan import FABRIC_ID
     b = ConfigPackets().read(FABRIC_ID, AddressMap.PERF + 0)
     for unit, addr in reads:
         b.read(unit, addr)

@@ -13,7 +13,7 @@ import dataclasses
 
 import numpy as np
 
-from hw import golden
+from hw import golden, numerics
 from hw.golden import reference as ref
 
 __all__ = ["RequestError", "KernelSpec", "KernelRequest", "KERNELS", "make_inputs", "expected",
@@ -148,7 +148,6 @@ def make_inputs(req, seed):
 
 
 def golden_bf16(x):
-    from hw import numerics
     return numerics.bf16_round(x)
 
 

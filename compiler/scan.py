@@ -61,15 +61,19 @@ import numpy as np
 
 from hw import numerics as nx
 from hw.config import AddressMap
+from interconnect.router import RouteError
 from memory.agcu import AGCUConfigError, agcu_program
 from memory.host import DRAMImage
+from tiles import pcu_asm, pcu_model, pmu_asm
 from tiles.pcu_asm import Acc, Carry, Counter, In, Out, Program, Stage
 from tiles.pcu_isa import PERF_NAMES
 from tiles.pmu_asm import Pipe
 from tiles.pmu_asm import Program as PMUProgram
 from tiles.pmu_asm import perf_index as pmu_perf_index
+from tiles.pmu_model import PMUModel
 
 from .graph import Graph, MappingError, build_phase
+from .job import Job
 from .kernel import Compiled
 
 __all__ = ["compile", "Unit", "Plan", "pack", "plan_kernel", "run_model", "Mapping"]
@@ -300,7 +304,6 @@ def pack(plan, params, hbm, spills=None, max_units=None):
     """Cut ``plan.units`` into phases: from the first unplaced unit, the longest run of units
     that places and routes (and does not cut a scalar stream). Returns :class:`PhaseInfo` list.
     ``max_units`` caps the units of a phase (tests of the spill path)."""
-    from interconnect.router import RouteError
 
     _check_plan(plan)
     spills = {} if spills is None else spills
@@ -959,7 +962,6 @@ def compile(req, params, inputs, baseline=False, max_units=None, carry=None, hbm
     """Compile a scan kernel (``scan``, ``linear_scan``, ``mamba``) for ``params``; see the module
     docstring. ``baseline=True`` maps without the ``scan`` extension (same bits); ``max_units``,
     ``carry``, ``hbm_base``: see :func:`plan_kernel`. Other options are ignored."""
-    from .job import Job
 
     m = plan_kernel(req, params, inputs, baseline=baseline, max_units=max_units, carry=carry,
                     hbm_base=hbm_base)
@@ -995,8 +997,6 @@ def run_model(job, params):
     PCU (:mod:`tiles.pcu_model`) and PMU (:mod:`tiles.pmu_model`), AGCUs moving whole vectors
     between the HBM image and the streams. Returns ``{output: words}`` like a
     :class:`compiler.job.JobResult`'s ``outputs``. Fast (no RTL); for tests and debugging."""
-    from tiles import pcu_asm, pcu_model, pmu_asm
-    from tiles.pmu_model import PMUModel
 
     L = params.lanes
     mem = job.hbm.words().copy().reshape(-1, L)

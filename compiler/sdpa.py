@@ -18,7 +18,6 @@ Lanes run along the **head dimension** (``d <= L``; one q / k / v row is one vec
 the HBM layout), one query is in flight and its keys stream ``j = 0 .. n-1`` (the AGCUs re-read K
 and V once per query: loop nest ``[(n, 1), (n, 0)]``); every PCU retires one (query, key) pair per
 cycle. Streaming form::
-
     Q ─┐
     K ─┴► score ─► [FIFO] ─► max ─┬─ p ────────────► out ─► norm ─► scale ─► O
                                   └─ [m_old, m_new] ─►  ▲
@@ -54,6 +53,7 @@ import numpy as np
 
 from hw import numerics as nx
 from hw.golden import attention_scale
+from tiles import pmu_programs as pm
 from tiles.pcu_asm import Acc, Carry, Counter, Out, Program, Stage
 
 from .fusion import Pipeline, compile_pipeline, floats_of, model_run
@@ -215,7 +215,6 @@ def build(params, q, k, v, form="streaming", fifo_depth=None, stream_fifo=True):
                            f"{k.shape}, {v.shape}")
     L = params.lanes
     check_fabric(params, kernel, n, d)
-    from tiles import pmu_programs as pm
     cap = fifo_capacity(params)
     n_pmus = sum(u.kind == "pmu" for u in fabric_map(params).units)
     nn = n * n

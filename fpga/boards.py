@@ -35,13 +35,19 @@ preset, with an AGCU stand-in on each edge slot).
 from __future__ import annotations
 
 import dataclasses
+import importlib
 
 from amaranth import ClockDomain, Elaboratable, Instance, Module, Signal
+from amaranth.build import Attrs
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
 from fpga.bridge import BridgeParams
+from fpga.fabric_duc import FabricSystem, KernelSystem, board_params
+from fpga.smoke import SmokeSystem
 from fpga.top import SystemTop
+from hw.smoke import MacParams
+from tb.testunit import test_factory
 
 __all__ = ["Board", "BOARDS", "BoardTop", "board", "ecp5_global_buffer", "ecp5_pll", "ice40_pll",
            "design_under_control", "PllError", "DESIGNS"]
@@ -70,7 +76,6 @@ class Board:
     design: str = "smoke"              # what --design defaults to (see design_under_control)
 
     def make_platform(self):
-        import importlib
         mod, cls = self.platform.split(":")
         platform = getattr(importlib.import_module(mod), cls)()
         if self.family == "ecp5":
@@ -192,16 +197,11 @@ def design_under_control(params, max_units=16, design="smoke", mem_words=4096):
     ``"fabric-test"`` — the same with :class:`tb.testunit.TestUnit` in every unit site
     (runs ``rdu fpga run traffic``: the interconnect checked on the board)."""
     if design == "kernel":
-        from fpga.fabric_duc import KernelSystem, board_params
         return KernelSystem(board_params(params, mem_words))
     if design in ("fabric", "fabric-test"):
-        from fpga.fabric_duc import FabricSystem
-        from tb.testunit import test_factory
         return FabricSystem(params, factory=test_factory if design == "fabric-test" else None)
     if design != "smoke":
         raise ValueError(f"--design {design!r}: must be one of {', '.join(DESIGNS)}")
-    from hw.smoke import MacParams
-    from fpga.smoke import SmokeSystem
     return SmokeSystem(MacParams(lanes=params.lanes), units=max(1, min(params.n_pcu, max_units)))
 
 
@@ -272,7 +272,7 @@ class BoardTop(Elaboratable):
         self._clock(m, platform)
         b = self.board
         if b.name == "orangecrab":
-            from amaranth.build import Attrs
+            # deferred: amaranth-boards is an optional dependency (the fpga extra)
             from amaranth_boards.resources import UARTResource
             platform.add_resources([UARTResource(0, rx="0", tx="1", conn=("io", 0),
                                                  attrs=Attrs(IO_TYPE="LVCMOS33"))])

@@ -29,8 +29,15 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+from amaranth.back import rtlil
+
+from fpga.boards import BoardTop, board
+from fpga.paths import analyze, format_paths
+from hw.params import load
 
 __all__ = ["ToolMissing", "DoesNotFit", "BuildFailed", "find_tool", "build", "route",
            "format_report",
@@ -279,8 +286,6 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
     netlist with conflicting drivers on others; the build then synthesises again with ``abc -lut
     4`` in the same ``synth_ecp5`` steps and says so in the report (``synth_fallback``).
     """
-    from fpga.boards import BoardTop, board
-    from hw.params import load
     say = log or (lambda *a: None)
     b = board(board_name)
     design = design or b.design
@@ -412,7 +417,6 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
         res, fmax = _parse_pnr_report(pnr_report, b.family)
         report["resources"] = res
         if place_only or two_step:
-            from fpga.paths import analyze
             tim = (out / f"{name}.tim").read_text(errors="replace")
             est = [float(x) for x in re.findall(r"Max frequency for clock +'[^']*': ([0-9.]+) MHz",
                                                  tim)]
@@ -470,7 +474,6 @@ def route(build_dir, router="router2", congestion_growth=None, log=None):
     ``router2/currCongWeightMult`` setting, which has no command-line flag and is written into
     the netlist's settings).
     """
-    from fpga.boards import board
     say = log or (lambda *a: None)
     _check_choice("router", router, ROUTERS)
     growth = congestion_growth                 # None: router1, which has no such setting
@@ -579,8 +582,6 @@ def cell_counts(component, name, family="ecp5", opts="", yosys=None, out=None, t
     :func:`synth_component`. ``yosys``: the executable (default :func:`find_tool`); ``out``: keep
     the work files there. Raises :class:`BuildFailed` with the log tail when yosys cannot run,
     fails, or reports no cells."""
-    import tempfile
-    from amaranth.back import rtlil
     exe = yosys or find_tool("yosys")
     tmp = Path(out) if out else Path(tempfile.mkdtemp(prefix=f"rdu-synth-{name}-"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -644,7 +645,6 @@ def format_report(r):
         lines.append(f"fmax after placement ({what}): {est['mhz']} MHz "
                      f"(target {est['target_mhz']:g} MHz)")
     if r.get("placed_paths"):
-        from fpga.paths import format_paths
         lines.append(format_paths(r["placed_paths"], pairs=12, cells=False))
     t = r.get("times", {})
     lines.append("time: " + ", ".join(f"{k[:-2]} {v} s" for k, v in t.items()))

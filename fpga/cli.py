@@ -25,6 +25,30 @@ from __future__ import annotations
 import json
 import sys
 
+from compiler.requests import KERNELS as COMPILER_KERNELS
+from compiler.requests import KernelRequest
+from fpga.boards import BOARDS
+from fpga.build import (
+    PLACERS,
+    ROUTER2_CONGESTION_GROWTH,
+    ROUTERS,
+    BuildFailed,
+    DoesNotFit,
+    ToolMissing,
+    build,
+    format_report,
+    route,
+)
+from fpga.executor import BoardExecutor
+from fpga.fabric_duc import board_params
+from fpga.host import BridgeError, Host, SerialTransport
+from fpga.kernels import KERNELS, KernelMismatch, fabric_traffic, run_fabric_traffic, run_plan
+from fpga.paths import analyze, format_paths
+from fpga.smoke import DESIGN_FABRIC, DESIGN_KERNEL, DESIGN_SMOKE, decode_ident
+from fpga.timing import format_timing, unit_timing
+from hw.params import ConfigError, load
+from tb.run import run_kernel
+
 __all__ = ["register"]
 
 
@@ -32,7 +56,6 @@ def _user_error(msg):
     # scripts.cli prints ConfigError subclasses as one "rdu: error: ..." line with exit status 2. (Its
     # UserError would not be caught under `python -m scripts.cli`, where scripts.cli is __main__ and an
     # import of scripts.cli creates a second UserError class.)
-    from hw.params import ConfigError
 
     class FpgaError(ConfigError):
         pass
@@ -40,8 +63,6 @@ def _user_error(msg):
 
 
 def cmd_build(args):
-    from fpga.boards import BOARDS
-    from fpga.build import BuildFailed, DoesNotFit, ToolMissing, build, format_report
     if args.board not in BOARDS:
         raise _user_error(f"--board {args.board!r}: unknown board; allowed: {', '.join(BOARDS)}")
     try:
@@ -63,7 +84,6 @@ def cmd_build(args):
 
 
 def cmd_route(args):
-    from fpga.build import BuildFailed, ToolMissing, format_report, route
     try:
         r = route(args.dir, router=args.router, congestion_growth=args.congestion_growth,
                   log=lambda s: print(s, file=sys.stderr))
@@ -77,10 +97,6 @@ def cmd_route(args):
 
 
 def cmd_timing(args):
-    from fpga.boards import BOARDS
-    from fpga.build import BuildFailed, ToolMissing
-    from fpga.timing import format_timing, unit_timing
-    from hw.params import load
     if args.board not in BOARDS:
         raise _user_error(f"--board {args.board!r}: unknown board; allowed: {', '.join(BOARDS)}")
     params = load(args.config or BOARDS[args.board].preset)
@@ -94,7 +110,6 @@ def cmd_timing(args):
 
 
 def cmd_paths(args):
-    from fpga.paths import analyze, format_paths
     try:
         r = analyze(args.placed, period_ns=args.period, top=args.top)
     except (OSError, ValueError) as e:
@@ -117,13 +132,8 @@ def _parse_shape(items):
 
 
 def cmd_run(args):
-    from fpga.boards import BOARDS
-    from fpga.host import BridgeError, Host, SerialTransport
-    from fpga.kernels import KERNELS, KernelMismatch, fabric_traffic, run_fabric_traffic, run_plan
-    from fpga.smoke import DESIGN_FABRIC, DESIGN_KERNEL, DESIGN_SMOKE, decode_ident
     if args.board not in BOARDS:
         raise _user_error(f"--board {args.board!r}: unknown board; allowed: {', '.join(BOARDS)}")
-    from compiler.requests import KERNELS as COMPILER_KERNELS
     if args.kernel not in (*KERNELS, *COMPILER_KERNELS, "traffic"):
         raise _user_error(f"kernel {args.kernel!r}: unknown; allowed: "
                           f"{', '.join(sorted(COMPILER_KERNELS))} (--design kernel), "
@@ -144,7 +154,6 @@ def cmd_run(args):
                 raise _user_error(f"kernel {args.kernel!r} needs a bitstream built with --design "
                                   f"{'fabric-test' if args.kernel == 'traffic' else 'smoke'} (the "
                                   f"board reports ident 0x{info.ident:08x})")
-            from hw.params import load
             params = load(args.config or BOARDS[args.board].preset)
             tp = fabric_traffic(params, seed=args.seed, **shape)
             r = run_fabric_traffic(host, tp, timeout=args.timeout * 20)
@@ -174,12 +183,6 @@ def cmd_run(args):
 def _run_compiled(args, host, info, shape):
     """A kernel of the compiler on a board running ``--design kernel``: ``rdu run``'s flow
     (:func:`tb.run.run_kernel`) with :class:`fpga.executor.BoardExecutor`."""
-    from compiler.requests import KernelRequest
-    from tb.run import run_kernel
-    from fpga.boards import BOARDS
-    from fpga.executor import BoardExecutor
-    from fpga.fabric_duc import board_params
-    from hw.params import load
     params = board_params(load(args.config or BOARDS[args.board].preset), info.mem_words)
     req = KernelRequest.make(args.kernel, args.dtype, **shape)
     res = run_kernel(req, params, seed=args.seed, out_dir=args.out,
@@ -193,7 +196,6 @@ def _run_compiled(args, host, info, shape):
 
 
 def cmd_boards(args):
-    from fpga.boards import BOARDS
     for b in BOARDS.values():
         print(f"{b.name:<11} {b.device:<10} preset {b.preset:<5} design {b.design:<6} clock in "
               f"{b.clk_in_mhz:g} MHz, {b.mem_words} words on-chip memory, {b.baud} baud; "
@@ -202,7 +204,6 @@ def cmd_boards(args):
 
 
 def register(sub):
-    from fpga.build import PLACERS, ROUTER2_CONGESTION_GROWTH, ROUTERS
     p = sub.add_parser("fpga", help="FPGA prototyping: bitstreams for open boards, runs on boards")
     fsub = p.add_subparsers(dest="fpga_command", metavar="SUBCOMMAND")
     p.set_defaults(func=lambda a: (p.print_help(), 0)[1])

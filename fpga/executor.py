@@ -29,6 +29,10 @@ import time
 
 import numpy as np
 
+from compiler.job import JobResult, phase_reads, stall_message, status_reads
+from fpga.fabric_duc import kernel_ident
+from memory.host import DRAMImage
+
 __all__ = ["BoardExecutor", "BoardStall"]
 
 
@@ -42,7 +46,6 @@ class BoardExecutor:
     board's INFO ``ident`` and memory size)."""
 
     def __init__(self, host, params):
-        from fpga.fabric_duc import kernel_ident
         self.host = host
         self.params = params
         info = host.info()
@@ -62,9 +65,6 @@ class BoardExecutor:
         return cycles / self.info.clk_hz / getattr(self.host.t, "time_scale", 1.0)
 
     def run(self, job, seed=None, waves=False):
-        from compiler.job import JobResult, phase_reads
-        from memory.host import DRAMImage
-
         h = self.host
         t0 = time.perf_counter()
         words = job.hbm.bytes.view("<u4")
@@ -94,7 +94,6 @@ class BoardExecutor:
                          time.perf_counter() - t0, seed)
 
     def _wait_done(self, ph):
-        from compiler.job import stall_message, status_reads
         h = self.host
         budget = self._seconds(ph.timeout_cycles)
         poll = max(self._seconds(2000), 50 * h.t.byte_time)

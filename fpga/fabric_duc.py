@@ -25,13 +25,22 @@ a vector (backpressure).
 
 from __future__ import annotations
 
+import json
+import zlib
+
 from amaranth import Cat, Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from fpga.bridge import MEM_REQ
+from fpga.memory import DRAMPortAdapter
+from fpga.smoke import DESIGN_FABRIC, DESIGN_KERNEL
 from hw.config import ConfigStore, UnitKind
 from hw.net import CONFIG_RING, vector_signature
+from hw.params import ConfigError, DRAMParams
+from interconnect.fabric import Fabric
+from memory.chip import agcu_fabric
+from memory.dram import port_spec
 
 __all__ = ["STREAM_PORT_LAYOUT", "STREAM_PORT_COUNTERS", "StreamPort", "FabricSystem",
            "fabric_ident", "KernelSystem", "board_params", "kernel_ident"]
@@ -47,7 +56,6 @@ STREAM_PORT_COUNTERS = ("cycles", "sent", "received", "refused")
 
 def fabric_ident(lanes, agcus, rows, cols):
     """INFO ``ident`` of a fabric system: 2 << 24 | lanes << 16 | agcus << 8 | rows << 4 | cols."""
-    from fpga.smoke import DESIGN_FABRIC
     return (DESIGN_FABRIC << 24) | (lanes << 16) | (agcus << 8) | ((rows & 15) << 4) | (cols & 15)
 
 
@@ -137,7 +145,6 @@ class FabricSystem(wiring.Component):
     ``[2a + 1]`` its writer."""
 
     def __init__(self, params, factory=None):
-        from interconnect.fabric import Fabric
         self.params = params
         self.fabric = Fabric(params, factory=factory)
         if not self.fabric.plain_agcus:
@@ -193,7 +200,6 @@ def board_params(params, mem_words):
     words: one channel, one bank, one vector (``4·L`` bytes) per access. The kernel compiler
     compiles against these parameters, so its tensors are placed — and checked — within the
     board memory. ``mem_words`` must be a power of two of at least 1024 words."""
-    from hw.params import ConfigError, DRAMParams
     if mem_words < 1024 or mem_words & (mem_words - 1):
         raise ConfigError(f"board memory: mem_words = {mem_words}: must be a power of two >= 1024 "
                           f"for the kernel design")
@@ -209,9 +215,6 @@ def kernel_ident(params):
     (every parameter but its name, board memory included). The host compares it with the
     configuration it compiles for, so a job compiled for any other fabric (other op classes,
     extensions, link counts, memory size, ...) is refused before it is loaded."""
-    import json
-    import zlib
-    from fpga.smoke import DESIGN_KERNEL
     d = params.to_dict()
     d.pop("name", None)
     crc = zlib.crc32(json.dumps(d, sort_keys=True).encode()) & 0xFFFFFF
@@ -233,8 +236,6 @@ class KernelSystem(wiring.Component):
     """
 
     def __init__(self, params, factory=None):
-        from memory.chip import agcu_fabric
-        from memory.dram import port_spec
         self.params = params
         self.spec = port_spec(params.memory.hbm)
         self.fabric = agcu_fabric(params, factory)
@@ -249,7 +250,6 @@ class KernelSystem(wiring.Component):
         })
 
     def elaborate(self, platform):
-        from fpga.memory import DRAMPortAdapter
         m = Module()
         m.submodules.fabric = fab = self.fabric
         wiring.connect(m, wiring.flipped(self.cfg_i), fab.cfg_i)

@@ -34,10 +34,20 @@ import struct
 import time
 
 import numpy as np
+from cocotb.task import resume
 
-from fpga.bridge import (DATA_OP, INFO_WORDS, MAGIC, MAX_READ_WORDS, SYNC_REQ,
-                         SYNC_RSP, Cmd, Status, crc8)
-from hw.config import AddressMap, Packet
+from fpga.bridge import (
+    DATA_OP,
+    INFO_WORDS,
+    MAGIC,
+    MAX_READ_WORDS,
+    SYNC_REQ,
+    SYNC_RSP,
+    Cmd,
+    Status,
+    crc8,
+)
+from hw.config import AddressMap, ConfigPackets, Packet, responses
 
 __all__ = ["Transport", "SerialTransport", "SimTransport", "Host", "BridgeInfo", "BridgeStatus",
            "BridgeError", "BridgeTimeout", "ChecksumError", "encode_request", "STATUS_TEXT"]
@@ -119,6 +129,7 @@ class SerialTransport(Transport):
 
     def __init__(self, port, baud=1_000_000):
         try:
+            # deferred: pyserial is an optional dependency (the fpga extra), needed only here
             import serial
         except ImportError:
             raise BridgeError("pyserial is not installed: pip install pyserial (or "
@@ -160,7 +171,6 @@ class SimTransport(Transport):
     """
 
     def __init__(self, model, time_scale=1e-3):
-        from cocotb.task import resume
         self.model = model
         self.time_scale = time_scale
         self.name = "simulated UART"
@@ -351,7 +361,6 @@ class Host:
     def load_packets(self, packets):
         """Stream a :class:`hw.config.ConfigPackets` through the ring; return the data of its READs
         (raises :class:`hw.config.RingError` for packets no unit answered)."""
-        from hw.config import responses
         return responses(packets.packets, self.ring(packets.packets))
 
     def write_mem(self, addr, words):
@@ -409,16 +418,13 @@ class Host:
             waited += poll + 20 * self.t.byte_time
 
     def read_reg(self, unit, addr):
-        from hw.config import ConfigPackets
         return self.load_packets(ConfigPackets().read(unit, addr))[0]
 
     def write_reg(self, unit, addr, value):
-        from hw.config import ConfigPackets
         self.load_packets(ConfigPackets().write(unit, addr, value))
 
     def read_counters(self, unit, n):
         """Performance counters ``0..n-1`` of ``unit`` (ring READs of ``PERF + i``)."""
-        from hw.config import ConfigPackets
         b = ConfigPackets()
         for i in range(n):
             b.read(unit, AddressMap.PERF + i)

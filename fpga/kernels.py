@@ -23,10 +23,13 @@ import time
 
 import numpy as np
 
+from fpga.fabric_duc import STREAM_PORT_LAYOUT
+from fpga.smoke import SMOKE_COUNTERS, SMOKE_LAYOUT
 from hw import numerics as nx
-from hw.config import AddressMap, BROADCAST
-from hw.config import ConfigPackets
+from hw.config import BROADCAST, AddressMap, ConfigPackets, config_words
 from hw.golden import mac_lanes
+from interconnect.floorplan import FabricMap
+from tb.mesh_traffic import random_plan
 
 __all__ = ["KernelPlan", "KERNELS", "gemm", "conv1d", "run_plan", "KernelMismatch", "TrafficPlan",
            "fabric_traffic", "run_fabric_traffic"]
@@ -80,7 +83,6 @@ class KernelPlan:
 
     def packets(self):
         """Configuration of every unit, then a broadcast START."""
-        from fpga.smoke import SMOKE_LAYOUT
         b = ConfigPackets()
         for j in self.jobs:
             b.config(j.unit, SMOKE_LAYOUT, {"src": j.src, "dst": j.dst, "n_in": j.n_in,
@@ -174,8 +176,6 @@ def run_plan(host, plan, timeout=10.0, log=None):
     Returns a dict (kernel, shape, cycles, counters per unit, bytes moved, wall seconds). Raises
     :class:`KernelMismatch` naming the first differing element if the result is not bit-exact.
     """
-    from fpga.smoke import SMOKE_COUNTERS, SMOKE_LAYOUT
-    from hw.config import config_words
     t0 = time.perf_counter()
     say = log or (lambda *_: None)
     info = host.info()
@@ -246,8 +246,6 @@ class TrafficPlan:
 
 def fabric_traffic(params, seed=0, count=12, flows=6):
     """A routable plan with at least one flow from and one flow to the host (AGCU slots)."""
-    from interconnect.floorplan import FabricMap
-    from tb.mesh_traffic import random_plan
     fmap = FabricMap(params)
     ports = {a.index: a.id for a in fmap.agcus}
     for attempt in range(200):
@@ -269,7 +267,6 @@ def run_fabric_traffic(host, tp, timeout=10.0):
     """Load the sources' vectors, configure the fabric (switches from the router, test units) and
     the stream ports, start everything with one broadcast, wait for done; check what the host
     sinks received and every test unit's counters. Returns a summary dict."""
-    from fpga.fabric_duc import STREAM_PORT_LAYOUT
     L = tp.lanes
     for slot, payloads in tp.sources.items():
         words = [w for p in payloads for w in _lanes_of(p, L)]

@@ -28,7 +28,21 @@ import time
 from pathlib import Path
 
 from amaranth import Cat, Elaboratable, Module, Signal, Value
+from amaranth.back import rtlil
 from amaranth.lib import wiring
+
+from fpga.boards import board as get_board
+from fpga.bridge import BridgeParams, HostBridge
+from fpga.build import BuildFailed, _run, find_tool, synth_ecp5_run, synth_stats
+from fpga.fabric_duc import board_params
+from fpga.memory import DRAMPortAdapter, OnChipMemory
+from hw.params import ConfigError
+from interconnect.fabric import default_factory
+from interconnect.floorplan import FabricMap
+from interconnect.switch import Switch
+from memory.agcu import AGCU
+from memory.chip import AGCU_UNIT_PORTS
+from memory.dram import port_spec
 
 UNITS = ("pcu", "pmu", "switch", "agcu", "dram", "memory", "bridge")
 
@@ -86,33 +100,22 @@ def unit_of(params, kind, mem_words=4096):
     ``pmu``, ``switch`` (the switch with the most ports), ``agcu`` (on the board memory),
     ``dram`` (the AGCU's board-memory adapter), ``memory`` (the ``mem_words``-word on-chip memory
     with a port per AGCU and one for the bridge) or ``bridge`` (the UART host bridge)."""
-    from fpga.fabric_duc import board_params
-    from hw.params import ConfigError
-    from memory.chip import AGCU_UNIT_PORTS
-    from interconnect.floorplan import FabricMap
     if kind not in UNITS:
         raise ConfigError(f"--unit {kind!r}: must be one of {', '.join(UNITS)}")
     p = board_params(params, mem_words)
     if kind == "memory":
-        from fpga.memory import OnChipMemory
         return OnChipMemory(mem_words, ports=p.agcu.count + 1)
     if kind == "bridge":
-        from fpga.bridge import BridgeParams, HostBridge
         return HostBridge(BridgeParams(clk_hz=int(p.clock_mhz * 1e6), baud=1_000_000,
                                        mem_words=mem_words))
     if kind == "dram":
-        from fpga.memory import DRAMPortAdapter
-        from memory.dram import port_spec
         return DRAMPortAdapter(port_spec(p.memory.hbm))
     if kind == "agcu":
-        from memory.agcu import AGCU
         return AGCU(p.agcu, p.lanes, 1, dram=p.memory.hbm)
     fmap = FabricMap(p, unit_ports=AGCU_UNIT_PORTS, agcu_stops=True)   # as agcu_fabric's
     if kind == "switch":
-        from interconnect.switch import Switch
         s = max(fmap.switches, key=lambda s: sum(len(s.spec.inputs(n)) for n, _ in s.spec.links))
         return Switch(s.spec, s.id)
-    from interconnect.fabric import default_factory
     site = next(u for u in fmap.units if u.kind == kind)
     return default_factory(site, p)
 
@@ -150,10 +153,6 @@ def unit_timing(params, kind, board="ulx3s", freq_mhz=None, out=None, seed=1, lo
     (yosys and nextpnr logs, nextpnr's report JSON). Raises :class:`fpga.build.ToolMissing`,
     :class:`fpga.build.BuildFailed`, or :class:`hw.params.ConfigError` for an unknown unit or a
     board that is not an ECP5."""
-    from amaranth.back import rtlil
-    from fpga.boards import board as get_board
-    from fpga.build import BuildFailed, _run, find_tool, synth_ecp5_run, synth_stats
-    from hw.params import ConfigError
     say = log or (lambda s: None)
     b = get_board(board)
     if b.family != "ecp5":

@@ -36,8 +36,12 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from fpga.bridge import MEM_REQ, BridgeCore, BridgeParams, HostBridge
+from fpga.fabric_duc import KernelSystem, board_params
 from fpga.memory import OnChipMemory
+from fpga.smoke import SmokeSystem
+from hw.smoke import MacParams
 from hw.stream import SkidBuffer
+from tb.runner import Design
 
 __all__ = ["SystemTop", "smoke_system", "kernel_system", "sim_design", "SIM_CLK_HZ",
            "SIM_DIVISOR"]
@@ -103,8 +107,6 @@ def smoke_system(lanes=4, units=2, in_bits=16, acc_bits=32, mem_words=4096, clk_
                  baud=None, uart=True, **bridge):
     """A :class:`SystemTop` around :class:`fpga.smoke.SmokeSystem` (the design until the fabric
     is integrated). ``baud`` defaults to ``clk_hz / 8`` (simulation speed)."""
-    from hw.smoke import MacParams
-    from fpga.smoke import SmokeSystem
     duc = SmokeSystem(MacParams(lanes=lanes, in_bits=in_bits, acc_bits=acc_bits), units=units)
     bp = BridgeParams(clk_hz=clk_hz, baud=baud or clk_hz // SIM_DIVISOR, mem_words=mem_words,
                       ident=duc.ident, **bridge)
@@ -115,7 +117,6 @@ def kernel_system(params, mem_words, clk_hz=SIM_CLK_HZ, baud=None, uart=True, **
     """A :class:`SystemTop` around :class:`fpga.fabric_duc.KernelSystem`: the fabric of
     ``params`` with real AGCUs on ``mem_words`` words of on-chip memory (the HBM stand-in).
     Returns ``(top, board_params)``; compile kernels for ``board_params``."""
-    from fpga.fabric_duc import KernelSystem, board_params
     bp_fabric = board_params(params, mem_words)
     duc = KernelSystem(bp_fabric)
     bp = BridgeParams(clk_hz=clk_hz, baud=baud or clk_hz // SIM_DIVISOR, mem_words=mem_words,
@@ -126,7 +127,6 @@ def kernel_system(params, mem_words, clk_hz=SIM_CLK_HZ, baud=None, uart=True, **
 def sim_design(top=None, name="rdu_board_sim"):
     """The Verilator design (``tb.runner.Design``) of a :class:`SystemTop` (default: the smoke
     system with 4 lanes, 2 units, 4096 words, a short inter-byte timeout for fast error tests)."""
-    from tb.runner import Design
     if top is None:
         top = smoke_system(timeout_cycles=4000, ring_timeout_cycles=2000, max_payload=256)
     return Design.from_component(top, name)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import operator
 import types
 
+import numpy as np
 from amaranth import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -353,7 +354,6 @@ class FPMul(_Pipelined):
 
 class FPCompare(wiring.Component):
     """fp32 comparisons, combinational (latency 0), on flushed inputs:
-
     * ``max`` = :func:`numerics.fp32_max`, ``min`` = :func:`numerics.fp32_min` (IEEE 754-2019
       ``maximum`` / ``minimum``: canonical NaN if either is NaN, ``max(+0, -0) = +0``,
       ``min(+0, -0) = -0``; a subnormal operand is returned as its flushed zero);
@@ -549,7 +549,6 @@ class FPRecip(_Pipelined):
 
 class Cast(_Pipelined):
     """Format conversions, selected at run time by ``op`` (a :class:`Cast.Op`):
-
     * ``FP32_FROM_INT`` — :func:`numerics.fp32_from_int`: int32 → fp32, RNE;
     * ``INT_FROM_FP32`` — :func:`numerics.int_from_fp32`: truncate toward zero, saturate, NaN → 0;
     * ``BF16_FROM_FP32`` — :func:`numerics.bf16_from_fp32`, RNE then FTZ, NaN → ``0x7FC0``;
@@ -817,7 +816,6 @@ class ArithStream(wiring.Component):
     @classmethod
     def pack(cls, a, b, op, frac=0):
         """Payload integer(s) for :attr:`i` (numpy arrays or ints)."""
-        import numpy as np
         a = np.asarray(a, np.uint64) & np.uint64(0xFFFFFFFF)
         b = np.asarray(b, np.uint64) & np.uint64(0xFFFFFFFF)
         op = np.asarray(int(op.value) if isinstance(op, cls.Op) else op, np.uint64)

@@ -13,6 +13,7 @@ from amaranth import Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.generate import Generated
 from hw.params.base import Params, int_range, param, pow2
 
 __all__ = ["MacParams", "MacPipeline"]
@@ -94,6 +95,5 @@ class MacPipeline(wiring.Component):
 
 def generate(fabric):
     """``rdu gen --unit smoke``: the MAC pipeline at the fabric's lane count."""
-    from hw.generate import Generated
     p = MacParams(lanes=fabric.lanes)
     return Generated(MacPipeline(p), f"rdu_mac_l{p.lanes}")

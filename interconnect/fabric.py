@@ -2,7 +2,6 @@
 the top and bottom edges, one configuration ring — all from one :class:`hw.params.FabricParams`.
 
 Structure (see :mod:`interconnect.floorplan` for positions, attachment and ids)::
-
     cfg_i ─► fabric stop (id 0) ─► unit 1 ─► ... ─► unit R·C ─► [AGCUs] ─► switches ─► cfg_o
 
 * Units come from a **factory**: ``factory(site, params) -> component or None`` is called for every
@@ -39,11 +38,14 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.config import ConfigStore, UnitKind
+from hw.generate import Generated
 from hw.net import CONFIG_RING, NETWORKS, PORT_GROUPS, signature_of
 from hw.params import ConfigError
 from hw.stream import SkidBuffer
 from interconnect.floorplan import FABRIC_ID, NET_SHORT, FabricMap
 from interconnect.mesh import Mesh
+from tiles.pcu import PCU
+from tiles.pmu import PMU
 
 __all__ = ["Fabric", "fabric_layout", "global_net", "default_factory", "generate",
            "FABRIC_COUNTERS"]
@@ -62,9 +64,7 @@ def default_factory(site, params):
     if site.kind == "agcu":
         return None
     if site.kind == "pcu":
-        from tiles.pcu import PCU
         return PCU(params.pcu, site.id)
-    from tiles.pmu import PMU
     return PMU(params.pmu, params.lanes, site.id)
 
 
@@ -261,5 +261,4 @@ def _and(xs):
 
 def generate(fabric_params):
     """``rdu gen CONFIG --unit fabric``: the whole fabric with :func:`default_factory`."""
-    from hw.generate import Generated
     return Generated(Fabric(fabric_params), f"rdu_fabric_{fabric_params.name}")

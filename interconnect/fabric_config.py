@@ -22,7 +22,8 @@ from __future__ import annotations
 from amaranth import Shape
 from amaranth.lib import data
 
-from hw.config import AddressMap, UnitKind, config_words, layout_words
+from hw.config import AddressMap, ConfigPackets, UnitKind, config_words, layout_words
+from interconnect.fabric import fabric_layout
 
 from .floorplan import FABRIC_ID, FabricMap
 
@@ -54,7 +55,6 @@ class FabricConfig:
     """The configuration of every ring stop of the fabric ``fmap`` (see the module docstring)."""
 
     def __init__(self, fmap: FabricMap):
-        from interconnect.fabric import fabric_layout
         self.fmap = fmap
         self.stops = {}     # id -> (layout, description)
         self.stops[FABRIC_ID] = (fabric_layout(fmap), {"done_mask": 0})
@@ -97,7 +97,6 @@ class FabricConfig:
 
     def load(self, fence=True):
         """ConfigPackets writing every configured stop in ring order (+ a fence READ)."""
-        from hw.config import ConfigPackets
         bits = ConfigPackets()
         for uid, (layout, desc) in self._ordered():
             bits.config(uid, layout, desc)
@@ -108,7 +107,6 @@ class FabricConfig:
     def start(self, units=None):
         """START pulses: to the fabric stop and ``units`` (default: every unit and AGCU stop), in
         ring order; ``units="broadcast"`` uses one broadcast write."""
-        from hw.config import ConfigPackets
         bits = ConfigPackets()
         if units == "broadcast":
             return bits.start()
@@ -123,7 +121,6 @@ class FabricConfig:
 
     def readback(self):
         """ConfigPackets READing every configured stop's config words (ring order)."""
-        from hw.config import ConfigPackets
         bits = ConfigPackets()
         for uid, (layout, _) in self._ordered():
             for w in range(layout_words(layout)):
@@ -168,7 +165,6 @@ class FabricConfig:
     def identity(self):
         """ConfigPackets READing every ring stop's identity; :meth:`check_identity` checks the answers
         against the floorplan (kind and id)."""
-        from hw.config import ConfigPackets
         bits = ConfigPackets()
         for uid in self.fmap.ring:
             bits.read(uid, AddressMap.IDENT)

@@ -55,6 +55,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 
+from amaranth import unsigned
+from amaranth.lib import data
+
 from hw.net import NETWORKS, PORT_GROUPS
 
 __all__ = ["SIDES", "OPPOSITE", "IN_CORNERS", "OUT_CORNERS", "AGCU_PORTS", "NET_SHORT",
@@ -133,8 +136,6 @@ class SwitchSpec:
     def layout(self):
         """The switch's configuration layout (``amaranth.lib.data``): per network a struct with one
         select field per output (``0`` = off, ``1 + i`` = input ``i``)."""
-        from amaranth import unsigned
-        from amaranth.lib import data
         fields = {}
         for net in NETWORKS:
             outs = self.outputs(net)

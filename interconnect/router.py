@@ -28,7 +28,6 @@ Errors (:class:`RouteError`, a ``ValueError``; every message names the connectio
   overused links and the connections competing for them.
 
 Example::
-
     fm = FabricMap(hw.params.load("tiny"))
     routing = Router(fm).route([("pcu_0_0.vec_out[0]", "pmu_0_1.vec_in[0]"),
                                 ("agcu_0.scal_out[0]", "pcu_1_1.scal_in[1]")])
@@ -43,6 +42,7 @@ import heapq
 import re
 from collections import defaultdict
 
+from hw.config import ConfigPackets
 from hw.net import NETWORKS, PORT_GROUPS
 
 from .floorplan import OPPOSITE, FabricMap, UnitSite
@@ -200,7 +200,6 @@ class Routing:
 
     def packets(self, all_switches=True):
         """A :class:`hw.config.ConfigPackets` writing every switch's configuration."""
-        from hw.config import ConfigPackets
         bits = ConfigPackets()
         for sid, desc in self.switch_configs(all_switches).items():
             bits.config(sid, self.fmap.switch(sid).spec.layout, desc)

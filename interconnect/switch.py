@@ -6,7 +6,6 @@ plus unit-side inputs (unit outputs entering the switch) and outputs (driving un
 described by a :class:`~interconnect.floorplan.SwitchSpec`.
 
 Datapath (per network, per output ``o``)::
-
     inputs ──► select mux (config: 0 = off, 1 + i = input i) ──► output buffer ──► o
 
 * **Static select** from the configuration register (a ``View`` of :attr:`SwitchSpec.layout`,
@@ -36,10 +35,11 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.config import ConfigStore, UnitKind
+from hw.generate import Generated
 from hw.net import CONFIG_RING, NETWORKS, signature_of
 from hw.stream import SkidBuffer, StreamFIFO
 
-from .floorplan import NET_SHORT, SwitchSpec
+from .floorplan import NET_SHORT, FabricMap, SwitchSpec
 
 __all__ = ["Switch", "port_member", "typical_spec", "generate"]
 
@@ -151,7 +151,6 @@ class Switch(wiring.Component):
 def typical_spec(params):
     """The spec of the busiest interior switch of the fabric ``params`` describes (the one with the
     most unit ports), or the busiest switch at all if there is no interior."""
-    from .floorplan import FabricMap
     fm = FabricMap(params)
 
     def weight(s):
@@ -162,6 +161,5 @@ def typical_spec(params):
 
 def generate(fabric_params):
     """``rdu gen CONFIG --unit switch``: the fabric's busiest interior switch, with its ring stop."""
-    from hw.generate import Generated
     spec = typical_spec(fabric_params)
     return Generated(Switch(spec, unit_id=1), f"rdu_switch_{fabric_params.name}")

@@ -2,7 +2,6 @@
 (HBM and DDR models, DMA) on one configuration ring — what the kernel compiler targets.
 
 Data path (DESIGN.md §2)::
-
     host ─ cfg ring ─► fabric stop ─► units ─► AGCUs ─► switches ─► HBM ─► DDR ─► DMA ─► host
     HBM ◄─► AGCU ◄─► switch mesh ◄─► PMU ◄─► PCU ◄─► PMU ◄─► AGCU ◄─► HBM ◄─ DMA ─► DDR
 
@@ -22,8 +21,11 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.backdoor import VERILOG_SOURCE
-from interconnect.fabric import Fabric, default_factory
+from hw.generate import Generated
 from hw.net import CONFIG_RING
+from interconnect.fabric import Fabric, default_factory
+from memory.agcu import AGCU
+from memory.system import MemorySystem
 
 __all__ = ["System", "generate", "agcu_fabric", "AGCU_UNIT_PORTS"]
 
@@ -36,7 +38,6 @@ def agcu_fabric(params, factory=None):
     DRAM geometry ``params.memory.hbm``); ``factory`` builds the PCU/PMU sites (default
     :func:`interconnect.fabric.default_factory`). Shared by :class:`System` (AGCUs on the HBM model) and
     :class:`fpga.fabric_duc.KernelSystem` (AGCUs on board memory)."""
-    from memory.agcu import AGCU
     base = factory or default_factory
 
     def fac(site, p):
@@ -55,8 +56,6 @@ class System(wiring.Component):
     """
 
     def __init__(self, params, factory=None, backend="verilator"):
-        from memory.system import MemorySystem
-
         self.params = params
         self.fabric = agcu_fabric(params, factory)
         self.fmap = self.fabric.fmap
@@ -96,6 +95,5 @@ class System(wiring.Component):
 
 def generate(fabric_params):
     """The whole system (fabric + memory) of a configuration."""
-    from hw.generate import Generated
     return Generated(System(fabric_params), f"rdu_system_{fabric_params.name}",
                      sources=(VERILOG_SOURCE,))

@@ -7,7 +7,6 @@ byte address ``x`` lives in channel ``(x // A) % C`` at channel-local byte
 ``(x // A // C) * A + x % A`` (``A`` = access bytes, ``C`` = channels). :class:`DRAMImage` holds the
 whole memory as a flat byte array in *global* order and converts it to and from the per-channel
 ``$readmemh`` / ``$writememh`` files:
-
     img = DRAMImage(params.memory.hbm, "hbm")
     img.place(0x1000, np.arange(256, dtype=np.float32).reshape(16, 16))
     img.write_files(tmpdir)                      # hbm_ch<c>.hex, then pulse `load` in the sim
@@ -22,9 +21,12 @@ lanes use (lane 0 in the low bits).
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from hw.backdoor import read_hex
 
 __all__ = ["DRAMImage", "hex_lines", "parse_hex"]
 
@@ -59,8 +61,6 @@ def parse_hex(text, width_bytes, depth):
         out = np.zeros((depth, width_bytes), np.uint8)
         out[:len(lines)] = arr[:, ::-1]
         return out
-    from hw.backdoor import read_hex
-    import tempfile
     with tempfile.NamedTemporaryFile("w", suffix=".hex", delete=False) as f:
         f.write(text)
     words = read_hex(f.name)[:depth]

@@ -1,7 +1,6 @@
 """The memory system: HBM model + DDR model + DMA + AGCUs, on one configuration ring.
 
 ::
-
     fabric edge                      MemorySystem
     agcu_vec_in[i] ──► AGCU i ──┐
     agcu_vec_out[i] ◄──         ├─ port i ──► HBM (hbm_ch<c> stores) ◄── port ── DMA ── port ──► DDR
@@ -30,6 +29,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.backdoor import VERILOG_SOURCE
+from hw.generate import Generated
 from hw.net import CONFIG_RING, CONTROL, vector_signature
 from hw.params import AGCUParams, MemoryParams
 
@@ -186,7 +186,6 @@ class MemorySystem(wiring.Component):
 
 def generate(fabric_params):
     """``rdu gen CONFIG --unit memory``: the memory system of a fabric configuration."""
-    from hw.generate import Generated
     p = fabric_params
     return Generated(MemorySystem(p.memory, p.agcu, p.lanes), f"rdu_memory_{p.name}",
                      sources=(VERILOG_SOURCE,))

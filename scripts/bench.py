@@ -8,6 +8,7 @@ ratios within one run; absolute times on shared machines are noisy.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import inspect
 import json
@@ -15,6 +16,9 @@ import sys
 import time
 import traceback
 from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
 
 __all__ = ["discover", "main", "print_table"]
 
@@ -26,8 +30,6 @@ def discover():
 
 
 def print_table(title, rows, notes=(), console=None):
-    from rich.console import Console
-    from rich.table import Table
     con = console or Console(highlight=False)
     if not rows:
         con.print(f"{title}: no rows")
@@ -58,7 +60,6 @@ def _fmt(v):
 def standalone(module_name):
     """``python -m scripts.bench_<name> [--quick] [--config C]``: run one benchmark module by
     itself, print its table and JSON (the same as ``rdu bench <name>`` without writing files)."""
-    import argparse
     mod = importlib.import_module(module_name)
     ap = argparse.ArgumentParser(description=mod.__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)

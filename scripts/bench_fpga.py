@@ -19,6 +19,11 @@ import json
 import sys
 import time
 
+from fpga.boards import BOARDS as ALL
+from fpga.build import BuildFailed, DoesNotFit, ToolMissing, build
+from fpga.timing import UNITS, unit_timing
+from hw.params import load
+
 TITLE = "FPGA builds: resources, Fmax and build time per board (yosys + nextpnr, YoWASP)"
 
 BOARDS = ("ulx3s", "orangecrab", "icebreaker")
@@ -48,9 +53,7 @@ def _row(r):
 def run(quick=False, boards=BOARDS, out_root="build/fpga", fabric=False):
     """``fabric``: also synthesise the ULX3S kernel design (the ``fpga`` preset's fabric with
     real AGCUs; yosys only, a few minutes)."""
-    from fpga.build import BuildFailed, DoesNotFit, ToolMissing, build
     rows, notes = [], []
-    from fpga.boards import BOARDS as ALL
     jobs = [(b, ALL[b].design, quick) for b in boards]
     if fabric:
         jobs.append(("ulx3s", "kernel", True))
@@ -75,9 +78,6 @@ def run_units(config="fpga", board="ulx3s", units=None, out_root="build/fpga/uni
     """Every unit kind of ``config`` placed and routed alone (:func:`fpga.timing.unit_timing`):
     one row per unit with its resources, Fmax against the preset's clock and its worst
     register-to-register path (delay, logic levels, start and end registers)."""
-    from fpga.build import BuildFailed, ToolMissing
-    from fpga.timing import UNITS, unit_timing
-    from hw.params import load
     params = load(config)
     rows = []
     for u in units or UNITS:

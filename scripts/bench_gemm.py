@@ -16,6 +16,11 @@ For context (DESIGN.md §7): an H100 reaches 0.15% of its peak at 256³ and 81% 
 
 from __future__ import annotations
 
+from compiler.gemm import plan
+from compiler.requests import KernelRequest
+from hw.params import load
+from tb.run import run_kernel
+
 TITLE = "GEMM on the fabric (systolic PCU chains, HBM → fabric → HBM, bit-exact)"
 
 FULL = [("sim", 256, 256, 256, "bf16"), ("sim", 256, 256, 256, "int16"),
@@ -25,11 +30,6 @@ QUICK = [("sim", 64, 64, 64, "bf16"), ("sim", 64, 64, 64, "int16"), ("small", 32
 
 
 def run(quick=False, config=None):
-    from compiler.gemm import plan
-    from compiler.requests import KernelRequest
-    from tb.run import run_kernel
-    from hw.params import load
-
     rows, notes = [], []
     cases = QUICK if quick else FULL
     if config is not None:      # one configuration for every shape

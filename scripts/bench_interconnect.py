@@ -31,6 +31,19 @@ from pathlib import Path
 
 import numpy as np
 
+from fpga.build import cell_counts
+from hw.config import layout_words
+from hw.net import NETWORKS
+from hw.params import load
+from interconnect.fabric import Fabric, generate
+from interconnect.fabric_config import FabricConfig
+from interconnect.floorplan import FabricMap
+from interconnect.switch import Switch, typical_spec
+from tb import env, runner
+from tb.testunit import test_factory
+from tiles.pcu_isa import Isa
+from tiles.pmu_layout import config_layout as pmu_layout
+
 TITLE = "Interconnect: hop latency, link throughput, config-load cycles, switch area, fabric sim speed"
 ROOT = Path(__file__).resolve().parents[1]
 #: C++ flags of the test-unit fabric model (appended after tb.runner's ``-O2``; the last ``-O``
@@ -42,7 +55,6 @@ _CELLS = ("LUT4", "TRELLIS_FF", "CCU2C", "TRELLIS_DPR16X4", "PFUMX", "L6MUX21")
 
 
 def _simulate(design, args, extra_args=()):
-    from tb import env, runner
     with tempfile.TemporaryDirectory(prefix="rdu-bench-ic-") as tmp:
         out = Path(tmp) / "r.json"
         runner.simulate(design, "tb.cocotb_interconnect", seed=1,
@@ -51,24 +63,17 @@ def _simulate(design, args, extra_args=()):
 
 
 def _test_unit_fabric(params, top):
-    from interconnect.fabric import Fabric
-    from tb.testunit import test_factory
-    from tb import runner
     return runner.Design.from_component(Fabric(params, factory=test_factory), top)
 
 
 def synth_ecp5(component, top, opts=""):
     """yosys ``synth_ecp5 <opts>`` of ``component`` (:func:`fpga.build.cell_counts`); returns
     {cell: count} for :data:`_CELLS` (0 for a cell type yosys did not use)."""
-    from fpga.build import cell_counts
     c = cell_counts(component, top, "ecp5", opts=opts)
     return {cell: c.get(cell, 0) for cell in _CELLS}
 
 
 def area(quick):
-    from hw.net import NETWORKS
-    from hw.params import load
-    from interconnect.switch import Switch, typical_spec
     rows = []
     for name in (("tiny",) if quick else ("tiny", "fpga", "sim")):
         p = load(name)
@@ -92,8 +97,6 @@ def _fit(xs, ys):
 
 
 def rtl(quick):
-    from hw.params import FabricParams, load
-    from interconnect.floorplan import FabricMap
     rows, notes = [], []
     name = "tiny" if quick else "sim"
     p = load(name)
@@ -136,7 +139,6 @@ def rtl(quick):
 
     # tiny with the real PCUs / PMUs: the smoke test's build (same design and flags → cached)
     try:
-        from interconnect.fabric import generate
         dt = runner.Design.of(generate(load("tiny")))
         rt = _simulate(dt, {"params": "tiny", "jobs": ["config_load"], "real_units": True},
                        extra_args=("-CFLAGS", "-O0"))
@@ -150,10 +152,6 @@ def rtl(quick):
         notes.append(f"tiny with real units not measured: {e}")
     # sim with the real units: words from the layouts, cycles from the model
     try:
-        from hw.config import layout_words
-        from interconnect.fabric_config import FabricConfig
-        from tiles.pcu_isa import Isa
-        from tiles.pmu_layout import config_layout as pmu_layout
         ps = load("sim")
         fm = FabricMap(ps)
         fc = FabricConfig(fm).clear_switches()
@@ -184,6 +182,7 @@ def run(quick=False):
 
 if __name__ == "__main__":
     import sys
+
     from scripts.bench import print_table
     res = run(quick="--quick" in sys.argv)
     print_table(TITLE, res["rows"], res["notes"])

@@ -26,11 +26,20 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from hw.backdoor import VERILOG_SOURCE
+from hw.params import AGCUParams, DRAMParams, MemoryParams, load
+from memory import analytic
+from memory.agcu import agcu_program, tensor_loops
+from memory.analytic import Pattern
+from memory.dma import dma_program
+from memory.system import MemorySystem
+from memory.traffic import tg_config
+from tb import env, runner
+
 TITLE = "Memory system: sustained bandwidth, DDR->HBM copy, AGCU rate, analytic model vs RTL"
 
 
 def _systems(quick):
-    from hw.params import AGCUParams, DRAMParams, MemoryParams, load
     if quick:
         tiny = DRAMParams.from_dict("tiny")
         mem = MemoryParams(
@@ -50,18 +59,12 @@ def _systems(quick):
 
 
 def _design(mem, agcu, lanes, h, d, quick):
-    from hw.backdoor import VERILOG_SOURCE
-    from memory.system import MemorySystem
-    from tb import runner
     ms = MemorySystem(mem, agcu, lanes, hbm_tgs=h, ddr_tgs=d, tg_outstanding=32)
     top = "memsys_bench_quick" if quick else "memsys_bench"
     return ms, runner.Design.from_component(ms, top, sources=(VERILOG_SOURCE,))
 
 
 def _plan(mem, agcu, lanes, h, d, quick):
-    from memory.agcu import agcu_program, tensor_loops
-    from memory.dma import dma_program
-    from memory.traffic import tg_config
     hb, db = mem.hbm, mem.ddr
     scale = 1 if quick else 4
     n_h = 8192 * scale * max(1, hb.channels // 2)      # HBM requests per pattern
@@ -128,7 +131,6 @@ def _plan(mem, agcu, lanes, h, d, quick):
 
 
 def _analytic_pattern(m):
-    from memory.analytic import Pattern
     wf = {"read": 0.0, "write": 1.0, "mixed": 0.5}[m["op"]]
     kind = m["kind"]
     return Pattern(kind if kind != "strided" else "strided", stride=m["stride"], write_frac=wf,
@@ -136,8 +138,6 @@ def _analytic_pattern(m):
 
 
 def run(quick=False):
-    from memory import analytic
-    from tb import env, runner
     mem, agcu, lanes, h, d = _systems(quick)
     ms, design = _design(mem, agcu, lanes, h, d, quick)
     steps, meta = _plan(mem, agcu, lanes, h, d, quick)
@@ -226,6 +226,7 @@ def run(quick=False):
 
 if __name__ == "__main__":
     import sys
+
     from scripts.bench import print_table
     out = run(quick="--quick" in sys.argv)
     print_table(TITLE, out["rows"], out["notes"])

@@ -26,15 +26,25 @@ from pathlib import Path
 
 import numpy as np
 
+from fpga.build import cell_counts
+from hw.config import AddressMap, Packet
+from hw.params import load
+from tb import freerun, pcu_jobs, pcu_sets
+from tb.harness import StreamHarness
+from tb.pcu_top import PCUStream
+from tb.stream import pack_lanes
+from tiles import pcu_programs as pp
+from tiles.pcu import PCU
+from tiles.pcu_asm import Counter, Out, Program, Stage, assemble
+from tiles.pcu_isa import PERF_NAMES
+from tiles.pcu_programs import fp_words
+
 TITLE = "PCU: systolic GEMM utilization, scan/FFT extension ratios, extension area, sim speed"
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _perf_run(name, frags):
     """Run ``frags`` on the RTL of test parameter set ``name``; returns {fragment: perf dict}."""
-    from tb import pcu_sets
-    from tb import pcu_jobs
-    from tiles.pcu_isa import PERF_NAMES
     p = pcu_sets.params(name)
     jobs = [pcu_jobs.job(p, f, perf=True, timeout_cycles=200_000) for f in frags]
     perf = pcu_jobs.run_jobs(pcu_jobs.design(p, name), p, jobs, pause=(0.0, 0.0), seed=1)
@@ -42,8 +52,6 @@ def _perf_run(name, frags):
 
 
 def gemm(quick):
-    from tb import pcu_sets
-    from tiles import pcu_programs as pp
     p = pcu_sets.params("sim")
     L, S = p.lanes, p.stages
     rng = np.random.default_rng(1)
@@ -92,8 +100,6 @@ def gemm(quick):
 
 
 def ratios(quick):
-    from tb import pcu_sets
-    from tiles import pcu_programs as pp
     rng = np.random.default_rng(2)
     rows = []
     n = 256 if quick else 1024
@@ -143,14 +149,11 @@ _CELLS = ("LUT4", "TRELLIS_FF", "MULT18X18D", "CCU2C", "TRELLIS_DPR16X4", "DP16K
 def synth_ecp5(component, top, opts=""):
     """yosys ``synth_ecp5 <opts>`` of ``component`` (:func:`fpga.build.cell_counts`); returns
     {cell: count} for :data:`_CELLS` (0 for a cell type yosys did not use)."""
-    from fpga.build import cell_counts
     c = cell_counts(component, top, "ecp5", opts=opts)
     return {cell: c.get(cell, 0) for cell in _CELLS}
 
 
 def area(quick):
-    from hw.params import load
-    from tiles.pcu import PCU
     base = load("tiny").pcu
     variants = [("baseline", {})] + [(f, {f: True}) for f in
                                      (("systolic",) if quick else
@@ -180,14 +183,6 @@ def speed(quick):
 
 
 def _speed(preset, quick):
-    from hw.params import load
-    from tb import freerun
-    from tb.harness import StreamHarness
-    from tiles.pcu_asm import Counter, Out, Program, Stage, assemble
-    from tb.pcu_top import PCUStream
-    from tiles.pcu_programs import fp_words
-    from tb.stream import pack_lanes
-    from hw.config import Packet, AddressMap
     p = load(preset).pcu
     L = p.lanes
     if "fp32" in p.classes_of(0):

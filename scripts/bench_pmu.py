@@ -17,6 +17,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from fpga.build import cell_counts
+from hw.params import load
+from tb.pmu_top import design_for, freerun_run, run_freerun
+from tiles import pmu_programs as pp
+from tiles.pmu import PMU
+from tiles.pmu_model import PMUModel
+
 TITLE = "PMU: sustained vectors/cycle per mode, N-buffered producer/consumer, area"
 ROOT = Path(__file__).resolve().parents[1]
 _CELLS = ("LUT4", "TRELLIS_FF", "CCU2C", "DP16KD", "TRELLIS_DPR16X4", "MULT18X18D", "PFUMX",
@@ -25,9 +32,6 @@ _CELLS = ("LUT4", "TRELLIS_FF", "CCU2C", "DP16KD", "TRELLIS_DPR16X4", "MULT18X18
 
 def _modes(p, lanes, vectors):
     """(label, [free-running runs]); the last run of each entry is the measured one."""
-    from tiles import pmu_programs as pp
-    from tb.pmu_top import freerun_run
-    from tiles.pmu_model import PMUModel
     v = vectors
     span = v * lanes
     model = PMUModel(p, lanes)
@@ -74,8 +78,6 @@ def _modes(p, lanes, vectors):
 
 
 def sustained(quick):
-    from hw.params import load
-    from tb.pmu_top import design_for, run_freerun
     f = load("sim")
     p, lanes = f.pmu, f.lanes
     vectors = 128 if quick else 512          # two regions of this size fill the memory
@@ -102,9 +104,6 @@ def sustained(quick):
 
 
 def producer_consumer(quick):
-    from hw.params import load
-    from tiles import pmu_programs as pp
-    from tb.pmu_top import design_for, freerun_run, run_freerun
     f = load("sim")
     p, lanes = f.pmu, f.lanes
     passes = 8
@@ -135,14 +134,11 @@ def producer_consumer(quick):
 def synth_ecp5(component, top, opts=""):
     """yosys ``synth_ecp5 <opts>`` of ``component`` (:func:`fpga.build.cell_counts`); returns
     {cell: count} for :data:`_CELLS` (0 for a cell type yosys did not use)."""
-    from fpga.build import cell_counts
     c = cell_counts(component, top, "ecp5", opts=opts)
     return {cell: c.get(cell, 0) for cell in _CELLS}
 
 
 def area(quick):
-    from hw.params import load
-    from tiles.pmu import PMU
     rows = []
     for preset in (("fpga",) if quick else ("fpga", "sim")):
         f = load(preset)

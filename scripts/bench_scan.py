@@ -13,12 +13,14 @@ cycles are expected to be the same.
 
 from __future__ import annotations
 
+from compiler.requests import KernelRequest
+from hw.params import load
+from tb.run import run_kernel
+
 TITLE = "Scan kernels: scan extension vs same-bits baseline (cycles on the RTL)"
 
 
 def _case(params, kernel, dims, dtype, seed, baseline, **opts):
-    from compiler.requests import KernelRequest
-    from tb.run import run_kernel
     req = KernelRequest.make(kernel, dtype, **dims)
     r = run_kernel(req, params, seed=seed, baseline=baseline, **opts)
     if not r["passed"]:
@@ -27,8 +29,6 @@ def _case(params, kernel, dims, dtype, seed, baseline, **opts):
 
 
 def run(quick=False, config="sim"):
-    from hw.params import load
-
     params = load(config)
     if quick:
         cases = [("scan", {"n": 512}, "fp32"), ("linear_scan", {"n": 512}, None),

@@ -25,6 +25,12 @@ import time
 
 import numpy as np
 
+from compiler import fusion
+from compiler.requests import KernelRequest
+from hw.params import load
+from scripts.bench import print_table
+from tb.run import _executor, bits_equal, run_kernel
+
 TITLE = "SDPA: streaming vs naive buffering and throughput; GEMM→softmax→GEMM fusion (sim RTL)"
 
 QUICK_N = (64, 128)
@@ -34,8 +40,6 @@ FULL_M = (256, 1024, 4096)
 
 
 def sdpa_rows(params, ns, d, seed=0, forms=("sdpa", "sdpa_naive"), log=None):
-    from compiler.requests import KernelRequest
-    from tb.run import run_kernel
     rows = []
     for n in ns:
         for kernel in forms:
@@ -56,8 +60,6 @@ def sdpa_rows(params, ns, d, seed=0, forms=("sdpa", "sdpa_naive"), log=None):
 
 
 def fusion_rows(params, ms, k=None, n1=None, n2=None, seed=0, log=None):
-    from compiler import fusion
-    from tb.run import _executor, bits_equal
     L = params.lanes
     k, n1, n2 = k or L, n1 or L, n2 or L
     rows = []
@@ -97,7 +99,6 @@ def fusion_rows(params, ms, k=None, n1=None, n2=None, seed=0, log=None):
 
 
 def run(quick=False, config="sim", max_n=None, d=None, ms=None, log=None, ns=None):
-    from hw.params import load
     params = load(config)
     d = d or params.lanes
     if ns is None:
@@ -147,7 +148,6 @@ def main(argv=None):
                                                                     "(none given: no fusion rows)")
     ap.add_argument("--json", default=None, help="write the JSON here")
     a = ap.parse_args(argv)
-    from scripts.bench import print_table
     res = run(a.quick, a.config, a.max_n, a.d, None if a.m is None else [m for m in a.m if m],
               log=lambda r: print(json.dumps(r), file=sys.stderr, flush=True), ns=a.n)
     print_table(TITLE, res["rows"], res["notes"])

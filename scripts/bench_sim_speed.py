@@ -17,13 +17,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+from amaranth.sim import Simulator
+
+from hw.smoke import MacParams, MacPipeline
+from tb import amsim, env, freerun, runner
+from tb.harness import StreamHarness
 
 TITLE = "Simulation speed: Amaranth simulator vs cocotb + Verilator (MAC pipeline, 4 lanes)"
 
 
 def _amaranth_driven(p, n):
-    from hw.smoke import MacPipeline
-    from tb import amsim
     dut = MacPipeline(p)
     words = [int(x) for x in np.arange(n)]
     got = []
@@ -38,9 +41,6 @@ def _amaranth_driven(p, n):
 
 
 def _amaranth_free(p, n):
-    from amaranth.sim import Simulator
-    from hw.smoke import MacPipeline
-    from tb.harness import StreamHarness
     h = StreamHarness(MacPipeline(p), n, n // 4, backend="amaranth", init_in=list(range(n)),
                       passthrough=("acc_len",))
     sim = Simulator(h)
@@ -65,8 +65,6 @@ def _amaranth_free(p, n):
 
 
 def _verilator_driven(p, n):
-    from hw.smoke import MacPipeline
-    from tb import env, runner
     d = runner.Design.from_component(MacPipeline(p), "bench_mac")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "r.json"
@@ -77,9 +75,6 @@ def _verilator_driven(p, n):
 
 
 def _verilator_free(p, n):
-    from hw.smoke import MacPipeline
-    from tb import freerun
-    from tb.harness import StreamHarness
     h = StreamHarness(MacPipeline(p), n, n // 4, passthrough=("acc_len",))
     d = freerun.design_for(h, "bench_mac_harness")
     r = freerun.run(d, h, list(range(n)), n // 4, seed=1, passthrough={"acc_len": 4}, repeat=3)
@@ -87,7 +82,6 @@ def _verilator_free(p, n):
 
 
 def run(quick=False):
-    from hw.smoke import MacParams
     p = MacParams(lanes=4)
     n_small = 2_000 if quick else 10_000
     n_big = 20_000 if quick else 200_000

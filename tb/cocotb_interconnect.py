@@ -10,22 +10,22 @@ the fabric's ``done``). Results go to the JSON file ``result``.
 import json
 import time
 
-import numpy as np
-
 import cocotb
+import numpy as np
 from cocotb.triggers import First, RisingEdge, Timer
 
-from hw.config import AddressMap
+from hw.config import AddressMap, ConfigPackets
 from hw.params import FabricParams, load
 from interconnect.fabric_config import FabricConfig
 from interconnect.floorplan import FabricMap
-from interconnect.router import Router
-from tb.testunit import config_layout, counter_names
-from tb.mesh_traffic import Flow, Plan, random_plan, unit_description
+from interconnect.router import Endpoint, Router
 from tb import env
 from tb.clock import reset, start_clock
-from hw.config import ConfigPackets
+from tb.mesh_traffic import Flow, Plan, random_plan, unit_description
 from tb.ring import RingDriver
+from tb.testunit import config_layout, counter_names
+from tiles.pcu_isa import Isa
+from tiles.pmu_layout import config_layout as pmu_layout
 
 
 def _params(args):
@@ -46,10 +46,8 @@ async def config_load(dut, ring, fm, args, res):
     for site in fm.units:
         if args.get("real_units"):
             if site.kind == "pcu":
-                from tiles.pcu_isa import Isa
                 layout = Isa(fm.params.pcu).layout
             else:
-                from tiles.pmu_layout import config_layout as pmu_layout
                 layout = pmu_layout(fm.params.pmu, fm.lanes)
             fc.set(site.id, layout, 0)
         else:
@@ -137,7 +135,6 @@ async def throughput(dut, ring, fm, args, res):
 
 
 def _ep(site, group, k):
-    from interconnect.router import Endpoint
     return Endpoint(site.id, group, k, site.port_name(group, k))
 
 

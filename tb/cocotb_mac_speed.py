@@ -1,10 +1,10 @@
 """cocotb module for bench_sim_speed: the MAC pipeline driven from Python every cycle."""
 
 import json
-import os
 import time
 
 import cocotb
+from cocotb.utils import get_sim_time
 
 from tb import env
 from tb.clock import reset, start_clock
@@ -21,7 +21,6 @@ async def mac_driven_speed(dut):
     await reset(dut)
     dut.acc_len.value = acc_len
     words = [pack_lanes([t % 1000 + l for l in range(2 * lanes)], 16) for t in range(n)]
-    from cocotb.utils import get_sim_time
     c0 = get_sim_time("ns")
     t0 = time.perf_counter()
     src.send(words)

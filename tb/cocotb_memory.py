@@ -16,9 +16,10 @@ from pathlib import Path
 import cocotb
 from cocotb.triggers import RisingEdge
 
+from hw.config import ConfigPackets
 from memory.agcu import AGCU_COUNTERS
-from tb.memory import MemSysHost
 from tb import env
+from tb.memory import MemSysHost
 
 
 @cocotb.test()
@@ -40,7 +41,6 @@ async def bench(dut):
         elif step["kind"] == "agcu":
             dut.agcu_vec_out__0__ready.value = 1
             uid = host.ids["agcu"][0]
-            from hw.config import ConfigPackets
             await host.ring.run(ConfigPackets().clear_counters(uid))
             await host.configure_agcu(0, step["program"])
             await host.start_units(uid)
@@ -58,6 +58,5 @@ async def bench(dut):
         out["wall_s"] = time.perf_counter() - t0
         results.append(out)
         # clear DRAM counters between steps
-        from hw.config import ConfigPackets
         await host.ring.run(ConfigPackets().clear_counters(host.ids["hbm"]).clear_counters(host.ids["ddr"]))
     Path(args["result"]).write_text(json.dumps(results))

@@ -13,8 +13,20 @@ from __future__ import annotations
 
 import dataclasses
 
+import cocotb
 import numpy as np
+from cocotb.triggers import ClockCycles, Event, RisingEdge, SimTimeoutError, with_timeout
+from cocotb.utils import get_sim_time
 
+from hw.config import AddressMap, ConfigPackets
+from hw.params import AGCUParams, MemoryParams
+from memory.agcu import AGCU_COUNTERS, agcu_layout
+from memory.dma import DMA_CONFIG, DMA_COUNTERS
+from memory.dram import DRAM_CONFIG, DRAM_COUNTERS, POLICY_CODES
+from memory.host import DRAMImage
+from memory.traffic import TG_CONFIG, TG_COUNTERS
+from tb.clock import reset, start_clock
+from tb.ring import RingDriver
 from tb.stream import PauseGenerator
 
 __all__ = ["pack", "unpack", "Request", "DRAMPortDriver", "ReferenceMemory", "pulse",
@@ -44,13 +56,11 @@ def unpack(layout, value):
 
 
 def sim_cycle():
-    from cocotb.utils import get_sim_time
     return int(get_sim_time("ns")) // PERIOD_NS
 
 
 async def pulse(dut, name, clk):
     """Drive ``dut.<name>`` high for one clock cycle."""
-    from cocotb.triggers import RisingEdge
     getattr(dut, name).value = 1
     await RisingEdge(clk)
     getattr(dut, name).value = 0
@@ -59,7 +69,6 @@ async def pulse(dut, name, clk):
 async def wait_high(signal, clk, timeout_cycles, what):
     """Wait until ``signal`` is 1 (sampled at rising edges); on timeout raise ``AssertionError``
     with ``what`` (name the unit and what it was doing)."""
-    from cocotb.triggers import RisingEdge
     for _ in range(timeout_cycles):
         await RisingEdge(clk)
         if int(signal.value):
@@ -100,8 +109,6 @@ class DRAMPortDriver:
     """
 
     def __init__(self, dut, prefix, clk, spec, outstanding=8, pause=None, resp_pause=None):
-        from cocotb.triggers import Event, RisingEdge
-        import cocotb
         self.dut = dut
         self.name = prefix
         self.spec = spec
@@ -150,7 +157,6 @@ class DRAMPortDriver:
         if timeout_cycles is None:
             await self._idle.wait()
             return
-        from cocotb.triggers import SimTimeoutError, with_timeout
         try:
             await with_timeout(self._idle.wait(), timeout_cycles * PERIOD_NS, "ns")
         except SimTimeoutError:
@@ -262,7 +268,6 @@ class MemSysHost:
     """
 
     def __init__(self, dut, info, directory, ring_pause=(None, None)):
-        from hw.params import AGCUParams, MemoryParams
         self.dut = dut
         self.info = info
         self.dir = directory
@@ -275,8 +280,6 @@ class MemSysHost:
         self.ring = None
 
     async def start(self):
-        from tb.clock import reset, start_clock
-        from tb.ring import RingDriver
         dut = self.dut
         self.clk = start_clock(dut)
         for name in ("load", "dump"):
@@ -297,7 +300,6 @@ class MemSysHost:
     # ---- images --------------------------------------------------------------------------
 
     def image(self, tier):
-        from memory.host import DRAMImage
         return DRAMImage(getattr(self.mem, tier), tier)
 
     async def load(self, *images):
@@ -307,8 +309,6 @@ class MemSysHost:
 
     async def dump(self):
         """Wait until the DRAMs are idle, dump both, return ``{"hbm": image, "ddr": image}``."""
-        from cocotb.triggers import ClockCycles
-        from memory.host import DRAMImage
         await wait_high(self.dut.idle, self.clk, 100_000, "memory system idle before dump")
         await pulse(self.dut, "dump", self.clk)
         await ClockCycles(self.clk, 2)
@@ -321,8 +321,6 @@ class MemSysHost:
 
     async def counters(self, unit, names):
         """Read performance counters ``names`` (a tuple like ``DRAM_COUNTERS``) of ``unit``."""
-        from hw.config import AddressMap
-        from hw.config import ConfigPackets
         bits = ConfigPackets()
         for k in range(len(names)):
             bits.read(unit, AddressMap.PERF + k)
@@ -330,16 +328,12 @@ class MemSysHost:
         return dict(zip(names, vals))
 
     async def set_policy(self, tier, policy):
-        from hw.config import AddressMap
-        from memory.dram import DRAM_CONFIG, POLICY_CODES
-        from hw.config import ConfigPackets
         uid = self.ids[tier]
         await self.ring.run(ConfigPackets().config(uid, DRAM_CONFIG, {"policy": POLICY_CODES[policy]})
                             .read(uid, AddressMap.CONTROL))
 
     async def dram_status(self, tier):
         """Counters of a DRAM tier, and a one-line error description (``None`` if no error)."""
-        from memory.dram import DRAM_COUNTERS
         c = await self.counters(self.ids[tier], DRAM_COUNTERS)
         msg = None
         if c["errors"]:
@@ -364,9 +358,6 @@ class MemSysHost:
     # ---- units --------------------------------------------------------------------------------
 
     async def configure_agcu(self, i, program, base_arg=None):
-        from hw.config import AddressMap
-        from memory.agcu import agcu_layout
-        from hw.config import ConfigPackets
         uid = self.ids["agcu"][i]
         bits = ConfigPackets().config(uid, agcu_layout(self.agcu), program)
         if base_arg is not None:
@@ -375,8 +366,6 @@ class MemSysHost:
         await self.ring.run(bits)
 
     async def start_units(self, *units):
-        from hw.config import ConfigPackets
-        from hw.config import AddressMap
         bits = ConfigPackets()
         for u in units:
             bits.start(u)
@@ -384,9 +373,7 @@ class MemSysHost:
         await self.ring.run(bits)
 
     async def wait_agcu(self, i, timeout_cycles):
-        from memory.agcu import AGCU_COUNTERS
         sig = self.dut.agcu_done
-        from cocotb.triggers import RisingEdge
         for _ in range(timeout_cycles):
             await RisingEdge(self.clk)
             if (int(sig.value) >> i) & 1:
@@ -400,11 +387,7 @@ class MemSysHost:
             f"{c['dram_stall']} on DRAM")
 
     async def run_dma(self, program, timeout_cycles=200_000):
-        from cocotb.triggers import RisingEdge
-        from memory.dma import DMA_CONFIG, DMA_COUNTERS
-        from hw.config import ConfigPackets
         uid = self.ids["dma"]
-        from hw.config import AddressMap
         # The trailing READ returns only after the START has passed the DMA (the ring is in order).
         await self.ring.run(ConfigPackets().config(uid, DMA_CONFIG, program).clear_counters(uid)
                             .start(uid).read(uid, AddressMap.CONTROL))
@@ -420,16 +403,12 @@ class MemSysHost:
     async def run_traffic(self, configs, timeout_cycles=1_000_000):
         """Run traffic generators: ``configs`` = ``{tg index: tg_config dict}``; all start on one
         broadcast; returns ``{index: counters}``."""
-        from cocotb.triggers import RisingEdge
-        from memory.traffic import TG_CONFIG, TG_COUNTERS
-        from hw.config import ConfigPackets
         tgs = self.ids["hbm_tg"] + self.ids["ddr_tg"]
         bits = ConfigPackets()
         for k, cfg in configs.items():
             bits.config(tgs[k], TG_CONFIG, cfg)
         for k in configs:
             bits.start(tgs[k])
-        from hw.config import AddressMap
         bits.read(tgs[max(configs)], AddressMap.CONTROL)
         await self.ring.run(bits)
         want = sum(1 << k for k in configs)

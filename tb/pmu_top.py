@@ -21,14 +21,22 @@ Ports: everything of :class:`tiles.pmu.PMU` under the same names, plus
 
 from __future__ import annotations
 
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
 from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.net import unit_members
-from tb.harness import _xorshift
-
+from tb import env, runner
+from tb.harness import _xorshift, xorshift32
+from tiles import pmu_asm
 from tiles.pmu import PMU
+from tiles.pmu_layout import PERF_COUNTERS
+from tiles.pmu_model import PMUModel
 
 __all__ = ["PMUTestTop", "data_word"]
 
@@ -141,7 +149,6 @@ def _rotr(x, k):
 
 def generated_vectors(port, n, mode, lanes, seed, addr_mask):
     """The ``n`` vectors HDL generator ``port`` sends after ``gen_go`` (Python twin)."""
-    from tb.harness import xorshift32
     if mode == 0:
         return [[data_word(port, t, i, lanes) for i in range(lanes)] for t in range(n)]
     state = (seed ^ (0x9E3779B9 >> port)) | 1
@@ -158,10 +165,7 @@ def freerun_run(params, lanes, program, *, label, seed=1, gen=None, pause_src=0,
     default: as many data vectors on the write port as the program writes) and the reference
     model's expectations (sink count and checksum, exact counters). ``model``: a
     :class:`tiles.pmu_model.PMUModel` carrying the memory across runs."""
-    import numpy as np
 
-    from tiles import pmu_asm
-    from tiles.pmu_model import PMUModel
     desc = pmu_asm.assemble(program, params, lanes)
     c = pmu_asm.cost(program, params, lanes)
     if gen is None:
@@ -187,20 +191,13 @@ def freerun_run(params, lanes, program, *, label, seed=1, gen=None, pause_src=0,
 
 def design_for(params, lanes, name):
     """The Verilator design of a :class:`PMUTestTop` (cached build keyed by its Verilog)."""
-    from tb import runner
     return runner.Design.from_component(PMUTestTop(params, lanes), name)
 
 
 def run_freerun(design, params, lanes, runs, seed=1, tmp=None):
     """Simulate free-running ``runs`` (from :func:`freerun_run`) on ``design``; return the list
     of measured runs (``perf`` counters, ``wall_s``, sink count / checksum)."""
-    import json
-    import tempfile
-    from pathlib import Path
 
-    from tb import env, runner
-
-    from tiles.pmu_layout import PERF_COUNTERS
     with tempfile.TemporaryDirectory(prefix="rdu-pmu-free-", dir=tmp) as d:
         d = Path(d)
         (d / "runs.json").write_text(json.dumps({"lanes": lanes, "perf_names": list(PERF_COUNTERS),

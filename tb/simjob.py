@@ -17,6 +17,19 @@ import json
 import time
 
 import numpy as np
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from compiler.kernel import available
+from compiler.requests import KernelRequest
+from hw.golden import mac_lanes
+from hw.params import load
+from hw.smoke import MacParams, MacPipeline
+from tb import env, freerun, runner
+from tb.harness import StreamHarness
+from tb.run import run_kernel
+from tb.stream import pack_lanes, unpack_rows
 
 __all__ = ["main_job", "smoke_suite", "kernel_suite", "SUITE"]
 
@@ -36,9 +49,6 @@ SUITE = [
 
 def kernel_suite(params, seed):
     """(name, fn) cases running :data:`SUITE` through :func:`tb.run.run_kernel`."""
-    from compiler.kernel import available
-    from compiler.requests import KernelRequest
-    from tb.run import run_kernel
 
     cases = []
     for kernel, dtype, shape in SUITE:
@@ -63,12 +73,6 @@ def kernel_suite(params, seed):
 
 
 def smoke_suite(params, seed):
-    from hw.smoke import MacParams, MacPipeline
-    from tb import env, freerun, runner
-    from hw.golden import mac_lanes
-    from tb.harness import StreamHarness
-    from tb.stream import pack_lanes, unpack_rows
-
     lanes = params.lanes
     rows = []
     p = MacParams(lanes=lanes)
@@ -104,13 +108,6 @@ def smoke_suite(params, seed):
 
 
 def main_job(config=None, seed=None, json_out=None, smoke=False):
-    from rich.console import Console
-    from rich.progress import Progress
-    from rich.table import Table
-
-    from hw.params import load
-    from tb import runner
-
     params = load(config)
     seed = runner.seed_from_env(seed)
     con = Console(highlight=False)

@@ -20,7 +20,9 @@ flattened payload, vectorised with numpy for whole tensors.
 
 from __future__ import annotations
 
+import cocotb
 import numpy as np
+from cocotb.triggers import Event, RisingEdge
 
 __all__ = ["PauseGenerator", "StreamSource", "StreamSink", "StreamMonitor", "Scoreboard",
            "pack_lanes", "unpack_lanes", "pack_rows", "unpack_rows", "to_unsigned", "to_signed"]
@@ -107,7 +109,6 @@ def _handles(dut, name):
 
 class _Component:
     def __init__(self, dut, name, clock):
-        from cocotb.triggers import RisingEdge
         self.dut = dut
         self.name = name
         self.clock = clock
@@ -117,7 +118,6 @@ class _Component:
         self.transfers = 0
 
     def start(self):
-        import cocotb
         if self._task is None:
             self._task = cocotb.start_soon(self._run())
         return self
@@ -141,7 +141,6 @@ class StreamSource(_Component):
         self.queue = []
         self._head = 0
         self.valid.value = 0
-        from cocotb.triggers import Event
         self._idle = Event()
         self._idle.set()
         self.start()
@@ -186,7 +185,6 @@ class StreamSink(_Component):
         self.pause = pause or PauseGenerator()
         self.items = []
         self.ready.value = 0
-        from cocotb.triggers import Event
         self._event = Event()
         self._want = None
         self.start()

@@ -19,7 +19,10 @@ receiver's margin.
 
 from __future__ import annotations
 
+import cocotb
 import numpy as np
+from cocotb.triggers import Event, FallingEdge, First, Timer
+from cocotb.utils import get_sim_time
 
 __all__ = ["UartModel"]
 
@@ -29,8 +32,6 @@ class UartModel:
     ``bit_ns``: the design's bit time (divisor × clock period); ``seed``: for the gaps."""
 
     def __init__(self, rx_pin, tx_pin, bit_ns, seed=0, gap_ns=(0, 0), baud_error=1.0):
-        import cocotb
-        from cocotb.triggers import Event
         self.rx_pin = rx_pin
         self.tx_pin = tx_pin
         self.bit_ns = bit_ns
@@ -58,7 +59,6 @@ class UartModel:
         self._corrupt.add(self._rx_count + index)
 
     async def send(self, data):
-        from cocotb.triggers import Timer
         data = bytes(data)
         if self._mangle is not None:
             data, self._mangle = bytes(self._mangle(data)), None
@@ -81,7 +81,6 @@ class UartModel:
     # ---- design → host ----------------------------------------------------------------------
 
     async def _receiver(self):
-        from cocotb.triggers import FallingEdge, Timer
         half = self.bit_ns / 2
         while True:
             await FallingEdge(self.tx_pin)
@@ -105,8 +104,6 @@ class UartModel:
 
     async def receive(self, n, timeout_ns):
         """Up to ``n`` received bytes; waits at most ``timeout_ns`` of simulated time."""
-        from cocotb.triggers import First, Timer
-        from cocotb.utils import get_sim_time
         deadline = get_sim_time("ns") + timeout_ns
         while len(self.received) < n:
             left = deadline - get_sim_time("ns")
@@ -119,5 +116,4 @@ class UartModel:
         return out
 
     async def wait_ns(self, ns):
-        from cocotb.triggers import Timer
         await Timer(max(1, round(ns)), unit="ns")

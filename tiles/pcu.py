@@ -43,7 +43,9 @@ from __future__ import annotations
 from amaranth import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 
+from hw import arith
 from hw.config import ConfigStore, UnitKind
+from hw.generate import Generated
 from hw.net import unit_members, vector_layout
 from hw.params.pcu import PCUParams
 from hw.stream import StreamFIFO
@@ -497,7 +499,6 @@ class PCU(wiring.Component):
                 with m.Default():
                     m.d.comb += nxt.eq(base)
             if fp:
-                from hw import arith
                 # one adder for fadd (base + x) and fma (base·x + y)
                 fadd = m.submodules[f"acc{i}_fadd"] = arith.FPAdd(0)
                 fcmp = m.submodules[f"acc{i}_fcmp"] = arith.FPCompare()
@@ -735,5 +736,4 @@ class PCU(wiring.Component):
 
 def generate(fabric):
     """``rdu gen CONFIG --unit pcu``: the PCU of a fabric configuration."""
-    from hw.generate import Generated
     return Generated(PCU(fabric.pcu), f"rdu_pcu_{fabric.name}")

@@ -29,6 +29,8 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from hw import arith
+
 from .pcu_isa import Op
 
 __all__ = ["LaneFU", "stage_latency", "fp_latencies", "delay"]
@@ -42,7 +44,6 @@ _INF = 0x7F800000
 def fp_latencies():
     """Latencies the PCU instantiates the :mod:`hw.arith` blocks with (their defaults,
     ``hw.arith.LATENCY``)."""
-    from hw import arith
     lat = arith.LATENCY
     return {"FPAdd": lat["add"], "FPMul": lat["mul"], "Cast": lat["cast"],
             "FPExp2": lat["exp2"], "FPRecip": lat["recip"]}
@@ -159,7 +160,6 @@ class LaneFU(wiring.Component):
                 a, b, c = (Mux(self.late[k], self.carry, x) for k, x in enumerate((a, b, c)))
                 m.d.comb += [self.ra.eq(a), self.rb.eq(b), self.rc.eq(c)]
         if "fp32" in classes or "cast" in classes or "tail" in classes:
-            from hw import arith
             lat = fp_latencies()
             if self.comb:
                 lat = {k: 0 for k in lat}

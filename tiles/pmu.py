@@ -2,7 +2,6 @@
 pipelines, on the fabric's vector / scalar / control networks.
 
 Structure (user documentation: ``docs/pmu.md``; configuration fields: :mod:`tiles.pmu_layout`)::
-
     vec_in[j] ─FIFO─┬─ write data ──────────┐
                     └─ scatter / gather addr │      write pipe: AddrGen → lanes → map → arbiter ─┐
     scal_in[j] ─FIFO── bases / vector addrs  │                                                  B banks
@@ -35,14 +34,22 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.config import ConfigStore, UnitKind
+from hw.generate import Generated
 from hw.net import SCALAR, unit_members, vector_layout, vector_signature
 from hw.params.base import ConfigError
 from hw.params.pmu import PMUParams
 from hw.stream import PipeReg, SkidBuffer, StreamFIFO
 
-from .pmu_addr import AddrGen, BankArbiter, bank_map, lane_layout, mapped_layout
-from .pmu_layout import (PERF_COUNTERS, Mode, Sync, config_layout, pipe_layout, slot_bits,
-                         vecaddr_layout)
+from .pmu_addr import AddrGen, BankArbiter, bank_map, lane_layout
+from .pmu_layout import (
+    PERF_COUNTERS,
+    Mode,
+    Sync,
+    config_layout,
+    pipe_layout,
+    slot_bits,
+    vecaddr_layout,
+)
 
 __all__ = ["PMU", "AccessPipe", "generate", "Mode", "Sync", "PERF_COUNTERS", "config_layout"]
 
@@ -466,5 +473,4 @@ class PMU(wiring.Component):
 
 def generate(fabric):
     """``rdu gen CONFIG --unit pmu``: the PMU of a fabric configuration."""
-    from hw.generate import Generated
     return Generated(PMU(fabric.pmu, fabric.lanes), f"rdu_pmu_{fabric.name}")

@@ -1,7 +1,6 @@
 """PMU assembler: a readable program description → the PMU's configuration (and ring packets).
 
 A program (:class:`Program`, or the same thing as a ``dict`` / YAML mapping) says::
-
     mode: strided | skewed | duplicate | fifo
     bank_shift: k            # strided / skewed: bank = address bits [k, k + log2 B)
     skew_shift: p            # skewed: bank += address bits [p, p + log2 B)   (p >= k + log2 B)
@@ -41,6 +40,7 @@ import difflib
 
 import numpy as np
 
+from hw.config import ConfigPackets
 from hw.config import config_words as _config_words
 from hw.config import config_writes as _config_writes
 from hw.params.base import ConfigError
@@ -516,7 +516,6 @@ def config_writes(program, params, lanes, unit):
 def program_packets(program, params, lanes, unit, args=(), start=True):
     """A :class:`hw.config.ConfigPackets` that loads ``program`` (and argument registers), then
     starts the unit."""
-    from hw.config import ConfigPackets
     bits = ConfigPackets()
     bits.packets += config_writes(program, params, lanes, unit)
     for i, v in enumerate(args):
