@@ -19,7 +19,8 @@ import dataclasses
 from hw.config import AddressMap, ConfigPackets
 from interconnect.floorplan import FABRIC_ID
 
-__all__ = ["Phase", "Job", "JobResult", "StallError", "phase_reads", "status_reads", "stall_message"]
+__all__ = ["Phase", "Job", "JobResult", "StallError", "phase_reads", "status_reads",
+           "stall_message"]
 
 
 class StallError(RuntimeError):

@@ -79,8 +79,8 @@ class Board:
         mod, cls = self.platform.split(":")
         platform = getattr(importlib.import_module(mod), cls)()
         if self.family == "ecp5":
-            # the fabric's reset onto the clock network (interconnect.fabric.global_net); nextpnr-ice40
-            # promotes resets and enables to its global nets by itself
+            # the fabric's reset onto the clock network (interconnect.fabric.global_net);
+            # nextpnr-ice40 promotes resets and enables to its global nets by itself
             platform.global_buffer = ecp5_global_buffer
         return platform
 

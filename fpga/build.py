@@ -213,7 +213,8 @@ def _is_clock_pin(port):
 
 def keep_global_loads(netlist):
     """On each ``DCCA``-driven net of a yosys / nextpnr JSON ``netlist`` that is not a clock (no
-    load is a clock pin: a reset the design put on a global, :func:`interconnect.fabric.global_net`), keep
+    load is a clock pin: a reset the design put on a global,
+    :func:`interconnect.fabric.global_net`), keep
     only the flip-flops' reset and enable pins; every other load (a LUT input where yosys merged
     the reset with a clear into logic) moves to the buffer's input, the same signal one buffer
     earlier. Returns the number of loads moved; ``netlist`` is changed in place.

@@ -53,9 +53,9 @@ __all__ = ["register"]
 
 
 def _user_error(msg):
-    # scripts.cli prints ConfigError subclasses as one "rdu: error: ..." line with exit status 2. (Its
-    # UserError would not be caught under `python -m scripts.cli`, where scripts.cli is __main__ and an
-    # import of scripts.cli creates a second UserError class.)
+    # scripts.cli prints ConfigError subclasses as one "rdu: error: ..." line with exit status 2.
+    # (Its UserError would not be caught under `python -m scripts.cli`, where scripts.cli is
+    # __main__ and an import of scripts.cli creates a second UserError class.)
 
     class FpgaError(ConfigError):
         pass

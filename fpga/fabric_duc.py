@@ -140,7 +140,8 @@ class StreamPort(wiring.Component):
 
 
 class FabricSystem(wiring.Component):
-    """``interconnect.fabric.Fabric(params)`` (default unit factory: PCUs and PMUs from ``tiles``) with a
+    """``interconnect.fabric.Fabric(params)`` (default unit factory: PCUs and PMUs from ``tiles``)
+    with a
     :class:`StreamPort` on every plain AGCU slot; ``mem_req/mem_rsp[2a]`` is slot ``a``'s reader,
     ``[2a + 1]`` its writer."""
 
@@ -225,7 +226,8 @@ class KernelSystem(wiring.Component):
     """The fabric with **real AGCUs** behind the host bridge: what the kernel compiler's jobs run
     on a board (``rdu fpga run KERNEL``).
 
-    ``interconnect.fabric.Fabric(params)`` as in :class:`memory.chip.System` — PCUs, PMUs, switches and a
+    ``interconnect.fabric.Fabric(params)`` as in :class:`memory.chip.System` — PCUs, PMUs, switches
+    and a
     :class:`memory.agcu.AGCU` in every edge slot — but each AGCU's DRAM port goes through a
     :class:`fpga.memory.DRAMPortAdapter` to the on-chip memory (``mem_req/mem_rsp[a]`` for AGCU
     ``a``) instead of the HBM model. ``params`` must come from :func:`board_params` (the AGCUs'

@@ -2,9 +2,9 @@
 MAC units (:mod:`fpga.smoke`), laid out, loaded, run and checked through :class:`fpga.host.Host`.
 
 The flow is the one ``rdu run`` will follow with the fabric: a *plan* (memory image + configuration
-configuration packets + expected results) is built in Python; the host writes the tensors, loads the
-configuration packets, starts (a ring broadcast START), waits for done, reads the results and the performance
-counters, and checks them **bit-exactly** against the golden model (:func:`hw.golden.mac_lanes`,
+configuration packets + expected results) is built in Python; the host writes the tensors, loads
+the configuration packets, starts (a ring broadcast START), waits for done, reads the results and
+the performance counters, and checks them **bit-exactly** against the golden model (:func:`hw.golden.mac_lanes`,
 the MAC pipeline's model) and against an independent numpy reference (``np.matmul`` /
 ``np.correlate`` in int64, wrapped to 32 bits). The same code runs against a board
 (``rdu fpga run``) and under Verilator (``tests/fpga``).

@@ -36,7 +36,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from amaranth import Const, Module, Mux, Signal, unsigned
+from amaranth import Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 

@@ -1,4 +1,5 @@
-"""Whole-fabric configuration: assemble the ring packets from per-unit configs, read it back, check it.
+"""Whole-fabric configuration: assemble the ring packets from per-unit configs, read them back,
+check them.
 
 :class:`FabricConfig` collects the configuration of every ring stop of a fabric — units (any
 ``amaranth.lib.data`` layout), switches (from a :class:`~interconnect.router.Routing`) and the
@@ -163,7 +164,7 @@ class FabricConfig:
         return {s.id: s.spec.decode(dec[s.id]) for s in self.fmap.switches if s.id in dec}
 
     def identity(self):
-        """ConfigPackets READing every ring stop's identity; :meth:`check_identity` checks the answers
+        """Packets READing every ring stop's identity; :meth:`check_identity` checks the answers
         against the floorplan (kind and id)."""
         bits = ConfigPackets()
         for uid in self.fmap.ring:

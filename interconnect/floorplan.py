@@ -2,8 +2,8 @@
 and exactly which switch port each unit port is wired to.
 
 Everything here is pure Python computed from :class:`hw.params.FabricParams`; the RTL generator
-(:mod:`interconnect.fabric`, :mod:`interconnect.mesh`), the router (:mod:`interconnect.router`) and the
-compiler all read the same :class:`FabricMap`, so they cannot disagree.
+(:mod:`interconnect.fabric`, :mod:`interconnect.mesh`), the router (:mod:`interconnect.router`) and
+the compiler all read the same :class:`FabricMap`, so they cannot disagree.
 
 Grid
 ----

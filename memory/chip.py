@@ -36,7 +36,8 @@ AGCU_UNIT_PORTS = {"agcu": {"scal_in": 0, "scal_out": 0}}
 def agcu_fabric(params, factory=None):
     """The fabric of ``params`` with a real :class:`memory.agcu.AGCU` in every edge slot (its
     DRAM geometry ``params.memory.hbm``); ``factory`` builds the PCU/PMU sites (default
-    :func:`interconnect.fabric.default_factory`). Shared by :class:`System` (AGCUs on the HBM model) and
+    :func:`interconnect.fabric.default_factory`). Shared by :class:`System` (AGCUs on the HBM model)
+    and
     :class:`fpga.fabric_duc.KernelSystem` (AGCUs on board memory)."""
     base = factory or default_factory
 
@@ -51,7 +52,8 @@ def agcu_fabric(params, factory=None):
 class System(wiring.Component):
     """Fabric + memory system for one :class:`hw.params.FabricParams`.
 
-    ``factory``: unit factory for PCU/PMU sites (default :func:`interconnect.fabric.default_factory`);
+    ``factory``: unit factory for PCU/PMU sites (default
+    :func:`interconnect.fabric.default_factory`);
     ``backend``: ``"verilator"`` (backdoor backing stores) or ``"amaranth"``.
     """
 

@@ -7,8 +7,9 @@ area, and the Verilator speed of the 4×4 ``sim`` fabric.
 * **Throughput per link** — a test-unit source at full rate to the farthest unit's sink, per
   network; words/cycle = (N-1) / (last - first word cycle) counted by the sink's RTL counters,
   with the sink always ready and ready half of the time.
-* **Config-load cycles** — a full-fabric configuration (every unit, every switch, the fabric stop) sent
-  through the ring and fenced (:meth:`interconnect.fabric_config.FabricConfig.load`), measured in RTL for
+* **Config-load cycles** — a full-fabric configuration (every unit, every switch, the fabric stop)
+  sent through the ring and fenced (:meth:`interconnect.fabric_config.FabricConfig.load`), measured
+  in RTL for
   ``tiny`` with the real PCUs/PMUs and ``sim`` with test units; for ``sim`` with the real units the
   word count comes from their layouts and the cycles from the fitted model
   ``cycles = packets + stops + c``.
@@ -168,7 +169,6 @@ def rtl(quick):
                                f"{layout_words(pmu_layout(ps.pmu, ps.lanes))} words"})
     except ImportError as e:
         notes.append(f"sim with real units not estimated: {e}")
-    del FabricParams
     return rows, notes
 
 

@@ -133,9 +133,9 @@ def cmd_bench(args):
     return bench.main(args.only, quick=args.quick, config=args.config)
 
 
-RUN_DOC = """``rdu run KERNEL ...``: compile a kernel for a fabric configuration, run it on the RTL under
-Verilator (tensors start and end in the HBM model), check it against the golden model bit for bit and
-against float64, and report. Exit status 0 = bit-exact, 1 = wrong result, 2 = a request or
+RUN_DOC = """``rdu run KERNEL ...``: compile a kernel for a fabric configuration, run it on the RTL
+under Verilator (tensors start and end in the HBM model), check it against the golden model bit for
+bit and against float64, and report. Exit status 0 = bit-exact, 1 = wrong result, 2 = a request or
 configuration error (one line)."""
 
 

@@ -31,7 +31,7 @@ def source(port, items, pause=None):
     pause = pause or PauseGenerator()
     payload = _raw(port.payload)
 
-    async def bench(ctx):
+    async def testbench(ctx):
         for item in items:
             while pause():
                 ctx.set(port.valid, 0)
@@ -43,7 +43,7 @@ def source(port, items, pause=None):
                 if ready:
                     break
         ctx.set(port.valid, 0)
-    return bench
+    return testbench
 
 
 def sink(port, n, out, pause=None):
@@ -51,7 +51,7 @@ def sink(port, n, out, pause=None):
     pause = pause or PauseGenerator()
     raw = _raw(port.payload)
 
-    async def bench(ctx):
+    async def testbench(ctx):
         while len(out) < n:
             ready = not pause()
             ctx.set(port.ready, ready)
@@ -59,15 +59,15 @@ def sink(port, n, out, pause=None):
             if ready and valid:
                 out.append(payload)
         ctx.set(port.ready, 0)
-    return bench
+    return testbench
 
 
-def run(dut, *benches, processes=(), deadline_cycles=100_000, what="dut", vcd=None):
+def run(dut, *testbenches, processes=(), deadline_cycles=100_000, what="dut", vcd=None):
     """Simulate ``dut`` with a 100 MHz clock until every testbench returns. A watchdog process fails
     the run, naming ``what``, if that takes more than ``deadline_cycles``."""
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    for b in benches:
+    for b in testbenches:
         sim.add_testbench(b)
     for p in processes:
         sim.add_process(p)

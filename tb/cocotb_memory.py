@@ -58,5 +58,6 @@ async def bench(dut):
         out["wall_s"] = time.perf_counter() - t0
         results.append(out)
         # clear DRAM counters between steps
-        await host.ring.run(ConfigPackets().clear_counters(host.ids["hbm"]).clear_counters(host.ids["ddr"]))
+        await host.ring.run(ConfigPackets().clear_counters(host.ids["hbm"])
+                            .clear_counters(host.ids["ddr"]))
     Path(args["result"]).write_text(json.dumps(results))

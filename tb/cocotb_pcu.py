@@ -14,7 +14,7 @@ import json
 import os
 
 import cocotb
-from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
+from cocotb.triggers import ClockCycles, with_timeout
 from cocotb.triggers import SimTimeoutError
 
 from hw.config import AddressMap, Packet

@@ -23,7 +23,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 
-from hw.config import AddressMap, Packet
+from hw.config import AddressMap
 from tb import env
 from tb.clock import reset, start_clock
 from hw.config import ConfigPackets

@@ -17,7 +17,7 @@ of every cycle. Other DUT inputs (e.g. ``acc_len``) are exposed as harness ports
 
 from __future__ import annotations
 
-from amaranth import Module, Shape, Signal, unsigned
+from amaranth import Module, Shape, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 

@@ -329,7 +329,8 @@ class MemSysHost:
 
     async def set_policy(self, tier, policy):
         uid = self.ids[tier]
-        await self.ring.run(ConfigPackets().config(uid, DRAM_CONFIG, {"policy": POLICY_CODES[policy]})
+        await self.ring.run(ConfigPackets()
+                            .config(uid, DRAM_CONFIG, {"policy": POLICY_CODES[policy]})
                             .read(uid, AddressMap.CONTROL))
 
     async def dram_status(self, tier):

@@ -1,7 +1,8 @@
 """A real, configurable traffic unit for testing the mesh and measuring it (not a model of a PCU).
 
 :class:`TestUnit` has the standard unit ports (:func:`hw.net.unit_members`) with any port counts,
-so it can stand in every grid cell of a fabric (``interconnect.fabric.Fabric(params, factory=test_factory)``).
+so it can stand in every grid cell of a fabric
+(``interconnect.fabric.Fabric(params, factory=test_factory)``).
 Configured through its :class:`hw.config.ConfigStore` (kind ``SMOKE``), each port does one of:
 
 * **output, mode 1 (source)**: emits ``count`` words of a pseudo-random sequence from ``seed``
@@ -43,7 +44,8 @@ from hw.config import ConfigStore, UnitKind
 from hw.net import NETWORKS, PORT_GROUPS, unit_members
 
 __all__ = ["TestUnit", "config_layout", "sequence", "payloads", "checksum", "lane_key",
-           "counter_names", "test_factory", "MODE_OFF", "MODE_SOURCE", "MODE_SINK", "MODE_PASS", "COUNT_BITS"]
+           "counter_names", "test_factory", "MODE_OFF", "MODE_SOURCE", "MODE_SINK", "MODE_PASS",
+           "COUNT_BITS"]
 
 MODE_OFF, MODE_SOURCE, MODE_SINK, MODE_PASS = 0, 1, 1, 2
 COUNT_BITS = 24

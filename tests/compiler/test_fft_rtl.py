@@ -1,5 +1,5 @@
-"""FFT and Hyena on the RTL (``memory.chip.System`` under Verilator): tensors start in the HBM model,
-AGCUs stream them through PMUs and PCUs, results return to HBM, bit-exact to ``hw.golden``.
+"""FFT and Hyena on the RTL (``memory.chip.System`` under Verilator): tensors start in the HBM
+model, AGCUs stream them through PMUs and PCUs, results return to HBM, bit-exact to ``hw.golden``.
 
 Several kernels run in one simulation (:func:`compiler.fft.compile_many` merges their jobs), so
 the ``small`` preset (the e2e preset, one System build shared with the other compiler tests)

@@ -10,7 +10,7 @@ import pytest
 from compiler import gemm
 from compiler.graph import MappingError
 from tb.executor import SimExecutor
-from compiler.requests import KernelRequest, RequestError, expected, make_inputs
+from compiler.requests import KernelRequest, RequestError, make_inputs
 from tb.run import bits_equal, run_kernel
 from hw.params import load
 from hw import golden

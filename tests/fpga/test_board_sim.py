@@ -47,8 +47,8 @@ def test_baud_mismatch_tolerated(design):
 
 
 def test_fabric_behind_the_bridge():
-    """Integration with the fabric generator (interconnect.fabric, test units): configuration, data and
-    counters through the UART bridge, data in and out through the AGCU slots."""
+    """Integration with the fabric generator (interconnect.fabric, test units): configuration, data
+    and counters through the UART bridge, data in and out through the AGCU slots."""
     from fpga.bridge import BridgeParams
     from fpga.fabric_duc import FabricSystem
     from fpga.top import SIM_CLK_HZ, SystemTop

@@ -298,7 +298,6 @@ def test_host_reports_response_checksum_errors():
 
 def _uart_loop(data, divisor, rx_pause=0.0, seed=0, line_hook=None):
     from amaranth import Module
-    from amaranth.lib import wiring
     tx = UARTTx(divisor)
     rx = UARTRx(divisor)
     m = Module()

@@ -66,12 +66,12 @@ def test_adapter_random_traffic_two_ports():
     progs = [_program(rng, p, 120) for p in range(2)]
     got = [[], []]
     wdone = [0, 0]
-    benches = []
+    testbenches = []
     for p in range(2):
         reqs, expect = progs[p]
-        benches.append(amsim.source(rig.dram[p].req, [_pack(r) for r in reqs],
+        testbenches.append(amsim.source(rig.dram[p].req, [_pack(r) for r in reqs],
                                     PauseGenerator(0.3, 10 + p)))
-        benches.append(amsim.sink(rig.dram[p].resp, len(expect), got[p],
+        testbenches.append(amsim.sink(rig.dram[p].resp, len(expect), got[p],
                                   PauseGenerator(0.4, 20 + p)))
 
     writes = [sum(r["write"] for r in progs[p][0]) for p in range(2)]
@@ -87,7 +87,7 @@ def test_adapter_random_traffic_two_ports():
             await ctx.tick()
         await ctx.tick().repeat(20)          # and no stray acknowledgement follows
 
-    amsim.run(rig, *benches, drain, processes=[count_wdone], deadline_cycles=20_000,
+    amsim.run(rig, *testbenches, drain, processes=[count_wdone], deadline_cycles=20_000,
               what="DRAMPortAdapter")
     for p in range(2):
         reqs, expect = progs[p]

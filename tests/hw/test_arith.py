@@ -50,7 +50,7 @@ def _drive(dut, inputs, outputs, latency, seed, p_en=0.7):
 
     idx, got = [], {o: [] for o in outputs}
 
-    async def bench(ctx):
+    async def testbench(ctx):
         if latency == 0:
             for i in range(n):
                 if hasattr(dut, "en"):   # ignored by combinational blocks; FPCompare has none
@@ -79,7 +79,7 @@ def _drive(dut, inputs, outputs, latency, seed, p_en=0.7):
     sim = Simulator(dut)
     if latency:
         sim.add_clock(1e-8)
-    sim.add_testbench(bench)
+    sim.add_testbench(testbench)
     sim.run()
     return np.array(idx), {o: np.array(v, np.int64) for o, v in got.items()}
 
@@ -134,7 +134,7 @@ def test_stall_holds_output():
     one, two = 0x3F800000, 0x40000000
     seen = []
 
-    async def bench(ctx):
+    async def testbench(ctx):
         ctx.set(dut.en, 1)
         ctx.set(dut.a, one)
         ctx.set(dut.b, one)
@@ -153,7 +153,7 @@ def test_stall_holds_output():
         seen.append(ctx.get(dut.o))              # 2 + 2
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    sim.add_testbench(bench)
+    sim.add_testbench(testbench)
     sim.run()
     assert seen == [0x40000000] * 6 + [0x40800000]
 
@@ -209,7 +209,7 @@ def test_cast_subset_and_invalid_op_give_zero():
     x = np.array([0x00000001, 0x3F800000, 0x7F800001, 0xC0000000], np.uint32)
     got = {}
 
-    async def bench(ctx):
+    async def testbench(ctx):
         for op in (0, 1, 2, 3, 4, 5, 6, 7):
             ctx.set(Value.cast(dut.op), op)
             got[op] = []
@@ -217,7 +217,7 @@ def test_cast_subset_and_invalid_op_give_zero():
                 ctx.set(dut.a, int(v))
                 got[op].append(ctx.get(dut.o))
     sim = Simulator(dut)
-    sim.add_testbench(bench)
+    sim.add_testbench(testbench)
     sim.run()
     assert got[Cast.Op.FTZ.value] == [int(v) for v in numerics.bits(numerics.ftz(
         numerics.from_bits(x)))]
@@ -241,11 +241,11 @@ def test_lzc(x):
     c, z = arith.lzc(m, s)
     res = []
 
-    async def bench(ctx):
+    async def testbench(ctx):
         ctx.set(s, x)
         res.append((ctx.get(c), ctx.get(z)))
     sim = Simulator(m)
-    sim.add_testbench(bench)
+    sim.add_testbench(testbench)
     sim.run()
     assert res[0][1] == (x == 0)
     if x:

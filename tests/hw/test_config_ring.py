@@ -43,11 +43,11 @@ class Ring(wiring.Component):
 def _run(bits, pauses=(0.0, 0.0), seed=1, probe=None):
     dut = Ring()
     got = []
-    benches = [amsim.source(dut.cfg_i, bits.words(), PauseGenerator(pauses[0], seed)),
+    testbenches = [amsim.source(dut.cfg_i, bits.words(), PauseGenerator(pauses[0], seed)),
                amsim.sink(dut.cfg_o, bits.n_reads, got, PauseGenerator(pauses[1], seed + 1))]
     if probe:
-        benches.append(probe(dut))
-    amsim.run(dut, *benches, what="config ring")
+        testbenches.append(probe(dut))
+    amsim.run(dut, *testbenches, what="config ring")
     return dut, got
 
 
@@ -79,7 +79,7 @@ def test_broadcast_start_reaches_every_unit():
     starts = []
 
     def probe(dut):
-        async def bench(ctx):
+        async def testbench(ctx):
             seen = set()
             for _ in range(60):
                 await ctx.tick()
@@ -87,7 +87,7 @@ def test_broadcast_start_reaches_every_unit():
                     if ctx.get(s.start):
                         seen.add(i)
             starts.append(seen)
-        return bench
+        return testbench
     _run(ConfigPackets().start(), probe=probe)
     assert starts[0] == {0, 1, 2}
 

@@ -22,7 +22,7 @@ from tb.stream import PauseGenerator, Scoreboard, StreamSink, StreamSource
 from hw.config import AddressMap
 
 
-class MeshBench:
+class MeshTestbench:
     """The fabric, its ring driver and host stream drivers on every plain AGCU slot port."""
 
     def __init__(self, dut, args):
@@ -171,35 +171,35 @@ class MeshBench:
 
 async def _setup(dut):
     args = env.decode()
-    bench = MeshBench(dut, args)
+    mesh = MeshTestbench(dut, args)
     await reset(dut)
-    return bench, args
+    return mesh, args
 
 
 @cocotb.test()
 async def random_route_sets(dut):
     """Many random route sets, each with random data and random backpressure, reconfigured through
     the ring in one simulation; the first one is read back and checked word by word."""
-    bench, args = await _setup(dut)
+    mesh, args = await _setup(dut)
     for n in range(int(args["scenarios"])):
-        plan = random_plan(bench.fm, bench.rng, flows=int(args["flows"]), count=tuple(args["count"]),
+        plan = random_plan(mesh.fm, mesh.rng, flows=int(args["flows"]), count=tuple(args["count"]),
                            pause=tuple(args["pause"]))
         assert plan.flows, "no routable flow generated"
-        await bench.run_plan(plan, n, check_readback=(n == 0))
+        await mesh.run_plan(plan, n, check_readback=(n == 0))
         dut._log.info(f"scenario {n}: {len(plan.flows)} flows, {len(plan.connections)} connections "
                       f"({sum(len(f.dests) > 1 for f in plan.flows)} multicast, "
                       f"{sum(len(c) > 1 for f in plan.flows for c in f.dests)} pass-through, "
                       f"{len(plan.host_sources())} host sources, {len(plan.host_sinks())} host "
-                      f"sinks), {plan.routing.links_used} links; load {bench.load_cycles} cycles, "
-                      f"run {bench.run_cycles} cycles")
+                      f"sinks), {plan.routing.links_used} links; load {mesh.load_cycles} cycles, "
+                      f"run {mesh.run_cycles} cycles")
 
 
 @cocotb.test()
 async def watchdog_names_the_stalled_stream(dut):
     """A sink told to expect more words than its source sends must stall the fabric's done; the
     watchdog then names that sink, its route and the counts."""
-    bench, args = await _setup(dut)
-    plan = random_plan(bench.fm, bench.rng, flows=3, count=(10, 20), pause=(0, 0), host=False)
+    mesh, args = await _setup(dut)
+    plan = random_plan(mesh.fm, mesh.rng, flows=3, count=(10, 20), pause=(0, 0), host=False)
     victim = {}
 
     def sabotage(plan, fc, exp):
@@ -209,16 +209,16 @@ async def watchdog_names_the_stalled_stream(dut):
         for uid, ports in st.items():
             for key, s in ports.items():
                 if s.get("mode") == 1 and key[0].endswith("_in"):
-                    victim["name"] = (f"{bench.fm.unit(uid).name}.{key[0]}[{key[1]}].received = "
+                    victim["name"] = (f"{mesh.fm.unit(uid).name}.{key[0]}[{key[1]}].received = "
                                       f"{s['count']} of {s['count'] + 5}")
                     s["count"] += 5
-                    site = bench.fm.unit(uid)
+                    site = mesh.fm.unit(uid)
                     fc.set(uid, config_layout(dict(site.ports)),
                            unit_description(dict(site.ports), ports))
                     return exp
         raise AssertionError("plan has no test-unit sink")
     try:
-        await bench.run_plan(plan, 0, timeout=600, sabotage=sabotage)
+        await mesh.run_plan(plan, 0, timeout=600, sabotage=sabotage)
     except AssertionError as e:
         msg = str(e)
         assert "watchdog: fabric done not raised after 600 cycles" in msg, msg

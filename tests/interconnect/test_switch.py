@@ -35,7 +35,7 @@ def _run_switch(spec, selects, seed, n_words=40, pauses=(0.3, 0.3)):
     dut = Switch(spec)
     desc = spec.describe(selects)
     value = spec.layout.const(desc).as_value().value
-    benches = []
+    testbenches = []
     expected = {}
     got = {}
     unselected = []
@@ -47,14 +47,14 @@ def _run_switch(spec, selects, seed, n_words=40, pauses=(0.3, 0.3)):
             port = dut.port(net, i, True)
             if i in used:
                 words[i] = [int(x) for x in rng.integers(0, 1 << min(width, 62), n_words)]
-                benches.append(amsim.source(port, words[i],
+                testbenches.append(amsim.source(port, words[i],
                                             PauseGenerator(pauses[0], int(rng.integers(1 << 30)))))
             else:
                 unselected.append((net, i, port))
         for o, i in selects[net].items():
             expected[(net, o)] = words[i]
             got[(net, o)] = out = []
-            benches.append(amsim.sink(dut.port(net, o, False), n_words, out,
+            testbenches.append(amsim.sink(dut.port(net, o, False), n_words, out,
                                       PauseGenerator(pauses[1], int(rng.integers(1 << 30)))))
     stray = []
 
@@ -71,7 +71,7 @@ def _run_switch(spec, selects, seed, n_words=40, pauses=(0.3, 0.3)):
                 for o in spec.outputs(net):
                     if o not in selects[net] and ctx.get(dut.port(net, o, False).valid):
                         stray.append((net, o))
-    amsim.run(dut, *benches, setup_and_watch, deadline_cycles=n_words * 20, what="switch")
+    amsim.run(dut, *testbenches, setup_and_watch, deadline_cycles=n_words * 20, what="switch")
     for key, exp in expected.items():
         assert got[key] == exp, f"{key}: words differ (first bad index " \
             f"{next(k for k, (a, b) in enumerate(zip(got[key], exp)) if a != b)})"
@@ -105,7 +105,7 @@ def test_latency_one_cycle_and_full_throughput():
     value = SPEC.layout.const(desc).as_value().value
     trace = []
 
-    async def bench(ctx):
+    async def testbench(ctx):
         ctx.set(dut.config.as_value(), value)
         await ctx.tick()   # the registered select decode
         i, o = dut.port("vector", "W1", True), dut.port("vector", "E0", False)
@@ -115,7 +115,7 @@ def test_latency_one_cycle_and_full_throughput():
             ctx.set(i.payload.as_value(), t)
             _, _, ov, op = await ctx.tick().sample(o.valid, o.payload.as_value())
             trace.append(int(op) if ov else None)
-    amsim.run(dut, bench, what="switch latency")
+    amsim.run(dut, testbench, what="switch latency")
     # sampled at the edge ending cycle t: the output shows what entered one cycle earlier
     assert trace[1:] == list(range(11)) and trace[0] is None
 

@@ -11,7 +11,7 @@ def _run(p, script):
     port = dut.ports[0]
     log = []
 
-    async def bench(ctx):
+    async def testbench(ctx):
         await ctx.tick().repeat(3)
         now = 3
         for addr, write, data in script:
@@ -43,7 +43,7 @@ def _run(p, script):
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    sim.add_testbench(bench)
+    sim.add_testbench(testbench)
     sim.run()
     return log
 

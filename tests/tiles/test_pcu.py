@@ -302,7 +302,7 @@ def test_lane_fu_int_ops_match_the_model(classes, latency):
     D = dut.latency
     got = []
 
-    async def bench(ctx):
+    async def testbench(ctx):
         for op, a, b, c, frac in cases + [cases[-1]] * (D - 1):
             ctx.set(dut.op, op)
             ctx.set(dut.a, a)
@@ -311,7 +311,7 @@ def test_lane_fu_int_ops_match_the_model(classes, latency):
             ctx.set(dut.frac, frac)
             await ctx.tick()
             got.append(ctx.get(dut.o))
-    amsim.run(dut, bench, what="LaneFU")
+    amsim.run(dut, testbench, what="LaneFU")
     for (op, a, b, c, frac), o in zip(cases, got[D - 1:]):
         want = int(pcu_model.fu(op, np.uint32(a), np.uint32(b), np.uint32(c), frac))
         assert o == want, f"{op.name}({a:#x}, {b:#x}, {c:#x}, frac={frac}): RTL {o:#x}, model {want:#x}"
@@ -328,7 +328,7 @@ def test_lane_fu_late_operands():
              (Op.MAX, 0b000, 11, 4, 99)]
     got, regs = [], []
 
-    async def bench(ctx):
+    async def testbench(ctx):
         for k, (op, _, a, b, _) in enumerate(cases + [cases[-1]] * 3):
             ctx.set(dut.op, op)
             ctx.set(dut.a, a)
@@ -339,7 +339,7 @@ def test_lane_fu_late_operands():
             regs.append((ctx.get(dut.ra), ctx.get(dut.rb)))     # iteration k-1's operands
             await ctx.tick()
             got.append(ctx.get(dut.o))
-    amsim.run(dut, bench, what="LaneFU")
+    amsim.run(dut, testbench, what="LaneFU")
     want = [(100 + 7), (50 - 200) & 0xFFFFFFFF, (30 + 30), 11]
     assert got[2:6] == want, got
     assert regs[1:5] == [(100, 7), (50, 200), (30, 30), (11, 4)], regs

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from amaranth import Module, Signal, unsigned
+from amaranth import Module, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -15,11 +15,11 @@ from hw.params.pmu import PMUParams
 from tb import amsim
 from hw.config import responses
 from tb.stream import PauseGenerator, unpack_rows
-from tb.pmu_scenarios import EXACT_PERF, Builder, random_steps
+from tb.pmu_scenarios import Builder, random_steps
 from tiles import pmu_asm
 from tiles.pmu import PMU
 from tiles.pmu_addr import AddrGen, bank_map
-from tiles.pmu_layout import PERF_COUNTERS, Mode, Sync, pipe_layout
+from tiles.pmu_layout import Mode, Sync, pipe_layout
 from tiles.pmu_model import map_address, pipe_vectors
 
 SMALL = PMUParams(banks=4, words_per_bank=64, counters=3, args=2, buffers=3, scal_in=2,
@@ -52,7 +52,7 @@ def test_addrgen_matches_model(case):
     got = []
     pause = PauseGenerator(0.4, 3)
 
-    async def bench(ctx):
+    async def testbench(ctx):
         ctx.set(gen.cfg, pipe_layout(p, L).const(rd))
         ctx.set(gen.rotate, 1)
         ctx.set(gen.nbuf, 2)
@@ -70,7 +70,7 @@ def test_addrgen_matches_model(case):
                 got.append((pl.off, pl.base, pl.first, pl.last, pl.final))
             if not ctx.get(gen.busy) and not ctx.get(gen.o.valid):
                 break
-    amsim.run(gen, bench, what="AddrGen")
+    amsim.run(gen, testbench, what="AddrGen")
     mask = (1 << p.addr_width) - 1
     assert [(o & mask, b & mask, int(f), int(la), int(fi)) for o, b, f, la, fi in got] == \
         [(o & mask, b & mask, int(f), int(la), int(fi)) for o, b, f, la, fi in expect]
@@ -105,7 +105,7 @@ def test_bank_map_matches_model_and_is_a_bijection(mode, k, s):
     dut = _MapDut(p, write=False)
     seen = {}
 
-    async def bench(ctx):
+    async def testbench(ctx):
         ctx.set(dut.mode, mode)
         ctx.set(dut.k, k)
         ctx.set(dut.s, s)
@@ -122,7 +122,7 @@ def test_bank_map_matches_model_and_is_a_bijection(mode, k, s):
                     if lane == 0:
                         seen.setdefault((bank, off), []).append(a)
     sim = amsim.Simulator(dut)
-    sim.add_testbench(bench)
+    sim.add_testbench(testbench)
     sim.run()
     if mode != Mode.DUPLICATE:
         assert len(seen) == p.size_words and all(len(v) == 1 for v in seen.values())
@@ -142,11 +142,11 @@ def run_steps(params, lanes, data, pause=0.3, seed=1, deadline=200_000):
     for st in steps:
         for name, items in st["streams"].items():
             streams.setdefault(name, []).extend(items)
-    benches = []
+    testbenches = []
     for i, (name, items) in enumerate(sorted(streams.items())):
         kind, j = name.split("__")
         port = getattr(dut, kind)[int(j)]
-        benches.append(amsim.source(port, items, PauseGenerator(pause, seed + 10 + i)))
+        testbenches.append(amsim.source(port, items, PauseGenerator(pause, seed + 10 + i)))
     reads = {}
     results = []
     n_expect = {}
@@ -155,7 +155,8 @@ def run_steps(params, lanes, data, pause=0.3, seed=1, deadline=200_000):
             n_expect[st["read_port"]] = n_expect.get(st["read_port"], 0) + len(st["expect_reads"])
     for j, n in n_expect.items():
         reads[j] = []
-        benches.append(amsim.sink(dut.vec_out[j], n, reads[j], PauseGenerator(pause, seed + 50 + j)))
+        testbenches.append(amsim.sink(dut.vec_out[j], n, reads[j],
+                                      PauseGenerator(pause, seed + 50 + j)))
     state = {"loops": {}, "tokens": {}, "finished": False}
     ring_out = []
 
@@ -222,7 +223,7 @@ def run_steps(params, lanes, data, pause=0.3, seed=1, deadline=200_000):
             results.append((dict(zip(names, vals)), dict(state["tokens"])))
         state["finished"] = True
 
-    amsim.run(dut, control, ring_sink, tokens, *benches, deadline_cycles=deadline, what="PMU")
+    amsim.run(dut, control, ring_sink, tokens, *testbenches, deadline_cycles=deadline, what="PMU")
     out = []
     pos = {j: 0 for j in reads}
     for st, (perf, toks) in zip(steps, results):
