@@ -1,4 +1,4 @@
-"""The Pattern Compute Unit (PCU) generator (DESIGN.md §3).
+"""The Pattern Compute Unit (PCU) generator (docs/architecture.md §3).
 
 A PCU is ``S`` stages × ``L`` SIMD lanes of functional units (:class:`tiles.pcu_fu.LaneFU`), one
 opcode per stage, ``R`` pipeline registers per lane carried down the stages, a counter chain that
