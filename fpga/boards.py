@@ -12,10 +12,10 @@ board          device           preset  clock, UART, LEDs
                                         a 3.3 V USB-serial adapter (the board's USB port has no
                                         UART bridge); RGB LED (green activity, red error, blue
                                         done)
-``icebreaker`` iCE40UP5K        tiny    (trimmed to one smoke unit: two fill 93% of the logic
-                                        cells and miss 24 MHz) 12 MHz oscillator → SB_PLL40_PAD → 24 MHz (the preset's
-               (SG48)                   clock_mhz); UART = the FTDI's second channel; LEDs red
-                                        (activity), green (error)
+``icebreaker`` iCE40UP5K        tiny    12 MHz oscillator → SB_PLL40_PAD → 24 MHz (the
+               (SG48)                   preset's clock_mhz); UART = the FTDI's second channel;
+                                        LEDs red (activity), green (error); one smoke unit
+                                        (two fill 93% of the logic cells and miss 24 MHz)
 =============  ===============  ======  =========================================================
 
 LEDs (ULX3S order): activity, protocol error, busy, done.
@@ -25,11 +25,18 @@ The PLL parameters are computed here (:func:`ecp5_pll`, :func:`ice40_pll`: the s
 is what the clock constraint and the bridge's baud divisor use. A ``--freq`` equal to the
 oscillator skips the PLL.
 
-The design under control (:func:`design_under_control`, ``--design``) is either the smoke system
-(:class:`fpga.smoke.SmokeSystem`: the preset's lane count, one MAC unit per PCU of the grid; what
-``rdu fpga run gemm|conv1d`` drives until the compiler targets the fabric) or the fabric itself
-(:class:`fpga.fabric_duc.FabricSystem`: the fabric generator's PCUs, PMUs and switches for the
-preset, with an AGCU stand-in on each edge slot).
+The design under control (:func:`design_under_control`, ``--design``; each board has a default,
+:attr:`Board.design`) is one of:
+
+* ``kernel`` (the ULX3S default) — :class:`fpga.fabric_duc.KernelSystem`: the preset's fabric with
+  real AGCUs on the on-chip memory, which runs the kernel compiler's jobs
+  (``rdu fpga run gemm|scan|...``);
+* ``smoke`` (the OrangeCrab and iCEBreaker default) — :class:`fpga.smoke.SmokeSystem`: the
+  preset's lane count, one MAC unit per PCU of the grid (``rdu fpga run gemm|conv1d``);
+* ``fabric`` — :class:`fpga.fabric_duc.FabricSystem`: the fabric generator's PCUs, PMUs and
+  switches for the preset, with an AGCU stand-in on each edge slot;
+* ``fabric-test`` — the same with :class:`tb.testunit.TestUnit` in every unit site
+  (``rdu fpga run traffic``).
 """
 
 from __future__ import annotations
@@ -192,8 +199,9 @@ def design_under_control(params, max_units=16, design="smoke", mem_words=4096):
     :class:`fpga.smoke.SmokeSystem` (one MAC unit per PCU of the grid, at most ``max_units``; runs
     ``rdu fpga run gemm|conv1d``); ``"kernel"`` — :class:`fpga.fabric_duc.KernelSystem` (the
     fabric with real AGCUs on the ``mem_words``-word on-chip memory; runs the kernel compiler's
-    jobs: ``rdu fpga run gemm|scan|fft|...``); ``"fabric"`` — :class:`fpga.fabric_duc.FabricSystem` (the
-    fabric generator's PCUs, PMUs and switches with an AGCU stand-in per edge slot);
+    jobs: ``rdu fpga run gemm|scan|fft|...``); ``"fabric"`` —
+    :class:`fpga.fabric_duc.FabricSystem` (the fabric generator's PCUs, PMUs and switches with an
+    AGCU stand-in per edge slot);
     ``"fabric-test"`` — the same with :class:`tb.testunit.TestUnit` in every unit site
     (runs ``rdu fpga run traffic``: the interconnect checked on the board)."""
     if design == "kernel":
@@ -263,8 +271,9 @@ class BoardTop(Elaboratable):
                 io_PACKAGEPIN=clk.io, i_RESETB=1, i_BYPASS=0, o_PLLOUTGLOBAL=cd.clk,
                 o_LOCK=locked)
         platform.add_clock_constraint(cd.clk, self.freq_mhz * 1e6)
-        # (the board top's own reset, 2.2k loads on the kernel design, stays on general routing,
-        # as in the fabric builds measured in docs/fpga.md)
+        # (the board top's own reset, 2.2k loads on the kernel design, stays on general routing:
+        # placements with it on a second global buffer routed slower or not at all; CHANGELOG.md,
+        # 2026-11-23)
         m.submodules.rst_sync = ResetSynchronizer(~locked, domain="sync")
 
     def elaborate(self, platform):

@@ -244,20 +244,22 @@ def keep_global_loads(netlist):
     return moved
 
 
-#: nextpnr-ecp5 HeAP placer timing weight for the fabric (``--design kernel``): 30 instead of
-#: nextpnr's default raised the fpga preset's placement estimate from 40.4 to 43.9 MHz (seed 1,
-#: 2026-11-23, docs/fpga.md). Other designs keep nextpnr's default.
+#: nextpnr-ecp5 HeAP placer timing weight for the fabric (``--design kernel``) when it is placed
+#: with the heap placer: 30 instead of nextpnr's default raised the fpga preset's placement
+#: estimate from 40.4 to 43.9 MHz (seed 1; CHANGELOG.md, 2026-11-23). Other designs keep
+#: nextpnr's default.
 KERNEL_TIMING_WEIGHT = 30
 
 #: nextpnr placer for the kernel design on ECP5 (``build`` default): the static placer's
-#: placements route where the heap placer's did not (docs/fpga.md); with router2 the build
-#: places, saves the placement and routes it (:func:`route`).
+#: placements use less wire and route where the heap placer's did not (CHANGELOG.md,
+#: 2026-11-23); with router2 the build places, saves the placement and routes it
+#: (:func:`route`; docs/fpga.md, "Building").
 KERNEL_PLACER = "static"
 
 #: nextpnr placement seed for the kernel design on ECP5 (``build`` default): the static
-#: placement of seed 2 routes the `fpga` preset to 50.26 MHz (52.41 in another routing of it);
-#: seed 1 placed a variant (board reset on a second global) that routed to 48.4 MHz only
-#: (docs/fpga.md). Seeds move the result by several MHz either way.
+#: placement of seed 2 routes the `fpga` preset to 50.26 MHz (docs/fpga.md); other placements
+#: routed to 44-48 MHz (CHANGELOG.md, 2026-11-23). Seeds move the result by several MHz either
+#: way.
 KERNEL_SEED = 2
 
 
@@ -301,8 +303,8 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
         raise BuildFailed("timing weight: --placer-heap-timingweight is the heap placer's; "
                           "the static placer has none (drop the timing weight or use heap)")
     if b.family == "ecp5" and design == "kernel" and not synth_only:
-        # the flow that routes the fabric (docs/fpga.md): static placement, then router2 on
-        # the saved placement with a slower congestion growth (:func:`route`)
+        # the flow that routes the fabric (docs/fpga.md, "Building"): static placement, then
+        # router2 on the saved placement with a slower congestion growth (:func:`route`)
         placer = placer or ("heap" if timing_weight is not None else KERNEL_PLACER)
         seed = KERNEL_SEED if seed is None else seed
         router = router or ("router2" if not place_only else None)
@@ -380,8 +382,8 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
             cmd += (["--no-route", "--write", f"{name}.placed.json"] if place_only or two_step
                     else ["--textcfg", f"{name}.config"])
             # one run keeps nextpnr's default router1 (router2 routed the ULX3S smoke design
-            # to 45.3 MHz where router1 reaches the 50 MHz target); the kernel design goes in
-            # two steps with router2 (docs/fpga.md)
+            # to 45.3 MHz where router1 reaches the 50 MHz target; CHANGELOG.md, 2026-11-22);
+            # the kernel design goes in two steps with router2 (docs/fpga.md, "Building")
         else:
             dev = platform._nextpnr_device_options[platform.device]
             pkg = platform.package.lower() + platform._nextpnr_package_options.get(
@@ -440,12 +442,12 @@ def build(board_name, config=None, out=None, synth_only=False, freq_mhz=None, ba
 ROUTERS = ("router1", "router2")
 PLACERS = ("heap", "static")
 
-#: router2's per-iteration increase of its present-congestion weight (``route``). nextpnr's
-#: default, 2.0, brought the `fpga` preset's static placement to 4 332 overused wires by
-#: iteration 19 and then diverged (the weight, 0.5 + 2.0 per iteration, makes every shared wire so
-#: dear that rerouted nets detour into new conflicts); 0.5 fell more slowly but further. None
-#: converged while the fabric's reset took general routing; with it on the clock network, 0.5
-#: routes the preset's seed-2 static placement in 124 iterations (docs/fpga.md).
+#: router2's per-iteration increase of its present-congestion weight (``route``). With nextpnr's
+#: default, 2.0, the weight (0.5 + 2.0 per iteration) makes every shared wire so dear that
+#: rerouted nets detour into new conflicts, and router2 diverged on the `fpga` preset's static
+#: placement; with 0.5 the overuse falls more slowly but further (CHANGELOG.md, 2026-11-23).
+#: With the fabric's reset on the clock network, 0.5 routes the preset's seed-2 static placement
+#: in 124 iterations (docs/fpga.md).
 ROUTER2_CONGESTION_GROWTH = 0.5
 
 
@@ -460,9 +462,9 @@ def route(build_dir, router="router2", congestion_growth=None, log=None):
     bitstream and return the updated report (also written to ``build_dir/report.json``). A
     routed placement can be routed again (another router).
 
-    Place and route of the ``fpga`` preset's fabric takes hours here; in two steps the placement
-    (10–20 min) is done once, checked with :func:`fpga.paths.analyze`, and routed with either
-    router. nextpnr 0.11 loads the placed netlist with ``--no-pack --no-place``: packing it again
+    The ``fpga`` preset's fabric is placed and routed in two steps: the placement (7–20 min) is
+    done once, checked with :func:`fpga.paths.analyze`, and routed with either router.
+    nextpnr 0.11 loads the placed netlist with ``--no-pack --no-place``: packing it again
     duplicates the carry chains' internal nets ("wire ... used as source and sink in different
     nets"), and the router named in the netlist's own settings overrides ``--router``, so it is
     rewritten there (into ``<name>.toroute.json``), as is the target clock (the saved one is

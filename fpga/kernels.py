@@ -1,10 +1,13 @@
-"""Kernels for the board path before the compiler exists: GEMM and 1-D convolution on the smoke
-MAC units (:mod:`fpga.smoke`), laid out, loaded, run and checked through :class:`fpga.host.Host`.
+"""Board kernels that do not go through the compiler: GEMM and 1-D convolution on the smoke MAC
+units (:mod:`fpga.smoke`, ``--design smoke``), laid out, loaded, run and checked through
+:class:`fpga.host.Host`, and vector traffic through a fabric of test units (``--design
+fabric-test``). The compiler's kernels run on the ``kernel`` design through
+:class:`fpga.executor.BoardExecutor`.
 
-The flow is the one ``rdu run`` will follow with the fabric: a *plan* (memory image + configuration
-configuration packets + expected results) is built in Python; the host writes the tensors, loads
-the configuration packets, starts (a ring broadcast START), waits for done, reads the results and
-the performance counters, and checks them **bit-exactly** against the golden model (:func:`hw.golden.mac_lanes`,
+The flow is the same as ``rdu run``'s: a *plan* (memory image + configuration packets + expected
+results) is built in Python; the host writes the tensors, loads the configuration packets, starts
+(a ring broadcast START), waits for done, reads the results and the performance counters, and
+checks them **bit-exactly** against the golden model (:func:`hw.golden.mac_lanes`,
 the MAC pipeline's model) and against an independent numpy reference (``np.matmul`` /
 ``np.correlate`` in int64, wrapped to 32 bits). The same code runs against a board
 (``rdu fpga run``) and under Verilator (``tests/fpga``).

@@ -1,16 +1,17 @@
 """On-chip memory standing in for HBM on a board: one block-RAM array behind several request ports.
 
 Each port is a pair of streams in the host bridge's memory-port format (:data:`fpga.bridge.MEM_REQ`
-requests, 32-bit read responses), so the bridge, the smoke design and (later) the fabric's AGCU
-adapters connect the same way.
+requests, 32-bit read responses), so the bridge, the smoke design, the fabric designs' stream
+ports and the AGCUs' :class:`DRAMPortAdapter` connect the same way.
 
 :class:`OnChipMemory` arbitrates round-robin between ports, one access per cycle, on a single
 ``amaranth.lib.memory.Memory`` with one read and one write port (maps to ECP5 DP16KD / iCE40
 SB_RAM40_4K block RAM). A read is granted only when that port's response register is free (or
 being emptied), so a response is never dropped whatever the backpressure on ``rsp``.
 
-Latency: a read's data is in its port's response register 4 cycles after the request is
-accepted. Throughput: one access per cycle in total; one read every 3 cycles per port, writes
+Latency: a request enters its port's skid buffer, and a read's data is in the port's response
+register 3 cycles after its grant (4 cycles after the port accepted it when no other port
+competes). Throughput: one access per cycle in total; one read every 3 cycles per port, writes
 every cycle.
 """
 

@@ -1,10 +1,10 @@
 """Critical paths of a *placed* ECP5 design, grouped by the units they start and end in.
 
 nextpnr prints only an Fmax estimate after placement (``--no-route``) and writes no critical
-path; routing the fabric on the ECP5-85F takes another 10–20 minutes here (docs/fpga.md), and
-before it routed at all this module was the only view of its long paths. :func:`analyze` reads
-the placed netlist that ``nextpnr-ecp5 --no-route --write placed.json`` writes (``rdu fpga
-build --place-only``) and runs a static timing analysis on it:
+path; routing the fabric on the ECP5-85F takes about another 10 minutes (docs/fpga.md), so this
+module gives the long paths of a placement without routing it. :func:`analyze` reads the placed
+netlist that ``nextpnr-ecp5 --no-route --write placed.json`` writes (``rdu fpga build
+--place-only``) and runs a static timing analysis on it:
 
 * **wires** — nextpnr-ecp5's own placement-time delay model: a connection from ``(x0, y0)`` to
   ``(x1, y1)`` costs ``wire_ns · (3 + max(dx − 5, 0) + max(dy − 5, 0) + 2·(min(dx, 5) +
@@ -12,9 +12,9 @@ build --place-only``) and runs a static timing analysis on it:
   tile are free;
 * **cells** — fixed delays: ``lut_ns`` per LUT (also from a carry cell's inputs), 0.06 ns per
   carry bit, 0.3 ns from carry in to a sum output, 0.25 ns for a wide-function mux, 4.5 ns
-  through an unregistered multiplier, clock to Q 0.5 ns, setup 0.1 ns. Block RAM outputs and flip-flops start paths; flip-flop data, enable
-  and reset inputs, block RAM and multiplier inputs end them. Paths from or to pins are left
-  out, as in nextpnr's Fmax.
+  through an unregistered multiplier, clock to Q 0.5 ns, setup 0.1 ns. Block RAM outputs and
+  flip-flops start paths; flip-flop data, enable and reset inputs, block RAM and multiplier inputs
+  end them. Paths from or to pins are left out, as in nextpnr's Fmax.
 
 With the defaults (``wire_ns = 0.08``, ``lut_ns = 0.45``) the worst path of the ``fpga`` preset's
 fabric came out within 1 ns of nextpnr's own Fmax estimate on two placements (29.5 vs 29.8 ns,

@@ -1,10 +1,11 @@
-"""The design the board path drives until the fabric is integrated: smoke MAC units on the ring.
+"""The smoke design: MAC units on the configuration ring (the default design of the boards no
+fabric fits).
 
 A :class:`SmokeUnit` is :class:`hw.smoke.MacPipeline` behind a small memory adapter and a
 :class:`hw.config.ConfigStore` stop: configured through the ring, started by a ring START (or the
 bridge's ``start``), it streams ``n_in`` input vectors from memory through the MAC pipeline and
 writes the results back, then raises ``done``. :class:`SmokeSystem` chains ``units`` of them on one
-configuration ring and exposes the same "design under control" ports as the fabric will
+configuration ring and exposes the same "design under control" ports as the fabric designs
 (:mod:`fpga.top`): ``cfg_i``/``cfg_o``, ``start``, ``done``, ``busy`` and memory ports.
 
 Memory layout of one unit (32-bit words, signed values sign-extended; the unit reads the low

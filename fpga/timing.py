@@ -1,11 +1,11 @@
 """Per-unit timing on an FPGA: place and route one fabric unit alone and report its Fmax and
 critical paths.
 
-A whole fabric on the ECP5-85F takes nextpnr tens of minutes to place and has not routed in the
-time we gave it (docs/fpga.md), so its critical path is unknown. One unit alone routes in
-minutes and gives its own critical path. A unit's paths are all still there inside the fabric,
-placed less compactly, so the fabric's Fmax is at most the slowest unit's. Paths between units
-are not measured here.
+Synthesis, placement and routing of a whole fabric on the ECP5-85F take about 21 minutes
+(docs/fpga.md); one unit alone routes in minutes and gives its own critical path. A unit's paths
+are all still there inside the fabric, placed less compactly, so the fabric's Fmax is at most the
+slowest unit's. Paths between units are not measured by this module (:mod:`fpga.paths` and the
+full build measure them).
 
 :class:`Probe` wraps a unit so that every port is registered on both sides and the design needs
 three pins: the inputs are a shift register fed from ``si``, the outputs are captured into a

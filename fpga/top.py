@@ -105,8 +105,8 @@ class SystemTop(wiring.Component):
 
 def smoke_system(lanes=4, units=2, in_bits=16, acc_bits=32, mem_words=4096, clk_hz=SIM_CLK_HZ,
                  baud=None, uart=True, **bridge):
-    """A :class:`SystemTop` around :class:`fpga.smoke.SmokeSystem` (the design until the fabric
-    is integrated). ``baud`` defaults to ``clk_hz / 8`` (simulation speed)."""
+    """A :class:`SystemTop` around :class:`fpga.smoke.SmokeSystem` (the smoke design).
+    ``baud`` defaults to ``clk_hz / 8`` (simulation speed)."""
     duc = SmokeSystem(MacParams(lanes=lanes, in_bits=in_bits, acc_bits=acc_bits), units=units)
     bp = BridgeParams(clk_hz=clk_hz, baud=baud or clk_hz // SIM_DIVISOR, mem_words=mem_words,
                       ident=duc.ident, **bridge)

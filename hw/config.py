@@ -191,10 +191,10 @@ class ConfigStore(wiring.Component):
                 with m.Case(AddressMap.CONTROL):
                     m.d.sync += [self.start.eq(pkt.data[0]), self.clear.eq(pkt.data[1])]
 
-        # The ring hop: a skid buffer, so ``ring_i.ready`` is a register. With a combinational
-        # ready the backpressure chained through every stop of the ring in one cycle, and that
-        # chain drove the write enables of every config register: on the ECP5 fabric it was
-        # the longest path across the chip (docs/fpga.md).
+        # The ring hop: a skid buffer, so ``ring_i.ready`` is a register. A combinational ready
+        # would chain the backpressure through every stop of the ring in one cycle and drive the
+        # write enables of every config register: on the ECP5 fabric that chain was the longest
+        # path across the chip (CHANGELOG.md, 2026-11-23).
         m.submodules.hop = hop = SkidBuffer(CFG_PACKET)
         m.d.comb += [
             self.ring_i.ready.eq(hop.i.ready),

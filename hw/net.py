@@ -1,6 +1,6 @@
 """The three static networks and the port convention every fabric unit follows.
 
-Networks (DESIGN.md §2): one topology, three widths —
+Networks (docs/architecture.md §2): one topology, three widths —
 
 * **vector**: ``lanes`` × 32-bit words per transfer (:func:`vector_signature`);
 * **scalar**: one 32-bit word (:data:`SCALAR`);

@@ -5,7 +5,7 @@ Both the RTL generators (``hw/arith.py`` and the units built on it) and the gold
 once. The Python functions here are the *bit-exact reference semantics*; an RTL operator is correct
 when it returns the same bits as the function named in its docstring for every input.
 
-Formats and rules (DESIGN.md §4):
+Formats and rules (docs/architecture.md §4):
 
 integers
     Two's complement in ``bits`` bits. Every operator says whether it wraps (:func:`wrap`) or

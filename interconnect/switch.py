@@ -1,8 +1,8 @@
 """The switch: vector, scalar and control crossbars with static per-output selects.
 
-One :class:`Switch` serves all three networks (DESIGN.md §2). Per network it has, on each side
-that has a neighbour (``N``, ``E``, ``S``, ``W``), ``links`` input and ``links`` output streams,
-plus unit-side inputs (unit outputs entering the switch) and outputs (driving unit inputs), as
+One :class:`Switch` serves all three networks (docs/architecture.md §2). Per network it has, on
+each side that has a neighbour (``N``, ``E``, ``S``, ``W``), ``links`` input and ``links`` output
+streams, plus unit-side inputs (unit outputs entering the switch) and outputs (driving unit inputs), as
 described by a :class:`~interconnect.floorplan.SwitchSpec`.
 
 Datapath (per network, per output ``o``)::

@@ -1,6 +1,6 @@
 """AGCU — address generation and coalescing unit: moves tensors between DRAM (HBM) and the fabric.
 
-An AGCU is a fabric unit on the grid's edge (DESIGN.md §2). Its fabric side follows
+An AGCU is a fabric unit on the grid's edge (docs/architecture.md §2). Its fabric side follows
 :func:`hw.net.unit_members` — ``vec_in[0]`` / ``vec_out[0]`` (L × 32-bit vectors), ``ctrl_in[0]``
 (a token may start a run), ``ctrl_out[0]`` (a token when a run completes), ``cfg_i``/``cfg_o``,
 ``busy``/``done`` — and its DRAM side is one DRAM port ``dram`` (:class:`memory.dram.PortSpec`

@@ -1,7 +1,7 @@
 """The whole chip model: the fabric (PCUs, PMUs, switches, AGCUs on the edge) plus the memory system
 (HBM and DDR models, DMA) on one configuration ring — what the kernel compiler targets.
 
-Data path (DESIGN.md §2)::
+Data path (docs/architecture.md §2)::
     host ─ cfg ring ─► fabric stop ─► units ─► AGCUs ─► switches ─► HBM ─► DDR ─► DMA ─► host
     HBM ◄─► AGCU ◄─► switch mesh ◄─► PMU ◄─► PCU ◄─► PMU ◄─► AGCU ◄─► HBM ◄─ DMA ─► DDR
 

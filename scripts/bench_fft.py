@@ -4,12 +4,12 @@ vs the baseline that computes the same bits without it (``compiler/fft.py``), on
 Every row is one ``tb.run.run_kernel`` (HBM → AGCUs → PMU reorders / PCU levels → HBM on the
 Verilator System, bit-exact against ``hw.golden``). ``cycles`` = the fabric's run cycles summed over
 the phases (configuration through the ring excluded, listed as ``cfg_cycles``); ``speedup`` = baseline
-cycles ÷ butterfly cycles (DESIGN.md §7: flag off ÷ flag on); ``util`` = useful flops
+cycles ÷ butterfly cycles (docs/architecture.md §7: flag off ÷ flag on); ``util`` = useful flops
 (``5·N·log2 N`` per FFT) ÷ (L × stages × PCUs of the largest phase × cycles); ``same_bits``
 compares the two mappings' outputs (SHA-256 of the bits, measured, not assumed).
 
 For context: SSM-RDU reports 1.95× for Hyena at chip level; an H100 reaches 4–6 % of its fp32 peak
-on FFT long convolution (DESIGN.md §7).
+on FFT long convolution (docs/architecture.md §7).
 
 Standalone: ``.venv/bin/python -m scripts.bench_fft [--quick]``; through ``make bench``.
 """

@@ -9,9 +9,9 @@ FIFO), C returns to HBM; the result is checked bit for bit against ``hw.golden.g
   configuration load between phases (``config_cycles``, through the ring) is listed separately;
 * ``ideal``: ``M·N·K ÷ (L·S·PCUs used)``;
 * ``mac_util``: ``M·N·K ÷ (L·S·PCUs used × cycles)`` — MAC utilization of the PCUs used
-  (DESIGN.md §7); ``util_incl_config`` counts the configuration cycles too.
+  (docs/architecture.md §7); ``util_incl_config`` counts the configuration cycles too.
 
-For context (DESIGN.md §7): an H100 reaches 0.15% of its peak at 256³ and 81% at 8192³.
+For context (docs/architecture.md §7): an H100 reaches 0.15% of its peak at 256³ and 81% at 8192³.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def run(quick=False, config=None):
             notes.append(f"{cfg} {M}x{N}x{K} {dt}: NOT bit-exact: {res['mismatch']}")
     notes.append("mac_util = M·N·K / (L·S·PCUs used · cycles), whole run (fill, drain, weight "
                  "loads, HBM latency); config_cycles = ring configuration between phases.")
-    notes.append("H100 reference (DESIGN.md §7): 0.15% of peak at 256³, 81% at 8192³.")
+    notes.append("H100 reference (docs/architecture.md §7): 0.15% of peak at 256³, 81% at 8192³.")
     return {"rows": rows, "notes": notes}
 
 

@@ -8,8 +8,8 @@ of each extension, simulation speed of the ``sim``-preset PCU.
   runs that differ only in M: ΔMACs ÷ (L·S · Δcycles). The SIMD baseline (systolic off, same bits)
   is reported for comparison.
 * **Scan / FFT** — cycles of the same computation with the extension on vs off (ratio = off ÷ on,
-  DESIGN.md §7): prefix sum (``sim``) and the linear recurrence (4-lane 5-stage ``quad`` set) on
-  one long sequence. For context SSM-RDU reports 1.95× (Hyena) and 1.75× (Mamba) at chip level.
+  docs/architecture.md §7): prefix sum (``sim``) and the linear recurrence (4-lane 5-stage
+  ``quad`` set) on one long sequence. For context SSM-RDU reports 1.95× (Hyena) and 1.75× (Mamba) at chip level.
 * **Area** — yosys ``synth_ecp5`` cell counts (LUT4, FFs, MULT18X18D, CCU2C carry cells, distributed
   RAM) of the ``tiny``-preset PCU with each extension flag off vs on (``tail`` adds the fp32 tail
   stage: exp2, reciprocal, casts).

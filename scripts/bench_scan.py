@@ -4,7 +4,7 @@ computes the same bits without it (``compiler/scan.py``), on the ``sim`` preset.
 Every row is one ``tb.run.run_kernel`` (HBM → AGCUs → PCUs/PMUs → HBM on the Verilator
 System, bit-exact against ``hw.golden``). ``cycles`` = the fabric's run cycles summed over the
 phases (configuration through the ring excluded, listed as ``config``); ``speedup`` = baseline
-cycles ÷ extension cycles (DESIGN.md §7: cycles with the flag off ÷ cycles with it on);
+cycles ÷ extension cycles (docs/architecture.md §7: cycles with the flag off ÷ cycles with it on);
 ``util`` = useful element operations ÷ (L × PCUs of the busiest phase × cycles) (see the module
 docstring of ``compiler/scan.py``). The full run also runs the baseline on a ``small`` fabric
 built with ``scan: false`` next to the ``small`` preset: the PCU pipeline is equally deep, so the

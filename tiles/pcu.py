@@ -1,4 +1,4 @@
-"""The Pattern Compute Unit (PCU) generator (DESIGN.md §3).
+"""The Pattern Compute Unit (PCU) generator (docs/architecture.md §3).
 
 A PCU is ``S`` stages × ``L`` SIMD lanes of functional units (:class:`tiles.pcu_fu.LaneFU`), one
 opcode per stage, ``R`` pipeline registers per lane carried down the stages, a counter chain that
@@ -154,9 +154,9 @@ class PCU(wiring.Component):
             count.append(n)
         # The at-start / at-last flags are registers, computed one cycle ahead from the three
         # values the index can take next (stay, +1, back to 0), so the issue decision starts at
-        # flip-flops instead of behind a count mux, a subtractor and a comparator (FPGA timing:
-        # docs/fpga.md). When the counter does not advance they are recomputed from the index and
-        # the count, so a count argument written between runs is seen a cycle later.
+        # flip-flops instead of behind a count mux, a subtractor and a comparator (FPGA timing;
+        # CHANGELOG.md, 2026-11-23). When the counter does not advance they are recomputed from
+        # the index and the count, so a count argument written between runs is seen a cycle later.
         at0 = [Signal(init=1, name=f"ctr{c}_at_start") for c in range(C)]
         atl = [Signal(name=f"ctr{c}_at_last") for c in range(C)]
         last_stay, last_inc, last_zero = [], [], []

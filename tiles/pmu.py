@@ -1,5 +1,5 @@
-"""The Pattern Memory Unit (DESIGN.md §3 PMU): banked on-chip memory with read and write address
-pipelines, on the fabric's vector / scalar / control networks.
+"""The Pattern Memory Unit (docs/architecture.md §3 PMU): banked on-chip memory with read and
+write address pipelines, on the fabric's vector / scalar / control networks.
 
 Structure (user documentation: ``docs/pmu.md``; configuration fields: :mod:`tiles.pmu_layout`)::
     vec_in[j] ─FIFO─┬─ write data ──────────┐

@@ -1,4 +1,5 @@
-"""Parameters of a whole fabric (DESIGN.md §2): the grid, the lane count and every unit."""
+"""Parameters of a whole fabric (docs/architecture.md §2): the grid, the lane count and every
+unit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Parameters of the memory system: DRAM models (HBM, DDR), AGCUs and the DMA (DESIGN.md §2, §3).
+"""Parameters of the memory system: DRAM models (HBM, DDR), AGCUs and the DMA
+(docs/architecture.md §2, §3).
 
 RTL in ``memory/`` (``memory.dram``, ``memory.agcu``, ``memory.dma``, ``memory.system``); the
 analytic model ``memory.analytic`` reads the same objects. User documentation: ``docs/memory.md``.

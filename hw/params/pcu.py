@@ -1,4 +1,4 @@
-"""Parameters of the Pattern Compute Unit (DESIGN.md §3, PCU)."""
+"""Parameters of the Pattern Compute Unit (docs/architecture.md §3, PCU)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Parameters of the Pattern Memory Unit (DESIGN.md §3, PMU; RTL in ``tiles/pmu.py``)."""
+"""Parameters of the Pattern Memory Unit (docs/architecture.md §3, PMU; RTL in ``tiles/pmu.py``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Parameters of the switches and the three static networks (DESIGN.md §2, §3 switches).
+"""Parameters of the switches and the three static networks (docs/architecture.md §2, §3 switches).
 
 Link counts are per direction and per network: ``vec_links = 2`` means two vector links go from
 every switch to each of its (up to four) neighbours, and two come back. Plasticine used 2 vector and

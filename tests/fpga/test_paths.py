@@ -2,8 +2,9 @@
 --place-only``): the delay arithmetic on a hand-made netlist, unit attribution, loops, errors,
 and one real nextpnr placement compared with nextpnr's routed critical path.
 
-The whole fabric (``rdu fpga build --board ulx3s --design kernel --place-only``, ~12 min) is
-measured by hand (docs/fpga.md), not here.
+The whole fabric's placement (``make fpga-paths``: ``rdu fpga build --board ulx3s --design kernel
+--place-only``, 12-20 min; docs/fpga.md, "Timing analysis tools") is too slow for the test suite
+and is not run here.
 """
 
 import json

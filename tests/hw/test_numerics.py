@@ -1,4 +1,4 @@
-"""Tests of the numerics contract (``hw/numerics.py``, DESIGN.md §4).
+"""Tests of the numerics contract (``hw/numerics.py``, docs/architecture.md §4).
 
 Every function is checked against an *independent* reference written here from the specification:
 exact rational arithmetic (``fractions.Fraction``) plus a hand-written round-to-nearest-even to
@@ -607,7 +607,8 @@ def test_bf16_round_trip_and_idempotence(pairs):
 
 
 def test_bf16_products_are_exact_in_fp32():
-    """DESIGN.md §4: a bf16×bf16 product is exact in fp32 (8 + 8 significand bits <= 24)."""
+    """docs/architecture.md §4: a bf16×bf16 product is exact in fp32 (8 + 8 significand bits
+    <= 24)."""
     rng = np.random.default_rng(SEED + 4)
     ha = rng.integers(0, 1 << 16, 3000).astype(np.uint16)
     hb = rng.integers(0, 1 << 16, 3000).astype(np.uint16)

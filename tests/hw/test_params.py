@@ -1,7 +1,7 @@
 """The parameter schema (``hw/params``): presets, validation messages, immutability.
 
-DESIGN.md §6 "Bad input": malformed YAML and impossible parameters produce one clear error naming
-the key, the value and what is allowed; these tests assert the messages.
+docs/architecture.md §6 "Bad input": malformed YAML and impossible parameters produce one clear
+error naming the key, the value and what is allowed; these tests assert the messages.
 """
 
 from __future__ import annotations
