@@ -9,9 +9,10 @@ Everything that simulates RTL under Verilator goes through :func:`simulate` (coc
 * exposes **only the top-level ports** to VPI (a generated ``.vlt`` control file) instead of
   cocotb's ``--public-flat-rw``, which slows simulation several times; ``debug=True`` (or
   ``RDU_DEBUG=1``) restores full visibility;
-* caches builds under ``.cache/verilator/<top>-<hash>``, the hash covering the Verilog, the build
+* caches builds under ``<cache>/verilator/<top>-<hash>`` (:func:`cache_dir`: ``.cache`` of the
+  checkout, or the user's cache folder when installed), the hash covering the Verilog, the build
   arguments and the tool versions — a second run with the same design does not recompile;
-* caches generated Verilog (:func:`cached_design`) under ``.cache/verilog``, keyed by the
+* caches generated Verilog (:func:`cached_design`) under ``<cache>/verilog``, keyed by the
   parameters and the source of the modules that generate the design (:func:`generator_digest`);
 * records waves on request (``waves=True`` or ``RDU_WAVES=1``): FST when the zlib/lz4 headers
   exist, else VCD;
@@ -45,6 +46,7 @@ from hw.generate import to_verilog
 
 __all__ = ["VerilatorNotFound", "SimulationFailed", "LintError", "LINT_WAIVERS", "Design",
            "verilator_env", "verilator_version", "lint", "build", "simulate", "cache_dir",
+           "source_checkout",
            "fst_available", "seed_from_env", "cached_design", "generator_digest",
            "generator_modules"]
 
@@ -83,14 +85,27 @@ class LintError(AssertionError):
     pass
 
 
-def _repo_root():
-    return Path(__file__).resolve().parents[1]
+def source_checkout():
+    """The root of the source checkout the project runs from (the folder holding
+    ``pyproject.toml`` beside the packages), or ``None`` when it runs from an installed package."""
+    root = Path(__file__).resolve().parents[1]
+    project = root / "pyproject.toml"
+    return root if project.is_file() and 'name = "rdugen"' in project.read_text() else None
 
 
 def cache_dir():
-    """Root of cached Verilator builds (``RDU_CACHE`` or ``<repo>/.cache``)."""
+    """Root of the caches (generated Verilog, Verilator builds): ``RDU_CACHE`` if set; else
+    ``<checkout>/.cache`` when running from a source checkout (shared by ``make`` targets and
+    tests of that checkout, removed by ``make distclean``); else, for an installed package, the
+    user's cache folder ``$XDG_CACHE_HOME/rdugen`` (``~/.cache/rdugen``)."""
     root = os.environ.get("RDU_CACHE")
-    return Path(root) if root else _repo_root() / ".cache"
+    if root:
+        return Path(root)
+    checkout = source_checkout()
+    if checkout is not None:
+        return checkout / ".cache"
+    user = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(user) / "rdugen"
 
 
 def _parse_version(text):
