@@ -2,8 +2,8 @@
 
 A benchmark is a module ``scripts/bench_<name>.py`` with ``TITLE`` and ``run(quick) -> dict``
 returning ``{"rows": [ {column: value, ...}, ... ], "notes": [str, ...]}``. Results are written to
-``build/bench/<name>.json`` and the combined JSON is printed after the tables. Benchmarks measure
-ratios within one run; absolute times on shared machines are noisy.
+``build/bench/<name>.json`` in the working directory and the combined JSON is printed after the
+tables. Benchmarks measure ratios within one run; absolute times on shared machines are noisy.
 """
 
 from __future__ import annotations
@@ -22,11 +22,14 @@ from rich.table import Table
 
 __all__ = ["discover", "main", "print_table"]
 
-ROOT = Path(__file__).resolve().parents[1]
+#: Where results go, relative to the working directory (``make bench`` runs in the checkout).
+OUT_DIR = Path("build") / "bench"
 
 
 def discover():
-    return sorted(p.stem[len("bench_"):] for p in (ROOT / "scripts").glob("bench_*.py"))
+    """Names of the benchmark modules beside this one."""
+    here = Path(__file__).resolve().parent
+    return sorted(p.stem[len("bench_"):] for p in here.glob("bench_*.py"))
 
 
 def print_table(title, rows, notes=(), console=None):
@@ -80,7 +83,7 @@ def main(only=(), quick=False, config=None):
         print(f"rdu bench: unknown benchmark(s) {', '.join(unknown)}; available: "
               f"{', '.join(discover())}", file=sys.stderr)
         return 2
-    out_dir = ROOT / "build" / "bench"
+    out_dir = OUT_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     combined = {}
     failed = []

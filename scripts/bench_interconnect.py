@@ -46,7 +46,6 @@ from tiles.pcu_isa import Isa
 from tiles.pmu_layout import config_layout as pmu_layout
 
 TITLE = "Interconnect: hop latency, link throughput, config-load cycles, switch area, fabric sim speed"
-ROOT = Path(__file__).resolve().parents[1]
 #: C++ flags of the test-unit fabric model (appended after tb.runner's ``-O2``; the last ``-O``
 #: wins). The model is ~2 MB of straight-line code run once per cycle, so it is bound by instruction
 #: fetch: ``-Os`` (Verilator's own default) ran the ``sim`` fabric ~1.08x faster per CPU second than

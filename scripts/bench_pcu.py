@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -40,7 +39,6 @@ from tiles.pcu_isa import PERF_NAMES
 from tiles.pcu_programs import fp_words
 
 TITLE = "PCU: systolic GEMM utilization, scan/FFT extension ratios, extension area, sim speed"
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _perf_run(name, frags):

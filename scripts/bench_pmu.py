@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from fpga.build import cell_counts
 from hw.params import load
@@ -25,7 +24,6 @@ from tiles.pmu import PMU
 from tiles.pmu_model import PMUModel
 
 TITLE = "PMU: sustained vectors/cycle per mode, N-buffered producer/consumer, area"
-ROOT = Path(__file__).resolve().parents[1]
 _CELLS = ("LUT4", "TRELLIS_FF", "CCU2C", "DP16KD", "TRELLIS_DPR16X4", "MULT18X18D", "PFUMX",
           "L6MUX21")
 

@@ -40,9 +40,10 @@ class SimExecutor:
         if self._design is None:
             top = f"rdu_system_{self.params.name}"
             if self.factory is None:
-                # the default units: Verilog cached by parameters + generator sources
+                # the default units: Verilog cached by parameters + the generator's sources
                 self._design = cached_design(top, self.params.to_dict(),
-                                             lambda: System(self.params), (VERILOG_SOURCE,))
+                                             lambda: System(self.params), (VERILOG_SOURCE,),
+                                             generator=System)
             else:
                 self._design = Design.from_component(System(self.params, self.factory), top,
                                                      sources=(VERILOG_SOURCE,))

@@ -9,8 +9,11 @@ Everything that simulates RTL under Verilator goes through :func:`simulate` (coc
 * exposes **only the top-level ports** to VPI (a generated ``.vlt`` control file) instead of
   cocotb's ``--public-flat-rw``, which slows simulation several times; ``debug=True`` (or
   ``RDU_DEBUG=1``) restores full visibility;
-* caches builds under ``.cache/verilator/<top>-<hash>``, the hash covering the Verilog, the build
+* caches builds under ``<cache>/verilator/<top>-<hash>`` (:func:`cache_dir`: ``.cache`` of the
+  checkout, or the user's cache folder when installed), the hash covering the Verilog, the build
   arguments and the tool versions — a second run with the same design does not recompile;
+* caches generated Verilog (:func:`cached_design`) under ``<cache>/verilog``, keyed by the
+  parameters and the source of the modules that generate the design (:func:`generator_digest`);
 * records waves on request (``waves=True`` or ``RDU_WAVES=1``): FST when the zlib/lz4 headers
   exist, else VCD;
 * passes the random seed to cocotb (``COCOTB_RANDOM_SEED``) and prints it; ``RDU_SEED`` overrides.
@@ -18,10 +21,12 @@ Everything that simulates RTL under Verilator goes through :func:`simulate` (coc
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import dataclasses
 import fcntl
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -29,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import types
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -40,7 +46,9 @@ from hw.generate import to_verilog
 
 __all__ = ["VerilatorNotFound", "SimulationFailed", "LintError", "LINT_WAIVERS", "Design",
            "verilator_env", "verilator_version", "lint", "build", "simulate", "cache_dir",
-           "fst_available", "seed_from_env"]
+           "source_checkout",
+           "fst_available", "seed_from_env", "cached_design", "generator_digest",
+           "generator_modules"]
 
 MIN_SYSTEM_VERSION = (5, 36)
 
@@ -77,14 +85,27 @@ class LintError(AssertionError):
     pass
 
 
-def _repo_root():
-    return Path(__file__).resolve().parents[1]
+def source_checkout():
+    """The root of the source checkout the project runs from (the folder holding
+    ``pyproject.toml`` beside the packages), or ``None`` when it runs from an installed package."""
+    root = Path(__file__).resolve().parents[1]
+    project = root / "pyproject.toml"
+    return root if project.is_file() and 'name = "rdugen"' in project.read_text() else None
 
 
 def cache_dir():
-    """Root of cached Verilator builds (``RDU_CACHE`` or ``<repo>/.cache``)."""
+    """Root of the caches (generated Verilog, Verilator builds): ``RDU_CACHE`` if set; else
+    ``<checkout>/.cache`` when running from a source checkout (shared by ``make`` targets and
+    tests of that checkout, removed by ``make distclean``); else, for an installed package, the
+    user's cache folder ``$XDG_CACHE_HOME/rdugen`` (``~/.cache/rdugen``)."""
     root = os.environ.get("RDU_CACHE")
-    return Path(root) if root else _repo_root() / ".cache"
+    if root:
+        return Path(root)
+    checkout = source_checkout()
+    if checkout is not None:
+        return checkout / ".cache"
+    user = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(user) / "rdugen"
 
 
 def _parse_version(text):
@@ -211,29 +232,104 @@ class Design:
         return h.hexdigest()[:16]
 
 
-#: Packages whose sources generate RTL: a change in any of them invalidates cached Verilog.
-GENERATOR_PACKAGES = ("hw", "tiles", "interconnect", "memory", "fpga")
+#: The project's top-level packages: the imports followed by :func:`generator_modules` (``tests``
+#: too, for generators that tests define).
+PROJECT_PACKAGES = ("hw", "tiles", "interconnect", "memory", "compiler", "tb", "fpga", "scripts",
+                    "tests")
 
 
-def generator_digest():
-    """SHA-256 over the generator sources (``*.py`` and ``*.v`` of :data:`GENERATOR_PACKAGES`)
-    and the Amaranth version: the part of a cached Verilog's key that says "same generator"."""
+def _module_name(generator):
+    if isinstance(generator, str):
+        return generator
+    if isinstance(generator, types.ModuleType):
+        return generator.__name__
+    name = getattr(generator, "__module__", None)
+    if not isinstance(name, str):
+        raise TypeError(f"{generator!r} is not a module, module name, class or function")
+    return name
+
+
+def _imported_names(tree, name, is_package):
+    """Module names the parsed module ``name`` imports, relative imports resolved. For
+    ``from m import x`` both ``m`` and ``m.x`` (``x`` may be a submodule)."""
+    package = name if is_package else name.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1])
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module
+            yield module
+            yield from (f"{module}.{alias.name}" for alias in node.names if alias.name != "*")
+
+
+def _import_closure(generators):
+    """``{module name: (source path, syntax tree)}``: see :func:`generator_modules`."""
+    found = {}
+    todo = [_module_name(g) for g in generators]
+    while todo:
+        name = todo.pop()
+        if name in found or name.split(".")[0] not in PROJECT_PACKAGES:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):   # ``x`` of ``from module import x``: not a module
+            spec = None
+        origin = spec.origin if spec is not None and spec.has_location else None
+        if not (origin and origin.endswith(".py")):
+            found[name] = None
+            continue
+        path = Path(origin)
+        tree = ast.parse(path.read_bytes(), str(path))
+        found[name] = (path, tree)
+        parent = name.rpartition(".")[0]
+        if parent:
+            todo.append(parent)
+        todo.extend(_imported_names(tree, name, spec.submodule_search_locations is not None))
+    return {n: v for n, v in sorted(found.items()) if v is not None}
+
+
+def generator_modules(*generators):
+    """``{module name: source path}`` of the project modules that generate the RTL of
+    ``generators``: each generator's module (a generator is a module, a module name, or a class or
+    function defined in one) and, transitively, every project module (of
+    :data:`PROJECT_PACKAGES`) that these import, with the ``__init__`` of each package on the
+    way, since importing a module runs them. Modules are located as the import system finds them
+    (a checkout on ``sys.path``, else the installed package); names that are not modules (the
+    ``x`` of ``from m import x`` when ``x`` is an attribute) are skipped.
+
+    Imports are read from the source with :mod:`ast`, so modules that a design's construction
+    never imports — the CLI, benchmarks, the compiler, the testbench — are not part of it."""
+    return {name: path for name, (path, _) in _import_closure(generators).items()}
+
+
+def generator_digest(*generators):
+    """SHA-256 over the code that generates the RTL of ``generators`` (the modules of
+    :func:`generator_modules`) and the Amaranth version: the part of a cached Verilog's key that
+    says "same generator".
+
+    Each module counts by name and syntax tree (:func:`ast.dump`, without line numbers), so edits
+    of comments or layout alone do not count: :func:`hw.generate.to_verilog` emits no source
+    locations, so they cannot change the Verilog. Any other edit of one of those modules does."""
     h = hashlib.sha256(amaranth.__version__.encode())
-    root = _repo_root()
-    for pkg in GENERATOR_PACKAGES:
-        for f in sorted((root / pkg).rglob("*")):
-            if f.suffix in (".py", ".v") and f.is_file():
-                h.update(str(f.relative_to(root)).encode())
-                h.update(f.read_bytes())
+    for name, (_, tree) in _import_closure(generators).items():
+        h.update(f"\0{name}\0".encode())
+        h.update(ast.dump(tree).encode())
     return h.hexdigest()
 
 
-def cached_design(top, key, make_component, sources=()):
+def cached_design(top, key, make_component, sources=(), generator=None):
     """A :class:`Design` whose Verilog is cached in ``<cache>/verilog`` by ``key`` (e.g. the
-    parameters, as a JSON-able value) and :func:`generator_digest`. Converting a large
-    Amaranth design (the ``sim`` System) takes minutes; this makes a second ``make sim`` or test
-    process start at once. ``make_component()`` is called only on a miss."""
-    h = hashlib.sha256(generator_digest().encode())
+    parameters, as a JSON-able value) and the :func:`generator_digest` of ``generator`` — the
+    class or function that builds the top (or its module); by default the module defining
+    ``make_component``, which covers more than needed when that is not generator code. Converting
+    a large Amaranth design (the ``sim`` System) takes minutes; this makes a second ``make sim`` or
+    test process start at once. ``make_component()`` is called only on a miss."""
+    h = hashlib.sha256(generator_digest(generator or make_component).encode())
     h.update(json.dumps(key, sort_keys=True, default=repr).encode())
     path = cache_dir() / "verilog" / f"{top}-{h.hexdigest()[:16]}.v"
     if path.exists():

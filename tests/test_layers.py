@@ -8,7 +8,8 @@ A module may import its own package and the packages *before* it, never one afte
 of packages has no cycle and ``hw`` imports no other package of the project. Imports inside
 functions count the same as module-level ones. A function-level import is allowed only to defer an
 optional third-party dependency, with a ``deferred:`` comment on the line above it saying why.
-Nothing shipped imports ``tests``.
+Nothing shipped imports ``tests``. ``configs`` is data (the presets, read through
+``importlib.resources`` by :func:`hw.params.configs_dir`), outside the layers: it holds no code.
 """
 
 from __future__ import annotations
@@ -49,6 +50,13 @@ def _imports(path):
 def test_every_package_is_a_layer():
     found = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()}
     assert found - {"tests", "configs"} == set(LAYERS)
+
+
+def test_configs_is_data():
+    code = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "configs").rglob("*.py"))
+    assert code == ["configs/__init__.py"]
+    assert not [n for n in ast.parse((ROOT / "configs" / "__init__.py").read_text()).body
+                if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
 
 
 def test_imports_run_one_way():

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib.resources
+import os
 import types
 import typing
 from pathlib import Path
@@ -23,7 +25,7 @@ from pathlib import Path
 import yaml
 
 __all__ = ["ConfigError", "Params", "param", "Check", "pow2", "int_range", "one_of", "subset_of",
-           "positive", "real_range", "load_yaml"]
+           "positive", "real_range", "load_yaml", "configs_dir", "preset_file", "preset_files"]
 
 
 class ConfigError(ValueError):
@@ -133,9 +135,9 @@ class Params:
         if data is None:
             data = {}
         if isinstance(data, str) and cls.PRESET_DIR:
-            path = configs_dir() / cls.PRESET_DIR / f"{data}.yaml"
-            if not path.exists():
-                names = sorted(p.stem for p in (configs_dir() / cls.PRESET_DIR).glob("*.yaml"))
+            path = preset_file(data, cls.PRESET_DIR)
+            if path is None:
+                names = preset_files(cls.PRESET_DIR)
                 raise ConfigError(f"{_where(source, prefix)} = {data!r}: no such preset; "
                                   f"allowed: {', '.join(names)}")
             data = load_yaml(path)
@@ -194,7 +196,7 @@ class Params:
 
     @classmethod
     def from_yaml(cls, path, **overrides):
-        path = Path(path)
+        path = _as_path(path)
         return cls.from_dict(load_yaml(path), source=str(path), **overrides)
 
     def replace(self, **changes):
@@ -308,8 +310,36 @@ def _check_type(tp, value, source, key):
 
 
 def configs_dir():
-    """The repository's ``configs/`` folder (presets)."""
-    return Path(__file__).resolve().parents[2] / "configs"
+    """The presets: the folder of the ``configs`` package, whose YAML files are package data.
+
+    Found with :func:`importlib.resources.files`, so the same in a source checkout and in an
+    installed wheel, whatever the working directory. The result is a
+    :class:`importlib.resources.abc.Traversable` (a :class:`pathlib.Path` when the package is
+    installed as files, as pip does); :func:`preset_file` and :func:`preset_files` use only that
+    interface."""
+    return importlib.resources.files("configs")
+
+
+def preset_files(folder=None):
+    """``{name: file}`` of the presets in ``configs/`` or its sub-folder ``folder``."""
+    root = configs_dir()
+    if folder:
+        root = root.joinpath(folder)
+    if not root.is_dir():
+        return {}
+    return {f.name[:-len(".yaml")]: f for f in sorted(root.iterdir(), key=lambda f: f.name)
+            if f.name.endswith(".yaml") and f.is_file()}
+
+
+def preset_file(name, folder=None):
+    """The file of preset ``name`` in ``configs/`` or its sub-folder ``folder``; ``None`` if there
+    is none."""
+    return preset_files(folder).get(name)
+
+
+def _as_path(path):
+    """A string or path-like as a :class:`pathlib.Path`; a preset file (a ``Traversable``) as is."""
+    return Path(path) if isinstance(path, (str, os.PathLike)) else path
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -336,11 +366,11 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def load_yaml(path):
-    path = Path(path)
-    if not path.exists():
+    path = _as_path(path)
+    if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
     try:
-        with open(path) as f:
+        with path.open() as f:
             data = yaml.load(f, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)

@@ -4,9 +4,9 @@ unit."""
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
+import os
 
-from .base import ConfigError, Params, configs_dir, int_range, param, pow2, real_range
+from .base import ConfigError, Params, int_range, param, pow2, preset_file, preset_files, real_range
 from .memory import AGCUParams, MemoryParams
 from .pcu import PCUParams
 from .pmu import PMUParams
@@ -71,7 +71,7 @@ class FabricParams(Params):
 
 
 def preset_names():
-    return sorted(p.stem for p in configs_dir().glob("*.yaml"))
+    return list(preset_files())
 
 
 def load(config=None):
@@ -83,10 +83,11 @@ def load(config=None):
         return config
     if isinstance(config, dict):
         return FabricParams.from_dict(config)
-    path = Path(config)
-    if path.suffix not in (".yaml", ".yml") and "/" not in str(config):
-        path = configs_dir() / f"{config}.yaml"
-        if not path.exists():
+    path = config
+    name = os.fspath(config) if isinstance(config, (str, os.PathLike)) else None
+    if name is not None and not name.endswith((".yaml", ".yml")) and "/" not in name:
+        path = preset_file(name)
+        if path is None:
             raise ConfigError(f"config {config!r}: no such preset or file; presets: "
                               f"{', '.join(preset_names())}")
     return FabricParams.from_yaml(path)

@@ -85,7 +85,7 @@ def test_compiler_kernels_through_the_bridge():
     bridge = {"timeout_cycles": 4000, "max_payload": 1024}
     design = runner.cached_design(
         "rdu_board_kernel", {"params": params.to_dict(), "mem_words": KERNEL_MEM_WORDS, **bridge},
-        lambda: kernel_system(params, KERNEL_MEM_WORDS, **bridge)[0])
+        lambda: kernel_system(params, KERNEL_MEM_WORDS, **bridge)[0], generator=kernel_system)
     runner.lint(design)
     seed = runner.seed_from_env()
     runner.simulate(design, "tests.fpga.cocotb_board", testcase="compiler_kernels", seed=seed,

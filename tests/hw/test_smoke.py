@@ -78,9 +78,9 @@ def test_verilog_cache_hits_misses_and_matches(tmp_path, monkeypatch):
         return f
 
     p2, p4 = MacParams(lanes=2), MacParams(lanes=4)
-    a = runner.cached_design("mac_cached", {"lanes": 2}, make(p2))
-    b = runner.cached_design("mac_cached", {"lanes": 2}, make(p2))
-    c = runner.cached_design("mac_cached", {"lanes": 4}, make(p4))
+    a = runner.cached_design("mac_cached", {"lanes": 2}, make(p2), generator=MacPipeline)
+    b = runner.cached_design("mac_cached", {"lanes": 2}, make(p2), generator=MacPipeline)
+    c = runner.cached_design("mac_cached", {"lanes": 4}, make(p4), generator=MacPipeline)
     assert made == [2, 4]
     assert a.verilog == b.verilog == runner.Design.from_component(MacPipeline(p2),
                                                                   "mac_cached").verilog
