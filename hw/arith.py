@@ -41,6 +41,7 @@ from amaranth.lib import data, enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw import numerics
+from hw.util import CheckedComponent
 
 __all__ = ["LATENCY", "FPAdd", "FPMul", "FPCompare", "FPExp2", "FPRecip", "Cast", "FixedMul",
            "ArithStream", "lzc"]
@@ -145,7 +146,7 @@ class _Unpacked:
         return Cat(self.f, ~self.zero)
 
 
-class _Pipelined(wiring.Component):
+class _Pipelined(CheckedComponent):
     """Common ``latency`` validation. Subclasses set ``_CUTS`` (latency → registered cut points)
     and ``_POINTS`` (number of potential cut points)."""
 
@@ -167,12 +168,11 @@ class _Pipelined(wiring.Component):
             raise ValueError(f"{cls.__name__}: latency = {latency!r}: must be an integer in "
                              f"0..{cls.max_latency()}")
 
+    @classmethod
+    def check_arguments(cls, latency, **_):
+        cls.check_latency(latency)
+
     def __init__(self, latency, members):
-        try:
-            self.check_latency(latency)
-        except ValueError:
-            self._MustUse__used = True   # a rejected constructor call is not an unused elaboratable
-            raise
         self._latency = operator.index(latency)
         super().__init__({**members, "en": In(1)})
 
@@ -577,9 +577,15 @@ class Cast(_Pipelined):
     _CUTS = {0: (), 1: (1,), 2: (0, 1)}
     _POINTS = 2
 
-    def __init__(self, latency=LATENCY["cast"], ops=None):
+    @classmethod
+    def check_arguments(cls, latency, ops):
+        cls._resolve_ops(ops)
+        cls.check_latency(latency)
+
+    @staticmethod
+    def _resolve_ops(ops):
+        """The set of :class:`Cast.Op` that ``ops`` names (members or names; ``None``: all)."""
         given = ops
-        self._MustUse__used = True       # until validated (no "unused" warning on a ValueError)
         if ops is None:
             ops = tuple(Cast.Op)
         try:
@@ -598,8 +604,10 @@ class Cast(_Pipelined):
                 raise ValueError(f"Cast: ops contains {op!r}: unknown cast op; allowed: {allowed}")
         if not resolved:
             raise ValueError(f"Cast: ops = {given!r}: must name at least one of {allowed}")
-        self.ops = frozenset(resolved)
-        self._MustUse__used = False
+        return frozenset(resolved)
+
+    def __init__(self, latency=LATENCY["cast"], ops=None):
+        self.ops = self._resolve_ops(ops)
         super().__init__(latency, {"op": In(Cast.Op), "a": In(32), "o": Out(32)})
 
     def elaborate(self, platform):
@@ -757,7 +765,7 @@ class FixedMul(_Pipelined):
 # every block behind one stream (tests, benchmarks)
 # ---------------------------------------------------------------------------------------------
 
-class ArithStream(wiring.Component):
+class ArithStream(CheckedComponent):
     """All arithmetic blocks behind one valid/ready stream, selected per word by ``op``.
 
     Input payload (:attr:`LAYOUT`): ``a`` (bits 0..31), ``b`` (32..63), ``op`` (64..67, an
@@ -792,23 +800,31 @@ class ArithStream(wiring.Component):
     _BLOCKS = {"add": FPAdd, "mul": FPMul, "exp2": FPExp2, "recip": FPRecip, "cast": Cast,
                "fixed_mul": FixedMul}
 
-    def __init__(self, latency=None):
-        self._MustUse__used = True       # until validated (no "unused" warning on a ValueError)
-        lat = {k: v for k, v in LATENCY.items() if k in self._BLOCKS}
+    @classmethod
+    def check_arguments(cls, latency):
+        cls._latencies(latency)
+
+    @classmethod
+    def _latencies(cls, latency):
+        """``{block key: latency}`` that the ``latency`` argument asks for (validated)."""
+        lat = {k: v for k, v in LATENCY.items() if k in cls._BLOCKS}
         if isinstance(latency, int) and not isinstance(latency, bool):
-            lat = {k: min(latency, cls.max_latency()) for k, cls in self._BLOCKS.items()}
+            lat = {k: min(latency, block.max_latency()) for k, block in cls._BLOCKS.items()}
         elif isinstance(latency, dict):
-            unknown = sorted(set(latency) - set(self._BLOCKS))
+            unknown = sorted(set(latency) - set(cls._BLOCKS))
             if unknown:
                 raise ValueError(f"ArithStream: latency keys {unknown}: allowed keys are "
-                                 f"{', '.join(self._BLOCKS)}")
+                                 f"{', '.join(cls._BLOCKS)}")
             lat.update(latency)
         elif latency is not None:
             raise ValueError(f"ArithStream: latency = {latency!r}: must be None, an int or a dict")
-        for k, cls in self._BLOCKS.items():
-            cls.check_latency(lat[k])
-        self.blocks = {k: cls(lat[k]) for k, cls in self._BLOCKS.items()}
-        self._MustUse__used = False
+        for k, block in cls._BLOCKS.items():
+            block.check_latency(lat[k])
+        return lat
+
+    def __init__(self, latency=None):
+        lat = self._latencies(latency)
+        self.blocks = {k: block(lat[k]) for k, block in self._BLOCKS.items()}
         self.depth = max(b.latency for b in self.blocks.values())
         super().__init__({"i": In(stream.Signature(self.LAYOUT)),
                           "o": Out(stream.Signature(32))})

@@ -49,6 +49,7 @@ from hw.generate import Generated
 from hw.net import unit_members, vector_layout
 from hw.params.pcu import PCUParams
 from hw.stream import StreamFIFO
+from hw.util import CheckedComponent
 
 from .pcu_fu import LaneFU, stage_latency
 from .pcu_isa import N_PERF, AccOp, Isa, Kind, Mask, Neg, Op, OutSrc, Src
@@ -68,7 +69,7 @@ def _pick(m, sel, options, width, name):
     return s
 
 
-class PCU(wiring.Component):
+class PCU(CheckedComponent):
     """Pattern Compute Unit. See the module docstring for the execution model and ``docs/pcu.md``.
 
     Parameters
@@ -81,10 +82,12 @@ class PCU(wiring.Component):
     ``ctrl_in``/``ctrl_out`` arrays, ``cfg_i``/``cfg_o``, ``busy``, ``done``).
     """
 
-    def __init__(self, params: PCUParams, unit_id: int = 0):
+    @classmethod
+    def check_arguments(cls, params, unit_id):
         if not isinstance(params, PCUParams):
-            self._MustUse__used = True   # a rejected constructor call is not an unused elaboratable
             raise TypeError(f"PCU: params must be a PCUParams, not {type(params).__name__}")
+
+    def __init__(self, params: PCUParams, unit_id: int = 0):
         self.params = params
         self.unit_id = unit_id
         self.isa = Isa(params)

@@ -26,10 +26,10 @@ Bit-exact models: :func:`tiles.pcu_model.fu` (:mod:`hw.numerics` for every op).
 from __future__ import annotations
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hw import arith
+from hw.util import CheckedComponent
 
 from .pcu_isa import Op
 
@@ -92,7 +92,7 @@ class _Cut:
         return type("CutValues", (), out)
 
 
-class LaneFU(wiring.Component):
+class LaneFU(CheckedComponent):
     """Functional unit of one (stage, lane).
 
     Ports: ``a``, ``b``, ``c`` (32-bit operands), ``op`` (:class:`Op`), ``frac`` (fixed-point
@@ -112,6 +112,20 @@ class LaneFU(wiring.Component):
     rounds in the third, where the fp32 adder (``fadd fsub``, ``fma``'s sum) starts.
     """
 
+    @staticmethod
+    def _latency(classes, latency, comb):
+        return 0 if comb else stage_latency(classes) if latency is None else latency
+
+    @classmethod
+    def check_arguments(cls, classes, latency, comb, mul, late):
+        need = stage_latency(tuple(classes))
+        latency = cls._latency(tuple(classes), latency, comb)
+        if not comb and latency < need:
+            raise ValueError(f"LaneFU: latency {latency} < {need} needed by {tuple(classes)}")
+        if late and (comb or latency <= need):
+            raise ValueError("LaneFU: late operands need registered operands (a latency "
+                             "above the classes' own)")
+
     def __init__(self, classes, latency=None, comb=False, mul=True, late=False):
         self.classes = tuple(classes)
         #: late operands: with registered operands (spare latency), ``late[k]`` replaces operand
@@ -125,16 +139,10 @@ class LaneFU(wiring.Component):
         self.mul = mul
         #: combinational: every block with latency 0 and no delays (the scan carry unit)
         self.comb = comb
-        self.latency = 0 if comb else stage_latency(self.classes) if latency is None else latency
-        if not comb and self.latency < stage_latency(self.classes):
-            raise ValueError(f"LaneFU: latency {self.latency} < {stage_latency(self.classes)} "
-                             f"needed by {self.classes}")
+        self.latency = self._latency(self.classes, latency, comb)
         members = {"a": In(32), "b": In(32), "c": In(32), "op": In(6), "frac": In(5),
                    "o": Out(32)}
         if late:
-            if comb or self.latency <= stage_latency(self.classes):
-                raise ValueError("LaneFU: late operands need registered operands (a latency "
-                                 "above the classes' own)")
             members.update(late=In(3), carry=In(32), ra=Out(32), rb=Out(32), rc=Out(32))
         super().__init__(members)
 

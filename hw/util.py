@@ -1,0 +1,35 @@
+"""Small helpers every layer uses: a component base class that checks its constructor arguments
+before the object exists."""
+
+from __future__ import annotations
+
+import inspect
+
+from amaranth.lib import wiring
+
+__all__ = ["CheckedComponent"]
+
+
+class CheckedComponent(wiring.Component):
+    """A component that checks its constructor arguments before the object exists.
+
+    Amaranth warns about every elaboratable that is never elaborated, including one whose
+    ``__init__`` raised, because it tracks the object from ``__new__`` on. A subclass overrides
+    :meth:`check_arguments`, which gets the arguments of its ``__init__`` (by name, defaults
+    filled in) and raises on a bad one, so a rejected call leaves nothing behind to warn about.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        try:
+            bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
+        except TypeError:
+            bound = None      # a call that does not fit __init__: __init__ itself says so
+        if bound is not None:
+            bound.apply_defaults()
+            cls.check_arguments(**dict(list(bound.arguments.items())[1:]))
+        # src_loc_at=1: the warning about an unused component names the line that created it
+        return super().__new__(cls, src_loc_at=1)
+
+    @classmethod
+    def check_arguments(cls, **arguments):
+        """Raise (``ValueError``, ``TypeError``) if the constructor arguments are invalid."""
