@@ -12,8 +12,8 @@ The protocol: a benchmark is a module ``scripts/bench_<name>.py`` with
 * as its only command-line code, ``if __name__ == "__main__": raise SystemExit(cli(__name__))``.
 
 :func:`main` (``make bench``, ``rdu bench [NAME ...] [--quick] [--config C]``) runs the named
-benchmarks (default: all) and writes each result to ``build/bench/<name>.json``, with ``wall_s``
-added, and all of them to ``build/bench/results.json``.
+benchmarks (default: all) and writes each result to ``build/bench/<name>.json``, with ``wall_s``,
+``quick`` and the effective ``options`` added, and all of them to ``build/bench/results.json``.
 :func:`cli` (``python -m scripts.bench_<name> [--quick] [options] [--json PATH]``) runs one
 benchmark with its own options and prints its table and JSON without writing ``build/bench``.
 Benchmarks measure ratios within one run; absolute times on shared machines are noisy.
@@ -222,6 +222,10 @@ def main(only=(), quick=False, config=None, out_dir=OUT_DIR):
             failed.append(name)
             res = {"rows": [], "notes": [f"FAILED: {e}"], "error": str(e)}
         res["wall_s"] = round(time.perf_counter() - t0, 1)
+        # what produced the figures: scripts/readme_figures.py quotes them with their command
+        res["quick"] = quick
+        defaults = _defaults(mod)
+        res["options"] = {o.name: kw.get(o.name, defaults.get(o.name)) for o in options(mod)}
         combined[name] = res
         (out_dir / f"{name}.json").write_text(json.dumps(res, indent=2, default=str))
         print_table(f"{getattr(mod, 'TITLE', name)}  ({res['wall_s']} s)", res["rows"],

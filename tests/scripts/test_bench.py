@@ -144,7 +144,7 @@ def test_cli_runs_with_the_options_given(monkeypatch, capsys, tmp_path):
     assert '{"size": 1}' in printed.err         # the row log goes to stderr
 
 
-def test_main_writes_json(monkeypatch, tmp_path, capsys):
+def test_main_writes_json_with_what_produced_it(monkeypatch, tmp_path, capsys):
     mod = _fake(monkeypatch)
     monkeypatch.setattr(bench, "discover", lambda: ["fake"])
     monkeypatch.setattr(bench, "load", lambda name: mod)
@@ -152,6 +152,8 @@ def test_main_writes_json(monkeypatch, tmp_path, capsys):
     res = json.loads((tmp_path / "fake.json").read_text())
     assert res["rows"] == [{"size": 1, "cycles": 10}, {"size": 2, "cycles": 20}]
     assert res["notes"] == ["n"]
+    assert res["quick"] is True
+    assert res["options"] == {"config": "small", "sizes": [1, 2], "fast": False}
     assert "wall_s" in res
     assert json.loads((tmp_path / "results.json").read_text())["fake"] == res
     assert bench.main(["nosuch"], out_dir=tmp_path) == 2
