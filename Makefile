@@ -12,6 +12,8 @@ STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 CONFIG ?= configs/small.yaml
 PYTEST_ARGS ?=
+# JUnit XML of the last `make test`: the test count and time the README quotes
+JUNIT  := build/test-results.xml
 
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -33,7 +35,7 @@ sim: $(STAMP)
 	@$(VENV)/bin/rdu sim --config $(CONFIG)
 
 test: $(STAMP)
-	@$(PY) -m pytest -n $(JOBS) -m "not slow" --durations=30 $(PYTEST_ARGS)
+	@$(PY) -m pytest -n $(JOBS) -m "not slow" --durations=30 --junitxml=$(JUNIT) $(PYTEST_ARGS)
 
 test-slow: $(STAMP)
 	@$(PY) -m pytest -n $(JOBS) -m "slow" $(PYTEST_ARGS)
