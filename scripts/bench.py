@@ -16,6 +16,7 @@ benchmarks (default: all) and writes each result to ``build/bench/<name>.json``,
 ``quick`` and the effective ``options`` added, and all of them to ``build/bench/results.json``.
 :func:`cli` (``python -m scripts.bench_<name> [--quick] [options] [--json PATH]``) runs one
 benchmark with its own options and prints its table and JSON without writing ``build/bench``.
+``python -m scripts.readme_figures`` (``make figures``) quotes ``build/bench`` in the README.
 Benchmarks measure ratios within one run; absolute times on shared machines are noisy.
 """
 
