@@ -3,6 +3,7 @@
 #   make test    the regression (CI runs this)
 #   make lint    verilator --lint-only on every generated configuration
 #   make bench   benchmarks: JSON + table
+#   make figures rewrite README's measured figures from build/bench/*.json and the last make test
 #   make clean   remove build products (keeps .venv; `make distclean` removes it too)
 
 PYTHON ?= python3
@@ -12,10 +13,12 @@ STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 CONFIG ?= configs/small.yaml
 PYTEST_ARGS ?=
+# JUnit XML of the last `make test`: the test count and time the README quotes
+JUNIT  := build/test-results.xml
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all sim test test-slow test-all lint bench fpga fpga-units fpga-paths fpga-route clean distclean venv
+.PHONY: all sim test test-slow test-all lint bench figures fpga fpga-units fpga-paths fpga-route clean distclean venv
 
 all: test
 
@@ -33,7 +36,7 @@ sim: $(STAMP)
 	@$(VENV)/bin/rdu sim --config $(CONFIG)
 
 test: $(STAMP)
-	@$(PY) -m pytest -n $(JOBS) -m "not slow" --durations=30 $(PYTEST_ARGS)
+	@$(PY) -m pytest -n $(JOBS) -m "not slow" --durations=30 --junitxml=$(JUNIT) $(PYTEST_ARGS)
 
 test-slow: $(STAMP)
 	@$(PY) -m pytest -n $(JOBS) -m "slow" $(PYTEST_ARGS)
@@ -46,6 +49,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@$(PY) -m scripts.bench $(BENCH_ARGS)
+
+figures: $(STAMP)
+	@$(PY) -m scripts.readme_figures
 
 # the ULX3S's default design: the fpga preset's fabric (static placement, router2; ~21 min here)
 fpga: $(STAMP)

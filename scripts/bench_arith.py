@@ -12,11 +12,9 @@ and each block's maximum.
 
 from __future__ import annotations
 
-import json
-import sys
-
 from fpga.build import BuildFailed, ToolMissing, cell_counts, find_tool
 from hw import arith
+from scripts.bench import cli
 
 TITLE = "Arithmetic blocks: ECP5 area per block and latency (yosys synth_ecp5, flattened)"
 
@@ -84,7 +82,4 @@ def run(quick=False):
 
 
 if __name__ == "__main__":
-    from scripts.bench import print_table
-    res = run(quick="--quick" in sys.argv)
-    print_table(TITLE, res["rows"], res["notes"])
-    print(json.dumps(res, indent=2))
+    raise SystemExit(cli(__name__))

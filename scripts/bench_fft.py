@@ -11,16 +11,19 @@ compares the two mappings' outputs (SHA-256 of the bits, measured, not assumed).
 For context: SSM-RDU reports 1.95× for Hyena at chip level; an H100 reaches 4–6 % of its fp32 peak
 on FFT long convolution (docs/architecture.md §7).
 
-Standalone: ``.venv/bin/python -m scripts.bench_fft [--quick]``; through ``make bench``.
+Standalone: ``.venv/bin/python -m scripts.bench_fft [--quick] [--config C]``; through
+``make bench``.
 """
 
 from __future__ import annotations
 
 from compiler.requests import KernelRequest
 from hw.params import load
+from scripts.bench import Option, cli
 from tb.run import run_kernel
 
 TITLE = "FFT / Hyena: butterfly extension vs same-bits baseline (cycles on the sim RTL)"
+OPTIONS = (Option("config", "fabric configuration (preset name or YAML path)"),)
 
 QUICK = [("fft", 64), ("hyena", 32)]
 FULL = [("fft", 64), ("fft", 256), ("fft", 1024), ("hyena", 32), ("hyena", 128), ("hyena", 512)]
@@ -56,5 +59,4 @@ def run(quick=False, config="sim"):
 
 
 if __name__ == "__main__":
-    from scripts.bench import standalone
-    standalone(__spec__.name)      # python -m scripts.bench_<name> [--quick] [--config C]
+    raise SystemExit(cli(__name__))

@@ -7,26 +7,34 @@ seconds per board). Columns: LUT / FF / BRAM / DSP used (nextpnr; yosys counts i
 their share of the device, achieved Fmax of the design clock against its target, and the time per
 step. Times are wall seconds on a shared machine: indicative only.
 
-Run standalone: ``python -m scripts.bench_fpga [--quick] [--fabric] [--units] [board ...]``
-(``--fabric`` adds a synthesis of the ULX3S kernel design: the ``fpga`` preset's fabric with real
-AGCUs; ``--units`` instead places and routes each unit kind of the ``fpga`` preset alone on the
-ULX3S's 85F, :mod:`fpga.timing`: Fmax, resources and the worst path of every unit).
+Run standalone: ``python -m scripts.bench_fpga [--quick] [--fabric] [board ...]`` or
+``python -m scripts.bench_fpga --units [unit ...]`` (``--fabric`` adds a synthesis of the ULX3S
+kernel design: the ``fpga`` preset's fabric with real AGCUs; ``--units`` instead places and routes
+each unit kind of the ``fpga`` preset (or those named) alone on the ULX3S's 85F,
+:mod:`fpga.timing`: Fmax, resources and the worst path of every unit).
 """
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 
 from fpga.boards import BOARDS as ALL
 from fpga.build import BuildFailed, DoesNotFit, ToolMissing, build
 from fpga.timing import UNITS, unit_timing
 from hw.params import load
+from scripts.bench import Option, cli
 
-TITLE = "FPGA builds: resources, Fmax and build time per board (yosys + nextpnr, YoWASP)"
+TITLE = ("FPGA builds: resources, Fmax and build time per board (--units: per unit of the fpga "
+         "preset; yosys + nextpnr, YoWASP)")
 
 BOARDS = ("ulx3s", "orangecrab", "icebreaker")
+OPTIONS = (
+    Option("boards", "boards to build", positional=True, choices=tuple(ALL)),
+    Option("fabric", "also synthesise the ULX3S kernel design (the fpga preset's fabric)",
+           switch=True),
+    Option("units", "instead of the boards: place and route each unit of the fpga preset alone "
+           "on the ULX3S's 85F (the units named, or all)", many=True, choices=UNITS),
+)
 
 
 def _row(r):
@@ -50,9 +58,12 @@ def _row(r):
     return row
 
 
-def run(quick=False, boards=BOARDS, out_root="build/fpga", fabric=False):
-    """``fabric``: also synthesise the ULX3S kernel design (the ``fpga`` preset's fabric with
-    real AGCUs; yosys only, a few minutes)."""
+def run(quick=False, boards=BOARDS, out_root="build/fpga", fabric=False, units=None):
+    """Build ``boards``; ``fabric``: also synthesise the ULX3S kernel design (the ``fpga``
+    preset's fabric with real AGCUs; yosys only, a few minutes). ``units`` (a sequence, empty for
+    every unit): instead, :func:`run_units` on those units (``quick`` does not apply)."""
+    if units is not None:
+        return run_units(units=tuple(units) or None)
     rows, notes = [], []
     jobs = [(b, ALL[b].design, quick) for b in boards]
     if fabric:
@@ -105,16 +116,4 @@ def run_units(config="fpga", board="ulx3s", units=None, out_root="build/fpga/uni
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    if "--units" in sys.argv:
-        res = run_units(units=tuple(args) or None)
-        from scripts.bench import print_table
-        print_table("FPGA timing per unit (fpga preset, alone on the ULX3S 85F)", res["rows"],
-                    res["notes"])
-        print(json.dumps(res, indent=2))
-        sys.exit(0)
-    res = run(quick="--quick" in sys.argv, boards=tuple(args) or BOARDS,
-              fabric="--fabric" in sys.argv)
-    from scripts.bench import print_table
-    print_table(TITLE, res["rows"], res["notes"])
-    print(json.dumps(res, indent=2))
+    raise SystemExit(cli(__name__))

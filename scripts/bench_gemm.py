@@ -19,9 +19,12 @@ from __future__ import annotations
 from compiler.gemm import plan
 from compiler.requests import KernelRequest
 from hw.params import load
+from scripts.bench import Option, cli
 from tb.run import run_kernel
 
 TITLE = "GEMM on the fabric (systolic PCU chains, HBM → fabric → HBM, bit-exact)"
+OPTIONS = (Option("config", "one fabric configuration (preset name or YAML path) for every shape "
+                            "(default: each shape's own)"),)
 
 FULL = [("sim", 256, 256, 256, "bf16"), ("sim", 256, 256, 256, "int16"),
         ("sim", 64, 64, 64, "bf16"), ("sim", 128, 128, 128, "int16"),
@@ -61,10 +64,4 @@ def run(quick=False, config=None):
 
 
 if __name__ == "__main__":
-    import json
-    import sys
-
-    from scripts.bench import print_table
-    res = run(quick="--quick" in sys.argv)
-    print_table(TITLE, res["rows"], res["notes"])
-    print(json.dumps(res, indent=2, default=str))
+    raise SystemExit(cli(__name__))

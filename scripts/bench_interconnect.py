@@ -40,6 +40,7 @@ from interconnect.fabric import Fabric, generate
 from interconnect.fabric_config import FabricConfig
 from interconnect.floorplan import FabricMap
 from interconnect.switch import Switch, typical_spec
+from scripts.bench import cli
 from tb import env, runner
 from tb.testunit import test_factory
 from tiles.pcu_isa import Isa
@@ -180,9 +181,4 @@ def run(quick=False):
 
 
 if __name__ == "__main__":
-    import sys
-
-    from scripts.bench import print_table
-    res = run(quick="--quick" in sys.argv)
-    print_table(TITLE, res["rows"], res["notes"])
-    print(json.dumps(res, indent=2))
+    raise SystemExit(cli(__name__))

@@ -34,6 +34,7 @@ from memory.analytic import Pattern
 from memory.dma import dma_program
 from memory.system import MemorySystem
 from memory.traffic import tg_config
+from scripts.bench import cli
 from tb import env, runner
 
 TITLE = "Memory system: sustained bandwidth, DDR->HBM copy, AGCU rate, analytic model vs RTL"
@@ -225,9 +226,4 @@ def run(quick=False):
 
 
 if __name__ == "__main__":
-    import sys
-
-    from scripts.bench import print_table
-    out = run(quick="--quick" in sys.argv)
-    print_table(TITLE, out["rows"], out["notes"])
-    print(json.dumps(out, indent=2))
+    raise SystemExit(cli(__name__))

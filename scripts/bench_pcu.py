@@ -28,6 +28,7 @@ import numpy as np
 from fpga.build import cell_counts
 from hw.config import AddressMap, Packet
 from hw.params import load
+from scripts.bench import cli
 from tb import freerun, pcu_jobs, pcu_sets
 from tb.harness import StreamHarness
 from tb.pcu_top import PCUStream
@@ -226,7 +227,4 @@ def run(quick=False):
 
 
 if __name__ == "__main__":
-    import json
-    import sys
-    res = run(quick="--quick" in sys.argv)
-    print(json.dumps(res, indent=2))
+    raise SystemExit(cli(__name__))

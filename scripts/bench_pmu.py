@@ -18,6 +18,7 @@ import time
 
 from fpga.build import cell_counts
 from hw.params import load
+from scripts.bench import cli
 from tb.pmu_top import design_for, freerun_run, run_freerun
 from tiles import pmu_programs as pp
 from tiles.pmu import PMU
@@ -172,9 +173,4 @@ def run(quick=False):
 
 
 if __name__ == "__main__":
-    import json
-    import sys
-    res = run(quick="--quick" in sys.argv)
-    from scripts.bench import print_table
-    print_table(TITLE, res["rows"], res["notes"])
-    print(json.dumps(res, indent=2))
+    raise SystemExit(cli(__name__))

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from compiler.requests import KernelRequest
 from hw.params import load
+from scripts.bench import Option, cli
 from tb.run import run_kernel
 
 TITLE = "Scan kernels: scan extension vs same-bits baseline (cycles on the RTL)"
+OPTIONS = (Option("config", "fabric configuration (preset name or YAML path)"),)
 
 
 def _case(params, kernel, dims, dtype, seed, baseline, **opts):
@@ -85,5 +87,4 @@ def run(quick=False, config="sim"):
 
 
 if __name__ == "__main__":
-    from scripts.bench import standalone
-    standalone(__spec__.name)      # python -m scripts.bench_<name> [--quick] [--config C]
+    raise SystemExit(cli(__name__))

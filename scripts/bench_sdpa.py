@@ -11,16 +11,13 @@
    HBM; ratio of cycles (SN40L reports 2–13× from fusion).
 
 Every run is checked bit-exact against its golden model. Standalone:
-``.venv/bin/python -m scripts.bench_sdpa [--quick] [--max-n N] [--d D] [--config sim]``
-(prints the table and the JSON; ``--json PATH`` writes it). Through ``make bench`` /
-``python -m scripts.bench sdpa [--quick]``.
+``.venv/bin/python -m scripts.bench_sdpa [--quick] [--max-n N] [--d D] [--n N ...] [--m M ...]
+[--config sim]`` (prints the table and the JSON; ``--json PATH`` writes it). Through
+``make bench`` / ``python -m scripts.bench sdpa [--quick]``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
 
 import numpy as np
@@ -28,7 +25,7 @@ import numpy as np
 from compiler import fusion
 from compiler.requests import KernelRequest
 from hw.params import load
-from scripts.bench import print_table
+from scripts.bench import Option, cli
 from tb.run import _executor, bits_equal, run_kernel
 
 TITLE = "SDPA: streaming vs naive buffering and throughput; GEMM→softmax→GEMM fusion (sim RTL)"
@@ -37,6 +34,15 @@ QUICK_N = (64, 128)
 FULL_N = (64, 128, 256, 512, 1024, 2048, 4096)
 QUICK_M = (256,)
 FULL_M = (256, 1024, 4096)
+
+OPTIONS = (
+    Option("config", "fabric configuration (preset name or YAML path)"),
+    Option("max_n", "largest N (powers of two from 64)", type=int),
+    Option("d", "head dimension (default: L)", type=int),
+    Option("ns", "SDPA sizes N (overrides --quick / --max-n)", type=int, many=True, flag="--n"),
+    Option("ms", "fusion row counts M (none given: no fusion rows)", type=int, many=True,
+           flag="--m"),
+)
 
 
 def sdpa_rows(params, ns, d, seed=0, forms=("sdpa", "sdpa_naive"), log=None):
@@ -111,7 +117,8 @@ def run(quick=False, config="sim", max_n=None, d=None, ms=None, log=None, ns=Non
     t0 = time.perf_counter()
     rows = sdpa_rows(params, ns, d, log=log)
     t_sdpa = time.perf_counter() - t0
-    rows += fusion_rows(params, (QUICK_M if quick else FULL_M) if ms is None else ms, log=log)
+    ms = (QUICK_M if quick else FULL_M) if ms is None else [m for m in ms if m]
+    rows += fusion_rows(params, ms, log=log)
     st = {r["N"]: r for r in rows if r.get("form") == "streaming"}
     nv = {r["N"]: r for r in rows if r.get("form") == "naive"}
     notes = [
@@ -136,28 +143,5 @@ def run(quick=False, config="sim", max_n=None, d=None, ms=None, log=None, ns=Non
     return {"rows": rows, "notes": notes}
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--config", default="sim")
-    ap.add_argument("--max-n", type=int, default=None, help="largest N (powers of two from 64)")
-    ap.add_argument("--d", type=int, default=None, help="head dimension (default: L)")
-    ap.add_argument("--n", type=int, nargs="*", default=None, help="SDPA sizes N (overrides "
-                                                                    "--quick / --max-n)")
-    ap.add_argument("--m", type=int, nargs="*", default=None, help="fusion row counts M "
-                                                                    "(none given: no fusion rows)")
-    ap.add_argument("--json", default=None, help="write the JSON here")
-    a = ap.parse_args(argv)
-    res = run(a.quick, a.config, a.max_n, a.d, None if a.m is None else [m for m in a.m if m],
-              log=lambda r: print(json.dumps(r), file=sys.stderr, flush=True), ns=a.n)
-    print_table(TITLE, res["rows"], res["notes"])
-    text = json.dumps(res, indent=2, default=str)
-    if a.json:
-        with open(a.json, "w") as f:
-            f.write(text)
-    print(text)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(cli(__name__))

@@ -20,6 +20,7 @@ import numpy as np
 from amaranth.sim import Simulator
 
 from hw.smoke import MacParams, MacPipeline
+from scripts.bench import cli
 from tb import amsim, env, freerun, runner
 from tb.harness import StreamHarness
 
@@ -106,3 +107,7 @@ def run(quick=False):
              f"verilator free-running / amaranth driven = "
              f"{speeds[('verilator', 'free-running')] / speeds[('amaranth', 'driven')]:.1f}x"]
     return {"rows": rows, "notes": notes}
+
+
+if __name__ == "__main__":
+    raise SystemExit(cli(__name__))
