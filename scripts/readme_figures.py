@@ -489,9 +489,37 @@ def _wrap(text, width=100):
     return "\n".join(out + [line])
 
 
+#: The lines of the README's ``make test`` transcript that quote the last run: pytest-xdist's
+#: "2 workers [N items]" and pytest's closing summary.
+WORKERS = re.compile(r"^(\d+ workers) \[\d+ items\]$", re.M)
+SUMMARY = re.compile(r"^=+ \d+ passed.* in [\d.]+s \([\d:]+\) =+$", re.M)
+
+
+def _summary(t):
+    """pytest's closing line for the run ``t`` (JUnit XML has no warning count, so none)."""
+    passed = t["tests"] - t["failures"] - t["errors"] - t["skipped"]
+    parts = [f"{t['failures']} failed"] * bool(t["failures"]) + [f"{passed} passed"]
+    parts += [f"{t['skipped']} skipped"] * bool(t["skipped"])
+    parts += [f"{t['errors']} errors"] * bool(t["errors"])
+    s = round(t["seconds"])
+    clock = f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+    text = f" {', '.join(parts)} in {t['seconds']:.2f}s ({clock}) "
+    left = (80 - len(text)) // 2
+    return "=" * left + text + "=" * (80 - len(text) - left)
+
+
+def transcript(readme_text, tests):
+    """``readme_text`` with the ``make test`` transcript's item count and closing line taken from
+    the last run ``tests`` (unchanged without one)."""
+    if not tests:
+        return readme_text
+    text = WORKERS.sub(lambda m: f"{m.group(1)} [{tests['tests']} items]", readme_text)
+    return SUMMARY.sub(lambda m: _summary(tests), text)
+
+
 def rewrite(readme_text, results, tests):
-    """``readme_text`` with its figures section rewritten; returns (text, {what: state}).
-    Raises ValueError if the markers or the table are missing."""
+    """``readme_text`` with its figures section and the ``make test`` transcript rewritten;
+    returns (text, {what: state}). Raises ValueError if the markers or the table are missing."""
     begin = BEGIN.search(readme_text)
     end = readme_text.find(END, begin.end() if begin else 0)
     if not begin or end < 0:
@@ -502,7 +530,7 @@ def rewrite(readme_text, results, tests):
         raise ValueError("the figures section has no table")
     section, states = render(table, results, tests)
     text = (readme_text[:begin.end()] + "\n" + section + "\n" + readme_text[end:])
-    return text, states
+    return transcript(text, tests), states
 
 
 def main(argv=None):

@@ -290,3 +290,16 @@ def test_the_readme_has_the_section_and_its_rows():
     assert "regression time" in rows
     missing = [f.what for f in rf.FIGURES if f.what not in rows]
     assert not missing, f"rows the generator knows but the README lacks: {missing}"
+
+
+def test_the_transcript_quotes_the_last_run():
+    text = ("```console\n$ make test\n2 workers [1059 items]\n...\n"
+            "================ "
+            "1059 passed, 11 warnings in 963.86s (0:16:03) =================\n```\n")
+    t = {"tests": 1093, "failures": 2, "errors": 0, "skipped": 1, "seconds": 1271.96, "date": None}
+    out = rf.transcript(text, t)
+    assert "2 workers [1093 items]\n" in out
+    line = next(x for x in out.splitlines() if x.startswith("="))
+    assert line.strip("= ") == "2 failed, 1090 passed, 1 skipped in 1271.96s (0:21:12)"
+    assert len(line) == 80
+    assert rf.transcript(text, None) == text
