@@ -87,6 +87,7 @@ import numpy as np
 
 from hw import numerics as nx
 from hw.config import AddressMap
+from hw.util import log2_exact
 from interconnect.router import RouteError
 from memory.agcu import agcu_program, vector_addresses
 from memory.host import DRAMImage
@@ -107,10 +108,6 @@ __all__ = ["Space", "Layout", "reorder_program", "dif_program", "dit_program",
            "compile", "compile_many", "model_run"]
 
 SIGN = 0x80000000
-
-
-def _log2(n):
-    return n.bit_length() - 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -327,7 +324,7 @@ def reorder_program(params, space, lw, lr, *, batch=1, swap=False, name="reorder
     back to back (one pass each, double-buffered when two fit)."""
     p = params.pmu
     L = params.lanes
-    lB = _log2(L)
+    lB = log2_exact(L)
     words = space.words
     if words > p.size_words:
         raise MappingError(f"fft: a transform of {words} words ({space.points} points with "
@@ -399,7 +396,7 @@ def _counters(total):
 def _place(params, items, name):
     """Put ``items`` ``[(Stage, needs_tree)]`` on the main stages in order, tree users on the
     last ``log2 L`` stages (the reduction tree's), padding with nops."""
-    S, lB = params.stages, _log2(params.lanes)
+    S, lB = params.stages, log2_exact(params.lanes)
     first_tree = S - lB
     out = []
     for st, tree in items:
@@ -454,7 +451,7 @@ def dit_program(params, d, T=None, iters=1, name="dit"):
 
 
 def _masks(L):
-    D = _log2(L) - 1
+    D = log2_exact(L) - 1
     top = _lane_mask(L, lambda i: not (i >> D) & 1)
     neg = [0 if t else SIGN for t in top]
     return D, top, neg
@@ -516,7 +513,7 @@ def dit_base_programs(params, T=None, iters=1, name="ditb"):
 def _swap_operand(params, layout):
     """(``params``: PCUParams) The re/im swap network for ``layout``: ``tree`` at distance ``L/2`` when ``e`` is on the
     top lane bit, else ``bfly`` at ``e``'s lane bit (butterfly extension)."""
-    lB = _log2(params.lanes)
+    lB = log2_exact(params.lanes)
     be = layout.lane_bit("e")
     if be == lB - 1:
         return "tree", lB - 1
@@ -561,7 +558,7 @@ def complexify_program(params, n_in, name="cplx"):
     ``c`` of each input vector takes lanes ``c·L/2 ..`` (``tree`` shift for ``c = 1``) and zero
     imaginary parts (``+0.0``). Two iterations per input vector (popped on ``wrap0``)."""
     L = params.lanes
-    D = _log2(L) - 1
+    D = log2_exact(L) - 1
     low = _lane_mask(L, lambda i: i < L // 2)
     ctrs = [Counter(2)] + _counters(n_in)
     return Program(name=name, counters=ctrs, vec_in={0: In("wrap0")},
@@ -742,7 +739,7 @@ class _Builder:
         self.params = params
         self.pcu = params.pcu
         self.L = params.lanes
-        self.lB = _log2(self.L)
+        self.lB = log2_exact(self.L)
         self.hbm = hbm
         self.baseline = baseline
         self.batch = batch
@@ -1028,7 +1025,7 @@ def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):
     kernel = req.kernel
     _check_fabric(params, baseline, kernel)
     L = params.lanes
-    lB = _log2(L)
+    lB = log2_exact(L)
     fmap = fabric_map(params)
     limits = {"pcu": sum(u.kind == "pcu" for u in fmap.units),
               "pmu": sum(u.kind == "pmu" for u in fmap.units), "agcu": len(fmap.agcus)}
@@ -1038,7 +1035,7 @@ def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):
     hbm = hbm or _Hbm(params, f"{kernel}: n = {req.shape['n']}")
     fp = FFTPlan(req, params, baseline, [], max_units=limits)
     if kernel == "fft":
-        n = _log2(req.shape["n"])
+        n = log2_exact(req.shape["n"])
         space = Space(n, max(0, lB - 1 - n))
         b = _Builder(params, hbm, baseline, 1)
         x = np.asarray(inputs["x"]).astype(np.complex64)
@@ -1052,7 +1049,7 @@ def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):
         fp.useful_ops = 5 * N * n
     elif kernel == "hyena":
         nn = req.shape["n"]
-        n2 = _log2(2 * nn)
+        n2 = log2_exact(2 * nn)
         space = Space(n2, max(0, lB - n2))
         b = _Builder(params, hbm, baseline, 2)
         rw = 1 << (n2 + space.pad)               # real words per transform (with padding)

@@ -61,6 +61,7 @@ import numpy as np
 
 from hw import numerics as nx
 from hw.config import AddressMap
+from hw.util import log2_exact
 from interconnect.router import RouteError
 from memory.agcu import AGCUConfigError, agcu_program
 from memory.host import DRAMImage
@@ -79,10 +80,6 @@ from .kernel import Compiled
 __all__ = ["compile", "Unit", "Plan", "pack", "plan_kernel", "run_model", "Mapping"]
 
 NEG0 = np.float32(-0.0)
-
-
-def _log2(n):
-    return n.bit_length() - 1
 
 
 def _enc(x, fp):
@@ -380,7 +377,7 @@ def _bcast_stages(P, reg, first_free):
     """Stages broadcasting lane L-1 of ``reg`` to every lane in the last log2 L stages (baseline
     reduction tree, rotation by 2**k): lane i takes lane i + 2**k where bit k of i is 0."""
     L = P.lanes
-    lg = _log2(L)
+    lg = log2_exact(L)
     _need(P.stages - lg >= first_free,
           f"scan: broadcasting the carry needs {first_free} + log2(L) = {first_free + lg} stages "
           f"(the reduction tree is in the last log2 L = {lg}); the PCU has {P.stages}")
@@ -414,7 +411,7 @@ def ext_prefix_program(P, gshape, rshape, fp):
     """``scan`` extension prefix sum (as :func:`tiles.pcu_programs.prefix_sum`), restarting the
     carry at every row (counter ``len(gshape) - 1`` blocks)."""
     L = P.lanes
-    lg = _log2(L)
+    lg = log2_exact(L)
     _need(P.stages >= lg + 1, f"scan: the scan network needs log2(L) + 1 = {lg + 1} stages, the "
                               f"PCU has {P.stages}")
     add = _add_op(fp)
@@ -442,7 +439,7 @@ def ext_pair_units(params, gshape, rshape, streams, a, b, out, c=None, h0=-0.0):
     stream name), the chain ends with ``p = h·c`` (mamba)."""
     P = params.pcu
     L = P.lanes
-    lg = _log2(L)
+    lg = log2_exact(L)
     ops = _pair_ops(lg)
     if c is not None:
         ops.append(Stage("fmul", a="r1", b="vec2", dst="r1"))
@@ -646,7 +643,7 @@ def _sum_plan(params, kernel, src, out, gshape, rshape, fp, baseline, carry):
     """Prefix-sum plan over rows of groups: stream ``src`` → ``out``."""
     P = params.pcu
     L = P.lanes
-    lg = _log2(L)
+    lg = log2_exact(L)
     shape = tuple(gshape) + tuple(rshape)
     V = int(np.prod(shape))
     lvl = len(gshape) - 1
@@ -706,7 +703,7 @@ def _pair_plan(params, kernel, a, b, out, gshape, rshape, baseline, carry, c=Non
     ``out`` (h, or p = h·c)."""
     P = params.pcu
     L = P.lanes
-    lg = _log2(L)
+    lg = log2_exact(L)
     shape = tuple(gshape) + tuple(rshape)
     V = int(np.prod(shape))
     lvl = len(gshape) - 1

@@ -1,13 +1,26 @@
-"""Small helpers every layer uses: a component base class that checks its constructor arguments
-before the object exists."""
+"""Small helpers every layer uses: exact base-2 logarithms, and a component base class that checks
+its constructor arguments before the object exists."""
 
 from __future__ import annotations
 
 import inspect
+import operator
 
 from amaranth.lib import wiring
 
-__all__ = ["CheckedComponent"]
+__all__ = ["CheckedComponent", "log2_exact"]
+
+
+def log2_exact(n, what="n", error=ValueError):
+    """``k`` with ``2**k == n``. Anything but a power of two raises ``error`` with the message
+    ``"{what} = {n!r}: must be a power of two"``."""
+    try:
+        k = -1 if isinstance(n, bool) else operator.index(n)
+    except TypeError:
+        k = -1
+    if k < 1 or k & (k - 1):
+        raise error(f"{what} = {n!r}: must be a power of two")
+    return k.bit_length() - 1
 
 
 class CheckedComponent(wiring.Component):

@@ -21,6 +21,7 @@ import numpy as np
 from hw import numerics as nx
 from hw.golden import kernels as gk
 from hw.golden import order as go
+from hw.util import log2_exact
 
 from .pcu_asm import (Acc, AsmError, Carry, Counter, In, Out, Program, Stage, Stationary,
                       assemble, word)
@@ -76,10 +77,6 @@ class Fragment:
 def _need(cond, msg):
     if not cond:
         raise AsmError(msg)
-
-
-def _log2(n):
-    return n.bit_length() - 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,7 +173,7 @@ def counter_ramp(params, n_inner, n_outer, stride=3, lane_stride=1, start=5):
 # --------------------------------------------------------------------------------------------
 
 def _tree_stages(params, src_stage_ops, op, reg="r0"):
-    lg = _log2(params.lanes)
+    lg = log2_exact(params.lanes)
     _need(params.stages >= len(src_stage_ops) + lg,
           f"needs {len(src_stage_ops)} + log2(L) = {len(src_stage_ops) + lg} stages, PCU has "
           f"{params.stages}")
@@ -497,7 +494,7 @@ def prefix_sum(params, x, dtype="fp32"):
     Streams: vec0 = groups of L; out vec0. Golden: :func:`hw.golden.prefix_sum` (``lanes = L``).
     Cost: ``B·T/L`` cycles + latency (the carry unit closes the loop in one cycle)."""
     L = params.lanes
-    lg = _log2(L)
+    lg = log2_exact(L)
     _need(params.scan, "prefix_sum: needs the scan extension (PCUParams.scan); see "
                        "prefix_sum_baseline")
     _need(params.stages >= lg + 1, f"prefix_sum: needs log2(L) + 1 = {lg + 1} stages, PCU has "
@@ -550,7 +547,7 @@ def linear_scan(params, a, b, h0=-0.0):
     Streams: vec0 = a, vec1 = b (groups of L); out vec0 = h. Golden: :func:`hw.golden.linear_scan`
     (``lanes = L``). Needs ``2·log2(L) + 1`` stages. Cost: ``T/L`` cycles + latency."""
     L = params.lanes
-    lg = _log2(L)
+    lg = log2_exact(L)
     _need(params.scan, "linear_scan: needs the scan extension (PCUParams.scan); see "
                        "linear_scan_baseline")
     _need(params.stages >= 2 * lg + 1, f"linear_scan: needs 2·log2(L) + 1 = {2 * lg + 1} stages, "
@@ -655,7 +652,7 @@ def fft_level(params, re, im, h):
             c1[2 * j] = c1[2 * j + 1] = wr[k]
             c2[2 * j] = nx.fp32_neg(wi[k])
             c2[2 * j + 1] = wi[k]
-    d = _log2(2 * h)
+    d = log2_exact(2 * h)
     stages = [Stage("fadd", a="r0", neg="fp", b="bfly(r0)", dist=d, dst="r0"),
               Stage("pass", a="bfly(r0)", dist=0, dst="r2"),
               Stage("fmul", a="r0", b="const", const=list(c1), mask="bit", dist=d, dst="r1"),
