@@ -1,5 +1,5 @@
-"""Small helpers every layer uses: exact base-2 logarithms, and a component base class that checks
-its constructor arguments before the object exists."""
+"""Small helpers every layer uses: exact base-2 logarithms, index widths, and a component base
+class that checks its constructor arguments before the object exists."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import operator
 
 from amaranth.lib import wiring
 
-__all__ = ["CheckedComponent", "log2_exact"]
+__all__ = ["CheckedComponent", "bits_for", "log2_exact"]
 
 
 def log2_exact(n, what="n", error=ValueError):
@@ -21,6 +21,11 @@ def log2_exact(n, what="n", error=ValueError):
     if k < 1 or k & (k - 1):
         raise error(f"{what} = {n!r}: must be a power of two")
     return k.bit_length() - 1
+
+
+def bits_for(n):
+    """Bits of an index into ``n`` items: to hold 0..n-1, at least 1 (no zero-width signals)."""
+    return max(1, (max(n, 1) - 1).bit_length())
 
 
 class CheckedComponent(wiring.Component):

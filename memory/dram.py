@@ -64,9 +64,9 @@ from hw.backdoor import BackdoorMemory
 from hw.config import ConfigStore, UnitKind
 from hw.net import CONFIG_RING
 from hw.stream import StreamFIFO
-from hw.util import log2_exact
+from hw.util import bits_for, log2_exact
 
-from .util import RoundRobin, bits_for, field, first_set, le_const, popcount
+from .util import RoundRobin, field, first_set, le_const, popcount
 
 __all__ = ["TAG_BITS", "ADDR_BITS", "PortSpec", "port_spec", "DRAMChannel", "DRAM",
            "DRAM_CONFIG", "DRAM_COUNTERS", "POLICY_CODES"]

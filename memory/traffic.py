@@ -23,8 +23,9 @@ from amaranth.lib.wiring import In, Out
 from hw.config import ConfigStore, UnitKind
 from hw.net import CONFIG_RING
 from hw.params import ConfigError
+from hw.util import bits_for
 
-from .util import bits_for, first_set
+from .util import first_set
 
 __all__ = ["TrafficGen", "TG_CONFIG", "TG_COUNTERS", "PATTERNS", "OPS", "pattern_words",
            "tg_config", "xorshift32"]
