@@ -1,14 +1,16 @@
-"""Small helpers every layer uses: exact base-2 logarithms, index widths, and a component base
-class that checks its constructor arguments before the object exists."""
+"""Small helpers every layer uses: exact base-2 logarithms, index widths, "did you mean" hints for
+unknown names, and a component base class that checks its constructor arguments before the
+object exists."""
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import operator
 
 from amaranth.lib import wiring
 
-__all__ = ["CheckedComponent", "bits_for", "log2_exact"]
+__all__ = ["CheckedComponent", "bits_for", "did_you_mean", "log2_exact"]
 
 
 def log2_exact(n, what="n", error=ValueError):
@@ -26,6 +28,13 @@ def log2_exact(n, what="n", error=ValueError):
 def bits_for(n):
     """Bits of an index into ``n`` items: to hold 0..n-1, at least 1 (no zero-width signals)."""
     return max(1, (max(n, 1) - 1).bit_length())
+
+
+def did_you_mean(name, allowed):
+    """``" (did you mean 'x'?)"`` naming the entry of ``allowed`` closest to ``name``, or ``""``
+    when none is close (the hint of an unknown-key error)."""
+    close = difflib.get_close_matches(str(name), list(allowed), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class CheckedComponent(wiring.Component):

@@ -28,13 +28,13 @@ class not built into that stage or an extension that is not built. It returns an
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 
 import numpy as np
 
 from hw.config import Packet, config_words, config_writes
 from hw.config import AddressMap
+from hw.util import did_you_mean
 
 from .pcu_isa import (MUL_OPS, OP_CLASS, SRC_NEEDS, AccOp, Isa, Mask, Neg, Op, OutSrc, Src,
                       when_code, when_decode)
@@ -265,9 +265,8 @@ def _enum(cls, text, where, what):
     names = [e.name.lower() for e in cls]
     t = str(text).strip().lower()
     if t not in names:
-        close = difflib.get_close_matches(t, names, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise AsmError(f"{where}: {what} {text!r} unknown{hint}; allowed: {', '.join(names)}")
+        raise AsmError(f"{where}: {what} {text!r} unknown{did_you_mean(t, names)}; "
+                       f"allowed: {', '.join(names)}")
     return cls[t.upper()]
 
 
