@@ -6,8 +6,9 @@ import pytest
 from hw.params import AGCUParams, ConfigError, DRAMParams, MemoryParams, load
 from memory.agcu import AGCU, agcu_layout, agcu_program, tensor_loops, vector_addresses
 from memory.dma import dma_program
-from memory.traffic import pattern_words, tg_config, xorshift32
+from memory.traffic import pattern_words, tg_config
 from hw.config import config_words
+from hw.util import xorshift32
 
 
 @pytest.mark.parametrize("name", ["tiny", "hbm3", "ddr5"])
