@@ -367,10 +367,6 @@ def twiddle_vectors(space, layout, m, inverse=False):
     return np.where(bottom == 1, wr, top).astype(np.float32)
 
 
-def _fpw(x):
-    return nx.bits(nx.fp32(x)).astype(np.uint32)
-
-
 def _const_of(T):
     """The per-lane constant if every vector of ``T`` is the same, else ``None``."""
     T = np.asarray(T)
@@ -771,7 +767,7 @@ class _Builder:
         const = _const_of(T)
         tw = None
         if const is None:
-            tw = self.hbm.put(f"tw_{kind}{m}_{self.count}", _fpw(T))
+            tw = self.hbm.put(f"tw_{kind}{m}_{self.count}", nx.fp32_words(T))
         label = f"{kind.upper()} h={1 << m}"
         if not self.baseline:
             d = layout.lane_bit(space.q(m))
@@ -1054,10 +1050,10 @@ def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):
         b = _Builder(params, hbm, baseline, 2)
         rw = 1 << (n2 + space.pad)               # real words per transform (with padding)
         blk = np.zeros(2 * rw, np.uint32)
-        blk[:nn] = _fpw(inputs["u"])
-        blk[rw:rw + nn] = _fpw(inputs["k"])
+        blk[:nn] = nx.fp32_words(inputs["u"])
+        blk[rw:rw + nn] = nx.fp32_words(inputs["k"])
         uk_base = hbm.put("uk", blk)
-        d_bits = int(_fpw(np.asarray(inputs["d"]).reshape(-1)[:1])[0])
+        d_bits = int(nx.fp32_words(np.asarray(inputs["d"]).reshape(-1)[:1])[0])
         uk_scratch = hbm.alloc("UK", 2 * space.words)
         out_base = hbm.alloc("y", max(nn, L) + L)
         fp.segments, vr = _hyena_ops(b, space, uk_base, uk_base, d_bits, uk_scratch, out_base)
@@ -1138,13 +1134,12 @@ def _output_fn(fp):
         n = req.shape["n"]
 
         def out(outs):
-            w = np.ascontiguousarray(outs["y"][:2 * n], np.uint32)
-            return w.view(np.float32).view(np.complex64).copy()
+            return nx.from_bits(outs["y"][:2 * n]).view(np.complex64)
         return out
     n = req.shape["n"]
 
     def out(outs):
-        return np.ascontiguousarray(outs["y"][:n], np.uint32).view(np.float32).copy()
+        return nx.from_bits(outs["y"][:n])
     return out
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from fpga.build import cell_counts
+from hw import numerics as nx
 from hw.config import AddressMap, Packet
 from hw.params import load
 from tb import freerun, pcu_jobs, pcu_sets
@@ -37,7 +38,6 @@ from tiles import pcu_programs as pp
 from tiles.pcu import PCU
 from tiles.pcu_asm import Counter, Out, Program, Stage, assemble
 from tiles.pcu_isa import PERF_NAMES
-from tiles.pcu_programs import fp_words
 
 TITLE = "PCU: systolic GEMM utilization, scan/FFT extension ratios, extension area, sim speed"
 ROOT = Path(__file__).resolve().parents[1]
@@ -204,7 +204,7 @@ def _speed(preset, quick):
     d = freerun.design_for(h, f"rdu_pcu_{preset}_speed")
     rng = np.random.default_rng(3)
     x = rng.standard_normal((n, L)).astype(np.float32)
-    words = [pack_lanes(row, 32) for row in fp_words(x)]
+    words = [pack_lanes(row, 32) for row in nx.fp32_words(x)]
     r = freerun.run(d, h, words, n, seed=1, repeat=3)
     return [{"benchmark": "simulation speed", "config": f"{preset} PCU, {what}, free-running",
              "metric": "cycles/s", "value": round(r.cycles_per_s),

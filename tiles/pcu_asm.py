@@ -32,6 +32,7 @@ import re
 
 import numpy as np
 
+from hw import numerics as nx
 from hw.config import Packet, config_words, config_writes
 from hw.config import AddressMap
 from hw.util import did_you_mean
@@ -50,7 +51,7 @@ class AsmError(ValueError):
 def word(x):
     """A 32-bit word from an int (two's complement) or a float (fp32 encoding)."""
     if isinstance(x, (float, np.floating)):
-        return int(np.asarray(x, np.float32).view(np.uint32))
+        return int(nx.bits(x)[0])
     if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
         if not -(1 << 31) <= int(x) < (1 << 32):
             raise AsmError(f"constant {x}: does not fit 32 bits")
