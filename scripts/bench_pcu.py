@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fpga.build import cell_counts
+from fpga.build import ecp5_area
 from hw import numerics as nx
 from hw.config import AddressMap, Packet
 from hw.params import load
@@ -143,16 +143,6 @@ def ratios(quick):
     return rows
 
 
-_CELLS = ("LUT4", "TRELLIS_FF", "MULT18X18D", "CCU2C", "TRELLIS_DPR16X4", "DP16KD")
-
-
-def synth_ecp5(component, top, opts=""):
-    """yosys ``synth_ecp5 <opts>`` of ``component`` (:func:`fpga.build.cell_counts`); returns
-    {cell: count} for :data:`_CELLS` (0 for a cell type yosys did not use)."""
-    c = cell_counts(component, top, "ecp5", opts=opts)
-    return {cell: c.get(cell, 0) for cell in _CELLS}
-
-
 def area(quick):
     base = load("tiny").pcu
     variants = [("baseline", {})] + [(f, {f: True}) for f in
@@ -163,7 +153,7 @@ def area(quick):
     for name, kw in variants:
         p = dataclasses.replace(base, **kw)
         t0 = time.perf_counter()
-        c = synth_ecp5(PCU(p), f"pcu_area_{name}")
+        c = ecp5_area(PCU(p), f"pcu_area_{name}")
         if ref is None:
             ref = c
         rows.append({"benchmark": "area synth_ecp5", "config": f"tiny PCU, {name}",
