@@ -63,6 +63,16 @@ def _fail(field, value, allowed):
     raise PMUProgramError(f"pmu program: {field} = {value!r}: {allowed}")
 
 
+def _check_fields(cls, d, prefix):
+    """Reject the first key of mapping ``d`` that is not a field of dataclass ``cls``
+    (``prefix`` goes before the key in the message)."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in d:
+        if key not in names:
+            raise PMUProgramError(f"pmu program: {prefix}{key}: unknown field"
+                                  f"{did_you_mean(key, names)}; allowed: {', '.join(names)}")
+
+
 @dataclasses.dataclass(frozen=True)
 class Pipe:
     """One address pipeline (see the module docstring)."""
@@ -87,12 +97,7 @@ class Pipe:
             return d
         if not isinstance(d, dict):
             _fail(where, d, "must be a mapping of pipeline fields")
-        names = [f.name for f in dataclasses.fields(cls)]
-        for key in d:
-            if key not in names:
-                raise PMUProgramError(f"pmu program: {where}.{key}: unknown field"
-                                      f"{did_you_mean(key, names)}; "
-                                      f"allowed: {', '.join(names)}")
+        _check_fields(cls, d, f"{where}.")
         d = dict(d)
         if "counters" in d:
             d["counters"] = tuple(tuple(c) if isinstance(c, (list, tuple)) else c
@@ -134,12 +139,7 @@ class Program:
             return d
         if not isinstance(d, dict):
             _fail("program", d, "must be a mapping")
-        names = [f.name for f in dataclasses.fields(cls)]
-        for key in d:
-            if key not in names:
-                raise PMUProgramError(f"pmu program: {key}: unknown field"
-                                      f"{did_you_mean(key, names)}; allowed: "
-                                      f"{', '.join(names)}")
+        _check_fields(cls, d, "")
         d = dict(d)
         for side in ("write", "read"):
             if d.get(side) is not None:
