@@ -87,6 +87,7 @@ import numpy as np
 
 from hw import numerics as nx
 from hw.config import AddressMap
+from hw.util import log2_exact
 from interconnect.router import RouteError
 from memory.agcu import agcu_program, vector_addresses
 from memory.host import DRAMImage
@@ -107,10 +108,6 @@ __all__ = ["Space", "Layout", "reorder_program", "dif_program", "dit_program",
            "compile", "compile_many", "model_run"]
 
 SIGN = 0x80000000
-
-
-def _log2(n):
-    return n.bit_length() - 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -327,7 +324,7 @@ def reorder_program(params, space, lw, lr, *, batch=1, swap=False, name="reorder
     back to back (one pass each, double-buffered when two fit)."""
     p = params.pmu
     L = params.lanes
-    lB = _log2(L)
+    lB = log2_exact(L)
     words = space.words
     if words > p.size_words:
         raise MappingError(f"fft: a transform of {words} words ({space.points} points with "
@@ -370,10 +367,6 @@ def twiddle_vectors(space, layout, m, inverse=False):
     return np.where(bottom == 1, wr, top).astype(np.float32)
 
 
-def _fpw(x):
-    return nx.bits(nx.fp32(x)).astype(np.uint32)
-
-
 def _const_of(T):
     """The per-lane constant if every vector of ``T`` is the same, else ``None``."""
     T = np.asarray(T)
@@ -399,7 +392,7 @@ def _counters(total):
 def _place(params, items, name):
     """Put ``items`` ``[(Stage, needs_tree)]`` on the main stages in order, tree users on the
     last ``log2 L`` stages (the reduction tree's), padding with nops."""
-    S, lB = params.stages, _log2(params.lanes)
+    S, lB = params.stages, log2_exact(params.lanes)
     first_tree = S - lB
     out = []
     for st, tree in items:
@@ -454,7 +447,7 @@ def dit_program(params, d, T=None, iters=1, name="dit"):
 
 
 def _masks(L):
-    D = _log2(L) - 1
+    D = log2_exact(L) - 1
     top = _lane_mask(L, lambda i: not (i >> D) & 1)
     neg = [0 if t else SIGN for t in top]
     return D, top, neg
@@ -516,7 +509,7 @@ def dit_base_programs(params, T=None, iters=1, name="ditb"):
 def _swap_operand(params, layout):
     """(``params``: PCUParams) The re/im swap network for ``layout``: ``tree`` at distance ``L/2`` when ``e`` is on the
     top lane bit, else ``bfly`` at ``e``'s lane bit (butterfly extension)."""
-    lB = _log2(params.lanes)
+    lB = log2_exact(params.lanes)
     be = layout.lane_bit("e")
     if be == lB - 1:
         return "tree", lB - 1
@@ -561,7 +554,7 @@ def complexify_program(params, n_in, name="cplx"):
     ``c`` of each input vector takes lanes ``c·L/2 ..`` (``tree`` shift for ``c = 1``) and zero
     imaginary parts (``+0.0``). Two iterations per input vector (popped on ``wrap0``)."""
     L = params.lanes
-    D = _log2(L) - 1
+    D = log2_exact(L) - 1
     low = _lane_mask(L, lambda i: i < L // 2)
     ctrs = [Counter(2)] + _counters(n_in)
     return Program(name=name, counters=ctrs, vec_in={0: In("wrap0")},
@@ -742,7 +735,7 @@ class _Builder:
         self.params = params
         self.pcu = params.pcu
         self.L = params.lanes
-        self.lB = _log2(self.L)
+        self.lB = log2_exact(self.L)
         self.hbm = hbm
         self.baseline = baseline
         self.batch = batch
@@ -774,7 +767,7 @@ class _Builder:
         const = _const_of(T)
         tw = None
         if const is None:
-            tw = self.hbm.put(f"tw_{kind}{m}_{self.count}", _fpw(T))
+            tw = self.hbm.put(f"tw_{kind}{m}_{self.count}", nx.fp32_words(T))
         label = f"{kind.upper()} h={1 << m}"
         if not self.baseline:
             d = layout.lane_bit(space.q(m))
@@ -1028,7 +1021,7 @@ def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):
     kernel = req.kernel
     _check_fabric(params, baseline, kernel)
     L = params.lanes
-    lB = _log2(L)
+    lB = log2_exact(L)
     fmap = fabric_map(params)
     limits = {"pcu": sum(u.kind == "pcu" for u in fmap.units),
               "pmu": sum(u.kind == "pmu" for u in fmap.units), "agcu": len(fmap.agcus)}
@@ -1038,7 +1031,7 @@ def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):
     hbm = hbm or _Hbm(params, f"{kernel}: n = {req.shape['n']}")
     fp = FFTPlan(req, params, baseline, [], max_units=limits)
     if kernel == "fft":
-        n = _log2(req.shape["n"])
+        n = log2_exact(req.shape["n"])
         space = Space(n, max(0, lB - 1 - n))
         b = _Builder(params, hbm, baseline, 1)
         x = np.asarray(inputs["x"]).astype(np.complex64)
@@ -1052,15 +1045,15 @@ def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):
         fp.useful_ops = 5 * N * n
     elif kernel == "hyena":
         nn = req.shape["n"]
-        n2 = _log2(2 * nn)
+        n2 = log2_exact(2 * nn)
         space = Space(n2, max(0, lB - n2))
         b = _Builder(params, hbm, baseline, 2)
         rw = 1 << (n2 + space.pad)               # real words per transform (with padding)
         blk = np.zeros(2 * rw, np.uint32)
-        blk[:nn] = _fpw(inputs["u"])
-        blk[rw:rw + nn] = _fpw(inputs["k"])
+        blk[:nn] = nx.fp32_words(inputs["u"])
+        blk[rw:rw + nn] = nx.fp32_words(inputs["k"])
         uk_base = hbm.put("uk", blk)
-        d_bits = int(_fpw(np.asarray(inputs["d"]).reshape(-1)[:1])[0])
+        d_bits = int(nx.fp32_words(np.asarray(inputs["d"]).reshape(-1)[:1])[0])
         uk_scratch = hbm.alloc("UK", 2 * space.words)
         out_base = hbm.alloc("y", max(nn, L) + L)
         fp.segments, vr = _hyena_ops(b, space, uk_base, uk_base, d_bits, uk_scratch, out_base)
@@ -1141,13 +1134,12 @@ def _output_fn(fp):
         n = req.shape["n"]
 
         def out(outs):
-            w = np.ascontiguousarray(outs["y"][:2 * n], np.uint32)
-            return w.view(np.float32).view(np.complex64).copy()
+            return nx.from_bits(outs["y"][:2 * n]).view(np.complex64)
         return out
     n = req.shape["n"]
 
     def out(outs):
-        return np.ascontiguousarray(outs["y"][:n], np.uint32).view(np.float32).copy()
+        return nx.from_bits(outs["y"][:n])
     return out
 
 

@@ -67,18 +67,8 @@ from .job import Job
 from .kernel import Compiled
 
 __all__ = ["Pipeline", "Tensor", "PhasePlan", "partition", "compile_pipeline", "model_run",
-           "linear_loops", "clear_before_start", "words_of", "floats_of", "decoder_golden",
+           "linear_loops", "clear_before_start", "decoder_golden",
            "decoder_pipeline", "compile_decoder", "DECODER_LIMITS"]
-
-
-def words_of(x):
-    """fp32 values → uint32 encodings (FTZ: the numerics input rule)."""
-    return nx.bits(nx.fp32(x)).astype(np.uint32)
-
-
-def floats_of(w):
-    """uint32 encodings → fp32 values."""
-    return nx.from_bits(np.ascontiguousarray(w, np.uint32))
 
 
 def _size(nbytes):
@@ -155,7 +145,7 @@ class Pipeline:
             raise MappingError(f"{self.name}: tensor name {name!r} used twice")
         if data is not None:
             data = np.asarray(data)
-            data = words_of(data) if data.dtype.kind == "f" else data.astype(np.uint32)
+            data = nx.fp32_words(data) if data.dtype.kind == "f" else data.astype(np.uint32)
             data = data.reshape(-1, L)
             vectors = data.shape[0]
         nbytes = int(vectors) * 4 * L
@@ -637,7 +627,7 @@ def compile_decoder(params, x, w1, w2, fused=True):
     pcus = max(sum(pipe.nodes[u].kind == "pcu" for u in pl.units) for pl in plans)
 
     def output(outs):
-        return floats_of(outs["y"][:m, :n2])
+        return nx.from_bits(outs["y"][:m, :n2])
 
     notes = (f"{'fused' if fused else 'per-op'}: {len(plans)} phase(s): " +
              " | ".join("+".join(pl.units) for pl in plans))

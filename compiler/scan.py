@@ -61,6 +61,7 @@ import numpy as np
 
 from hw import numerics as nx
 from hw.config import AddressMap
+from hw.util import log2_exact
 from interconnect.router import RouteError
 from memory.agcu import AGCUConfigError, agcu_program
 from memory.host import DRAMImage
@@ -79,25 +80,6 @@ from .kernel import Compiled
 __all__ = ["compile", "Unit", "Plan", "pack", "plan_kernel", "run_model", "Mapping"]
 
 NEG0 = np.float32(-0.0)
-
-
-def _log2(n):
-    return n.bit_length() - 1
-
-
-def _enc(x, fp):
-    """Values → uint32 words (fp32 encodings with FTZ, or int32 two's complement)."""
-    if fp:
-        return nx.bits(nx.fp32(x)).astype(np.uint32)
-    return (np.asarray(x, np.int64) & 0xFFFFFFFF).astype(np.uint32)
-
-
-def _dec(w, fp):
-    w = np.asarray(w, np.uint32)
-    if fp:
-        return w.view(np.float32).copy()
-    v = w.astype(np.int64)
-    return np.where(v >= 1 << 31, v - (1 << 32), v)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -380,7 +362,7 @@ def _bcast_stages(P, reg, first_free):
     """Stages broadcasting lane L-1 of ``reg`` to every lane in the last log2 L stages (baseline
     reduction tree, rotation by 2**k): lane i takes lane i + 2**k where bit k of i is 0."""
     L = P.lanes
-    lg = _log2(L)
+    lg = log2_exact(L)
     _need(P.stages - lg >= first_free,
           f"scan: broadcasting the carry needs {first_free} + log2(L) = {first_free + lg} stages "
           f"(the reduction tree is in the last log2 L = {lg}); the PCU has {P.stages}")
@@ -414,7 +396,7 @@ def ext_prefix_program(P, gshape, rshape, fp):
     """``scan`` extension prefix sum (as :func:`tiles.pcu_programs.prefix_sum`), restarting the
     carry at every row (counter ``len(gshape) - 1`` blocks)."""
     L = P.lanes
-    lg = _log2(L)
+    lg = log2_exact(L)
     _need(P.stages >= lg + 1, f"scan: the scan network needs log2(L) + 1 = {lg + 1} stages, the "
                               f"PCU has {P.stages}")
     add = _add_op(fp)
@@ -442,7 +424,7 @@ def ext_pair_units(params, gshape, rshape, streams, a, b, out, c=None, h0=-0.0):
     stream name), the chain ends with ``p = h·c`` (mamba)."""
     P = params.pcu
     L = P.lanes
-    lg = _log2(L)
+    lg = log2_exact(L)
     ops = _pair_ops(lg)
     if c is not None:
         ops.append(Stage("fmul", a="r1", b="vec2", dst="r1"))
@@ -646,7 +628,7 @@ def _sum_plan(params, kernel, src, out, gshape, rshape, fp, baseline, carry):
     """Prefix-sum plan over rows of groups: stream ``src`` → ``out``."""
     P = params.pcu
     L = P.lanes
-    lg = _log2(L)
+    lg = log2_exact(L)
     shape = tuple(gshape) + tuple(rshape)
     V = int(np.prod(shape))
     lvl = len(gshape) - 1
@@ -706,7 +688,7 @@ def _pair_plan(params, kernel, a, b, out, gshape, rshape, baseline, carry, c=Non
     ``out`` (h, or p = h·c)."""
     P = params.pcu
     L = P.lanes
-    lg = _log2(L)
+    lg = log2_exact(L)
     shape = tuple(gshape) + tuple(rshape)
     V = int(np.prod(shape))
     lvl = len(gshape) - 1
@@ -829,7 +811,7 @@ def plan_kernel(req, params, inputs, baseline=False, max_units=None, carry=None,
         ident = NEG0 if fp else 0
         xp = np.full(Gp * L, ident, np.float32 if fp else np.int64)
         xp[:n] = x
-        words = _enc(xp, fp)
+        words = nx.fp32_words(xp) if fp else nx.int_words(xp)
 
         def plans(carry):
             hbm = Hbm(params, k, hbm_base)
@@ -843,7 +825,8 @@ def plan_kernel(req, params, inputs, baseline=False, max_units=None, carry=None,
         yb, _ = fin["y"]
 
         def output(outs):
-            return _dec(outs["y"].reshape(-1), fp)[:n]
+            y = outs["y"].reshape(-1)[:n]
+            return nx.from_bits(y) if fp else nx.wrap(y)
         outputs = {"y": (yb * 4 * L, (Gp * L,), np.uint32)}
         return _mapping(phases, hbm, outputs, output, {}, n, params,
                         f"scan {'baseline' if baseline else 'ext'}: {len(phases)} phase(s), "
@@ -861,8 +844,8 @@ def plan_kernel(req, params, inputs, baseline=False, max_units=None, carry=None,
 
         def plans(carry):
             hbm = Hbm(params, k, hbm_base)
-            ab = hbm.place("a", _enc(ap, True))
-            bb = hbm.place("b", _enc(bp, True))
+            ab = hbm.place("a", nx.fp32_words(ap))
+            bb = hbm.place("b", nx.fp32_words(bp))
             hb = hbm.alloc("h", Gp)
             units, streams = _pair_plan(params, k, "a", "b", "h", gshape, (), baseline, carry)
             plan = Plan(k, units, streams, {"a": Tensor(ab, _loops(gshape)),
@@ -873,7 +856,7 @@ def plan_kernel(req, params, inputs, baseline=False, max_units=None, carry=None,
         hb, _ = fin["h"]
 
         def output(outs):
-            return _dec(outs["h"].reshape(-1), True)[:n]
+            return nx.from_bits(outs["h"].reshape(-1))[:n]
         outputs = {"h": (hb * 4 * L, (Gp * L,), np.uint32)}
         return _mapping(phases, hbm, outputs, output, {}, n, params,
                         f"linear_scan {'baseline' if baseline else 'ext'}: {len(phases)} "
@@ -909,11 +892,11 @@ def _mamba(req, params, inputs, baseline, max_units, cmax, carry, hbm_base):
 
     def plans(carry):
         hbm = Hbm(params, "mamba", hbm_base)
-        ab = hbm.place("a_bar", _enc(aT, True))
-        bb = hbm.place("bx", _enc(bT, True))
-        cb = hbm.place("c", _enc(cT, True))
-        xb = hbm.place("x", _enc(xT, True))
-        db = hbm.place("d", _enc(dv, True))
+        ab = hbm.place("a_bar", nx.fp32_words(aT))
+        bb = hbm.place("bx", nx.fp32_words(bT))
+        cb = hbm.place("c", nx.fp32_words(cT))
+        xb = hbm.place("x", nx.fp32_words(xT))
+        db = hbm.place("d", nx.fp32_words(dv))
         pb = hbm.alloc("p (c·h)", D * S * G)
         yb = hbm.alloc("y", D * G)
         units, streams = _pair_plan(params, "mamba", "a", "b", "p", gshape, rshape, baseline,
@@ -940,7 +923,7 @@ def _mamba(req, params, inputs, baseline, max_units, cmax, carry, hbm_base):
     yb, _ = fin["y"]
 
     def output(outs):
-        y = _dec(outs["y"].reshape(D, Tp), True)
+        y = nx.from_bits(outs["y"].reshape(D, Tp))
         return np.ascontiguousarray(y[:, :T].T)
     outputs = {"y": (yb * 4 * L, (D * Tp,), np.uint32)}
     useful = 2 * T * D * S + T * D

@@ -56,7 +56,7 @@ from hw.golden import attention_scale
 from tiles import pmu_programs as pm
 from tiles.pcu_asm import Acc, Carry, Counter, Out, Program, Stage
 
-from .fusion import Pipeline, compile_pipeline, floats_of, model_run
+from .fusion import Pipeline, compile_pipeline, model_run
 from .graph import MappingError, fabric_map
 from .kernel import Compiled
 
@@ -315,7 +315,7 @@ def compile(req, params, inputs, **options):
     units["agcu"] = max(sum(nd.kind == "agcu" for nd in pl.graph.nodes.values()) for pl in plans)
 
     def output(outs):
-        return floats_of(outs["o"][:n, :d])
+        return nx.from_bits(outs["o"][:n, :d])
 
     notes += f"; {len(plans)} phase(s): " + " | ".join("+".join(pl.units) for pl in plans)
     return Compiled(job=job, output=output, golden_lanes=params.lanes, useful_ops=n * n,
@@ -327,4 +327,4 @@ def model(params, q, k, v, form="streaming", **kw):
     """The mapping's output computed with the Python PCU model (no Verilator)."""
     pipe, to, _ = build(params, q, k, v, form, **kw)
     n, d = np.atleast_2d(q).shape
-    return floats_of(model_run(pipe, {"o": to})["o"][:n, :d])
+    return nx.from_bits(model_run(pipe, {"o": to})["o"][:n, :d])

@@ -41,7 +41,7 @@ from hw.params import load
 
 __all__ = ["ToolMissing", "DoesNotFit", "BuildFailed", "find_tool", "build", "route",
            "format_report",
-           "synth_stats", "TOOLS"]
+           "synth_stats", "TOOLS", "ECP5_AREA_CELLS", "ecp5_area"]
 
 #: tool → (environment variable, pip package)
 TOOLS = {
@@ -611,6 +611,24 @@ def cell_counts(component, name, family="ecp5", opts="", yosys=None, out=None, t
     if not cells:
         raise BuildFailed(f"yosys reports no cells for {name}")
     return {**cells, "yosys_s": round(wall, 1)}
+
+
+#: The ECP5 cell types every area benchmark reports (yosys ``stat`` names): plain LUTs, carry
+#: cells (two LUT4 each), wide-mux glue inside slices, flip-flops, distributed RAM, DSP
+#: multipliers and block RAMs.
+ECP5_AREA_CELLS = ("LUT4", "CCU2C", "PFUMX", "L6MUX21", "TRELLIS_FF", "TRELLIS_DPR16X4",
+                   "MULT18X18D", "DP16KD")
+
+
+def ecp5_area(component, name, opts="", yosys=None, timeout=None):
+    """Synthesise ``component`` with yosys ``synth_ecp5 <opts>`` (:func:`cell_counts`) and return
+    its cell counts: every type of :data:`ECP5_AREA_CELLS` (0 when unused) and any other type
+    yosys used, ``LUT4_eq`` = LUT4 + 2·CCU2C (one logic-area figure) and ``yosys_s``. Raises
+    :class:`BuildFailed` as :func:`cell_counts` does."""
+    cells = cell_counts(component, name, "ecp5", opts=opts, yosys=yosys, timeout=timeout)
+    area = {**{cell: 0 for cell in ECP5_AREA_CELLS}, **cells}
+    area["LUT4_eq"] = area["LUT4"] + 2 * area["CCU2C"]
+    return area
 
 
 def synth_component(component, name, family="ecp5", out=None):

@@ -29,10 +29,10 @@ from amaranth import Module, ResetInserter, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from fpga.bridge import MEM_REQ
 from hw.config import ConfigStore, UnitKind
 from hw.net import CONFIG_RING
 from hw.smoke import MacParams, MacPipeline
-from fpga.bridge import MEM_REQ
 
 __all__ = ["SMOKE_LAYOUT", "SMOKE_COUNTERS", "SmokeUnit", "SmokeSystem", "smoke_ident",
            "decode_ident", "DESIGN_SMOKE", "DESIGN_FABRIC", "DESIGN_KERNEL"]

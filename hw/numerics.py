@@ -57,10 +57,10 @@ __all__ = [
     "WORD_BITS",
     "FP32_EXP_BITS", "FP32_MANT_BITS", "FP32_BIAS", "FP32_CANONICAL_NAN", "FP32_MIN_NORMAL",
     "BF16_CANONICAL_NAN",
-    "wrap", "saturate", "int_add", "int_sub", "int_mul", "int_shl", "int_shr",
+    "wrap", "int_words", "saturate", "int_add", "int_sub", "int_mul", "int_shl", "int_shr",
     "fixed_mul", "to_fixed", "from_fixed",
     "bits", "from_bits", "ftz", "canonical_nan",
-    "fp32", "fp32_add", "fp32_sub", "fp32_mul", "fp32_muladd", "fp32_max", "fp32_min",
+    "fp32", "fp32_words", "fp32_add", "fp32_sub", "fp32_mul", "fp32_muladd", "fp32_max", "fp32_min",
     "fp32_lt", "fp32_eq", "fp32_neg", "fp32_abs",
     "bf16_from_fp32", "fp32_from_bf16", "bf16_round",
     "fp32_from_int", "int_from_fp32",
@@ -104,6 +104,12 @@ def wrap(x, bits=32, signed=True):
         half = np.int64(1 << (bits - 1))
         u = np.where(u >= half, u - half - half, u)  # u - 2**bits without overflowing int64
     return u.astype(np.int64)
+
+
+def int_words(x):
+    """Integers → their 32-bit two's complement words as ``uint32`` (:func:`wrap` reads them
+    back)."""
+    return (np.asarray(x, np.int64) & 0xFFFFFFFF).astype(np.uint32)
 
 
 def saturate(x, bits=32, signed=True):
@@ -200,6 +206,12 @@ def fp32(x):
     """Any real values → fp32 by round-to-nearest-even, then flush-to-zero (the input rule)."""
     with np.errstate(over="ignore", invalid="ignore"):  # ±inf on overflow; NaN → canonical
         return ftz(np.asarray(x, np.float64).astype(np.float32))
+
+
+def fp32_words(x):
+    """Any real values → the ``uint32`` encodings of their fp32 values under the input rule
+    (:func:`fp32`); :func:`from_bits` reads them back."""
+    return bits(fp32(x))
 
 
 def ftz(x):

@@ -48,9 +48,9 @@ from hw.config import ConfigStore, UnitKind
 from hw.net import unit_members
 from hw.params import AGCUParams, ConfigError, DRAMParams
 from hw.stream import SkidBuffer
+from hw.util import bits_for
 
 from .dram import port_spec
-from .util import bits_for
 
 __all__ = ["AGCU", "agcu_layout", "agcu_program", "tensor_loops", "AGCU_COUNTERS", "LOAD", "STORE",
            "AGCUConfigError", "vector_addresses"]

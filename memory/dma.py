@@ -25,9 +25,9 @@ from amaranth.lib.wiring import In, Out
 from hw.config import ConfigStore, UnitKind
 from hw.net import CONFIG_RING
 from hw.params import ConfigError
+from hw.util import bits_for
 
 from .dram import port_spec
-from .util import bits_for
 
 __all__ = ["DMA", "DMA_CONFIG", "DMA_COUNTERS", "DDR_TO_HBM", "HBM_TO_DDR", "dma_program",
            "DMAConfigError"]

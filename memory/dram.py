@@ -64,8 +64,9 @@ from hw.backdoor import BackdoorMemory
 from hw.config import ConfigStore, UnitKind
 from hw.net import CONFIG_RING
 from hw.stream import StreamFIFO
+from hw.util import bits_for, log2_exact
 
-from .util import RoundRobin, bits_for, field, first_set, le_const, popcount
+from .util import RoundRobin, field, first_set, le_const, popcount
 
 __all__ = ["TAG_BITS", "ADDR_BITS", "PortSpec", "port_spec", "DRAMChannel", "DRAM",
            "DRAM_CONFIG", "DRAM_COUNTERS", "POLICY_CODES"]
@@ -126,10 +127,6 @@ def port_spec(params):
     return PortSpec(params.access_bytes, params.channels)
 
 
-def _log2(n):
-    return n.bit_length() - 1
-
-
 class DRAMChannel(wiring.Component):
     """One DRAM channel: request queue, scheduler, bank state, refresh, data path and its backing
     store (``BackdoorMemory`` of ``bytes_per_cycle`` × 8 bits × ``beats_per_channel`` words named
@@ -150,9 +147,9 @@ class DRAMChannel(wiring.Component):
         self.A = p.access_bytes
         self.beat_bits = p.bytes_per_cycle * 8
         self.words_per_beat = p.bytes_per_cycle // 4
-        self.cbits = _log2(p.cols)
-        self.bbits = _log2(p.banks)
-        self.rbits = _log2(p.rows)
+        self.cbits = log2_exact(p.cols)
+        self.bbits = log2_exact(p.banks)
+        self.rbits = log2_exact(p.rows)
         self.la_bits = self.cbits + self.bbits + self.rbits
         self.pbits = bits_for(n_ports)
         self.slots = self.Q + 1
@@ -444,7 +441,7 @@ class DRAMChannel(wiring.Component):
                                   cas.bank[: self.bbits] if self.bbits else Cat(),
                                   cas.row[: self.rbits]))
         base_new = Signal(len(store.raddr))
-        m.d.comb += base_new.eq(la_cas << _log2(BL))
+        m.d.comb += base_new.eq(la_cas << log2_exact(BL))
 
         raddr = Signal(len(store.raddr))
         issue_k = Signal(range(BL))
@@ -587,7 +584,7 @@ class DRAM(wiring.Component):
         for ch in self.channels:
             m.d.comb += ch.in_order.eq(in_order)
 
-        chbits = _log2(C)
+        chbits = log2_exact(C)
         la_bits = self.channels[0].la_bits
         total_bits = chbits + la_bits
 

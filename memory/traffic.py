@@ -23,11 +23,12 @@ from amaranth.lib.wiring import In, Out
 from hw.config import ConfigStore, UnitKind
 from hw.net import CONFIG_RING
 from hw.params import ConfigError
+from hw.util import bits_for, xorshift32_rtl
 
-from .util import bits_for, first_set
+from .util import first_set
 
 __all__ = ["TrafficGen", "TG_CONFIG", "TG_COUNTERS", "PATTERNS", "OPS", "pattern_words",
-           "tg_config", "xorshift32"]
+           "tg_config"]
 
 PATTERNS = {"sequential": 0, "strided": 1, "random": 2}
 OPS = {"read": 0, "write": 1, "mixed": 2}
@@ -60,13 +61,6 @@ def pattern_words(addr, seed, words):
     return [(h + w * STEP) & 0xFFFFFFFF for w in range(words)]
 
 
-def xorshift32(state):
-    state ^= (state << 13) & 0xFFFFFFFF
-    state ^= state >> 17
-    state ^= (state << 5) & 0xFFFFFFFF
-    return state
-
-
 def tg_config(pattern="sequential", op="read", *, base=0, start=0, stride=1, span, count, seed=1,
               check=False, write_frac=128, outstanding=0):
     """A :data:`TG_CONFIG` description with the names checked (one-line errors)."""
@@ -79,15 +73,6 @@ def tg_config(pattern="sequential", op="read", *, base=0, start=0, stride=1, spa
     return {"pattern": PATTERNS[pattern], "op": OPS[op], "check": int(check),
             "write_frac": write_frac, "outstanding": outstanding, "base": base, "start": start,
             "stride": stride & 0xFFFFFFFF, "span": span, "count": count, "seed": seed | 1}
-
-
-def _xorshift(m, state, name):
-    s1 = Signal(32, name=f"{name}_s1")
-    s2 = Signal(32, name=f"{name}_s2")
-    s3 = Signal(32, name=f"{name}_s3")
-    m.d.comb += [s1.eq(state ^ (state << 13)[:32]), s2.eq(s1 ^ (s1 >> 17)),
-                 s3.eq(s2 ^ (s2 << 5)[:32])]
-    return s3
 
 
 class TrafficGen(wiring.Component):
@@ -133,8 +118,8 @@ class TrafficGen(wiring.Component):
         off = Signal(32)
         rng_a = Signal(32)
         rng_w = Signal(32)
-        nxt_a = _xorshift(m, rng_a, "rnga")
-        nxt_w = _xorshift(m, rng_w, "rngw")
+        nxt_a = xorshift32_rtl(m, rng_a, "rnga")
+        nxt_w = xorshift32_rtl(m, rng_w, "rngw")
 
         limit = Signal(range(N + 1))
         m.d.comb += limit.eq(Mux((c.outstanding == 0) | (c.outstanding > N), N, c.outstanding))

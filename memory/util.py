@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from amaranth import Cat, Const, Mux, Signal
 
-__all__ = ["bits_for", "first_set", "RoundRobin", "popcount", "field", "le_const"]
+from hw.util import bits_for
 
-
-def bits_for(n):
-    """Bits of an index into ``n`` items (at least 1, so no zero-width signals)."""
-    return max(1, (n - 1).bit_length())
+__all__ = ["first_set", "RoundRobin", "popcount", "field", "le_const"]
 
 
 def first_set(m, bits, n, name):

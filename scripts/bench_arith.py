@@ -12,7 +12,7 @@ and each block's maximum.
 
 from __future__ import annotations
 
-from fpga.build import BuildFailed, ToolMissing, cell_counts, find_tool
+from fpga.build import BuildFailed, ToolMissing, ecp5_area, find_tool
 from hw import arith
 from scripts.bench import cli
 
@@ -35,24 +35,23 @@ def yosys_path():
 
 
 def synth(component, name, yosys=None):
-    """Synthesise ``component`` for ECP5 and return ``{cell type: count}`` plus ``yosys_s``
-    (:func:`fpga.build.cell_counts`). Raises :class:`YosysError` (with the tail of the yosys log)
+    """Synthesise ``component`` for ECP5 and return its cell counts, ``LUT4_eq`` and ``yosys_s``
+    (:func:`fpga.build.ecp5_area`). Raises :class:`YosysError` (with the tail of the yosys log)
     if yosys fails or reports no cells for the module."""
     try:
-        return cell_counts(component, name, "ecp5", yosys=yosys or yosys_path(), timeout=900)
+        return ecp5_area(component, name, yosys=yosys or yosys_path(), timeout=900)
     except BuildFailed as e:
         raise YosysError(f"bench_arith: {e}") from None
 
 
 def _row(block, latency, cells):
-    lut, ccu = cells.get("LUT4", 0), cells.get("CCU2C", 0)
     known = {"LUT4", "CCU2C", "PFUMX", "L6MUX21", "TRELLIS_FF", "MULT18X18D", "DP16KD",
-             "yosys_s"}
-    other = {k: v for k, v in cells.items() if k not in known}
-    return {"block": block, "latency": latency, "LUT4": lut, "CCU2C": ccu,
-            "mux": cells.get("PFUMX", 0) + cells.get("L6MUX21", 0),
-            "FF": cells.get("TRELLIS_FF", 0), "MULT18X18D": cells.get("MULT18X18D", 0),
-            "DP16KD": cells.get("DP16KD", 0), "LUT4_eq": lut + 2 * ccu,
+             "LUT4_eq", "yosys_s"}
+    other = {k: v for k, v in cells.items() if k not in known and v}
+    return {"block": block, "latency": latency, "LUT4": cells["LUT4"], "CCU2C": cells["CCU2C"],
+            "mux": cells["PFUMX"] + cells["L6MUX21"],
+            "FF": cells["TRELLIS_FF"], "MULT18X18D": cells["MULT18X18D"],
+            "DP16KD": cells["DP16KD"], "LUT4_eq": cells["LUT4_eq"],
             "other": ", ".join(f"{k}={v}" for k, v in sorted(other.items())) or "",
             "yosys_s": cells["yosys_s"]}
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fpga.build import cell_counts
+from fpga.build import ecp5_area
 from hw.config import layout_words
 from hw.net import NETWORKS
 from hw.params import load
@@ -52,7 +52,6 @@ TITLE = "Interconnect: hop latency, link throughput, config-load cycles, switch 
 #: fetch: ``-Os`` (Verilator's own default) ran the ``sim`` fabric ~1.08x faster per CPU second than
 #: ``-O2`` (same Verilated model, 4 alternating runs each: 48k -> 52k cycles / CPU s).
 SPEED_CFLAGS = ("-CFLAGS", "-Os")
-_CELLS = ("LUT4", "TRELLIS_FF", "CCU2C", "TRELLIS_DPR16X4", "PFUMX", "L6MUX21")
 
 
 def _simulate(design, args, extra_args=()):
@@ -67,20 +66,13 @@ def _test_unit_fabric(params, top):
     return runner.Design.from_component(Fabric(params, factory=test_factory), top)
 
 
-def synth_ecp5(component, top, opts=""):
-    """yosys ``synth_ecp5 <opts>`` of ``component`` (:func:`fpga.build.cell_counts`); returns
-    {cell: count} for :data:`_CELLS` (0 for a cell type yosys did not use)."""
-    c = cell_counts(component, top, "ecp5", opts=opts)
-    return {cell: c.get(cell, 0) for cell in _CELLS}
-
-
 def area(quick):
     rows = []
     for name in (("tiny",) if quick else ("tiny", "fpga", "sim")):
         p = load(name)
         spec = typical_spec(p)
         t0 = time.perf_counter()
-        c = synth_ecp5(Switch(spec, unit_id=1), f"sw_area_{name}")
+        c = ecp5_area(Switch(spec, unit_id=1), f"sw_area_{name}")
         ports = {n: f"{len(spec.inputs(n))}x{len(spec.outputs(n))}" for n in NETWORKS}
         rows.append({"benchmark": "area synth_ecp5 (one switch)", "config": name,
                      "metric": "LUT4", "value": c["LUT4"],

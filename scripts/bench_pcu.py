@@ -25,7 +25,8 @@ import time
 
 import numpy as np
 
-from fpga.build import cell_counts
+from fpga.build import ecp5_area
+from hw import numerics as nx
 from hw.config import AddressMap, Packet
 from hw.params import load
 from scripts.bench import cli
@@ -37,7 +38,6 @@ from tiles import pcu_programs as pp
 from tiles.pcu import PCU
 from tiles.pcu_asm import Counter, Out, Program, Stage, assemble
 from tiles.pcu_isa import PERF_NAMES
-from tiles.pcu_programs import fp_words
 
 TITLE = "PCU: systolic GEMM utilization, scan/FFT extension ratios, extension area, sim speed"
 
@@ -142,16 +142,6 @@ def ratios(quick):
     return rows
 
 
-_CELLS = ("LUT4", "TRELLIS_FF", "MULT18X18D", "CCU2C", "TRELLIS_DPR16X4", "DP16KD")
-
-
-def synth_ecp5(component, top, opts=""):
-    """yosys ``synth_ecp5 <opts>`` of ``component`` (:func:`fpga.build.cell_counts`); returns
-    {cell: count} for :data:`_CELLS` (0 for a cell type yosys did not use)."""
-    c = cell_counts(component, top, "ecp5", opts=opts)
-    return {cell: c.get(cell, 0) for cell in _CELLS}
-
-
 def area(quick):
     base = load("tiny").pcu
     variants = [("baseline", {})] + [(f, {f: True}) for f in
@@ -162,7 +152,7 @@ def area(quick):
     for name, kw in variants:
         p = dataclasses.replace(base, **kw)
         t0 = time.perf_counter()
-        c = synth_ecp5(PCU(p), f"pcu_area_{name}")
+        c = ecp5_area(PCU(p), f"pcu_area_{name}")
         if ref is None:
             ref = c
         rows.append({"benchmark": "area synth_ecp5", "config": f"tiny PCU, {name}",
@@ -203,7 +193,7 @@ def _speed(preset, quick):
     d = freerun.design_for(h, f"rdu_pcu_{preset}_speed")
     rng = np.random.default_rng(3)
     x = rng.standard_normal((n, L)).astype(np.float32)
-    words = [pack_lanes(row, 32) for row in fp_words(x)]
+    words = [pack_lanes(row, 32) for row in nx.fp32_words(x)]
     r = freerun.run(d, h, words, n, seed=1, repeat=3)
     return [{"benchmark": "simulation speed", "config": f"{preset} PCU, {what}, free-running",
              "metric": "cycles/s", "value": round(r.cycles_per_s),

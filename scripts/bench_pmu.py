@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 
-from fpga.build import cell_counts
+from fpga.build import ecp5_area
 from hw.params import load
 from scripts.bench import cli
 from tb.pmu_top import design_for, freerun_run, run_freerun
@@ -25,8 +25,6 @@ from tiles.pmu import PMU
 from tiles.pmu_model import PMUModel
 
 TITLE = "PMU: sustained vectors/cycle per mode, N-buffered producer/consumer, area"
-_CELLS = ("LUT4", "TRELLIS_FF", "CCU2C", "DP16KD", "TRELLIS_DPR16X4", "MULT18X18D", "PFUMX",
-          "L6MUX21")
 
 
 def _modes(p, lanes, vectors):
@@ -130,19 +128,12 @@ def producer_consumer(quick):
     return rows
 
 
-def synth_ecp5(component, top, opts=""):
-    """yosys ``synth_ecp5 <opts>`` of ``component`` (:func:`fpga.build.cell_counts`); returns
-    {cell: count} for :data:`_CELLS` (0 for a cell type yosys did not use)."""
-    c = cell_counts(component, top, "ecp5", opts=opts)
-    return {cell: c.get(cell, 0) for cell in _CELLS}
-
-
 def area(quick):
     rows = []
     for preset in (("fpga",) if quick else ("fpga", "sim")):
         f = load(preset)
         t0 = time.perf_counter()
-        c = synth_ecp5(PMU(f.pmu, f.lanes), f"pmu_area_{preset}")
+        c = ecp5_area(PMU(f.pmu, f.lanes), f"pmu_area_{preset}")
         kb = f.pmu.size_bytes // 1024
         for unit, key in (("LUT4", "LUT4"), ("FF", "TRELLIS_FF"), ("DP16KD", "DP16KD")):
             rows.append({"benchmark": "area synth_ecp5", "config": preset,

@@ -15,9 +15,8 @@ import cocotb
 from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 
 from compiler.job import phase_reads, stall_message, status_reads
-from hw.config import Packet
+from hw.config import ConfigPackets, Packet
 from tb.clock import reset, start_clock
-from hw.config import ConfigPackets
 from tb.ring import RingDriver
 
 

@@ -1,13 +1,12 @@
 """cocotb tests of hw.smoke.MacPipeline, driven from Python every cycle (random backpressure)."""
 
-import numpy as np
-
 import cocotb
+import numpy as np
 from cocotb.triggers import with_timeout
 
+from hw.golden import mac_lanes
 from tb import env
 from tb.clock import reset, start_clock
-from hw.golden import mac_lanes
 from tb.stream import PauseGenerator, Scoreboard, StreamSink, StreamSource, pack_lanes, unpack_rows
 
 

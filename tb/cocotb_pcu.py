@@ -14,12 +14,10 @@ import json
 import os
 
 import cocotb
-from cocotb.triggers import ClockCycles, with_timeout
-from cocotb.triggers import SimTimeoutError
+from cocotb.triggers import ClockCycles, SimTimeoutError, with_timeout
 
-from hw.config import AddressMap, Packet
+from hw.config import AddressMap, ConfigPackets, Packet
 from tb.clock import reset, start_clock
-from hw.config import ConfigPackets
 from tb.ring import RingDriver
 from tb.stream import PauseGenerator, Scoreboard, StreamSink, StreamSource, unpack_lanes
 

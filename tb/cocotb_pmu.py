@@ -16,17 +16,16 @@ write their measurements to ``result``:
 from __future__ import annotations
 
 import json
-from pathlib import Path
 import time
+from pathlib import Path
 
 import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 
-from hw.config import AddressMap
+from hw.config import AddressMap, ConfigPackets
 from tb import env
 from tb.clock import reset, start_clock
-from hw.config import ConfigPackets
 from tb.ring import RingDriver
 from tb.stream import PauseGenerator, StreamSink, StreamSource, unpack_rows
 

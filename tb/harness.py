@@ -23,24 +23,9 @@ from amaranth.lib.wiring import In, Out
 
 from hw.backdoor import BackdoorMemory
 from hw.stream import StreamFIFO
+from hw.util import xorshift32_rtl
 
-__all__ = ["StreamHarness", "xorshift32"]
-
-
-def xorshift32(state):
-    """One step of the harness's pause generator (Python twin of the RTL, for reproducing runs)."""
-    state ^= (state << 13) & 0xFFFFFFFF
-    state ^= state >> 17
-    state ^= (state << 5) & 0xFFFFFFFF
-    return state
-
-
-def _xorshift(m, state):
-    s1 = Signal(32)
-    s2 = Signal(32)
-    s3 = Signal(32)
-    m.d.comb += [s1.eq(state ^ (state << 13)[:32]), s2.eq(s1 ^ (s1 >> 17)), s3.eq(s2 ^ (s2 << 5)[:32])]
-    return s3
+__all__ = ["StreamHarness"]
 
 
 class StreamHarness(wiring.Component):
@@ -87,8 +72,8 @@ class StreamHarness(wiring.Component):
         running = Signal()
         rng_src = Signal(32)
         rng_snk = Signal(32)
-        nxt_src = _xorshift(m, rng_src)
-        nxt_snk = _xorshift(m, rng_snk)
+        nxt_src = xorshift32_rtl(m, rng_src)
+        nxt_snk = xorshift32_rtl(m, rng_snk)
         m.d.sync += [rng_src.eq(nxt_src), rng_snk.eq(nxt_snk)]
 
         # Source: memory reads run ahead into an 8-word FIFO (reads in flight are counted, so it

@@ -17,11 +17,18 @@ import dataclasses
 import numpy as np
 
 from hw.net import NETWORKS, PORT_GROUPS
-
 from interconnect.fabric_config import FabricConfig
 from interconnect.router import Endpoint, RouteError, Router
-from .testunit import (MODE_PASS, MODE_SINK, MODE_SOURCE, checksum, config_layout,
-                       counter_names, payloads)
+
+from .testunit import (
+    MODE_PASS,
+    MODE_SINK,
+    MODE_SOURCE,
+    checksum,
+    config_layout,
+    counter_names,
+    payloads,
+)
 
 __all__ = ["Flow", "Plan", "random_plan", "unit_description"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from hw import numerics as nx
+from hw.golden import kernels as gk
 from hw.params import load
 from hw.params.pcu import PCUParams
-from hw.golden import kernels as gk
 from tiles import pcu_programs as pp
 from tiles.pcu_asm import Acc, Counter, Credit, In, Out, Program, Stage
 
@@ -101,9 +101,9 @@ def predicated_fragment(p, rng, n0=3, n1=4):
             acc = m32(base + r0)
             if j1 == 0:
                 so.append(r0[2])
-    f = pp.Fragment("predicated_int", prog, {0: pp.words(x), 1: pp.words(y)},
-                    {0: pp.words(np.array(vo))}, scal_in={sp: pp.words(sc)},
-                    scal_out={0: pp.words(np.array(so))}, iterations=t,
+    f = pp.Fragment("predicated_int", prog, {0: nx.int_words(x), 1: nx.int_words(y)},
+                    {0: nx.int_words(np.array(vo))}, scal_in={sp: nx.int_words(sc)},
+                    scal_out={0: nx.int_words(np.array(so))}, iterations=t,
                     ctrl_out={0: n0, 1: (n0 - 1) * n1} if p.ctrl_out > 1 else {0: n0})
     return f
 

@@ -14,7 +14,6 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.net import vector_signature
-
 from tiles.pcu import PCU
 
 __all__ = ["PCUStream"]

@@ -31,8 +31,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.net import unit_members
+from hw.util import xorshift32, xorshift32_rtl
 from tb import env, runner
-from tb.harness import _xorshift, xorshift32
 from tiles import pmu_asm
 from tiles.pmu import PMU
 from tiles.pmu_layout import PERF_COUNTERS
@@ -92,7 +92,7 @@ class PMUTestTop(wiring.Component):
             mode = getattr(self, f"gen_mode{j}")
             rng = Signal(32, name=f"src_rng{j}")
             arng = Signal(32, name=f"addr_rng{j}")
-            m.d.sync += rng.eq(_xorshift(m, rng))
+            m.d.sync += rng.eq(xorshift32_rtl(m, rng))
             pause = rng[:8] < self.pause_src
             valid = Signal(name=f"gen_valid{j}")
             m.d.comb += valid.eq((sent < n) & ~pause & ~self.gen_go)
@@ -104,7 +104,7 @@ class PMUTestTop(wiring.Component):
                     m.d.comb += dst.payload[i].eq(
                         Mux(mode, rot & self.addr_mask, (j << 24) + sent * L + i))
                 with m.If(fire):
-                    m.d.sync += [sent.eq(sent + 1), arng.eq(_xorshift(m, arng))]
+                    m.d.sync += [sent.eq(sent + 1), arng.eq(xorshift32_rtl(m, arng))]
             with m.Else():
                 m.d.comb += [dst.valid.eq(top.valid), dst.payload.eq(top.payload),
                              top.ready.eq(dst.ready)]
@@ -119,7 +119,7 @@ class PMUTestTop(wiring.Component):
                 wiring.connect(m, src, wiring.flipped(top))
                 continue
             srng = Signal(32)
-            m.d.sync += srng.eq(_xorshift(m, srng))
+            m.d.sync += srng.eq(xorshift32_rtl(m, srng))
             spause = srng[:8] < self.pause_sink
             with m.If(on):
                 m.d.comb += [src.ready.eq(~spause & ~self.gen_go), top.valid.eq(0)]

@@ -23,6 +23,7 @@ import numpy as np
 
 from compiler.kernel import compile_kernel
 from compiler.requests import expected, float64_reference, make_inputs
+from hw import numerics as nx
 from hw.golden import error_report
 from tb.executor import SimExecutor
 
@@ -50,8 +51,7 @@ def bits_equal(a, b):
         b = b.astype(np.complex64)
         return bits_equal(a.real, b.real) and bits_equal(a.imag, b.imag)
     if a.dtype.kind == "f" or b.dtype.kind == "f":
-        return np.array_equal(np.ascontiguousarray(a, np.float32).view(np.uint32),
-                              np.ascontiguousarray(b, np.float32).view(np.uint32))
+        return np.array_equal(nx.bits(a), nx.bits(b))
     return np.array_equal(a.astype(np.int64), b.astype(np.int64))
 
 
@@ -61,12 +61,10 @@ def _first_mismatch(out, exp):
     if out.shape != exp.shape:
         return f"shape {out.shape} != expected {exp.shape}"
     if np.iscomplexobj(exp):
-        bad = np.argwhere((out.real.astype(np.float32).view(np.uint32) !=
-                           exp.real.astype(np.float32).view(np.uint32)) |
-                          (out.imag.astype(np.float32).view(np.uint32) !=
-                           exp.imag.astype(np.float32).view(np.uint32)))
+        bad = np.argwhere((nx.bits(out.real) != nx.bits(exp.real)) |
+                          (nx.bits(out.imag) != nx.bits(exp.imag)))
     elif exp.dtype.kind == "f":
-        bad = np.argwhere(out.astype(np.float32).view(np.uint32) != exp.astype(np.float32).view(np.uint32))
+        bad = np.argwhere(nx.bits(out) != nx.bits(exp))
     else:
         bad = np.argwhere(out.astype(np.int64) != exp.astype(np.int64))
     if not len(bad):

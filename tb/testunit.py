@@ -42,6 +42,7 @@ from amaranth.lib import data, wiring
 
 from hw.config import ConfigStore, UnitKind
 from hw.net import NETWORKS, PORT_GROUPS, unit_members
+from hw.util import xorshift32, xorshift32_rtl
 
 __all__ = ["TestUnit", "config_layout", "sequence", "payloads", "checksum", "lane_key",
            "counter_names", "test_factory", "MODE_OFF", "MODE_SOURCE", "MODE_SINK", "MODE_PASS",
@@ -56,19 +57,12 @@ def lane_key(lane):
     return (lane * 0x9E3779B9) & 0xFFFFFFFF
 
 
-def _xorshift(x):
-    x ^= (x << 13) & 0xFFFFFFFF
-    x ^= x >> 17
-    x ^= (x << 5) & 0xFFFFFFFF
-    return x
-
-
 def sequence(seed, n):
     """The first ``n`` states ``x_1..x_n`` of the generator seeded with ``seed``."""
     out = []
     x = seed & 0xFFFFFFFF
     for _ in range(n):
-        x = _xorshift(x)
+        x = xorshift32(x)
         out.append(x)
     return out
 
@@ -140,15 +134,6 @@ def counter_names(ports):
     return names + ["cycles"]
 
 
-def _xs_hw(m, state, name):
-    s1 = Signal(32, name=f"{name}_x1")
-    s2 = Signal(32, name=f"{name}_x2")
-    s3 = Signal(32, name=f"{name}_x3")
-    m.d.comb += [s1.eq(state ^ (state << 13)[:32]), s2.eq(s1 ^ (s1 >> 17)),
-                 s3.eq(s2 ^ (s2 << 5)[:32])]
-    return s3
-
-
 class TestUnit(wiring.Component):
     """A traffic source / sink / pass-through unit (see the module docstring).
 
@@ -193,7 +178,7 @@ class TestUnit(wiring.Component):
 
         def rng(name, seed_value):
             st = Signal(32, name=f"{name}_rng")
-            nxt = _xs_hw(m, st, f"{name}_rng")
+            nxt = xorshift32_rtl(m, st, f"{name}_rng")
             m.d.sync += st.eq(nxt)
             with m.If(start):
                 m.d.sync += st.eq((seed_value ^ 0x6A09E667) | 1)
@@ -227,7 +212,7 @@ class TestUnit(wiring.Component):
                 received, errors, chk, first, last, over = (Signal(32, name=f"{name}_{s}")
                                                             for s in INPUT_COUNTERS)
                 expect = Signal(32, name=f"{name}_expect")
-                nxt = _xs_hw(m, expect, f"{name}_exp")
+                nxt = xorshift32_rtl(m, expect, f"{name}_exp")
                 pause = rng(f"{name}_p", c.seed)
                 paused = pause[:8] < c.pause
                 pr = Signal(name=f"{name}_pass_ready")
@@ -265,7 +250,7 @@ class TestUnit(wiring.Component):
                 sent = Signal(32, name=f"{name}_sent")
                 issued = Signal(COUNT_BITS, name=f"{name}_issued")
                 state = Signal(32, name=f"{name}_state")
-                nxt = _xs_hw(m, state, f"{name}_gen")
+                nxt = xorshift32_rtl(m, state, f"{name}_gen")
                 pause = rng(f"{name}_p", c.seed ^ 0x5BE0CD19)
                 paused = pause[:8] < c.pause
                 src_valid = Signal(name=f"{name}_src_valid")

@@ -28,16 +28,28 @@ class not built into that stage or an extension that is not built. It returns an
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 
 import numpy as np
 
-from hw.config import Packet, config_words, config_writes
-from hw.config import AddressMap
+from hw import numerics as nx
+from hw.config import AddressMap, Packet, config_words, config_writes
+from hw.util import did_you_mean
 
-from .pcu_isa import (MUL_OPS, OP_CLASS, SRC_NEEDS, AccOp, Isa, Mask, Neg, Op, OutSrc, Src,
-                      when_code, when_decode)
+from .pcu_isa import (
+    MUL_OPS,
+    OP_CLASS,
+    SRC_NEEDS,
+    AccOp,
+    Isa,
+    Mask,
+    Neg,
+    Op,
+    OutSrc,
+    Src,
+    when_code,
+    when_decode,
+)
 
 __all__ = ["AsmError", "Stage", "Counter", "In", "Out", "Acc", "Carry", "Stationary", "Credit",
            "Program", "Assembled", "assemble", "parse_operand", "parse_when", "word"]
@@ -50,7 +62,7 @@ class AsmError(ValueError):
 def word(x):
     """A 32-bit word from an int (two's complement) or a float (fp32 encoding)."""
     if isinstance(x, (float, np.floating)):
-        return int(np.asarray(x, np.float32).view(np.uint32))
+        return int(nx.bits(x)[0])
     if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
         if not -(1 << 31) <= int(x) < (1 << 32):
             raise AsmError(f"constant {x}: does not fit 32 bits")
@@ -265,9 +277,8 @@ def _enum(cls, text, where, what):
     names = [e.name.lower() for e in cls]
     t = str(text).strip().lower()
     if t not in names:
-        close = difflib.get_close_matches(t, names, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise AsmError(f"{where}: {what} {text!r} unknown{hint}; allowed: {', '.join(names)}")
+        raise AsmError(f"{where}: {what} {text!r} unknown{did_you_mean(t, names)}; "
+                       f"allowed: {', '.join(names)}")
     return cls[t.upper()]
 
 

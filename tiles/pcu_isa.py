@@ -15,9 +15,11 @@ import enum
 from amaranth import unsigned
 from amaranth.lib import data
 
+from hw.util import bits_for
+
 __all__ = ["Op", "OP_CLASS", "MUL_OPS", "Src", "SRC_NEEDS", "Mask", "Neg", "AccOp", "OutSrc", "Kind",
            "WHEN_NEVER", "WHEN_EVERY", "WHEN_KINDS", "when_wrap", "when_code", "when_decode",
-           "when_eval", "Isa", "N_PERF", "PERF_NAMES", "bits_for"]
+           "when_eval", "Isa", "N_PERF", "PERF_NAMES"]
 
 
 class Op(enum.IntEnum):
@@ -195,11 +197,6 @@ def when_eval(code, counters, at_start, at_last):
 PERF_NAMES = ("cycles", "active", "stall_input", "stall_output", "stall_credit", "stall_interval",
               "fu_ops", "loads")
 N_PERF = len(PERF_NAMES)
-
-
-def bits_for(n):
-    """Bits to hold values 0..n-1 (at least 1)."""
-    return max(1, (max(n, 1) - 1).bit_length())
 
 
 class Isa:

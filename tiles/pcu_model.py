@@ -22,21 +22,9 @@ __all__ = ["fu", "run", "ModelResult"]
 U32 = np.uint32
 
 
-def _s(x):
-    return np.asarray(x, np.uint32).astype(np.int64) - ((np.asarray(x, np.uint32) >> 31).astype(
-        np.int64) << 32)
-
-
-def _u(x):
-    return (np.asarray(x, np.int64) & 0xFFFFFFFF).astype(U32)
-
-
-def _f(x):
-    return nx.from_bits(np.asarray(x, np.uint32))
-
-
-def _b(x):
-    return nx.bits(np.asarray(x, np.float32)).astype(U32)
+# Lane words (uint32) ↔ what the numerics functions take, short because every opcode uses them:
+# signed integers (_s) and back (_u), fp32 values (_f) and back (_b).
+_s, _u, _f, _b = nx.wrap, nx.int_words, nx.from_bits, nx.bits
 
 
 def fu(op, a, b, c, frac=0):

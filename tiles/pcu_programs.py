@@ -21,30 +21,27 @@ import numpy as np
 from hw import numerics as nx
 from hw.golden import kernels as gk
 from hw.golden import order as go
+from hw.util import log2_exact
 
-from .pcu_asm import (Acc, AsmError, Carry, Counter, In, Out, Program, Stage, Stationary,
-                      assemble, word)
+from .pcu_asm import (
+    Acc,
+    AsmError,
+    Carry,
+    Counter,
+    In,
+    Out,
+    Program,
+    Stage,
+    Stationary,
+    assemble,
+    word,
+)
 
-__all__ = ["Fragment", "words", "fp_words", "map_int", "map_fixed", "map_fp32", "counter_ramp",
+__all__ = ["Fragment", "map_int", "map_fixed", "map_fp32", "counter_ramp",
            "dot", "fold", "running_max", "gemm_systolic", "gemm_systolic_kchain", "gemm_simd", "prefix_sum", "prefix_sum_baseline",
            "linear_scan", "linear_scan_baseline", "fft_level", "fft_level_golden", "interleave",
            "fft_level_baseline", "permute_lanes",
            "softmax_exp", "softmax_scale", "exp2_map", "recip_map"]
-
-
-def words(x):
-    """Integers → uint32 words (two's complement)."""
-    return (np.asarray(x, np.int64) & 0xFFFFFFFF).astype(np.uint32)
-
-
-def fp_words(x):
-    """fp32 values → their uint32 encodings (FTZ applied: the numerics input rule)."""
-    return nx.bits(nx.fp32(x)).astype(np.uint32)
-
-
-def _as_int(u):
-    u = np.asarray(u, np.int64) & 0xFFFFFFFF
-    return np.where(u >= 1 << 31, u - (1 << 32), u)
 
 
 @dataclasses.dataclass
@@ -78,10 +75,6 @@ def _need(cond, msg):
         raise AsmError(msg)
 
 
-def _log2(n):
-    return n.bit_length() - 1
-
-
 # --------------------------------------------------------------------------------------------
 # Elementwise maps
 # --------------------------------------------------------------------------------------------
@@ -102,8 +95,8 @@ def map_int(params, a, b, bias, shift=3, lo=-1000):
                    vec_out={0: Out(reg="r0")})
     y = nx.int_add(nx.int_mul(a, b), bias)
     y = np.maximum(nx.int_shr(y, shift), lo)
-    return Fragment("map_int", prog, {0: words(a), 1: words(b)}, {0: words(y)}, args=[bias],
-                    iterations=t, useful_ops=3 * a.size)
+    return Fragment("map_int", prog, {0: nx.int_words(a), 1: nx.int_words(b)},
+                    {0: nx.int_words(y)}, args=[bias], iterations=t, useful_ops=3 * a.size)
 
 
 def map_fixed(params, x, w, frac, offset):
@@ -120,8 +113,9 @@ def map_fixed(params, x, w, frac, offset):
                    vec_out={0: Out(reg="r0")})
     off = np.asarray(offset)
     y = nx.int_add(nx.fixed_mul(x, w, frac), off[:, None], sat=True)
-    return Fragment("map_fixed", prog, {0: words(x), 1: words(w)}, {0: words(y)},
-                    scal_in={0: words(off)}, iterations=t, useful_ops=2 * x.size)
+    return Fragment("map_fixed", prog, {0: nx.int_words(x), 1: nx.int_words(w)},
+                    {0: nx.int_words(y)}, scal_in={0: nx.int_words(off)}, iterations=t,
+                    useful_ops=2 * x.size)
 
 
 def map_fp32(params, x, a, b):
@@ -139,7 +133,7 @@ def map_fp32(params, x, a, b):
         y = nx.fp32_from_bf16(nx.bf16_from_fp32(y))
     prog = Program(name="map_fp32", counters=[Counter(t)], vec_in={0: "every"}, stages=stages,
                    vec_out={0: Out(reg="r0")})
-    return Fragment("map_fp32", prog, {0: fp_words(x)}, {0: fp_words(y)},
+    return Fragment("map_fp32", prog, {0: nx.fp32_words(x)}, {0: nx.fp32_words(y)},
                     args=[word(np.float32(a)), word(np.float32(b))], iterations=t,
                     useful_ops=len(stages) * x.size)
 
@@ -164,10 +158,10 @@ def counter_ramp(params, n_inner, n_outer, stride=3, lane_stride=1, start=5):
         for i in range(n_inner):
             rows.append(((c0[i] + lane_stride * np.arange(params.lanes)) & mask) + 1000 * j)
         outer.append(1000 * j)
-    frag = Fragment("counter_ramp", prog, {}, {0: words(np.array(rows))},
+    frag = Fragment("counter_ramp", prog, {}, {0: nx.int_words(np.array(rows))},
                     iterations=n_inner * n_outer)
     if params.scal_out:
-        frag.scal_out = {0: words(np.array(outer))}
+        frag.scal_out = {0: nx.int_words(np.array(outer))}
     return frag
 
 
@@ -176,7 +170,7 @@ def counter_ramp(params, n_inner, n_outer, stride=3, lane_stride=1, start=5):
 # --------------------------------------------------------------------------------------------
 
 def _tree_stages(params, src_stage_ops, op, reg="r0"):
-    lg = _log2(params.lanes)
+    lg = log2_exact(params.lanes)
     _need(params.stages >= len(src_stage_ops) + lg,
           f"needs {len(src_stage_ops)} + log2(L) = {len(src_stage_ops) + lg} stages, PCU has "
           f"{params.stages}")
@@ -211,12 +205,12 @@ def dot(params, a, b, dtype="int32"):
         a, b = nx.fp32(a), nx.fp32(b)
         ga, g = _pad_groups(a, L, np.float32(-0.0))
         gb, _ = _pad_groups(b, L, np.float32(1.0))
-        enc = fp_words
+        enc = nx.fp32_words
     else:
         a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
         ga, g = _pad_groups(a, L, 0)
         gb, _ = _pad_groups(b, L, 0)
-        enc = words
+        enc = nx.int_words
     m = a.shape[0]
     stages = _tree_stages(params, [Stage("fmul" if fp else "mul", a="vec0", b="vec1", dst="r0")],
                           "fadd" if fp else "add")
@@ -241,10 +235,10 @@ def fold(params, x, op="fmax"):
              "max": -(1 << 31)}[op]
     if fp:
         x = nx.fp32(x)
-        enc = fp_words
+        enc = nx.fp32_words
     else:
         x = np.asarray(x, np.int64)
-        enc = words
+        enc = nx.int_words
     gx, g = _pad_groups(x, L, ident)
     stages = _tree_stages(params, [Stage("pass", a="vec0", dst="r0")], op)
     prog = Program(name=f"fold_{op}", counters=[Counter(g), Counter(x.shape[0])],
@@ -289,8 +283,8 @@ def running_max(params, x):
                    vec_in={0: "every"}, stages=[Stage("pass", a="vec0", dst="r0")],
                    acc=Acc("fmax", reg="r0", when="wrap0", init=-np.inf),
                    vec_out={0: Out(src="acc_prev"), 1: Out(src="acc")})
-    return Fragment("running_max", prog, {0: fp_words(xs.reshape(-1, L))},
-                    {0: fp_words(np.array(before)), 1: fp_words(np.array(after))},
+    return Fragment("running_max", prog, {0: nx.fp32_words(xs.reshape(-1, L))},
+                    {0: nx.fp32_words(np.array(before)), 1: nx.fp32_words(np.array(after))},
                     iterations=x.shape[0] * g, useful_ops=x.size)
 
 
@@ -320,7 +314,7 @@ def _gemm_prep(a, b, dtype, k_pad, n_pad):
         bp = np.zeros((k_pad, n_pad), np.int64)
     ap[:, :k] = a
     bp[:k, :n] = b
-    return ap, bp, (fp_words if acc == "fp32" else words)
+    return ap, bp, (nx.fp32_words if acc == "fp32" else nx.int_words)
 
 
 def _gemm_continue(c, a, b, dtype):
@@ -497,7 +491,7 @@ def prefix_sum(params, x, dtype="fp32"):
     Streams: vec0 = groups of L; out vec0. Golden: :func:`hw.golden.prefix_sum` (``lanes = L``).
     Cost: ``B·T/L`` cycles + latency (the carry unit closes the loop in one cycle)."""
     L = params.lanes
-    lg = _log2(L)
+    lg = log2_exact(L)
     _need(params.scan, "prefix_sum: needs the scan extension (PCUParams.scan); see "
                        "prefix_sum_baseline")
     _need(params.stages >= lg + 1, f"prefix_sum: needs log2(L) + 1 = {lg + 1} stages, PCU has "
@@ -513,7 +507,7 @@ def prefix_sum(params, x, dtype="fp32"):
     prog = Program(name=f"prefix_sum_{dtype}", counters=[Counter(g), Counter(x.shape[0])],
                    vec_in={0: "every"}, stages=stages, carry=Carry(init=ident, level=0),
                    vec_out={0: Out(reg="r0")})
-    enc = fp_words if fp else words
+    enc = nx.fp32_words if fp else nx.int_words
     y = gk.prefix_sum(gx.reshape(x.shape[0], -1), L, "fp32" if fp else "int32")
     return Fragment(prog.name, prog, {0: enc(gx.reshape(-1, L))}, {0: enc(y.reshape(-1, L))},
                     iterations=g * x.shape[0], useful_ops=x.size)
@@ -538,7 +532,7 @@ def prefix_sum_baseline(params, x, dtype="fp32"):
                    acc=Acc("fadd" if fp else "add", reg="r0", when="wrap0", init=ident),
                    vec_out={0: Out(src="acc")})
     y = gk.prefix_sum(cols.T, 1, "fp32" if fp else "int32").T
-    enc = fp_words if fp else words
+    enc = nx.fp32_words if fp else nx.int_words
     return Fragment(prog.name, prog, {0: enc(cols)}, {0: enc(y)}, iterations=t,
                     useful_ops=x.size)
 
@@ -550,7 +544,7 @@ def linear_scan(params, a, b, h0=-0.0):
     Streams: vec0 = a, vec1 = b (groups of L); out vec0 = h. Golden: :func:`hw.golden.linear_scan`
     (``lanes = L``). Needs ``2·log2(L) + 1`` stages. Cost: ``T/L`` cycles + latency."""
     L = params.lanes
-    lg = _log2(L)
+    lg = log2_exact(L)
     _need(params.scan, "linear_scan: needs the scan extension (PCUParams.scan); see "
                        "linear_scan_baseline")
     _need(params.stages >= 2 * lg + 1, f"linear_scan: needs 2·log2(L) + 1 = {2 * lg + 1} stages, "
@@ -566,8 +560,8 @@ def linear_scan(params, a, b, h0=-0.0):
     prog = Program(name="linear_scan", counters=[Counter(g)], vec_in={0: "every", 1: "every"},
                    stages=stages, carry=Carry(init=h0, level=0), vec_out={0: Out(reg="r1")})
     h = gk.linear_scan(ga.reshape(-1), gb.reshape(-1), L, h0=np.float32(h0))
-    return Fragment("linear_scan", prog, {0: fp_words(ga), 1: fp_words(gb)},
-                    {0: fp_words(h.reshape(-1, L))}, iterations=g, useful_ops=3 * a.size)
+    return Fragment("linear_scan", prog, {0: nx.fp32_words(ga), 1: nx.fp32_words(gb)},
+                    {0: nx.fp32_words(h.reshape(-1, L))}, iterations=g, useful_ops=3 * a.size)
 
 
 def linear_scan_baseline(params, a, b, h0=-0.0):
@@ -590,8 +584,8 @@ def linear_scan_baseline(params, a, b, h0=-0.0):
                    vec_in={0: "every", 1: "every"},
                    acc=Acc("fma", reg="r0", when="wrap0", init=h0), vec_out={0: Out(src="acc")})
     h = gk.linear_scan(ca.T, cb.T, 1, h0=np.float32(h0)).T
-    return Fragment(prog.name, prog, {0: fp_words(ca), 1: fp_words(cb)}, {0: fp_words(h)},
-                    iterations=t, useful_ops=2 * a.size)
+    return Fragment(prog.name, prog, {0: nx.fp32_words(ca), 1: nx.fp32_words(cb)},
+                    {0: nx.fp32_words(h)}, iterations=t, useful_ops=2 * a.size)
 
 
 # --------------------------------------------------------------------------------------------
@@ -655,7 +649,7 @@ def fft_level(params, re, im, h):
             c1[2 * j] = c1[2 * j + 1] = wr[k]
             c2[2 * j] = nx.fp32_neg(wi[k])
             c2[2 * j + 1] = wi[k]
-    d = _log2(2 * h)
+    d = log2_exact(2 * h)
     stages = [Stage("fadd", a="r0", neg="fp", b="bfly(r0)", dist=d, dst="r0"),
               Stage("pass", a="bfly(r0)", dist=0, dst="r2"),
               Stage("fmul", a="r0", b="const", const=list(c1), mask="bit", dist=d, dst="r1"),
@@ -664,8 +658,8 @@ def fft_level(params, re, im, h):
     prog = Program(name=f"fft_level_h{h}", counters=[Counter(re.shape[0])], vec_in={0: "every"},
                    stages=stages, vec_out={0: Out(reg="r0")})
     yr, yi = fft_level_golden(re, im, h, n)
-    return Fragment(prog.name, prog, {0: fp_words(interleave(re, im))},
-                    {0: fp_words(interleave(yr, yi))}, iterations=re.shape[0],
+    return Fragment(prog.name, prog, {0: nx.fp32_words(interleave(re, im))},
+                    {0: nx.fp32_words(interleave(yr, yi))}, iterations=re.shape[0],
                     useful_ops=re.shape[0] * n * 5)
 
 
@@ -693,8 +687,8 @@ def softmax_exp(params, x, m):
                            Stage("fmul", a="r0", b="const", const=nx.LOG2E, dst="r0")],
                    tail=Stage("exp2", a="r0", dst="r0"), vec_out={0: Out(reg="r0")})
     p = nx.exp2(nx.fp32_mul(nx.fp32_sub(x, nx.fp32(m)[:, None]), nx.LOG2E))
-    return Fragment("softmax_exp", prog, {0: fp_words(x.reshape(-1, L))},
-                    {0: fp_words(p.reshape(-1, L))}, scal_in={0: fp_words(m)},
+    return Fragment("softmax_exp", prog, {0: nx.fp32_words(x.reshape(-1, L))},
+                    {0: nx.fp32_words(p.reshape(-1, L))}, scal_in={0: nx.fp32_words(m)},
                     iterations=g * x.shape[0], useful_ops=3 * x.size)
 
 
@@ -706,8 +700,8 @@ def recip_map(params, s):
     s = nx.fp32(s).reshape(-1)
     prog = Program(name="recip_map", counters=[Counter(len(s))], scal_in={0: "every"},
                    tail=Stage("recip", a="scal0", dst="r0"), scal_out={0: Out(reg="r0")})
-    return Fragment("recip_map", prog, {}, {}, scal_in={0: fp_words(s)},
-                    scal_out={0: fp_words(nx.reciprocal(s))}, iterations=len(s),
+    return Fragment("recip_map", prog, {}, {}, scal_in={0: nx.fp32_words(s)},
+                    scal_out={0: nx.fp32_words(nx.reciprocal(s))}, iterations=len(s),
                     useful_ops=len(s))
 
 
@@ -719,7 +713,7 @@ def exp2_map(params, x):
     x = nx.fp32(x).reshape(-1, L)
     prog = Program(name="exp2_map", counters=[Counter(x.shape[0])], vec_in={0: "every"},
                    tail=Stage("exp2", a="vec0", dst="r0"), vec_out={0: Out(reg="r0")})
-    return Fragment("exp2_map", prog, {0: fp_words(x)}, {0: fp_words(nx.exp2(x))},
+    return Fragment("exp2_map", prog, {0: nx.fp32_words(x)}, {0: nx.fp32_words(nx.exp2(x))},
                     iterations=x.shape[0], useful_ops=x.size)
 
 
@@ -734,8 +728,8 @@ def softmax_scale(params, p, r):
                    stages=[Stage("fmul", a="vec0", b="scal0", dst="r0")],
                    vec_out={0: Out(reg="r0")})
     y = nx.fp32_mul(p, nx.fp32(r)[:, None])
-    return Fragment("softmax_scale", prog, {0: fp_words(p.reshape(-1, L))},
-                    {0: fp_words(y.reshape(-1, L))}, scal_in={0: fp_words(r)},
+    return Fragment("softmax_scale", prog, {0: nx.fp32_words(p.reshape(-1, L))},
+                    {0: nx.fp32_words(y.reshape(-1, L))}, scal_in={0: nx.fp32_words(r)},
                     iterations=g * p.shape[0], useful_ops=p.size)
 
 
@@ -778,7 +772,7 @@ def fft_level_baseline(params, re, im, h):
         else:
             top[2 * j] = top[2 * j + 1] = 1
     b = re.shape[0]
-    x = fp_words(interleave(re, im))
+    x = nx.fp32_words(interleave(re, im))
     p1 = Program(name=f"fft_level_h{h}_base1", counters=[Counter(b)],
                  vec_in={0: "every", 1: "every"},
                  stages=[Stage("fadd", a="vec0", b="vec1", dst="r0"),
@@ -794,7 +788,7 @@ def fft_level_baseline(params, re, im, h):
     dr, di = nx.fp32_sub(r[..., 0, :], r[..., 1, :]), nx.fp32_sub(i[..., 0, :], i[..., 1, :])
     yr = np.stack([sr, dr], axis=-2).reshape(re.shape)
     yi = np.stack([si, di], axis=-2).reshape(im.shape)
-    y = fp_words(interleave(yr, yi))
+    y = nx.fp32_words(interleave(yr, yi))
     p2 = Program(name=f"fft_level_h{h}_base2", counters=[Counter(b)],
                  vec_in={0: "every", 1: "every"},
                  stages=[Stage("fmul", a="vec0", b="const", const=list(c1), dst="r1"),
@@ -806,4 +800,4 @@ def fft_level_baseline(params, re, im, h):
     return [Fragment(p1.name, p1, {0: x, 1: permute_lanes(x, 2 * h)}, {0: y}, iterations=b,
                      useful_ops=b * L),
             Fragment(p2.name, p2, {0: y, 1: permute_lanes(y, 1)},
-                     {0: fp_words(interleave(gr, gi))}, iterations=b, useful_ops=b * n * 4)]
+                     {0: nx.fp32_words(interleave(gr, gi))}, iterations=b, useful_ops=b * n * 4)]

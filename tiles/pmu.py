@@ -39,6 +39,7 @@ from hw.net import SCALAR, unit_members, vector_layout, vector_signature
 from hw.params.base import ConfigError
 from hw.params.pmu import PMUParams
 from hw.stream import PipeReg, SkidBuffer, StreamFIFO
+from hw.util import log2_exact
 
 from .pmu_addr import AddrGen, BankArbiter, bank_map, lane_layout
 from .pmu_layout import (
@@ -52,10 +53,6 @@ from .pmu_layout import (
 )
 
 __all__ = ["PMU", "AccessPipe", "generate", "Mode", "Sync", "PERF_COUNTERS", "config_layout"]
-
-
-def _log2(n):
-    return (n - 1).bit_length()
 
 
 class AccessPipe(wiring.Component):
@@ -318,7 +315,7 @@ class PMU(wiring.Component):
         outq = StreamFIFO(vector_layout(L), self.out_depth)
         m.submodules.out_q = ResetInserter(start)(outq)
         r_served = Signal(L)
-        r_bank = Signal(data.ArrayLayout(unsigned(max(1, _log2(p.banks))), L))
+        r_bank = Signal(data.ArrayLayout(unsigned(max(1, log2_exact(p.banks))), L))
         r_complete = Signal()
         m.d.sync += [r_served.eq(rp.arbiter.served), r_bank.eq(rp.arbiter.lane_bank),
                      r_complete.eq(rp.arbiter.complete)]

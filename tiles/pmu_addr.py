@@ -12,6 +12,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.net import SCALAR
+from hw.util import log2_exact
 
 from .pmu_layout import Mode, pipe_layout, slot_bits, vecaddr_layout
 
@@ -181,14 +182,10 @@ def lane_layout(params, lanes, with_data):
     return data.StructLayout(fields)
 
 
-def _log2(n):
-    return (n - 1).bit_length()
-
-
 def mapped_layout(params, lanes, with_data):
     """One vector after the bank mapping: per lane bank, offset in the bank, in-range flag."""
-    fields = {"bank": data.ArrayLayout(unsigned(max(1, _log2(params.banks))), lanes),
-              "off": data.ArrayLayout(unsigned(max(1, _log2(params.words_per_bank))), lanes),
+    fields = {"bank": data.ArrayLayout(unsigned(max(1, log2_exact(params.banks))), lanes),
+              "off": data.ArrayLayout(unsigned(max(1, log2_exact(params.words_per_bank))), lanes),
               "act": unsigned(lanes),
               "bcast": unsigned(1),
               "first": unsigned(1), "last": unsigned(1), "final": unsigned(1)}
@@ -210,8 +207,8 @@ def bank_map(m, params, lanes, addr, lane, mode, k, p, write, name):
     Returns ``(bank, off, act, bcast)`` signals.
     """
     nb = params.banks
-    lb = _log2(nb)
-    ld = _log2(params.words_per_bank)
+    lb = log2_exact(nb)
+    ld = log2_exact(params.words_per_bank)
     ab = lb + ld
     bank = Signal(max(1, lb), name=f"{name}_bank")
     off = Signal(max(1, ld), name=f"{name}_off")
@@ -259,8 +256,8 @@ class BankArbiter(wiring.Component):
         self.lanes = lanes
         self.write = write
         p = params
-        lb = max(1, _log2(p.banks))
-        ld = max(1, _log2(p.words_per_bank))
+        lb = max(1, log2_exact(p.banks))
+        ld = max(1, log2_exact(p.words_per_bank))
         members = {
             "i": In(stream.Signature(mapped_layout(p, lanes, write))),
             "accept_ok": In(1),

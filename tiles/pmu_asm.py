@@ -36,7 +36,6 @@ field, the value and what is allowed.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 
 import numpy as np
 
@@ -44,6 +43,7 @@ from hw.config import ConfigPackets
 from hw.config import config_words as _config_words
 from hw.config import config_writes as _config_writes
 from hw.params.base import ConfigError
+from hw.util import did_you_mean
 
 from .pmu_layout import PERF_COUNTERS, Mode, Sync, config_layout
 from .pmu_model import bitrev, map_address, vector_cycles
@@ -61,6 +61,16 @@ class PMUProgramError(ConfigError):
 
 def _fail(field, value, allowed):
     raise PMUProgramError(f"pmu program: {field} = {value!r}: {allowed}")
+
+
+def _check_fields(cls, d, prefix):
+    """Reject the first key of mapping ``d`` that is not a field of dataclass ``cls``
+    (``prefix`` goes before the key in the message)."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in d:
+        if key not in names:
+            raise PMUProgramError(f"pmu program: {prefix}{key}: unknown field"
+                                  f"{did_you_mean(key, names)}; allowed: {', '.join(names)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,13 +97,7 @@ class Pipe:
             return d
         if not isinstance(d, dict):
             _fail(where, d, "must be a mapping of pipeline fields")
-        names = [f.name for f in dataclasses.fields(cls)]
-        for key in d:
-            if key not in names:
-                close = difflib.get_close_matches(str(key), names, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise PMUProgramError(f"pmu program: {where}.{key}: unknown field{hint}; "
-                                      f"allowed: {', '.join(names)}")
+        _check_fields(cls, d, f"{where}.")
         d = dict(d)
         if "counters" in d:
             d["counters"] = tuple(tuple(c) if isinstance(c, (list, tuple)) else c
@@ -135,13 +139,7 @@ class Program:
             return d
         if not isinstance(d, dict):
             _fail("program", d, "must be a mapping")
-        names = [f.name for f in dataclasses.fields(cls)]
-        for key in d:
-            if key not in names:
-                close = difflib.get_close_matches(str(key), names, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise PMUProgramError(f"pmu program: {key}: unknown field{hint}; allowed: "
-                                      f"{', '.join(names)}")
+        _check_fields(cls, d, "")
         d = dict(d)
         for side in ("write", "read"):
             if d.get(side) is not None:
@@ -316,9 +314,8 @@ def assemble(program, params, lanes):
     aw = p.addr_width
     lb = (p.banks - 1).bit_length()
     if prog.mode not in MODES:
-        close = difflib.get_close_matches(str(prog.mode), MODES, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        _fail("mode", prog.mode, f"unknown mode{hint}; allowed: {', '.join(MODES)}")
+        _fail("mode", prog.mode,
+              f"unknown mode{did_you_mean(prog.mode, MODES)}; allowed: {', '.join(MODES)}")
     hw_mode = {"strided": Mode.STRIDED, "skewed": Mode.SKEWED, "duplicate": Mode.DUPLICATE,
                "fifo": Mode.STRIDED}[prog.mode]
     capacity = p.words_per_bank if hw_mode == Mode.DUPLICATE else p.size_words

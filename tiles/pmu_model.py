@@ -19,6 +19,8 @@ import dataclasses
 
 import numpy as np
 
+from hw.util import log2_exact
+
 from .pmu_layout import Mode, Sync
 
 __all__ = ["PMUModel", "ModelResult", "ModelRace", "map_address", "pipe_vectors",
@@ -39,15 +41,11 @@ def bitrev(x, bits):
     return (x & ~((1 << bits) - 1)) | r
 
 
-def _log2(n):
-    return (n - 1).bit_length()
-
-
 def map_address(params, addr, lane, mode, k, p, write):
     """(bank, offset, in_range) of word address ``addr`` (twin of :func:`tiles.pmu_addr.bank_map`).
     ``bank`` is ``None`` for a duplicate-mode write (every bank)."""
     nb, nd = params.banks, params.words_per_bank
-    lb, ld = _log2(nb), _log2(nd)
+    lb, ld = log2_exact(nb), log2_exact(nd)
     ab = lb + ld
     dup = mode == Mode.DUPLICATE
     act = addr < (nd if dup else nb * nd)

@@ -28,16 +28,12 @@ bit_reverse            read a vector sequence in bit-reversed order (FFT input /
 
 from __future__ import annotations
 
+from hw.util import log2_exact
+
 from .pmu_asm import Pipe, PMUProgramError, Program
 
 __all__ = ["tile_buffer", "linear_write", "tile_origins", "matrix_tile_reads", "transpose", "gather", "fifo", "nbuffer",
            "twiddles", "bit_reverse"]
-
-
-def _log2_exact(name, v):
-    if not isinstance(v, int) or v < 1 or v & (v - 1):
-        raise PMUProgramError(f"pmu program: {name} = {v!r}: must be a power of two")
-    return v.bit_length() - 1
 
 
 def _multiple(name, v, of, what):
@@ -134,7 +130,7 @@ def transpose(params, lanes, rows, cols, *, base=0, buffers=1, passes=1):
     sets the skew) and ``rows`` a multiple of L. Cycles: ``rows·cols/L`` per side, no conflicts
     (strided banking would serialise every column read on one bank: L cycles per vector).
     """
-    p = _log2_exact("cols", cols)
+    p = log2_exact(cols, "pmu program: cols", PMUProgramError)
     if cols < params.banks:
         raise PMUProgramError(f"pmu program: cols = {cols}: must be >= banks ({params.banks}) "
                               f"for skewed banking")
@@ -225,7 +221,7 @@ def twiddles(params, lanes, n, stage, *, base=0, load=True):
     table load L cycles per vector (once), reads one vector per cycle (any stride: each lane has
     its own copy).
     """
-    _log2_exact("n", n)
+    log2_exact(n, "pmu program: n", PMUProgramError)
     if not 0 <= stage < n.bit_length() - 1:
         raise PMUProgramError(f"pmu program: stage = {stage!r}: must be in "
                               f"0..{n.bit_length() - 2} for n = {n}")
@@ -253,8 +249,8 @@ def bit_reverse(params, lanes, n, *, base=0, write=True):
     vector is in row ``bitrev(i)``, all at one column. Write stream: ``n/L`` vectors in order;
     read stream: ``n/L`` vectors. Needs ``n/L >= banks``. Cycles: ``n/L`` per side.
     """
-    m = _log2_exact("n", n)
-    lb = _log2_exact("lanes", lanes)
+    m = log2_exact(n, "pmu program: n", PMUProgramError)
+    lb = log2_exact(lanes, "pmu program: lanes", PMUProgramError)
     pitch = n // lanes
     if pitch < params.banks:
         raise PMUProgramError(f"pmu program: n = {n}: must be >= lanes·banks "

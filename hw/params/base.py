@@ -15,7 +15,6 @@ Objects are validated once, at construction, and are immutable afterwards.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import importlib.resources
 import os
 import types
@@ -23,6 +22,8 @@ import typing
 from pathlib import Path
 
 import yaml
+
+from hw.util import did_you_mean
 
 __all__ = ["ConfigError", "Params", "param", "Check", "pow2", "int_range", "one_of", "subset_of",
            "positive", "real_range", "load_yaml", "configs_dir", "preset_file", "preset_files"]
@@ -148,9 +149,8 @@ class Params:
         fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
         for key in data:
             if key not in fields:
-                close = difflib.get_close_matches(str(key), fields, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ConfigError(f"{_where(source, _join(prefix, key))}: unknown key{hint}; "
+                raise ConfigError(f"{_where(source, _join(prefix, key))}: unknown key"
+                                  f"{did_you_mean(key, fields)}; "
                                   f"allowed keys: {', '.join(fields)}")
         hints = typing.get_type_hints(cls)
         # This section's own scalar keys first, so an error names the key the user wrote rather

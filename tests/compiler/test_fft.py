@@ -23,8 +23,8 @@ import pytest
 from compiler import fft
 from compiler.graph import MappingError
 from compiler.requests import KernelRequest, RequestError, expected, make_inputs
-from tb.run import bits_equal
 from hw.params import load
+from tb.run import bits_equal
 
 SEED = int(os.environ.get("RDU_SEED") or np.random.SeedSequence().entropy % 10_000)
 

@@ -17,8 +17,8 @@ import pytest
 
 from compiler import fft
 from compiler.requests import KernelRequest, expected, make_inputs
-from tb.run import _executor, bits_equal, run_kernel
 from hw.params import load
+from tb.run import _executor, bits_equal, run_kernel
 
 SEED = int(os.environ.get("RDU_SEED") or np.random.SeedSequence().entropy % 10_000)
 

@@ -13,9 +13,10 @@ import pytest
 
 from compiler import fusion as fu
 from compiler.graph import MappingError
+from hw import numerics as nx
+from hw.params import load
 from tb.executor import SimExecutor
 from tb.run import _executor, bits_equal
-from hw.params import load
 from tiles import pmu_programs as pm
 from tiles.pcu_asm import Counter, Out, Program, Stage
 
@@ -38,7 +39,7 @@ def test_decoder_model_bit_exact(config):
         exp = fu.decoder_golden(x, w1, w2, L)
         for fused in (True, False):
             pipe, ty = fu.decoder_pipeline(p, x, w1, w2, fused)
-            out = fu.floats_of(fu.model_run(pipe, {"y": ty})["y"][:m, :n2])
+            out = nx.from_bits(fu.model_run(pipe, {"y": ty})["y"][:m, :n2])
             assert bits_equal(out, exp), (config, m, k, n1, n2, fused)
 
 

@@ -9,11 +9,11 @@ import pytest
 
 from compiler import gemm
 from compiler.graph import MappingError
-from tb.executor import SimExecutor
 from compiler.requests import KernelRequest, RequestError, make_inputs
-from tb.run import bits_equal, run_kernel
-from hw.params import load
 from hw import golden
+from hw.params import load
+from tb.executor import SimExecutor
+from tb.run import bits_equal, run_kernel
 
 SEED = int(os.environ.get("RDU_SEED", np.random.SeedSequence().entropy % 10_000))
 

@@ -5,10 +5,10 @@ import pytest
 
 from compiler.graph import Graph, MappingError, build_phase, fabric_map, place
 from compiler.job import Job
-from tb.executor import SimExecutor
 from hw.params import load
 from memory.agcu import agcu_program
 from memory.host import DRAMImage
+from tb.executor import SimExecutor
 from tiles import pcu_programs as pp
 
 

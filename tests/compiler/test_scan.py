@@ -22,11 +22,11 @@ import pytest
 from compiler import scan
 from compiler.graph import MappingError
 from compiler.job import Job
-from tb.executor import SimExecutor
 from compiler.requests import KernelRequest, expected, make_inputs
-from tb.run import EXECUTORS, bits_equal
 from hw.params import load
 from memory.host import DRAMImage
+from tb.executor import SimExecutor
+from tb.run import EXECUTORS, bits_equal
 
 SEED = int(os.environ.get("RDU_SEED") or "2718", 0)
 

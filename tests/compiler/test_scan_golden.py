@@ -9,8 +9,8 @@ bounds every order (the default tree order included)."""
 import numpy as np
 import pytest
 
-from hw import numerics as nx
 from hw import golden as g
+from hw import numerics as nx
 from hw.golden import reference as ref
 from tests.golden.test_kernels import gamma, report, rng_for
 

@@ -19,9 +19,9 @@ import pytest
 from compiler import sdpa
 from compiler.graph import MappingError
 from compiler.requests import KernelRequest, make_inputs
-from tb.run import bits_equal, run_kernel
-from hw.params import load
 from hw import golden as g
+from hw.params import load
+from tb.run import bits_equal, run_kernel
 
 SEED = int(os.environ.get("RDU_SEED") or "7", 0)
 GOLDEN = {"streaming": g.sdpa_streaming, "naive": g.sdpa_naive}

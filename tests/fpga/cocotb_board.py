@@ -10,9 +10,8 @@ Every test has a simulated-time watchdog; bytes from the host arrive with random
 import os
 import struct
 
-import numpy as np
-
 import cocotb
+import numpy as np
 from cocotb.task import bridge
 from cocotb.triggers import with_timeout
 
@@ -20,11 +19,10 @@ from fpga.bridge import Cmd, Status
 from fpga.host import BridgeError, BridgeTimeout, ChecksumError, Host, SimTransport
 from fpga.kernels import KERNELS, run_plan
 from fpga.smoke import SMOKE_LAYOUT, decode_ident
-from tb.uart import UartModel
-from hw.config import AddressMap, UnitKind, config_words
+from hw.config import AddressMap, ConfigPackets, RingError, UnitKind, config_words
 from tb import env
 from tb.clock import PERIOD_NS, reset, start_clock
-from hw.config import ConfigPackets, RingError
+from tb.uart import UartModel
 
 WATCHDOG_MS = 200
 
@@ -196,7 +194,8 @@ async def fabric_traffic(dut):
     """The fabric (test units, switches, router configuration) behind the bridge: vectors from
     the board memory enter at AGCU slots, cross the fabric (some through pass-through units) and
     return to memory; every test unit's counters are checked, all over the UART."""
-    from fpga.kernels import fabric_traffic as plan_traffic, run_fabric_traffic
+    from fpga.kernels import fabric_traffic as plan_traffic
+    from fpga.kernels import run_fabric_traffic
     from hw.params import load
     args, seed, model = await _setup(dut, gap_ns=(0, 20))
     results = []
@@ -216,10 +215,10 @@ async def compiler_kernels(dut):
     memory, each phase's configuration packets through the ring, results read back — ``tb.run.
     run_kernel`` with :class:`fpga.executor.BoardExecutor`, the flow of ``rdu fpga run``."""
     from compiler.requests import KernelRequest
-    from tb.run import run_kernel
     from fpga.executor import BoardExecutor
     from fpga.fabric_duc import board_params
     from hw.params import FabricParams, load
+    from tb.run import run_kernel
     args, seed, model = await _setup(dut, gap_ns=(0, 20))
     params = board_params(FabricParams.from_dict(args["params"]), args["mem_words"])
     results = []

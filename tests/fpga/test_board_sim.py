@@ -52,8 +52,8 @@ def test_fabric_behind_the_bridge():
     from fpga.bridge import BridgeParams
     from fpga.fabric_duc import FabricSystem
     from fpga.top import SIM_CLK_HZ, SystemTop
-    from tb.testunit import test_factory
     from hw.params import load
+    from tb.testunit import test_factory
     duc = FabricSystem(load("tiny"), factory=test_factory)
     top = SystemTop(duc, BridgeParams(clk_hz=SIM_CLK_HZ, baud=SIM_CLK_HZ // SIM_DIVISOR,
                                       mem_words=1024, timeout_cycles=4000, max_payload=256))

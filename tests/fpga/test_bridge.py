@@ -13,14 +13,23 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from fpga.bridge import (DATA_OP, FENCE, INFO_WORDS, MAGIC, BridgeParams, Cmd, Status, UARTRx,
-                         UARTTx, crc8)
+from fpga.bridge import (
+    DATA_OP,
+    FENCE,
+    INFO_WORDS,
+    MAGIC,
+    BridgeParams,
+    Cmd,
+    Status,
+    UARTRx,
+    UARTTx,
+    crc8,
+)
 from fpga.host import BridgeError, ChecksumError, Host, Transport, encode_request
 from fpga.smoke import SMOKE_LAYOUT, decode_ident
 from fpga.top import smoke_system
-from hw.config import AddressMap, Packet, UnitKind, config_words
+from hw.config import AddressMap, ConfigPackets, Packet, UnitKind, config_words, responses
 from hw.params import ConfigError
-from hw.config import ConfigPackets, responses
 from tb.stream import PauseGenerator
 
 MEM = 256
@@ -237,6 +246,7 @@ class StuckDesign:
         from amaranth import Module
         from amaranth.lib import stream, wiring
         from amaranth.lib.wiring import In, Out
+
         from fpga.bridge import MEM_REQ
         from hw.net import CONFIG_RING
 

@@ -13,8 +13,8 @@ from fpga import build as fb
 from fpga.boards import BOARDS, BoardTop, PllError, ecp5_pll, ice40_pll
 from fpga.bridge import BridgeParams, HostBridge
 from fpga.cli import register  # noqa: F401  (the CLI module imports cleanly)
-from scripts.cli import main as rdu
 from hw.params import load
+from scripts.cli import main as rdu
 
 
 def test_pll_settings_match_the_vendor_tools():

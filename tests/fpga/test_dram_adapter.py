@@ -98,6 +98,7 @@ def test_adapter_random_traffic_two_ports():
 
 def test_board_params_replace_hbm_with_board_memory():
     import pytest
+
     from fpga.fabric_duc import board_params
     from hw.params import ConfigError, load
     p = board_params(load("small"), 16384)

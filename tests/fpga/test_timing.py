@@ -11,8 +11,8 @@ import pytest
 from amaranth.back import rtlil
 
 from fpga.timing import UNITS, Probe, _paths, format_timing, unit_of, unit_timing
-from scripts.cli import main as rdu
 from hw.params import ConfigError, load
+from scripts.cli import main as rdu
 
 
 def _port_bits(unit, flow_in):

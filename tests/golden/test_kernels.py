@@ -21,9 +21,10 @@ import zlib
 import numpy as np
 import pytest
 
-from hw import numerics as nx
 from hw import golden as g
+from hw import numerics as nx
 from hw.golden import reference as ref
+from hw.util import log2_exact
 
 #: Random seed: ``RDU_SEED`` if set (as for the simulation tests), else a fixed default.
 SEED = int(os.environ.get("RDU_SEED") or "424242", 0)
@@ -63,10 +64,6 @@ def same_bits(x, y):
 
 def py_wrap32(v):
     return (v + 2**31) % 2**32 - 2**31
-
-
-def log2i(n):
-    return n.bit_length() - 1
 
 
 # ============================================================================================
@@ -188,7 +185,7 @@ def test_dot_fp32_accuracy(lanes, n):
     groups = -(-n // lanes)
     # each product is rounded once, then passes log2(lanes) tree levels and `groups` accumulator
     # additions (the first of which adds -0.0, exact)
-    bound = gamma(1 + log2i(lanes) + groups) * ref.dot(np.abs(a), np.abs(b))
+    bound = gamma(1 + log2_exact(lanes) + groups) * ref.dot(np.abs(a), np.abs(b))
     err = np.abs(d - ref.dot(a, b))
     assert np.all(err <= bound)
     if lanes == 1:
@@ -234,7 +231,7 @@ def softmax_bound(x, lanes):
     w = ref.softmax(x)
     dist = np.abs(x - m)
     eps_p = E_EXP2 + 3 * U * dist + math.log(2) * 2.0 ** -23
-    eps_s = np.sum(w * eps_p, axis=-1, keepdims=True) + gamma(log2i(lanes) + -(-n // lanes))
+    eps_s = np.sum(w * eps_p, axis=-1, keepdims=True) + gamma(log2_exact(lanes) + -(-n // lanes))
     rel = (eps_p + eps_s + E_RECIP + U) * 1.001
     return w * rel + 2.0 ** -125
 
@@ -258,7 +255,7 @@ def test_softmax_accuracy(lanes, shape, scale):
     # softmax-weighted mean distance from the max
     x64 = x.astype(np.float64)
     dbar = np.max(np.sum(r * (x64.max(axis=-1, keepdims=True) - x64), axis=-1))
-    depth = log2i(lanes) + -(-shape[-1] // lanes)
+    depth = log2_exact(lanes) + -(-shape[-1] // lanes)
     ceiling = (2 * E_EXP2 + E_RECIP + 3 * U * (dbar + 1 / math.e) + gamma(depth)
                + 2 * math.log(2) * 2.0 ** -23 + U) * 1.01
     assert rep.max_rel <= ceiling
@@ -460,7 +457,7 @@ def test_fft_accuracy(n):
     y = g.fft(x)
     assert y.dtype == np.complex64 and y.shape == (3, n)
     r = np.fft.fft(x, axis=-1)
-    bound = fft_bound(log2i(n))
+    bound = fft_bound(log2_exact(n))
     rel = l2_rel(y.astype(np.complex128), r)
     assert np.all(rel <= bound), (rel, bound)
     report(f"fft N={n}", y, r, bound * np.linalg.norm(r, axis=-1))
@@ -517,7 +514,7 @@ def test_fft_four_step_accuracy(n, lanes):
     y = g.fft_four_step(x, lanes)
     assert y.dtype == np.complex64 and y.shape == (2, n)
     r = np.fft.fft(x, axis=-1)
-    stages = log2i(n) + 1            # log2(N1) + log2(N2) butterfly stages + the twiddle multiply
+    stages = log2_exact(n) + 1       # log2(N1) + log2(N2) butterfly stages + the twiddle multiply
     bound = fft_bound(stages)
     assert np.all(l2_rel(y.astype(np.complex128), r) <= bound)
     report(f"fft_four_step N={n} lanes={lanes}", y, r, bound * np.linalg.norm(r, axis=-1))
@@ -546,7 +543,7 @@ def hyena_bound(u, k, d, r):
     √2·gamma_2; the inverse FFT adds L·eta·||P||; the 1/M scale is exact; + d·u adds 2u. So
     ||Δy|| <= (2L·eta + √2·gamma_2)·||u||_1·||k||_2 + L·eta·||k||_1·||u||_2 + 2u·(||y|| + ||d·u||).
     """
-    L = log2i(2 * u.shape[-1])
+    L = log2_exact(2 * u.shape[-1])
     eta = fft_eta()
     u2 = np.atleast_2d(u.astype(np.float64))
     k2 = np.atleast_2d(k.astype(np.float64))
@@ -632,7 +629,8 @@ def test_prefix_sum_fp32_accuracy(lanes, n):
     r = ref.prefix_sum(x)
     # element i of group gi: log2(lanes) Kogge-Stone levels + one carry addition per group
     gi = np.arange(n) // lanes + 1
-    bound = np.array([gamma(log2i(lanes) + int(t) + 1) for t in gi]) * ref.prefix_sum(np.abs(x))
+    lg = log2_exact(lanes)
+    bound = np.array([gamma(lg + int(t) + 1) for t in gi]) * ref.prefix_sum(np.abs(x))
     assert np.all(np.abs(y - r) <= bound)
     if n == 1000:
         report(f"prefix_sum fp32 lanes={lanes} n={n}", y, r, bound)
@@ -729,7 +727,7 @@ def test_selective_scan_accuracy(lanes, t, dch, s):
     # skip term: one product + one addition
     habs = ref.selective_scan(np.abs(a_bar), np.abs(bx), np.abs(c), np.zeros(dch), np.zeros((t, dch)))
     groups = -(-s // lanes)
-    bound = (gamma(2 * t + 2) + gamma(log2i(lanes) + groups + 1)) * habs * 1.01 \
+    bound = (gamma(2 * t + 2) + gamma(log2_exact(lanes) + groups + 1)) * habs * 1.01 \
         + gamma(2) * (np.abs(r) + np.abs(d * x))
     assert np.all(np.abs(y - r) <= bound)
     if t == 100:

@@ -14,8 +14,13 @@ from hw import arith, numerics
 from hw.arith import LATENCY, ArithStream, Cast, FixedMul, FPAdd, FPCompare, FPExp2, FPMul, FPRecip
 from tb import amsim
 from tb.stream import PauseGenerator
-from tests.hw.test_arith_vectors import (assert_bits_equal, mixed, reference, reference_mixed,
-                                         vectors)
+from tests.hw.test_arith_vectors import (
+    assert_bits_equal,
+    mixed,
+    reference,
+    reference_mixed,
+    vectors,
+)
 
 Op = ArithStream.Op
 

@@ -5,10 +5,21 @@ from amaranth import Module, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.config import (BROADCAST, CFG_PACKET, AddressMap, ConfigStore, Op, Packet, UnitKind,
-                       config_words, layout_words)
+from hw.config import (
+    BROADCAST,
+    CFG_PACKET,
+    AddressMap,
+    ConfigPackets,
+    ConfigStore,
+    Op,
+    Packet,
+    RingError,
+    UnitKind,
+    config_words,
+    layout_words,
+    responses,
+)
 from tb import amsim
-from hw.config import ConfigPackets, RingError, responses
 from tb.stream import PauseGenerator
 
 LAYOUT_A = data.StructLayout({"op": unsigned(5), "const": unsigned(32), "mode": unsigned(3)})

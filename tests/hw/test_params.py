@@ -12,8 +12,17 @@ import re
 import pytest
 
 from hw import params
-from hw.params import (AGCUParams, ConfigError, DRAMParams, FabricParams, MemoryParams, PCUParams,
-                       PMUParams, SwitchParams, load)
+from hw.params import (
+    AGCUParams,
+    ConfigError,
+    DRAMParams,
+    FabricParams,
+    MemoryParams,
+    PCUParams,
+    PMUParams,
+    SwitchParams,
+    load,
+)
 
 PRESETS = ["fpga", "plasticine", "sim", "small", "tiny"]
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from hw.golden import mac_lanes
 from hw.smoke import MacParams, MacPipeline
 from tb import env, freerun, runner
-from hw.golden import mac_lanes
 from tb.harness import StreamHarness
 from tb.stream import pack_lanes, unpack_rows
 

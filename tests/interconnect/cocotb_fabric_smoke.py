@@ -6,20 +6,18 @@ Everything — switches, PMU and PCU programs, argument register, ``done`` mask 
 the configuration ring; the run is repeated with a new bias written as an argument only.
 """
 
-import numpy as np
-
 import cocotb
+import numpy as np
 from cocotb.triggers import ClockCycles, First, RisingEdge
 
 from hw import numerics as nx
-from hw.config import AddressMap, UnitKind
+from hw.config import AddressMap, ConfigPackets, UnitKind
 from hw.params import load
 from interconnect.fabric_config import FabricConfig
 from interconnect.floorplan import FabricMap
 from interconnect.router import Router
 from tb import env
 from tb.clock import reset, start_clock
-from hw.config import ConfigPackets
 from tb.ring import RingDriver
 from tb.stream import PauseGenerator, Scoreboard, StreamSink, StreamSource, pack_rows, unpack_rows
 

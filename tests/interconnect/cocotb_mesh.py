@@ -4,22 +4,19 @@ Parameters (tb.env): ``params`` (FabricParams mapping), ``seed``, ``scenarios``,
 ``count`` ([lo, hi]), ``pause`` ([lo, hi] in 1/256), ``ring_pause`` (probability).
 """
 
-import numpy as np
-
 import cocotb
+import numpy as np
 from cocotb.triggers import ClockCycles, First, RisingEdge
 
+from hw.config import AddressMap, ConfigPackets
 from hw.params import FabricParams
 from interconnect.floorplan import NET_SHORT, FabricMap
 from interconnect.router import trace
-from tb.mesh_traffic import random_plan
 from tb import env
 from tb.clock import reset, start_clock
-from hw.config import ConfigPackets
+from tb.mesh_traffic import random_plan
 from tb.ring import RingDriver
 from tb.stream import PauseGenerator, Scoreboard, StreamSink, StreamSource
-
-from hw.config import AddressMap
 
 
 class MeshTestbench:
@@ -203,8 +200,8 @@ async def watchdog_names_the_stalled_stream(dut):
     victim = {}
 
     def sabotage(plan, fc, exp):
-        from tb.testunit import config_layout
         from tb.mesh_traffic import unit_description
+        from tb.testunit import config_layout
         st = plan.unit_settings()
         for uid, ports in st.items():
             for key, s in ports.items():

@@ -8,10 +8,10 @@ checksum + host-side scoreboards), and reads the first configuration back.
 
 import pytest
 
-from interconnect.fabric import Fabric
-from tb.testunit import test_factory
 from hw.params import FabricParams
+from interconnect.fabric import Fabric
 from tb import env, runner
+from tb.testunit import test_factory
 
 pytestmark = pytest.mark.verilator
 

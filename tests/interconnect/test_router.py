@@ -8,8 +8,15 @@ from hw.net import NETWORKS, PORT_GROUPS
 from hw.params import FabricParams
 from interconnect.fabric_config import unpack
 from interconnect.floorplan import OPPOSITE, FabricMap
-from interconnect.router import (CapacityError, Endpoint, NoPathError, PortError, RouteError,
-                                 Router, trace)
+from interconnect.router import (
+    CapacityError,
+    Endpoint,
+    NoPathError,
+    PortError,
+    RouteError,
+    Router,
+    trace,
+)
 
 
 def _fabric(rows, cols, vec, scal, ctrl, agcu, uturn=False, name="prop", **extra):

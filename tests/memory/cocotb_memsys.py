@@ -6,17 +6,16 @@ description come through ``tb.env``.
 
 from pathlib import Path
 
-import numpy as np
-
 import cocotb
+import numpy as np
 from cocotb.triggers import Combine, with_timeout
 
 from memory.agcu import agcu_program, tensor_loops, vector_addresses
 from memory.dma import dma_program
 from memory.dram import port_spec
-from tb.memory import DRAMPortDriver, MemSysHost, ReferenceMemory, Request
 from memory.traffic import pattern_words, tg_config
 from tb import env
+from tb.memory import DRAMPortDriver, MemSysHost, ReferenceMemory, Request
 from tb.stream import PauseGenerator, Scoreboard, StreamSink, StreamSource, pack_lanes, unpack_rows
 
 

@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
+from hw.config import config_words
 from hw.params import AGCUParams, ConfigError, DRAMParams, MemoryParams, load
+from hw.util import xorshift32
 from memory.agcu import AGCU, agcu_layout, agcu_program, tensor_loops, vector_addresses
 from memory.dma import dma_program
-from memory.traffic import pattern_words, tg_config, xorshift32
-from hw.config import config_words
+from memory.traffic import pattern_words, tg_config
 
 
 @pytest.mark.parametrize("name", ["tiny", "hbm3", "ddr5"])

@@ -6,18 +6,27 @@ import sys
 
 import numpy as np
 import pytest
-from tb import amsim
 
 from hw import numerics as nx
+from hw.golden import kernels as gk
 from hw.params import ConfigError, load
 from hw.params.pcu import PCUParams
-from hw.golden import kernels as gk
-from tb import pcu_sets
+from tb import amsim, pcu_sets
 from tiles import pcu_model
 from tiles import pcu_programs as pp
 from tiles.pcu import PCU, generate
-from tiles.pcu_asm import (Acc, AsmError, Carry, Counter, In, Out, Program, Stage, Stationary,
-                           assemble)
+from tiles.pcu_asm import (
+    Acc,
+    AsmError,
+    Carry,
+    Counter,
+    In,
+    Out,
+    Program,
+    Stage,
+    Stationary,
+    assemble,
+)
 from tiles.pcu_fu import LaneFU
 from tiles.pcu_isa import OP_CLASS, Isa, Op
 
@@ -188,7 +197,7 @@ def test_predicated_inputs_need_no_data_when_false():
     r = pcu_model.run(asm, {0: x, 1: y})
     # iterations (j0, j1): (0,0) (1,0) (0,1) (1,1); vec0 only from j1 = 1; vec1 only on j0 = 1
     want = np.array([[-5 + 9] * 4, [-5 + 100] * 4, list(x[0] + 9), list(x[1] + 200)])
-    np.testing.assert_array_equal(r.vec_out[0], pp.words(want))
+    np.testing.assert_array_equal(r.vec_out[0], nx.int_words(want))
     with pytest.raises(ValueError, match="vec0 ran dry at iteration 3"):
         pcu_model.run(asm, {0: x[:1], 1: y})
 
@@ -202,7 +211,7 @@ def test_gemm_kchain_equals_full_gemm():
             a, b = rng.standard_normal((3, 13)), rng.standard_normal((13, 9))
         f = pp.gemm_systolic_kchain(p, a, b, dtype)
         np.testing.assert_array_equal(f.vec_in[2], f.vec_out[1])   # the feedback loop
-        enc = pp.words if dtype == "int16" else pp.fp_words
+        enc = nx.int_words if dtype == "int16" else nx.fp32_words
         full = np.zeros((3, 16), np.float32 if dtype != "int16" else np.int64)
         full[:, :9] = gk.gemm(a, b, dtype)
         np.testing.assert_array_equal(f.vec_out[0], np.concatenate([enc(full[:, :8]),
@@ -249,7 +258,7 @@ def test_fft_levels_compose_to_the_golden_fft():
     rng = np.random.default_rng(3)
     L = SIM.lanes
     re, im = rng.standard_normal((4, L // 2)), rng.standard_normal((4, L // 2))
-    cur = pp.fp_words(pp.interleave(re, im))
+    cur = nx.fp32_words(pp.interleave(re, im))
     h = L // 4
     while h >= 1:
         yr = nx.from_bits(cur[:, 0::2])
@@ -258,7 +267,7 @@ def test_fft_levels_compose_to_the_golden_fft():
         cur = _check_model(SIM, f).vec_out[0]
         h //= 2
     gr, gi = gk.fft_dif_stages(nx.fp32(re), nx.fp32(im))
-    np.testing.assert_array_equal(cur, pp.fp_words(pp.interleave(gr, gi)))
+    np.testing.assert_array_equal(cur, nx.fp32_words(pp.interleave(gr, gi)))
 
 
 def test_gemm_k_chaining_equals_full_gemm():
@@ -266,7 +275,7 @@ def test_gemm_k_chaining_equals_full_gemm():
     a, b = rng.standard_normal((5, 8)), rng.standard_normal((8, 8))
     part = gk.gemm(a[:, :4], b[:4], "bf16")
     f = pp.gemm_systolic(SIM, a[:, 4:], b[4:], "bf16", psum=part)
-    np.testing.assert_array_equal(f.vec_out[0], pp.fp_words(gk.gemm(a, b, "bf16")))
+    np.testing.assert_array_equal(f.vec_out[0], nx.fp32_words(gk.gemm(a, b, "bf16")))
 
 
 def test_softmax_pieces_compose_to_the_golden_softmax():
@@ -280,7 +289,7 @@ def test_softmax_pieces_compose_to_the_golden_softmax():
     s = nx.from_bits(_check_model(SIM, pp.fold(SIM, p, "fadd")).scal_out[0])
     r = nx.from_bits(_check_model(SIM, pp.recip_map(SIM, s)).scal_out[0])
     y = _check_model(SIM, pp.softmax_scale(SIM, p, r)).vec_out[0]
-    np.testing.assert_array_equal(y.reshape(3, -1), pp.fp_words(gk.softmax(x, L)))
+    np.testing.assert_array_equal(y.reshape(3, -1), nx.fp32_words(gk.softmax(x, L)))
 
 
 # ---- functional units under the Amaranth simulator ---------------------------------------------

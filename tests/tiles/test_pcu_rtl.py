@@ -4,9 +4,7 @@ backpressure — one Verilator build per parameter set, all fragments of a set i
 import numpy as np
 import pytest
 
-from tb import runner
-from tb import pcu_sets
-from tb import pcu_jobs
+from tb import pcu_jobs, pcu_sets, runner
 from tiles.pcu_isa import PERF_NAMES
 
 pytestmark = pytest.mark.verilator

@@ -22,10 +22,10 @@ from hw.params import ConfigError, load
 from hw.params.pmu import PMUParams
 from tb import env, runner
 from tb.pmu_scenarios import Builder, random_steps
+from tb.pmu_top import design_for, freerun_run, run_freerun
 from tiles import pmu_asm, pmu_programs
 from tiles.pmu import PMU, generate
 from tiles.pmu_asm import PMUProgramError
-from tb.pmu_top import design_for, freerun_run, run_freerun
 
 TINY = load("tiny")
 SIM = load("sim")
@@ -472,6 +472,7 @@ def test_long_fifo_runs_assemble_and_wrap(length):
     """A FIFO run longer than one counter (SDPA's n² scores) splits into two counters; the outer
     stride is taken modulo the ring, so the addresses stay those of one continuous ring walk."""
     import numpy as np
+
     from tiles.pmu_asm import pipe_addresses
     p = load("sim")
     L = p.lanes

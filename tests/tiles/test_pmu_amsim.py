@@ -10,12 +10,11 @@ from amaranth import Module, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.config import AddressMap, Packet
+from hw.config import AddressMap, Packet, responses
 from hw.params.pmu import PMUParams
 from tb import amsim
-from hw.config import responses
-from tb.stream import PauseGenerator, unpack_rows
 from tb.pmu_scenarios import Builder, random_steps
+from tb.stream import PauseGenerator, unpack_rows
 from tiles import pmu_asm
 from tiles.pmu import PMU
 from tiles.pmu_addr import AddrGen, bank_map
