@@ -53,7 +53,7 @@ bench: $(STAMP)
 figures: $(STAMP)
 	@$(PY) -m scripts.readme_figures
 
-# the ULX3S's default design: the fpga preset's fabric (static placement, router2; ~21 min here)
+# the ULX3S's default design: the fpga preset's fabric (static placement, router2; ~21 min on 2 cores)
 fpga: $(STAMP)
 	@$(VENV)/bin/rdu fpga build --board ulx3s
 
