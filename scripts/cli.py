@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as dist_version
 from pathlib import Path
@@ -31,7 +32,7 @@ from hw.params import ConfigError, load
 from interconnect import fabric, switch
 from memory import system
 from scripts import bench
-from tb import runner
+from tb import cache, runner
 from tb.run import run_kernel
 from tb.simjob import main_job
 from tiles import pcu, pmu
@@ -178,6 +179,50 @@ def cmd_run(args):
     return 0 if res["passed"] else 1
 
 
+CACHE_DOC = """``rdu cache``: show the build cache (generated Verilog and Verilator builds: folder, total
+size, entries least recently used first); ``rdu cache prune [--max-size SIZE]`` evicts least
+recently used entries until the cache holds at most SIZE; ``rdu cache clear`` empties it."""
+
+
+def register_cache(sub):
+    s = sub.add_parser("cache", help="show, prune or clear the build cache", description=CACHE_DOC)
+    actions = s.add_subparsers(dest="cache_action", metavar="ACTION")
+    p = actions.add_parser("prune", help="evict least recently used entries down to a size")
+    p.add_argument("--max-size", default="2G", help="e.g. 500M or 2G (default: 2G)")
+    actions.add_parser("clear", help="remove every entry")
+    s.set_defaults(func=cmd_cache)
+
+
+def cmd_cache(args):
+    store = cache.Cache(runner.cache_dir())
+    con = console()
+    if args.cache_action in ("prune", "clear"):
+        if args.cache_action == "prune":
+            try:
+                removed, skipped = store.prune(cache.parse_size(args.max_size))
+            except ValueError as e:
+                raise UserError(f"--max-size: {e}") from None
+        else:
+            removed, skipped = store.clear()
+        for item in removed:
+            con.print(f"removed {item.kind}/{item.name} ({cache.format_size(item.size)})")
+        for item in skipped:
+            con.print(f"[yellow]skipped[/] {item.kind}/{item.name} (in use)")
+    items = store.items()
+    con.print(f"cache {store.root}: {cache.format_size(sum(i.size for i in items))} in "
+              f"{len(items)} item(s)")
+    if items and args.cache_action is None:
+        t = Table()
+        for col in ("kind", "name", "size", "last used"):
+            t.add_column(col, justify="right" if col == "size" else "left")
+        for i in items:
+            used = datetime.fromtimestamp(i.last_used).strftime("%Y-%m-%d %H:%M")
+            kind = f"{i.kind} (leftover)" if i.leftover else i.kind
+            t.add_row(kind, i.name, cache.format_size(i.size), used)
+        con.print(t)
+    return 0
+
+
 def build_parser():
     p = argparse.ArgumentParser(
         prog="rdu", description="rdugen: RDU fabric generator, simulator and verification flow")
@@ -216,6 +261,7 @@ def build_parser():
     s.set_defaults(func=cmd_bench)
 
     register_run(sub)
+    register_cache(sub)
     fpga_cli.register(sub)
     return p
 

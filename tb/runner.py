@@ -14,6 +14,8 @@ Everything that simulates RTL under Verilator goes through :func:`simulate` (coc
   arguments and the tool versions — a second run with the same design does not recompile;
 * caches generated Verilog (:func:`cached_design`) under ``<cache>/verilog``, keyed by the
   parameters and the source of the modules that generate the design (:func:`generator_digest`);
+* both through :class:`tb.cache.Cache`: an entry is renamed into place only when complete, and
+  checked against its manifest (sizes, SHA-256) before each use; a damaged one is rebuilt;
 * records waves on request (``waves=True`` or ``RDU_WAVES=1``): FST when the zlib/lz4 headers
   exist, else VCD;
 * passes the random seed to cocotb (``COCOTB_RANDOM_SEED``) and prints it; ``RDU_SEED`` overrides.
@@ -24,7 +26,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import importlib.util
 import json
@@ -43,6 +44,7 @@ import cocotb
 from cocotb_tools.runner import Verilator, get_results
 
 from hw.generate import to_verilog
+from tb.cache import Cache
 
 __all__ = ["VerilatorNotFound", "SimulationFailed", "LintError", "LINT_WAIVERS", "Design",
            "verilator_env", "verilator_version", "lint", "build", "simulate", "cache_dir",
@@ -331,16 +333,17 @@ def cached_design(top, key, make_component, sources=(), generator=None):
     test process start at once. ``make_component()`` is called only on a miss."""
     h = hashlib.sha256(generator_digest(generator or make_component).encode())
     h.update(json.dumps(key, sort_keys=True, default=repr).encode())
-    path = cache_dir() / "verilog" / f"{top}-{h.hexdigest()[:16]}.v"
-    if path.exists():
-        text = path.read_text()
-        return Design(text, top, _ports_of(text, top), tuple(str(s) for s in sources))
-    d = Design.from_component(make_component(), top, sources=sources)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(d.verilog)
-    tmp.replace(path)          # atomic: concurrent workers never read a half-written file
-    return d
+    name, file, sources = f"{top}-{h.hexdigest()[:16]}", f"{top}.v", tuple(str(s) for s in sources)
+    cache = Cache(cache_dir())
+    with cache.locked("verilog", name):     # concurrent workers elaborate once
+        entry = cache.lookup("verilog", name)
+        if entry is not None:
+            text = (entry / file).read_text()
+            return Design(text, top, _ports_of(text, top), sources)
+        d = Design.from_component(make_component(), top, sources=sources)
+        with cache.create("verilog", name, [file]) as tmp:
+            (tmp / file).write_text(d.verilog)
+        return d
 
 
 def _ports_of(text, top):
@@ -404,44 +407,52 @@ def build(design, *, waves=False, debug=False, extra_args=()):
     if fst:
         args.append("--trace-fst")
     key = design.digest(tuple(args), waves, debug, _versions())
-    bdir = cache_dir() / "verilator" / f"{design.top}-{key}"
-    stamp = bdir / ".built"
-    bdir.mkdir(parents=True, exist_ok=True)
-    with open(bdir / ".lock", "w") as lockf:
-        fcntl.flock(lockf, fcntl.LOCK_EX)   # concurrent pytest workers build once
-        if stamp.exists():
-            return Build(bdir, design.top, True, waves)
-        src = bdir / f"{design.top}.v"
-        src.write_text(design.verilog)
-        vlt = _waiver_file(bdir / "ports.vlt", design.top, design.ports, not debug)
+    name = f"{design.top}-{key}"
+    cache = Cache(cache_dir())
+    with cache.locked("verilator", name):   # concurrent pytest workers build once
+        if cache.lookup("verilator", name) is not None:
+            return Build(cache.entry("verilator", name), design.top, True, waves)
+        # The simulator binary (named after the top) is what every run executes.
+        outputs = [design.top, f"{design.top}.v", "ports.vlt"]
+        with cache.create("verilator", name, outputs) as bdir:
+            failed_log = cache.root / "verilator" / f"{name}.failed.log"
+            _verilate(design, bdir, args, waves, debug, failed_log)
+        return Build(cache.entry("verilator", name), design.top, False, waves)
 
-        class _PortsOnly(Verilator):
-            def _build_command(self):
-                cmds = super()._build_command()
-                if not debug:
-                    cmds[0] = [c for c in cmds[0] if c != "--public-flat-rw"]
-                # The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so models split
-                # into several C++ files (every non-trivial design) fail to compile: restore the
-                # flag that includes the precompiled header.
-                cmds[-1] = [*cmds[-1], "CFG_CXXFLAGS_PCH_I=-include"]
-                return cmds
 
-        runner = _PortsOnly()
-        log = bdir / "build.log"
-        with _environ(verilator_env()), open(log, "w") as logf, \
-                contextlib.redirect_stdout(logf):
-            try:
-                runner.build(sources=[str(vlt), str(src), *design.sources], hdl_toplevel=design.top,
-                             build_dir=str(bdir), build_args=args, waves=waves,
-                             defines=dict(d.split("=", 1) if "=" in d else (d, 1)
-                                          for d in design.defines),
-                             log_file=str(log))
-            except (SystemExit, RuntimeError, subprocess.CalledProcessError) as e:
-                tail = "\n".join(log.read_text().splitlines()[-30:]) if log.exists() else ""
-                raise SimulationFailed(f"Verilator build of {design.top} failed ({e}); "
-                                       f"see {log}\n{tail}") from None
-        stamp.write_text(json.dumps({"top": design.top, "args": args}))
-        return Build(bdir, design.top, False, waves)
+def _verilate(design, bdir, args, waves, debug, failed_log):
+    """Build the model of ``design`` in the folder ``bdir``; on failure copy the log to
+    ``failed_log`` (the folder is then removed) and raise :class:`SimulationFailed`."""
+    src = bdir / f"{design.top}.v"
+    src.write_text(design.verilog)
+    vlt = _waiver_file(bdir / "ports.vlt", design.top, design.ports, not debug)
+
+    class _PortsOnly(Verilator):
+        def _build_command(self):
+            cmds = super()._build_command()
+            if not debug:
+                cmds[0] = [c for c in cmds[0] if c != "--public-flat-rw"]
+            # The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so models split
+            # into several C++ files (every non-trivial design) fail to compile: restore the
+            # flag that includes the precompiled header.
+            cmds[-1] = [*cmds[-1], "CFG_CXXFLAGS_PCH_I=-include"]
+            return cmds
+
+    runner = _PortsOnly()
+    log = bdir / "build.log"
+    with _environ(verilator_env()), open(log, "w") as logf, contextlib.redirect_stdout(logf):
+        try:
+            runner.build(sources=[str(vlt), str(src), *design.sources], hdl_toplevel=design.top,
+                         build_dir=str(bdir), build_args=args, waves=waves,
+                         defines=dict(d.split("=", 1) if "=" in d else (d, 1)
+                                      for d in design.defines),
+                         log_file=str(log))
+        except (SystemExit, RuntimeError, subprocess.CalledProcessError) as e:
+            # The build folder goes with the exception; its log stays for reading.
+            failed_log.write_bytes(log.read_bytes() if log.exists() else b"")
+            tail = "\n".join(failed_log.read_text().splitlines()[-30:])
+            raise SimulationFailed(f"Verilator build of {design.top} failed ({e}); "
+                                   f"see {failed_log}\n{tail}") from None
 
 
 def simulate(design, test_module, *, testcase=None, seed=None, waves=False, debug=False,

@@ -86,7 +86,7 @@ def test_verilog_cache_hits_misses_and_matches(tmp_path, monkeypatch):
                                                                   "mac_cached").verilog
     assert a.ports == b.ports and a.digest() == b.digest()
     assert c.verilog != a.verilog
-    assert len(list((tmp_path / "verilog").glob("mac_cached-*.v"))) == 2
+    assert len(list((tmp_path / "verilog").glob("mac_cached-*/mac_cached.v"))) == 2
 
 
 def test_build_cache_reuses(tmp_path, monkeypatch):
