@@ -3,7 +3,8 @@
 Subcommands defined here: ``sim`` (the main job on a configuration), ``gen`` (emit Verilog of a
 unit), ``lint`` (verilator --lint-only on generated configurations), ``params`` (show a validated
 configuration), ``bench`` (benchmarks), ``run`` (one kernel on the fabric RTL: compile, simulate,
-check). ``rdu fpga`` comes from :mod:`fpga.cli` (its ``register(subparsers)``).
+check). ``rdu fpga`` comes from :mod:`fpga.cli` (its ``register(subparsers)``), ``rdu plot``
+(figures of the benchmark results) from :mod:`scripts.plot` (likewise).
 
 This module is the top of the package graph (``docs/architecture.md`` §8): it may import every
 other package, and none imports it.
@@ -30,7 +31,7 @@ from hw import smoke
 from hw.params import ConfigError, load
 from interconnect import fabric, switch
 from memory import system
-from scripts import bench
+from scripts import bench, plot
 from tb import runner
 from tb.run import run_kernel
 from tb.simjob import main_job
@@ -216,6 +217,7 @@ def build_parser():
     s.set_defaults(func=cmd_bench)
 
     register_run(sub)
+    plot.register(sub)
     fpga_cli.register(sub)
     return p
 
