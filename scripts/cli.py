@@ -3,7 +3,8 @@
 Subcommands defined here: ``sim`` (the main job on a configuration), ``gen`` (emit Verilog of a
 unit), ``lint`` (verilator --lint-only on generated configurations), ``params`` (show a validated
 configuration), ``bench`` (benchmarks), ``run`` (one kernel on the fabric RTL: compile, simulate,
-check). ``rdu fpga`` comes from :mod:`fpga.cli` (its ``register(subparsers)``).
+check). ``rdu fpga`` comes from :mod:`fpga.cli` (its ``register(subparsers)``), ``rdu plot``
+(figures of the benchmark results) from :mod:`scripts.plot` (likewise).
 
 This module is the top of the package graph (``docs/architecture.md`` §8): it may import every
 other package, and none imports it.
@@ -28,16 +29,16 @@ from rich.table import Table
 from compiler.requests import KERNELS, KernelRequest
 from fpga import cli as fpga_cli
 from hw import smoke
-from hw.params import ConfigError, load
+from hw.params import ConfigError, describe, load
 from interconnect import fabric, switch
-from memory import system
-from scripts import bench
+from memory import chip, system
+from scripts import bench, plot
 from tb import cache, runner
 from tb.run import run_kernel
 from tb.simjob import main_job
 from tiles import pcu, pmu
 
-__all__ = ["main", "UNITS", "generate_unit", "console"]
+__all__ = ["main", "UNITS", "LINT_UNITS", "generate_unit", "console"]
 
 #: ``rdu gen --unit NAME``: the generator returning a :class:`hw.generate.Generated` for a
 #: :class:`hw.params.FabricParams`.
@@ -48,7 +49,13 @@ UNITS = {
     "switch": switch.generate,
     "fabric": fabric.generate,
     "memory": system.generate,
+    "system": chip.generate,
 }
+
+#: The units ``rdu lint`` checks when no ``--unit`` is given: all but ``system`` (the fabric and
+#: the memory system together, what ``rdu run`` simulates: each half is linted on its own, and the
+#: whole of the ``sim`` preset is a long Verilator run of its own).
+LINT_UNITS = tuple(u for u in UNITS if u != "system")
 
 
 def version():
@@ -88,7 +95,7 @@ def cmd_gen(args):
 
 def cmd_lint(args):
     configs = ["tiny", "sim", "fpga"] if args.all else [args.config]
-    units = [args.unit] if args.unit else list(UNITS)
+    units = [args.unit] if args.unit else list(LINT_UNITS)
     failures = 0
     con = console()
     for cfg in configs:
@@ -110,6 +117,8 @@ def cmd_lint(args):
 
 
 def cmd_params(args):
+    if args.describe:
+        return _describe_params(args)
     params = load(args.config)
     t = Table(title=f"{params.name} ({args.config or 'default'})")
     for col in ("key", "value"):
@@ -122,6 +131,18 @@ def cmd_params(args):
             else:
                 t.add_row(f"{prefix}{k}", repr(v))
     walk("", params.to_dict())
+    console().print(t)
+    return 0
+
+
+def _describe_params(args):
+    params, rows = describe(args.config)
+    t = Table(title=f"{params.name} ({args.config or 'default'}): every key, what is allowed, "
+                    f"where its value comes from")
+    for col in ("key", "value", "allowed", "set by"):
+        t.add_column(col, no_wrap=col in ("key", "set by"), overflow="fold")
+    for row in rows:
+        t.add_row(*row)
     console().print(t)
     return 0
 
@@ -174,13 +195,14 @@ def cmd_run(args):
         status = "[green]PASS[/] bit-exact" if res["passed"] else f"[red]FAIL[/] {res['mismatch']}"
         con.print(f"{req.kernel} {req.label} {req.dtype} on {params.name}: {status}")
         con.print(f"  cycles {res['cycles']} (ideal {res['ideal_cycles']}, utilization "
-                  f"{res['utilization']:.1%}), {res['phases']} phase(s), config {res['config_cycles']} "
-                  f"cycles; max rel err vs float64 {res['max_rel_err_vs_float64']}")
+                  f"{res['utilization']:.1%}), {res['phases']} phase(s), config "
+                  f"{res['config_cycles']} cycles; max rel err vs float64 "
+                  f"{res['max_rel_err_vs_float64']}")
     return 0 if res["passed"] else 1
 
 
-CACHE_DOC = """``rdu cache``: show the build cache (generated Verilog and Verilator builds: folder, total
-size, entries least recently used first); ``rdu cache prune [--max-size SIZE]`` evicts least
+CACHE_DOC = """``rdu cache``: show the build cache (generated Verilog and Verilator builds: folder,
+total size, entries least recently used first); ``rdu cache prune [--max-size SIZE]`` evicts least
 recently used entries until the cache holds at most SIZE; ``rdu cache clear`` empties it."""
 
 
@@ -245,12 +267,15 @@ def build_parser():
 
     s = sub.add_parser("lint", help="verilator --lint-only on generated configurations")
     s.add_argument("--config", default="sim")
-    s.add_argument("--unit", default=None)
+    s.add_argument("--unit", default=None,
+                   help=f"one of: {', '.join(UNITS)} (default: {', '.join(LINT_UNITS)})")
     s.add_argument("--all", action="store_true", help="every preset except plasticine")
     s.set_defaults(func=cmd_lint)
 
     s = sub.add_parser("params", help="show a validated configuration")
     s.add_argument("config", nargs="?", default=None)
+    s.add_argument("--describe", action="store_true",
+                   help="every key with its value, allowed values and whether the YAML set it")
     s.set_defaults(func=cmd_params)
 
     s = sub.add_parser("bench", help="run benchmarks (JSON + table)")
@@ -262,6 +287,7 @@ def build_parser():
 
     register_run(sub)
     register_cache(sub)
+    plot.register(sub)
     fpga_cli.register(sub)
     return p
 

@@ -5,12 +5,12 @@
 """
 
 from .base import ConfigError, Params, configs_dir, load_yaml, param
-from .fabric import DEFAULT_CONFIG, FabricParams, load, preset_names
+from .fabric import DEFAULT_CONFIG, FabricParams, describe, load, preset_names
 from .memory import AGCUParams, DRAMParams, MemoryParams
 from .pcu import OP_CLASSES, PCUParams
 from .pmu import PMUParams
 from .switch import SwitchParams
 
-__all__ = ["ConfigError", "Params", "param", "configs_dir", "load_yaml", "load", "preset_names",
-           "DEFAULT_CONFIG", "FabricParams", "PCUParams", "PMUParams", "SwitchParams", "AGCUParams",
-           "DRAMParams", "MemoryParams", "OP_CLASSES"]
+__all__ = ["ConfigError", "Params", "param", "configs_dir", "load_yaml", "load", "describe",
+           "preset_names", "DEFAULT_CONFIG", "FabricParams", "PCUParams", "PMUParams",
+           "SwitchParams", "AGCUParams", "DRAMParams", "MemoryParams", "OP_CLASSES"]

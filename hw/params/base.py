@@ -250,6 +250,40 @@ class Params:
         return rows
 
 
+    def explain(self, data, *, prefix="", origin="yaml", imposed=()):
+        """``(key, value, allowed, set_by)`` of every leaf field, keys as dotted YAML paths
+        (``pcu.stages``) — used by ``rdu params --describe``.
+
+        ``data`` is the YAML mapping this object was built from (a preset name for a section
+        with :attr:`PRESET_DIR`). ``value`` is shown as in error messages, ``allowed`` is the text
+        an error gives for the field (its :class:`Check`, else its type: "must be an integer in
+        1..16", "must be true or false"), ``set_by`` is ``origin`` (``"yaml"``; ``"preset NAME"``
+        inside a preset section) for a key the mapping has, ``"enclosing section"`` for a value
+        the enclosing section imposes (:meth:`child_overrides` of the parent: ``imposed`` names
+        those fields), else ``"default"``. Cross-field rules (``check``) are not listed."""
+        if isinstance(data, str) and self.PRESET_DIR:
+            path = preset_file(data, self.PRESET_DIR)
+            origin = f"preset {self.PRESET_DIR}/{data}"
+            data = load_yaml(path) if path is not None else {}
+        data = data if isinstance(data, dict) else {}
+        hints = typing.get_type_hints(type(self))
+        over = type(self).child_overrides(data)
+        rows = []
+        for f in dataclasses.fields(self):
+            key = _join(prefix, f.name)
+            value = getattr(self, f.name)
+            if isinstance(value, Params):
+                rows += value.explain(data.get(f.name), prefix=key, origin=origin,
+                                      imposed=tuple(over.get(f.name, {})))
+                continue
+            chk = f.metadata.get("check")
+            allowed = chk.allowed if chk else f"must be {_type_name(hints[f.name])}"
+            set_by = (origin if f.name in data else
+                      "enclosing section" if f.name in imposed else "default")
+            rows.append((key, _show(value), allowed, set_by))
+        return rows
+
+
 def _join(prefix, key):
     return f"{prefix}.{key}" if prefix else str(key)
 

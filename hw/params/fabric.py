@@ -6,13 +6,23 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from .base import ConfigError, Params, int_range, param, pow2, preset_file, preset_files, real_range
+from .base import (
+    ConfigError,
+    Params,
+    int_range,
+    load_yaml,
+    param,
+    pow2,
+    preset_file,
+    preset_files,
+    real_range,
+)
 from .memory import AGCUParams, MemoryParams
 from .pcu import PCUParams
 from .pmu import PMUParams
 from .switch import SwitchParams
 
-__all__ = ["FabricParams", "load", "preset_names", "DEFAULT_CONFIG"]
+__all__ = ["FabricParams", "load", "describe", "preset_names", "DEFAULT_CONFIG"]
 
 DEFAULT_CONFIG = "sim"
 
@@ -83,11 +93,30 @@ def load(config=None):
         return config
     if isinstance(config, dict):
         return FabricParams.from_dict(config)
-    path = config
+    return FabricParams.from_yaml(_path(config))
+
+
+def _path(config):
+    """The YAML file of a preset name or path."""
     name = os.fspath(config) if isinstance(config, (str, os.PathLike)) else None
     if name is not None and not name.endswith((".yaml", ".yml")) and "/" not in name:
         path = preset_file(name)
         if path is None:
             raise ConfigError(f"config {config!r}: no such preset or file; presets: "
                               f"{', '.join(preset_names())}")
-    return FabricParams.from_yaml(path)
+        return path
+    return config
+
+
+def describe(config=None):
+    """``(params, rows)``: the configuration :func:`load` gives for ``config`` and
+    :meth:`Params.explain` of it against the YAML mapping it came from, so every row says whether
+    the YAML set the key or it was defaulted (``rdu params CONFIG --describe``)."""
+    params = load(config)
+    if isinstance(config, FabricParams):
+        data = {}
+    elif isinstance(config, dict):
+        data = config
+    else:
+        data = load_yaml(_path(DEFAULT_CONFIG if config is None else config))
+    return params, params.explain(data)
