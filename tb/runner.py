@@ -44,7 +44,8 @@ from cocotb_tools.runner import Verilator, get_results
 
 from hw.generate import to_verilog
 
-__all__ = ["VerilatorNotFound", "SimulationFailed", "LintError", "LINT_WAIVERS", "Design",
+__all__ = ["ToolError", "VerilatorNotFound", "SimulationFailed", "BuildFailed",
+           "SimulatorCrashed", "LintError", "LINT_WAIVERS", "Design",
            "verilator_env", "verilator_version", "lint", "build", "simulate", "cache_dir",
            "source_checkout",
            "fst_available", "seed_from_env", "cached_design", "generator_digest",
@@ -73,12 +74,25 @@ LINT_WAIVERS = {
 }
 
 
-class VerilatorNotFound(RuntimeError):
+class ToolError(RuntimeError):
+    """A tool or the environment failed (not the user's input, not a wrong result): ``rdu``
+    exits with status 3. The message's first line names the tool and, if there is one, the log."""
+
+
+class VerilatorNotFound(ToolError):
     pass
 
 
 class SimulationFailed(AssertionError):
     pass
+
+
+class BuildFailed(SimulationFailed, ToolError):
+    """Verilator could not build a model (the message names ``build.log``)."""
+
+
+class SimulatorCrashed(SimulationFailed, ToolError):
+    """The simulation ended without a results file (the message names its log)."""
 
 
 class LintError(AssertionError):
@@ -188,7 +202,14 @@ def seed_from_env(default=None):
     """The seed to use: ``RDU_SEED`` if set, else ``default``, else a fresh random one."""
     s = os.environ.get("RDU_SEED")
     if s:
-        return int(s, 0)
+        try:
+            seed = int(s, 0)
+        except ValueError:
+            seed = -1
+        if seed < 0:
+            raise ValueError(f"RDU_SEED={s!r}: must be an integer >= 0 (unset it for a random "
+                             f"seed)")
+        return seed
     if default is not None:
         return int(default)
     return int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
@@ -333,8 +354,11 @@ def cached_design(top, key, make_component, sources=(), generator=None):
     h.update(json.dumps(key, sort_keys=True, default=repr).encode())
     path = cache_dir() / "verilog" / f"{top}-{h.hexdigest()[:16]}.v"
     if path.exists():
-        text = path.read_text()
-        return Design(text, top, _ports_of(text, top), tuple(str(s) for s in sources))
+        try:
+            text = path.read_text()
+            return Design(text, top, _ports_of(text, top), tuple(str(s) for s in sources))
+        except ValueError:      # a truncated or corrupted cache entry: generate it again
+            pass
     d = Design.from_component(make_component(), top, sources=sources)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -438,8 +462,8 @@ def build(design, *, waves=False, debug=False, extra_args=()):
                              log_file=str(log))
             except (SystemExit, RuntimeError, subprocess.CalledProcessError) as e:
                 tail = "\n".join(log.read_text().splitlines()[-30:]) if log.exists() else ""
-                raise SimulationFailed(f"Verilator build of {design.top} failed ({e}); "
-                                       f"see {log}\n{tail}") from None
+                raise BuildFailed(f"Verilator build of {design.top} failed ({e}); "
+                                  f"see {log}\n{tail}") from None
         stamp.write_text(json.dumps({"top": design.top, "args": args}))
         return Build(bdir, design.top, False, waves)
 
@@ -478,15 +502,15 @@ def simulate(design, test_module, *, testcase=None, seed=None, waves=False, debu
                 pass   # cocotb's runner exits on failing tests; the results file says which
     if not results.exists():
         tail = "\n".join(log.read_text().splitlines()[-40:]) if log.exists() else ""
-        raise SimulationFailed(f"{design.top}: simulation produced no results (crash?); "
+        raise SimulatorCrashed(f"{design.top}: simulation produced no results (crash?); "
                                f"log {log}\n{tail}")
     ntests, nfail = get_results(results)
     if nfail or ntests == 0:
         failures = _failures(results)
         tail = "\n".join(log.read_text().splitlines()[-60:]) if log.exists() else ""
         raise SimulationFailed(f"{design.top}: {nfail} of {ntests} cocotb test(s) failed "
-                               f"(seed {seed}; rerun with RDU_SEED={seed}):\n{failures}\n--- log "
-                               f"tail ({log}) ---\n{tail}")
+                               f"(seed {seed}; rerun with RDU_SEED={seed}); log {log}:\n"
+                               f"{failures}\n--- log tail ({log}) ---\n{tail}")
     return seed, results
 
 

@@ -321,7 +321,8 @@ def test_yaml_file_errors_name_the_file(tmp_path):
     p.mkdir()
     assert error_of(p).startswith(f"{p}: is a folder, not a config file")
     # YAML that is fine: merge keys still work with duplicate-key detection
-    p = write(tmp_path, "merge.yaml", "name: m\nlanes: 8\npcu: &p\n  stages: 5\npmu:\n  buffers: 2\n")
+    p = write(tmp_path, "merge.yaml",
+              "name: m\nlanes: 8\npcu: &p\n  stages: 5\npmu:\n  buffers: 2\n")
     assert load(p).pcu.stages == 5
 
 
