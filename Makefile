@@ -1,5 +1,5 @@
 # rdugen — every target sets itself up: a fresh machine needs only Python >= 3.10, g++, make and perl.
-#   make sim     run the main job (the kernel suite) on configs/small.yaml (CONFIG=... for another)
+#   make sim     run the main job (the kernel suite) on the small preset (CONFIG=... for another)
 #   make test    the regression (CI runs this)
 #   make lint    verilator --lint-only on every generated configuration
 #   make bench   benchmarks: JSON + table
@@ -11,7 +11,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
-CONFIG ?= configs/small.yaml
+CONFIG ?= small
 PYTEST_ARGS ?=
 # JUnit XML of the last `make test`: the test count and time the README quotes
 JUNIT  := build/test-results.xml

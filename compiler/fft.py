@@ -1001,7 +1001,7 @@ def _check_fabric(params, baseline, kernel):
     need = [("stages", 4), ("regs", 4), ("vec_in", 3), ("vec_out", 2)]
     for key, v in need:
         if getattr(p, key) < v:
-            raise MappingError(f"{kernel}: PCUParams.{key} = {getattr(p, key)}: the FFT mapping "
+            raise MappingError(f"{kernel}: pcu.{key} = {getattr(p, key)}: the FFT mapping "
                                f"needs >= {v}")
     for s in range(p.stages):
         cl = p.classes_of(s)
@@ -1010,9 +1010,9 @@ def _check_fabric(params, baseline, kernel):
                                f"mapping needs int and fp32 in every stage")
     if not baseline and not p.butterfly:
         raise MappingError(f"{kernel}: the butterfly mapping needs the PCU's butterfly extension "
-                           f"(PCUParams.butterfly = false on {params.name!r}); use baseline=True")
+                           f"(pcu.butterfly = false on {params.name!r}); use --baseline")
     if p.args < 1:
-        raise MappingError(f"{kernel}: the PCU needs an argument register (PCUParams.args = 0)")
+        raise MappingError(f"{kernel}: the PCU needs an argument register (pcu.args = 0)")
 
 
 def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):

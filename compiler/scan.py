@@ -635,8 +635,8 @@ def _sum_plan(params, kernel, src, out, gshape, rshape, fp, baseline, carry):
     streams = {src: Stream(src, shape), out: Stream(out, shape)}
     units = []
     if not baseline:
-        _need(P.scan, f"{kernel}: the scan mapping needs the scan extension (PCUParams.scan = "
-                      f"false on {params.name!r}); use baseline=True")
+        _need(P.scan, f"{kernel}: the scan mapping needs the scan extension (pcu.scan = "
+                      f"false on {params.name!r}); use --baseline")
         units.append(Unit("scan", "pcu", ext_prefix_program(P, gshape, rshape, fp),
                           {"vec_in[0]": src}, {"vec_out[0]": out}, V))
         return units, streams
@@ -694,8 +694,8 @@ def _pair_plan(params, kernel, a, b, out, gshape, rshape, baseline, carry, c=Non
     lvl = len(gshape) - 1
     streams = {s: Stream(s, shape) for s in (a, b, out) + ((c,) if c else ())}
     if not baseline:
-        _need(P.scan, f"{kernel}: the scan mapping needs the scan extension (PCUParams.scan = "
-                      f"false on {params.name!r}); use baseline=True")
+        _need(P.scan, f"{kernel}: the scan mapping needs the scan extension (pcu.scan = "
+                      f"false on {params.name!r}); use --baseline")
         return ext_pair_units(params, gshape, rshape, streams, a, b, out, c), streams
     _need("fp32" in P.classes_of(P.stages - 1), f"{kernel} baseline: the carry fold needs fp32 "
                                                 f"in the PCU's last stage (accumulator)")

@@ -86,24 +86,31 @@ def check_fabric(params, kernel, n, d):
                            f"dimension); use d <= {L} or a configuration with more lanes")
     if L < 2:
         raise MappingError(f"{kernel}: needs at least 2 lanes (L = {L})")
-    need = [(p.tail, "the tail extension (exp2, reciprocal)", "pcu.tail = true"),
+    # (available?, what the mapping needs, the YAML key as configured, what it must be)
+    yn = {True: "true", False: "false"}
+    need = [(p.tail, "the tail extension (exp2, reciprocal)", f"pcu.tail = {yn[p.tail]}",
+             "pcu.tail: true"),
             (p.systolic, "the systolic extension (lane broadcasts bvec / breg)",
-             "pcu.systolic = true"),
-            (p.vec_in >= 3, f"3 vector inputs per PCU (p, running max, v); {params.name!r} has "
-                            f"{p.vec_in}", "pcu.vec_in >= 3"),
-            (p.vec_out >= 2, f"2 vector outputs per PCU; {params.name!r} has {p.vec_out}",
+             f"pcu.systolic = {yn[p.systolic]}", "pcu.systolic: true"),
+            (p.vec_in >= 3, "3 vector inputs per PCU (p, running max, v)",
+             f"pcu.vec_in = {p.vec_in}", "pcu.vec_in >= 3"),
+            (p.vec_out >= 2, "2 vector outputs per PCU", f"pcu.vec_out = {p.vec_out}",
              "pcu.vec_out >= 2"),
             (p.stages >= max(4, 1 + lg), f"{max(4, 1 + lg)} stages per PCU (the score tree needs "
-                                         f"1 + log2 L); {params.name!r} has {p.stages}",
+                                         f"1 + log2 L)", f"pcu.stages = {p.stages}",
              f"pcu.stages >= {max(4, 1 + lg)}"),
             (all("fp32" in p.classes_of(s) for s in range(p.stages)),
-             "fp32 in every stage", "pcu.op_classes with fp32")]
+             "fp32 in every stage", f"pcu.stage_op_classes = "
+             f"{[list(c) for c in p.stage_op_classes]}" if p.stage_op_classes is not None else
+             f"pcu.op_classes = {list(p.op_classes)}",
+             "fp32 in every stage's classes")]
     if kernel == "sdpa":
         need.append((p.scan, "the scan extension (the carry register holds the running max)",
-                     "pcu.scan = true"))
-    for ok, what, key in need:
+                     f"pcu.scan = {yn[p.scan]}", "pcu.scan: true"))
+    for ok, what, have, want in need:
         if not ok:
-            raise MappingError(f"{kernel}: needs {what}; not available on {params.name!r} ({key})")
+            raise MappingError(f"{kernel}: needs {what}; {params.name!r} has {have} "
+                               f"(needs {want})")
     top = (1 << p.counter_bits) - 1
     if n > top:
         raise MappingError(f"{kernel}: n = {n}: a PCU counter counts at most {top} keys "

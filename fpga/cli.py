@@ -48,6 +48,7 @@ from fpga.smoke import DESIGN_FABRIC, DESIGN_KERNEL, DESIGN_SMOKE, decode_ident
 from fpga.timing import format_timing, unit_timing
 from hw.params import ConfigError, load
 from tb.run import run_kernel
+from tb.runner import ToolError
 
 __all__ = ["register"]
 
@@ -72,7 +73,9 @@ def cmd_build(args):
                   router=args.router, placer=args.placer,
                   congestion_growth=args.congestion_growth,
                   log=lambda s: print(s, file=sys.stderr))
-    except (ToolMissing, DoesNotFit, BuildFailed) as e:
+    except ToolMissing as e:          # the environment: exit status 3
+        raise ToolError(f"fpga build: {e}") from None
+    except (DoesNotFit, BuildFailed) as e:
         raise _user_error(f"fpga build: {e}") from None
     except ValueError as e:           # PLL / bridge parameter errors
         raise _user_error(f"fpga build --board {args.board}: {e}") from None
@@ -87,7 +90,9 @@ def cmd_route(args):
     try:
         r = route(args.dir, router=args.router, congestion_growth=args.congestion_growth,
                   log=lambda s: print(s, file=sys.stderr))
-    except (ToolMissing, BuildFailed) as e:
+    except ToolMissing as e:          # the environment: exit status 3
+        raise ToolError(f"fpga route: {e}") from None
+    except BuildFailed as e:
         raise _user_error(f"fpga route: {e}") from None
     print(format_report(r))
     print(f"report: {r['outputs']['report']}")
@@ -103,7 +108,9 @@ def cmd_timing(args):
     try:
         r = unit_timing(params, args.unit, board=args.board, freq_mhz=args.freq,
                         out=args.output, seed=args.seed, log=lambda s: print(s, file=sys.stderr))
-    except (ToolMissing, BuildFailed) as e:
+    except ToolMissing as e:          # the environment: exit status 3
+        raise ToolError(f"fpga timing: {e}") from None
+    except BuildFailed as e:
         raise _user_error(f"fpga timing: {e}") from None
     print(json.dumps(r, indent=2) if args.json else format_timing(r, paths=args.paths))
     return 0

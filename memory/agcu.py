@@ -161,7 +161,7 @@ def agcu_program(params, lanes, dram, *, mode, base, loops, burst=None, outstand
     loops = [tuple(int(x) for x in lp) for lp in loops]
     if not 1 <= len(loops) <= params.counters:
         raise AGCUConfigError(f"agcu loops: {len(loops)} loops; this AGCU has counters = "
-                              f"{params.counters} (AGCUParams.counters): tile less deeply or "
+                              f"{params.counters} (agcu.counters): tile less deeply or "
                               f"raise counters")
     smax = (1 << params.counter_bits) - 1
     for k, (size, stride) in enumerate(loops):
@@ -180,7 +180,7 @@ def agcu_program(params, lanes, dram, *, mode, base, loops, burst=None, outstand
         outstanding = params.outstanding
     if not 1 <= outstanding <= params.outstanding:
         raise AGCUConfigError(f"agcu outstanding = {outstanding}: must be in "
-                              f"1..{params.outstanding} (AGCUParams.outstanding)")
+                              f"1..{params.outstanding} (agcu.outstanding)")
     if not 0 <= base < (1 << 32):
         raise AGCUConfigError(f"agcu base = {base}: must be a vector address in 0..2^32-1")
     lo = base + sum(min(0, (s - 1) * st) for s, st in loops)

@@ -9,14 +9,22 @@ check). ``rdu fpga`` comes from :mod:`fpga.cli` (its ``register(subparsers)``), 
 This module is the top of the package graph (``docs/architecture.md`` §8): it may import every
 other package, and none imports it.
 
-Every error the user can cause (bad config, unknown unit, unroutable kernel...) is printed as one
-line ``rdu: error: ...`` with exit status 2; a failed check (a wrong result) exits with status 1.
+Exit status: 0 = success (a kernel bit-exact), 1 = a wrong result (a failed check), 2 = an error
+in the request, the configuration or the arguments, 3 = a tool or the environment failed (Verilator
+missing or failing to build, an unwritable cache, a file that cannot be read or written), 130 =
+interrupted (Ctrl-C). Errors 2 and 3 are one line ``rdu: error: ...`` naming what the user wrote
+(the flag, the YAML key, the file) or the tool and its log; no traceback.
+
+Every command that takes ``--config`` defaults to :data:`DEFAULT_CONFIG` (``small``, what
+``make sim`` runs), except the kernel benchmarks of ``rdu bench``, whose figures in the README are
+measured on their own default ``sim``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError
@@ -38,7 +46,12 @@ from tb.run import run_kernel
 from tb.simjob import main_job
 from tiles import pcu, pmu
 
-__all__ = ["main", "UNITS", "LINT_UNITS", "generate_unit", "console"]
+__all__ = ["main", "UNITS", "LINT_UNITS", "generate_unit", "console", "DEFAULT_CONFIG"]
+
+#: The configuration of ``rdu sim`` / ``rdu run`` / ``rdu lint`` / ``rdu params`` without
+#: ``--config``: the one ``make sim`` runs (the smallest fabric that maps every kernel).
+DEFAULT_CONFIG = "small"
+CONFIG_HELP = f"preset name or YAML file (default: {DEFAULT_CONFIG}, as make sim)"
 
 #: ``rdu gen --unit NAME``: the generator returning a :class:`hw.generate.Generated` for a
 #: :class:`hw.params.FabricParams`.
@@ -73,6 +86,77 @@ class UserError(Exception):
     """An error caused by the user's input: printed as one line, exit status 2."""
 
 
+def seed_arg(text):
+    """argparse type of ``--seed``: an integer >= 0 (decimal or 0x...)."""
+    try:
+        seed = int(text, 0)
+    except ValueError:
+        seed = -1
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be an integer >= 0")
+    return seed
+
+
+def _nearest_existing(path):
+    p = Path(os.path.abspath(path))
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def check_out_dir(path, flag):
+    """Fail now (before any simulation) unless ``path`` is, or can be created as, a writable
+    folder. ``flag`` names the option in the message."""
+    if path is None:
+        return
+    if path == "":
+        raise UserError(f"{flag} '': empty path; give a folder")
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise UserError(f"{flag} {path}: is a file, not a folder")
+    base = _nearest_existing(p)
+    if not base.is_dir():
+        raise UserError(f"{flag} {path}: {base} is a file, not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {path}: {base} is not writable")
+
+
+def check_out_file(path, flag):
+    """Fail now unless the file ``path`` can be written (its folder exists or can be made)."""
+    if path is None:
+        return
+    if path == "":
+        raise UserError(f"{flag} '': empty path; give a file name")
+    p = Path(path)
+    if p.is_dir():
+        raise UserError(f"{flag} {path}: is a folder, not a file")
+    if p.exists():
+        if not os.access(p, os.W_OK):
+            raise UserError(f"{flag} {path}: is not writable")
+        return
+    base = _nearest_existing(p.parent)
+    if not base.is_dir():
+        raise UserError(f"{flag} {path}: {base} is a file, not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {path}: {base} is not writable")
+
+
+def check_cache():
+    """Fail now if the build cache (``RDU_CACHE`` or its default) cannot be written."""
+    root = runner.cache_dir()
+    base = _nearest_existing(root)
+    via = " (RDU_CACHE)" if os.environ.get("RDU_CACHE") else ""
+    if not base.is_dir() or not os.access(base, os.W_OK | os.X_OK):
+        raise runner.ToolError(f"cache folder {root}{via} is not writable ({base}); set "
+                               f"RDU_CACHE to a writable folder")
+
+
+def check_seed_env():
+    """``RDU_SEED``, if set, must be an integer >= 0 (raises ValueError naming it)."""
+    if os.environ.get("RDU_SEED"):
+        runner.seed_from_env()
+
+
 def generate_unit(unit, params):
     """Generate ``unit`` (a key of :data:`UNITS`) for ``params``; returns a ``Generated``."""
     if unit not in UNITS:
@@ -94,18 +178,18 @@ def cmd_gen(args):
 
 
 def cmd_lint(args):
+    if args.unit is not None and args.unit not in UNITS:
+        raise UserError(f"--unit {args.unit!r}: unknown unit; allowed: {', '.join(UNITS)}")
     configs = ["tiny", "sim", "fpga"] if args.all else [args.config]
     units = [args.unit] if args.unit else list(LINT_UNITS)
+    params_of = {cfg: load(cfg) for cfg in configs}     # every config error before any lint
+    runner.verilator_env()
     failures = 0
     con = console()
     for cfg in configs:
-        params = load(cfg)
+        params = params_of[cfg]
         for unit in units:
-            try:
-                gen = generate_unit(unit, params)
-            except UserError as e:
-                con.print(f"[yellow]skip[/] {cfg}/{unit}: {e}")
-                continue
+            gen = generate_unit(unit, params)
             try:
                 runner.lint(runner.Design.of(gen))
                 con.print(f"[green]ok[/]   {cfg}/{unit} ({gen.top})")
@@ -120,7 +204,7 @@ def cmd_params(args):
     if args.describe:
         return _describe_params(args)
     params = load(args.config)
-    t = Table(title=f"{params.name} ({args.config or 'default'})")
+    t = Table(title=f"{params.name} ({args.config})")
     for col in ("key", "value"):
         t.add_column(col)
 
@@ -148,17 +232,25 @@ def _describe_params(args):
 
 
 def cmd_sim(args):
+    check_out_file(args.json, "--json")
+    check_seed_env()
+    load(args.config)
+    check_cache()
     return main_job(args.config, seed=args.seed, json_out=args.json, smoke=args.smoke)
 
 
 def cmd_bench(args):
+    check_seed_env()
+    if args.config is not None:
+        load(args.config)
     return bench.main(args.only, quick=args.quick, config=args.config)
 
 
 RUN_DOC = """``rdu run KERNEL ...``: compile a kernel for a fabric configuration, run it on the RTL
 under Verilator (tensors start and end in the HBM model), check it against the golden model bit for
-bit and against float64, and report. Exit status 0 = bit-exact, 1 = wrong result, 2 = a request or
-configuration error (one line)."""
+bit and against float64, and report. Exit status 0 = bit-exact, 1 = wrong result, 2 = a request,
+configuration or argument error (one line), 3 = a tool or environment failure (one line naming the
+tool and its log), 130 = interrupted."""
 
 
 def register_run(sub):
@@ -168,11 +260,12 @@ def register_run(sub):
                    help="one of: " + ", ".join(sorted(KERNELS)))
     for dim in sorted({d for spec in KERNELS.values() for d in spec.dims}):
         s.add_argument(f"--{dim}", type=int, default=None, help=f"shape argument {dim}")
-    s.add_argument("--config", default=None, help="preset name or YAML file (default: sim)")
+    s.add_argument("--config", default=DEFAULT_CONFIG, help=CONFIG_HELP)
     s.add_argument("--dtype", default=None, help="element type (gemm: bf16 or int16; scan: fp32 "
                                                   "or int32)")
-    s.add_argument("--seed", type=int, default=0, help="input seed (default 0)")
-    s.add_argument("--out", default=None, help="write inputs.npz, output.npz, result.json here")
+    s.add_argument("--seed", type=seed_arg, default=0, help="input seed, >= 0 (default 0)")
+    s.add_argument("--out", default=None, metavar="DIR",
+                   help="write inputs.npz, output.npz, result.json into this folder")
     s.add_argument("--json", action="store_true", help="print result.json to stdout")
     s.add_argument("--waves", action="store_true", help="record waves (VCD/FST) of the run")
     s.add_argument("--baseline", action="store_true",
@@ -181,11 +274,14 @@ def register_run(sub):
 
 
 def cmd_run(args):
+    check_out_dir(args.out, "--out")
+    check_seed_env()
     params = load(args.config)
     dims = {d: getattr(args, d) for d in KERNELS[args.kernel].dims}
     extra = {d: getattr(args, d) for spec in KERNELS.values() for d in spec.dims
              if d not in dims and getattr(args, d, None) is not None}
     req = KernelRequest.make(args.kernel, args.dtype, **dims, **extra)
+    check_cache()
     options = {"baseline": True} if args.baseline else {}
     res = run_kernel(req, params, seed=args.seed, out_dir=args.out, waves=args.waves, **options)
     if args.json:
@@ -252,9 +348,11 @@ def build_parser():
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     s = sub.add_parser("sim", help="run the main job (kernel suite) on a configuration")
-    s.add_argument("--config", default=None, help="preset name or YAML file (default: sim)")
-    s.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
-    s.add_argument("--json", default=None, help="also write results as JSON to this file")
+    s.add_argument("--config", default=DEFAULT_CONFIG, help=CONFIG_HELP)
+    s.add_argument("--seed", type=seed_arg, default=None,
+                   help="random seed, >= 0 (default: RDU_SEED, else random; printed)")
+    s.add_argument("--json", default=None, metavar="FILE",
+                   help="also write results as JSON to this file")
     s.add_argument("--smoke", action="store_true",
                    help="run the smoke suite (MAC pipeline) instead of the kernel suite")
     s.set_defaults(func=cmd_sim)
@@ -266,14 +364,15 @@ def build_parser():
     s.set_defaults(func=cmd_gen)
 
     s = sub.add_parser("lint", help="verilator --lint-only on generated configurations")
-    s.add_argument("--config", default="sim")
+    s.add_argument("--config", default=DEFAULT_CONFIG, help=CONFIG_HELP)
     s.add_argument("--unit", default=None,
                    help=f"one of: {', '.join(UNITS)} (default: {', '.join(LINT_UNITS)})")
-    s.add_argument("--all", action="store_true", help="every preset except plasticine")
+    s.add_argument("--all", action="store_true",
+                   help="the presets tiny, sim and fpga (instead of --config)")
     s.set_defaults(func=cmd_lint)
 
     s = sub.add_parser("params", help="show a validated configuration")
-    s.add_argument("config", nargs="?", default=None)
+    s.add_argument("config", nargs="?", default=DEFAULT_CONFIG, help=CONFIG_HELP)
     s.add_argument("--describe", action="store_true",
                    help="every key with its value, allowed values and whether the YAML set it")
     s.set_defaults(func=cmd_params)
@@ -282,7 +381,9 @@ def build_parser():
     s.add_argument("only", nargs="*", help="benchmark names (default: all)")
     s.add_argument("--quick", action="store_true", help="smaller sizes")
     s.add_argument("--config", default=None,
-                   help="fabric configuration for the kernel benchmarks (default: sim)")
+                   help="fabric configuration for the kernel benchmarks (default: their own, "
+                        "sim, on which the README figures are measured; --config small for "
+                        "make sim's)")
     s.set_defaults(func=cmd_bench)
 
     register_run(sub)
@@ -292,7 +393,22 @@ def build_parser():
     return p
 
 
+def _tool_message(e):
+    """One line for a tool or environment failure: the first line of the message (which names
+    the tool and its log), or the operation, file and reason of an OSError."""
+    if isinstance(e, OSError):
+        where = f": {e.filename}" if e.filename else ""
+        cache = runner.cache_dir()
+        hint = ""
+        if e.filename and str(e.filename).startswith(str(cache)):
+            hint = f" (the build cache {cache}; set RDU_CACHE to a writable folder or delete it)"
+        return f"{e.strerror or type(e).__name__}{where}{hint}"
+    lines = str(e).splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -303,7 +419,14 @@ def main(argv=None):
     except (ConfigError, UserError, ValueError) as e:
         print(f"rdu: error: {e}", file=sys.stderr)
         return 2
+    except (runner.ToolError, OSError) as e:
+        print(f"rdu: error: {_tool_message(e)}", file=sys.stderr)
+        return 3
+    except runner.SimulationFailed as e:   # the RTL ran but a check in the testbench failed
+        print(f"rdu: error: {_tool_message(e)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
+        print(f"rdu: interrupted ({' '.join(['rdu', *argv])})", file=sys.stderr)
         return 130
 
 

@@ -46,7 +46,8 @@ from cocotb_tools.runner import Verilator, get_results
 from hw.generate import to_verilog
 from tb.cache import Cache
 
-__all__ = ["VerilatorNotFound", "SimulationFailed", "LintError", "LINT_WAIVERS", "Design",
+__all__ = ["ToolError", "VerilatorNotFound", "SimulationFailed", "BuildFailed",
+           "SimulatorCrashed", "LintError", "LINT_WAIVERS", "Design",
            "verilator_env", "verilator_version", "lint", "build", "simulate", "cache_dir",
            "source_checkout",
            "fst_available", "seed_from_env", "cached_design", "generator_digest",
@@ -75,12 +76,25 @@ LINT_WAIVERS = {
 }
 
 
-class VerilatorNotFound(RuntimeError):
+class ToolError(RuntimeError):
+    """A tool or the environment failed (not the user's input, not a wrong result): ``rdu``
+    exits with status 3. The message's first line names the tool and, if there is one, the log."""
+
+
+class VerilatorNotFound(ToolError):
     pass
 
 
 class SimulationFailed(AssertionError):
     pass
+
+
+class BuildFailed(SimulationFailed, ToolError):
+    """Verilator could not build a model (the message names ``build.log``)."""
+
+
+class SimulatorCrashed(SimulationFailed, ToolError):
+    """The simulation ended without a results file (the message names its log)."""
 
 
 class LintError(AssertionError):
@@ -190,7 +204,14 @@ def seed_from_env(default=None):
     """The seed to use: ``RDU_SEED`` if set, else ``default``, else a fresh random one."""
     s = os.environ.get("RDU_SEED")
     if s:
-        return int(s, 0)
+        try:
+            seed = int(s, 0)
+        except ValueError:
+            seed = -1
+        if seed < 0:
+            raise ValueError(f"RDU_SEED={s!r}: must be an integer >= 0 (unset it for a random "
+                             f"seed)")
+        return seed
     if default is not None:
         return int(default)
     return int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
@@ -451,8 +472,8 @@ def _verilate(design, bdir, args, waves, debug, failed_log):
             # The build folder goes with the exception; its log stays for reading.
             failed_log.write_bytes(log.read_bytes() if log.exists() else b"")
             tail = "\n".join(failed_log.read_text().splitlines()[-30:])
-            raise SimulationFailed(f"Verilator build of {design.top} failed ({e}); "
-                                   f"see {failed_log}\n{tail}") from None
+            raise BuildFailed(f"Verilator build of {design.top} failed ({e}); "
+                              f"see {failed_log}\n{tail}") from None
 
 
 def simulate(design, test_module, *, testcase=None, seed=None, waves=False, debug=False,
@@ -489,15 +510,15 @@ def simulate(design, test_module, *, testcase=None, seed=None, waves=False, debu
                 pass   # cocotb's runner exits on failing tests; the results file says which
     if not results.exists():
         tail = "\n".join(log.read_text().splitlines()[-40:]) if log.exists() else ""
-        raise SimulationFailed(f"{design.top}: simulation produced no results (crash?); "
+        raise SimulatorCrashed(f"{design.top}: simulation produced no results (crash?); "
                                f"log {log}\n{tail}")
     ntests, nfail = get_results(results)
     if nfail or ntests == 0:
         failures = _failures(results)
         tail = "\n".join(log.read_text().splitlines()[-60:]) if log.exists() else ""
         raise SimulationFailed(f"{design.top}: {nfail} of {ntests} cocotb test(s) failed "
-                               f"(seed {seed}; rerun with RDU_SEED={seed}):\n{failures}\n--- log "
-                               f"tail ({log}) ---\n{tail}")
+                               f"(seed {seed}; rerun with RDU_SEED={seed}); log {log}:\n"
+                               f"{failures}\n--- log tail ({log}) ---\n{tail}")
     return seed, results
 
 

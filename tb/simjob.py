@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 from rich.console import Console
@@ -123,6 +124,8 @@ def main_job(config=None, seed=None, json_out=None, smoke=False):
             try:
                 r = fn()
                 r.update(case=name, passed=not r.get("skipped", False))
+            except (runner.VerilatorNotFound, runner.BuildFailed, OSError):
+                raise               # the environment, not this case: every case would fail alike
             except Exception as e:  # a failing case is reported in the table, not a traceback
                 r = {"case": name, "passed": False, "cycles": None, "detail": str(e).splitlines()[0]}
             r["wall_s"] = round(time.perf_counter() - t0, 2)
@@ -140,6 +143,7 @@ def main_job(config=None, seed=None, json_out=None, smoke=False):
     con.print(f"{sum(r['passed'] for r in results)}/{len(results)} passed"
               + ("" if ok else f" — rerun with RDU_SEED={seed}"))
     if json_out:
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
         with open(json_out, "w") as f:
             json.dump({"config": params.name, "seed": seed, "results": results}, f, indent=2)
     return 0 if ok else 1

@@ -313,7 +313,7 @@ def _stage_config(isa, s, st, where, n_lanes):
     built = isa.stage_classes(s)
     if cls not in built:
         if cls == "tail":
-            raise AsmError(f"{where}: op {st.op!r} runs only in the tail stage (PCUParams.tail; "
+            raise AsmError(f"{where}: op {st.op!r} runs only in the tail stage (pcu.tail; "
                            f"use Program.tail)")
         raise AsmError(f"{where}: op {st.op!r} needs the {cls!r} class, not built into this "
                        f"stage (built: {', '.join(built)})")
@@ -328,7 +328,7 @@ def _stage_config(isa, s, st, where, n_lanes):
             need = SRC_NEEDS.get(kind)
             if need and not getattr(p, need):
                 raise AsmError(f"{w}: {text!r} needs the {need} extension, not built into this "
-                               f"PCU (PCUParams.{need} = false)")
+                               f"PCU (pcu.{need} = false)")
             if kind == Src.TREE:
                 ts = isa.tree_stages()
                 raise AsmError(f"{w}: {text!r}: the reduction tree reaches stages "
@@ -354,10 +354,10 @@ def _stage_config(isa, s, st, where, n_lanes):
     mask = _enum(Mask, st.mask, where, "mask")
     if (neg != Neg.NONE or mask == Mask.BIT) and not p.butterfly:
         raise AsmError(f"{where}: neg={st.neg!r} / mask={st.mask!r} needs the butterfly extension, "
-                       f"not built into this PCU (PCUParams.butterfly = false)")
+                       f"not built into this PCU (pcu.butterfly = false)")
     if mask == Mask.GE and not p.scan:
         raise AsmError(f"{where}: mask='ge' needs the scan extension, not built into this PCU "
-                       f"(PCUParams.scan = false)")
+                       f"(pcu.scan = false)")
     if not 0 <= st.dist < max(isa.log_lanes, 1):
         raise AsmError(f"{where}: dist = {st.dist}: must be in 0..{isa.log_lanes - 1} "
                        f"(lane distance 2**dist < {n_lanes})")
@@ -387,13 +387,13 @@ def assemble(params_or_isa, program):
     name = program.name
     stages = list(program.stages)
     if len(stages) > p.stages:
-        raise AsmError(f"{name}: {len(stages)} stages; this PCU has {p.stages} (PCUParams.stages)")
+        raise AsmError(f"{name}: {len(stages)} stages; this PCU has {p.stages} (pcu.stages)")
     nop = Stage("nop")
     stages += [nop] * (p.stages - len(stages))
     if program.tail is not None:
         if not p.tail:
             raise AsmError(f"{name}: tail stage used; needs the tail extension, not built into "
-                           f"this PCU (PCUParams.tail = false)")
+                           f"this PCU (pcu.tail = false)")
         stages.append(program.tail)
     elif p.tail:
         stages.append(nop)
@@ -406,7 +406,7 @@ def assemble(params_or_isa, program):
 
     counters = list(program.counters)
     if not counters or len(counters) > C:
-        raise AsmError(f"{name}: {len(counters)} counters; this PCU has 1..{C} (PCUParams.counters)")
+        raise AsmError(f"{name}: {len(counters)} counters; this PCU has 1..{C} (pcu.counters)")
     ctr_conf = []
     lim = 1 << p.counter_bits
     for j, c in enumerate(counters + [Counter(1)] * (C - len(counters))):
@@ -501,7 +501,7 @@ def assemble(params_or_isa, program):
                            f"(built: {', '.join(p.classes_of(p.stages - 1))})")
         if aop in (AccOp.MULADD, AccOp.FMA) and not p.loop_mul:
             raise AsmError(f"{name}: acc op {acc.op!r} multiplies in the accumulator loop, not "
-                           f"built into this PCU (PCUParams.loop_mul = false); allowed: add, max"
+                           f"built into this PCU (pcu.loop_mul = false); allowed: add, max"
                            f"{', fadd, fmax' if 'fp32' in p.classes_of(p.stages - 1) else ''}")
         config["acc"] = {"op": int(aop), "reg": _reg(acc.reg, p.regs, f"{name}: acc"),
                          "when": when(acc.when, f"{name}: acc"), "init": word(acc.init)}
@@ -522,7 +522,7 @@ def assemble(params_or_isa, program):
         if cop in MUL_OPS:
             raise AsmError(f"{name}: stage {carry_stages[0]} reads the carry with op "
                            f"{cop.name.lower()!r}: the carry loop has no multiplier in this PCU "
-                           f"(PCUParams.loop_mul = false); use an op without a multiply there")
+                           f"(pcu.loop_mul = false); use an op without a multiply there")
     if p.scan:
         cr = program.carry or Carry()
         if not 0 <= cr.level < C:
@@ -531,7 +531,7 @@ def assemble(params_or_isa, program):
                            "init": word(cr.init)}
     elif program.carry is not None:
         raise AsmError(f"{name}: carry needs the scan extension, not built into this PCU "
-                       f"(PCUParams.scan = false)")
+                       f"(pcu.scan = false)")
     # systolic stationary loads
     if p.systolic:
         st = program.stationary
@@ -546,7 +546,7 @@ def assemble(params_or_isa, program):
             config["stat"] = {"en": 1, "vec": st.vec, "lvl": st.level}
     elif program.stationary is not None:
         raise AsmError(f"{name}: stationary loads need the systolic extension, not built into "
-                       f"this PCU (PCUParams.systolic = false)")
+                       f"this PCU (pcu.systolic = false)")
     if p.ctrl_in:
         config["cin"] = []
         for k in range(p.ctrl_in):

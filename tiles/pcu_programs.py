@@ -346,7 +346,7 @@ def gemm_systolic(params, a, b, dtype="bf16", psum=None):
     Cost: ``tiles·(S + M)`` issue cycles + latency.
     """
     S, L = params.stages, params.lanes
-    _need(params.systolic, "gemm_systolic: needs the systolic extension (PCUParams.systolic)")
+    _need(params.systolic, "gemm_systolic: needs the systolic extension (pcu.systolic)")
     a = np.asarray(a)
     b = np.asarray(b)
     kmax = min(S, L)      # an A row travels as one vector: at most L of its elements
@@ -401,7 +401,7 @@ def gemm_systolic_kchain(params, a, b, dtype="bf16"):
     is sequential, so chaining chunks gives the same bits). Needs systolic, 3 vector inputs, 2
     vector outputs, 3 counters. Cost: ``tiles·nk·(S + M)`` issue cycles + latency."""
     S, L = params.stages, params.lanes
-    _need(params.systolic, "gemm_systolic_kchain: needs the systolic extension (PCUParams.systolic)")
+    _need(params.systolic, "gemm_systolic_kchain: needs the systolic extension (pcu.systolic)")
     _need(params.vec_in >= 3 and params.vec_out >= 2 and params.counters >= 3,
           f"gemm_systolic_kchain: needs 3 vector inputs, 2 vector outputs and 3 counters (PCU has "
           f"{params.vec_in}, {params.vec_out}, {params.counters})")
@@ -492,7 +492,7 @@ def prefix_sum(params, x, dtype="fp32"):
     Cost: ``B·T/L`` cycles + latency (the carry unit closes the loop in one cycle)."""
     L = params.lanes
     lg = log2_exact(L)
-    _need(params.scan, "prefix_sum: needs the scan extension (PCUParams.scan); see "
+    _need(params.scan, "prefix_sum: needs the scan extension (pcu.scan); see "
                        "prefix_sum_baseline")
     _need(params.stages >= lg + 1, f"prefix_sum: needs log2(L) + 1 = {lg + 1} stages, PCU has "
                                    f"{params.stages}")
@@ -545,7 +545,7 @@ def linear_scan(params, a, b, h0=-0.0):
     (``lanes = L``). Needs ``2·log2(L) + 1`` stages. Cost: ``T/L`` cycles + latency."""
     L = params.lanes
     lg = log2_exact(L)
-    _need(params.scan, "linear_scan: needs the scan extension (PCUParams.scan); see "
+    _need(params.scan, "linear_scan: needs the scan extension (pcu.scan); see "
                        "linear_scan_baseline")
     _need(params.stages >= 2 * lg + 1, f"linear_scan: needs 2·log2(L) + 1 = {2 * lg + 1} stages, "
                                        f"PCU has {params.stages}")
@@ -632,7 +632,7 @@ def fft_level(params, re, im, h):
     ``h = n/2, ..., 1`` gives ``fft_dif_stages`` exactly. Cost: B cycles + latency."""
     L = params.lanes
     n = L // 2
-    _need(params.butterfly, "fft_level: needs the butterfly extension (PCUParams.butterfly)")
+    _need(params.butterfly, "fft_level: needs the butterfly extension (pcu.butterfly)")
     _need(params.stages >= 4 and params.regs >= 3, "fft_level: needs 4 stages and 3 registers")
     _need(1 <= h <= n // 2 and h & (h - 1) == 0, f"fft_level: h = {h}: must be a power of two "
                                                  f"in 1..{n // 2} (n = L/2 = {n})")
@@ -668,7 +668,7 @@ def fft_level(params, re, im, h):
 # --------------------------------------------------------------------------------------------
 
 def _need_tail(params, what):
-    _need(params.tail, f"{what}: needs the tail extension (PCUParams.tail): exp2 and reciprocal "
+    _need(params.tail, f"{what}: needs the tail extension (pcu.tail): exp2 and reciprocal "
                        f"are table lookups that only the tail stage has")
 
 

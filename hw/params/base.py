@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.resources
 import os
+import re
 import types
 import typing
 from pathlib import Path
@@ -26,7 +27,8 @@ import yaml
 from hw.util import did_you_mean
 
 __all__ = ["ConfigError", "Params", "param", "Check", "pow2", "int_range", "one_of", "subset_of",
-           "positive", "real_range", "load_yaml", "configs_dir", "preset_file", "preset_files"]
+           "positive", "real_range", "identifier", "load_yaml", "configs_dir", "preset_file",
+           "preset_files"]
 
 
 class ConfigError(ValueError):
@@ -64,6 +66,13 @@ def real_range(lo, hi):
 
 def positive():
     return Check(lambda v: v > 0, "must be > 0")
+
+
+def identifier():
+    """Letters, digits and ``_``: a name that becomes part of Verilog module names."""
+    return Check(lambda v: re.fullmatch(r"[A-Za-z0-9_]+", v) is not None,
+                 "must be letters, digits and _ only (it names the Verilog modules, "
+                 "e.g. rdu_system_<name>)")
 
 
 def one_of(*values):
@@ -400,15 +409,27 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def load_yaml(path):
+    """The parsed YAML of the file ``path``. A missing file, a folder, an unreadable file, a file
+    that is not UTF-8 text, malformed YAML and an empty file (nothing but comments or whitespace)
+    raise :class:`ConfigError` naming the file."""
     path = _as_path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a config file (give a .yaml file or a "
+                          f"preset name)")
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
     try:
-        with path.open() as f:
+        with path.open(encoding="utf-8") as f:
             data = yaml.load(f, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(f"{where}: malformed YAML: {problem}") from None
-    return {} if data is None else data
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
+    if data is None:
+        raise ConfigError(f"{path}: empty configuration")
+    return data

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
+from pathlib import Path
 
 from .base import (
     ConfigError,
     Params,
+    identifier,
     int_range,
     load_yaml,
     param,
@@ -35,7 +38,8 @@ class FabricParams(Params):
     bank count defaults to it.
     """
 
-    name: str = param("custom", doc="configuration name")
+    name: str = param("custom", check=identifier(),
+                      doc="configuration name (part of the Verilog module names)")
     rows: int = param(2, check=int_range(1, 16), doc="unit rows R")
     cols: int = param(2, check=int_range(1, 16), doc="unit columns C")
     lanes: int = param(8, check=pow2(2, 32), doc="vector lanes L (32-bit words)")
@@ -84,28 +88,59 @@ def preset_names():
     return list(preset_files())
 
 
+#: Keys a configuration *file* must set (a mapping given in Python may rely on the defaults): the
+#: lane count shapes every unit, so a file without it must not silently get the default 8.
+REQUIRED_FILE_KEYS = ("lanes",)
+
+
 def load(config=None):
     """Load a fabric configuration: a preset name (``tiny``, ``sim``, ...), a YAML path, a mapping
-    or ``None`` for the default preset. Raises :class:`ConfigError` with a one-line message."""
+    or ``None`` for the default preset. Raises :class:`ConfigError` with a one-line message.
+
+    A YAML file must be a non-empty mapping and set ``lanes``; without ``name`` it is named after
+    the file (``wide.yaml`` → ``wide``) when that stem is letters, digits and ``_``."""
     if config is None:
         config = DEFAULT_CONFIG
     if isinstance(config, FabricParams):
         return config
     if isinstance(config, dict):
         return FabricParams.from_dict(config)
-    return FabricParams.from_yaml(_path(config))
+    return _load_file(_path(config))
 
 
 def _path(config):
-    """The YAML file of a preset name or path."""
+    """The YAML file of a preset name or path (a folder is returned as is: load_yaml says so)."""
     name = os.fspath(config) if isinstance(config, (str, os.PathLike)) else None
+    if name == "":
+        raise ConfigError("config '': empty name; give a preset name or a YAML file")
     if name is not None and not name.endswith((".yaml", ".yml")) and "/" not in name:
         path = preset_file(name)
-        if path is None:
+        if path is not None:
+            return path
+        if not os.path.isdir(name):
             raise ConfigError(f"config {config!r}: no such preset or file; presets: "
                               f"{', '.join(preset_names())}")
-        return path
+        return name
     return config
+
+
+def _load_file(path):
+    path = Path(path) if isinstance(path, (str, os.PathLike)) else path
+    data = load_yaml(path)
+    stem = path.name.rsplit(".", 1)[0]
+    named = isinstance(data, dict) and "name" not in data and re.fullmatch(r"[A-Za-z0-9_]+", stem)
+    if named:
+        data = {"name": stem, **data}
+    params = FabricParams.from_dict(data, source=str(path))
+    if "name" not in data:
+        raise ConfigError(f"{path}: name: missing, and the file name {stem!r} cannot stand in "
+                          f"for it (it names the Verilog modules: letters, digits and _ only)")
+    for key in REQUIRED_FILE_KEYS:
+        if key not in data:
+            _, _, _, allowed, doc = next(r for r in FabricParams.describe() if r[0] == key)
+            raise ConfigError(f"{path}: {key}: missing; a configuration file must set it "
+                              f"({doc}; {allowed})")
+    return params
 
 
 def describe(config=None):

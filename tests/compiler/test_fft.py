@@ -160,8 +160,8 @@ def test_butterfly_mapping_needs_the_extension():
     p = p.replace(pcu=p.pcu.replace(butterfly=False))
     req = KernelRequest.make("fft", n=16)
     with pytest.raises(MappingError, match=r"fft: the butterfly mapping needs the PCU's butterfly "
-                                           r"extension \(PCUParams.butterfly = false on 'small'\); "
-                                           r"use baseline=True"):
+                                           r"extension \(pcu.butterfly = false on 'small'\); "
+                                           r"use --baseline"):
         fft.compile(req, p, make_inputs(req, 0))
 
 

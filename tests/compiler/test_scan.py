@@ -118,8 +118,8 @@ def test_model_baseline_on_a_fabric_without_the_scan_extension():
         _, y1 = _model(req, noscan, inputs, baseline=True)
         assert bits_equal(y0, y1)
         with pytest.raises(MappingError, match=rf"^{kernel}: the scan mapping needs the scan "
-                                               r"extension \(PCUParams.scan = false on 'small'\); "
-                                               r"use baseline=True$"):
+                                               r"extension \(pcu.scan = false on 'small'\); "
+                                               r"use --baseline$"):
             scan.compile(req, noscan, inputs)
 
 

@@ -91,11 +91,11 @@ def test_errors():
     q, k, v = _inputs(4, 3, 0)
     narrow = small.replace(name="narrow", pcu=small.pcu.replace(vec_in=2))
     with pytest.raises(MappingError, match=r"^sdpa: needs 3 vector inputs per PCU \(p, running max, "
-                                           r"v\); 'narrow' has 2; not available on 'narrow' "
-                                           r"\(pcu.vec_in >= 3\)$"):
+                                           r"v\); 'narrow' has pcu.vec_in = 2 "
+                                           r"\(needs pcu.vec_in >= 3\)$"):
         sdpa.build(narrow, q, k, v)
-    with pytest.raises(MappingError, match=r"^sdpa_naive: needs the tail extension .*'tiny' "
-                                           r"\(pcu.tail = true\)$"):
+    with pytest.raises(MappingError, match=r"^sdpa_naive: needs the tail extension .*; 'tiny' has "
+                                           r"pcu.tail = false \(needs pcu.tail: true\)$"):
         sdpa.build(load("tiny"), q, k, v, "naive")
     with pytest.raises(MappingError, match=r"^sdpa: form = 'fast': must be 'streaming' or "
                                            r"'naive'$"):

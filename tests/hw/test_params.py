@@ -313,11 +313,37 @@ def test_yaml_file_errors_name_the_file(tmp_path):
     assert error_of(p).startswith(f"{p}: pcu.stagse: unknown key (did you mean 'stages'?)")
     missing = tmp_path / "missing.yaml"
     assert error_of(missing) == f"{missing}: no such config file"
-    # an empty file is an empty mapping: all defaults
-    assert load(write(tmp_path, "empty.yaml", "")) == load({})
+    # an empty file (or one of comments only) is an error, not a default fabric
+    for text in ("", "# nothing here\n"):
+        p = write(tmp_path, "empty.yaml", text)
+        assert error_of(p) == f"{p}: empty configuration"
+    p = tmp_path / "folder.yaml"
+    p.mkdir()
+    assert error_of(p).startswith(f"{p}: is a folder, not a config file")
     # YAML that is fine: merge keys still work with duplicate-key detection
-    p = write(tmp_path, "merge.yaml", "name: m\npcu: &p\n  stages: 5\npmu:\n  buffers: 2\n")
+    p = write(tmp_path, "merge.yaml",
+              "name: m\nlanes: 8\npcu: &p\n  stages: 5\npmu:\n  buffers: 2\n")
     assert load(p).pcu.stages == 5
+
+
+def test_a_file_must_set_lanes_and_is_named_after_itself(tmp_path):
+    """A file without ``lanes`` does not silently get 8; without ``name`` it takes the file's
+    stem (never a preset's name), and a stem that cannot name a Verilog module is an error."""
+    p = write(tmp_path, "nolanes.yaml", "name: n\nrows: 2\n")
+    assert error_of(p) == (f"{p}: lanes: missing; a configuration file must set it "
+                           f"(vector lanes L (32-bit words); must be a power of two in 2..32)")
+    assert load(write(tmp_path, "wide_2.yaml", "lanes: 16\n")).name == "wide_2"
+    p = write(tmp_path, "my-fab.yaml", "lanes: 4\n")
+    assert error_of(p).startswith(f"{p}: name: missing, and the file name 'my-fab' cannot")
+    # a mapping given in Python keeps the defaults
+    assert load({}).lanes == 8
+
+
+@pytest.mark.parametrize("name", ["my fab", "a/b", "a-b", ""])
+def test_name_must_make_a_verilog_module_name(tmp_path, name):
+    p = write(tmp_path, "n.yaml", f"name: '{name}'\nlanes: 4\n")
+    assert error_of(p) == (f"{p}: name = {name!r}: must be letters, digits and _ only (it names "
+                           f"the Verilog modules, e.g. rdu_system_<name>)")
 
 
 def test_unknown_preset():

@@ -79,11 +79,11 @@ NOMUL = SIM.replace(loop_mul=False)     # no multiplier in the carry / accumulat
                     stages=[Stage("muladd", a="carry", b="vec0", c="vec0", dst="r0")],
                     carry=Carry(init=0)),
      r"stage 0 reads the carry with op 'muladd': the carry loop has no multiplier in this PCU "
-     r"\(PCUParams.loop_mul = false\)"),
+     r"\(pcu.loop_mul = false\)"),
     (NOMUL, Program(counters=[Counter(4)], vec_in={0: "every"},
                     stages=[Stage("pass", a="vec0", dst="r0")], acc=Acc(op="muladd")),
      r"acc op 'muladd' multiplies in the accumulator loop, not built into this PCU "
-     r"\(PCUParams.loop_mul = false\); allowed: add, max, fadd, fmax"),
+     r"\(pcu.loop_mul = false\); allowed: add, max, fadd, fmax"),
     (TINY, Program(stages=[Stage("fmull", a="vec0")]),
      r"stage 0: op 'fmull' unknown \(did you mean 'fmul'\?\); allowed: nop, pass"),
     (TINY, Program(stages=[Stage("fadd", a="vec0", b="vec1")], vec_in={0: "every", 1: "every"}),
@@ -92,7 +92,7 @@ NOMUL = SIM.replace(loop_mul=False)     # no multiplier in the carry / accumulat
      r"stage 0 operand a: 'vec3': this PCU has 2 vector inputs \(vec0\.\.vec1\)"),
     (TINY, Program(stages=[Stage("add", a="bfly(r0)")]),
      r"operand a: 'bfly\(r0\)' needs the butterfly extension, not built into this PCU "
-     r"\(PCUParams\.butterfly = false\)"),
+     r"\(pcu.butterfly = false\)"),
     (TINY, Program(stages=[Stage("add", a="tree(r0)")]),
      r"stage 0 operand a: 'tree\(r0\)': the reduction tree reaches stages 1\.\.2 only"),
     (TINY, Program(stages=[Stage("add", a="r7")]),
