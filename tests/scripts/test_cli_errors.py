@@ -202,20 +202,6 @@ def test_an_oserror_in_a_tool_step(capsys, monkeypatch, tmp_path):
                              f"set RDU_CACHE to a writable folder or delete it)")
 
 
-def test_a_corrupted_cached_verilog_is_regenerated(monkeypatch, tmp_path):
-    monkeypatch.setenv("RDU_CACHE", str(tmp_path))
-    from hw.smoke import MacParams, MacPipeline
-
-    def make():
-        return MacPipeline(MacParams(lanes=2))
-    d = runner.cached_design("rdu_mac_l2", {"lanes": 2}, make)
-    (cached,) = (tmp_path / "verilog").iterdir()
-    cached.write_bytes(b"\xff\x00garbage")
-    again = runner.cached_design("rdu_mac_l2", {"lanes": 2}, make)
-    assert again.verilog == d.verilog
-    assert cached.read_text() == d.verilog
-
-
 def test_interrupted(capsys, monkeypatch):
     def stop(*a, **k):
         raise KeyboardInterrupt

@@ -36,7 +36,8 @@ def test_tiny_every_key_once_with_value_allowed_and_origin():
     assert rows["pcu.systolic"] == ("False", "must be true or false", "default")
     assert rows["pcu.stage_op_classes"] == ("None", "must be a list of lists of strings or null",
                                             "default")
-    assert rows["name"] == ("'tiny'", "must be a string", "yaml")
+    assert rows["name"] == ("'tiny'", "must be letters, digits and _ only (it names the Verilog "
+                                      "modules, e.g. rdu_system_<name>)", "yaml")
     # imposed by the fabric section (lanes), not written in tiny.yaml
     assert rows["pcu.lanes"] == ("4", "must be a power of two in 2..32", "enclosing section")
     assert rows["pmu.banks"][2] == "enclosing section"
