@@ -49,6 +49,7 @@ import cocotb_tools.config
 from cocotb_tools.runner import Verilator, get_results
 
 from hw.generate import to_verilog
+from tb.clock import PERIOD_NS
 
 __all__ = ["VerilatorNotFound", "SimulationFailed", "LintError", "LINT_WAIVERS", "Design",
            "verilator_env", "verilator_version", "lint", "build", "simulate", "cache_dir",
@@ -66,7 +67,7 @@ _COCOTB_MAIN = str(cocotb_tools.config.share_dir / "lib" / "verilator" / "verila
 
 #: The clock period the cocotb tests use (:data:`tb.clock.PERIOD_NS`), in picoseconds: a wave
 #: window's cycle N starts at simulation time N × this.
-CLOCK_PERIOD_PS = 10_000
+CLOCK_PERIOD_PS = PERIOD_NS * 1000
 
 #: Warnings waived for Amaranth-generated Verilog, each with the reason. Everything else is an error.
 LINT_WAIVERS = {
