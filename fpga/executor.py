@@ -64,7 +64,9 @@ class BoardExecutor:
         """Host seconds for ``cycles`` design cycles (scaled like the transport in simulation)."""
         return cycles / self.info.clk_hz / getattr(self.host.t, "time_scale", 1.0)
 
-    def run(self, job, seed=None, waves=False):
+    def run(self, job, seed=None, waves=False, waves_path=None, waves_window=None):
+        """Run ``job`` on the board (``waves``, ``waves_path``, ``waves_window``: accepted like
+        :meth:`tb.executor.SimExecutor.run`'s and ignored: a board records no waves)."""
         h = self.host
         t0 = time.perf_counter()
         words = job.hbm.bytes.view("<u4")

@@ -267,15 +267,30 @@ def register_run(sub):
     s.add_argument("--out", default=None, metavar="DIR",
                    help="write inputs.npz, output.npz, result.json into this folder")
     s.add_argument("--json", action="store_true", help="print result.json to stdout")
-    s.add_argument("--waves", action="store_true", help="record waves (VCD/FST) of the run")
+    s.add_argument("--waves", action="store_true",
+                   help="record waves of the run (FST if this machine can, else VCD) into --out "
+                        "or build/waves/; the path is printed")
+    s.add_argument("--waves-window", default=None, metavar="START:END",
+                   help="dump only cycles START <= cycle < END of the simulation (implies --waves)")
     s.add_argument("--baseline", action="store_true",
                    help="map without the butterfly/scan extensions (same bits, more cycles)")
     s.set_defaults(func=cmd_run)
 
 
+def parse_waves_window(text):
+    """``--waves-window`` → ``(START, END)`` or ``None``; a :class:`UserError` otherwise."""
+    if text is None:
+        return None
+    try:
+        return runner.parse_waves_window(text)
+    except ValueError as e:
+        raise UserError(f"--waves-window {e}") from None
+
+
 def cmd_run(args):
     check_out_dir(args.out, "--out")
     check_seed_env()
+    window = parse_waves_window(args.waves_window)
     params = load(args.config)
     dims = {d: getattr(args, d) for d in KERNELS[args.kernel].dims}
     extra = {d: getattr(args, d) for spec in KERNELS.values() for d in spec.dims
@@ -283,7 +298,8 @@ def cmd_run(args):
     req = KernelRequest.make(args.kernel, args.dtype, **dims, **extra)
     check_cache()
     options = {"baseline": True} if args.baseline else {}
-    res = run_kernel(req, params, seed=args.seed, out_dir=args.out, waves=args.waves, **options)
+    res = run_kernel(req, params, seed=args.seed, out_dir=args.out, waves=args.waves,
+                     waves_window=window, **options)
     if args.json:
         print(json.dumps(res, indent=2, default=float))
     else:
@@ -294,6 +310,8 @@ def cmd_run(args):
                   f"{res['utilization']:.1%}), {res['phases']} phase(s), config "
                   f"{res['config_cycles']} cycles; max rel err vs float64 "
                   f"{res['max_rel_err_vs_float64']}")
+    if res.get("waves"):   # on stderr: stdout may be --json
+        print(f"rdu run: waves: {runner.describe_file(res['waves'])}", file=sys.stderr)
     return 0 if res["passed"] else 1
 
 

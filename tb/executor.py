@@ -49,7 +49,10 @@ class SimExecutor:
                                                      sources=(VERILOG_SOURCE,))
         return self._design
 
-    def run(self, job, seed=None, waves=False):
+    def run(self, job, seed=None, waves=False, waves_path=None, waves_window=None):
+        """Run ``job``; returns a :class:`compiler.job.JobResult`. With waves, the wave file
+        goes to ``waves_path`` (default: :func:`tb.runner.default_waves_path`), dumped for the
+        cycles ``waves_window`` (``(START, END)``, default all)."""
         design = self.design
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="rdu-job-") as tmp:
@@ -68,7 +71,8 @@ class SimExecutor:
             (tmp / "job.json").write_text(json.dumps(spec))
             seed, _ = runner.simulate(design, "tb.cocotb_job", seed=seed, waves=waves,
                                       plusargs=[f"+rdu_mem_dir={tmp}"],
-                                      env={"RDU_JOB_DIR": str(tmp)}, test_dir=tmp / "sim")
+                                      env={"RDU_JOB_DIR": str(tmp)}, test_dir=tmp / "sim",
+                                      waves_path=waves_path, waves_window=waves_window)
             res = json.loads((tmp / "result.json").read_text())
             hbm = DRAMImage.from_dump(self.params.memory.hbm, "hbm", tmp)
             outputs = {name: hbm.fetch(base, shape, dtype)

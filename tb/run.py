@@ -11,12 +11,17 @@
 5. report cycles, ideal cycles, utilization (useful ops ÷ (peak of the units used × cycles)),
    buffer high-water marks and stall counters; with ``out_dir`` write ``inputs.npz``,
    ``output.npz`` (array ``out``) and ``result.json``.
+
+With waves (``waves=True``, ``RDU_WAVES=1`` or a ``waves_window``) the wave file is kept where
+:func:`waves_file` says (``out_dir/waves.<fst|vcd>``, else
+``build/waves/<kernel>-<shape>-<config>.<fst|vcd>``) and the result's ``waves`` names it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +30,10 @@ from compiler.kernel import compile_kernel
 from compiler.requests import expected, float64_reference, make_inputs
 from hw import numerics as nx
 from hw.golden import error_report
+from tb import runner
 from tb.executor import SimExecutor
 
-__all__ = ["run_kernel", "bits_equal", "EXECUTORS"]
+__all__ = ["run_kernel", "bits_equal", "waves_file", "EXECUTORS"]
 
 #: Verilator executors by configuration name (one cached build each per process).
 EXECUTORS = {}
@@ -88,14 +94,31 @@ def _num(x):
     return x if np.isfinite(x) else ("inf" if x > 0 else "-inf")
 
 
-def run_kernel(req, params, seed=0, out_dir=None, waves=False, executor=None, **options):
+def waves_file(req, params, out_dir=None):
+    """Where :func:`run_kernel` keeps the waves of ``req`` on ``params``: ``out_dir/waves.<ext>``
+    when an output folder is given, else ``build/waves/<kernel>-<shape>-<config>.<ext>`` under
+    the working directory (``RDU_WAVES_DIR`` overrides the folder); ``<ext>`` is ``fst`` when
+    this machine can record FST, else ``vcd`` (:func:`tb.runner.waves_format`)."""
+    ext = runner.waves_format()
+    if out_dir:
+        return (Path(out_dir) / f"waves.{ext}").absolute()
+    return runner.waves_dir() / f"{req.kernel}-{req.label}-{params.name}.{ext}"
+
+
+def run_kernel(req, params, seed=0, out_dir=None, waves=False, executor=None, waves_window=None,
+               **options):
     """Run ``req`` on the RTL of ``params``; return the result dictionary (see module docstring).
 
     ``executor``: what runs the job (default: the Verilator model of :class:`memory.chip.System`,
-    cached per configuration); :class:`fpga.executor.BoardExecutor` runs it on a board."""
+    cached per configuration); :class:`fpga.executor.BoardExecutor` runs it on a board.
+    ``waves_window``: ``(START, END)`` cycles to dump (implies ``waves``)."""
     inputs = make_inputs(req, seed)
     compiled = compile_kernel(req, params, inputs, **options)
-    result = (executor or _executor(params)).run(compiled.job, seed=seed, waves=waves)
+    waves = runner.waves_requested(waves) or waves_window is not None
+    wave_path = waves_file(req, params, out_dir) if waves else None
+    started = time.time()
+    result = (executor or _executor(params)).run(compiled.job, seed=seed, waves=waves,
+                                                 waves_path=wave_path, waves_window=waves_window)
     out = compiled.output(result.outputs)
     exp = expected(req, inputs, compiled.golden_lanes, **compiled.golden_options)
     exact = bits_equal(out, exp)
@@ -130,6 +153,8 @@ def run_kernel(req, params, seed=0, out_dir=None, waves=False, executor=None, **
         # the output's bits, to compare two runs (e.g. a mapping with and without an extension)
         "output_sha256": _digest(out),
     }
+    if wave_path is not None and wave_path.exists() and wave_path.stat().st_mtime >= started - 1:
+        res["waves"] = str(wave_path)   # written by this run (a board executor writes none)
     if out_dir:
         d = Path(out_dir)
         d.mkdir(parents=True, exist_ok=True)

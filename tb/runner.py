@@ -17,7 +17,12 @@ Everything that simulates RTL under Verilator goes through :func:`simulate` (coc
 * both through :class:`tb.cache.Cache`: an entry is renamed into place only when complete, and
   checked against its manifest (sizes, SHA-256) before each use; a damaged one is rebuilt;
 * records waves on request (``waves=True`` or ``RDU_WAVES=1``): FST when the zlib/lz4 headers
-  exist, else VCD;
+  exist, else VCD. A traced model is its own cached build, with a C++ main
+  (``tb/verilator_main.cpp``) that can limit the dump to a window of cycles (``waves_window`` or
+  ``RDU_WAVES_WINDOW=START:END``). The wave file is kept: where the caller says (``waves_path``),
+  else ``build/waves/<top>-<test>.<fst|vcd>`` under the working directory (``RDU_WAVES_DIR``
+  overrides the folder); :func:`simulate` prints its path, and a :class:`SimulationFailed`
+  message names it;
 * passes the random seed to cocotb (``COCOTB_RANDOM_SEED``) and prints it; ``RDU_SEED`` overrides.
 """
 
@@ -41,19 +46,31 @@ from pathlib import Path
 
 import amaranth
 import cocotb
+import cocotb_tools.config
 from cocotb_tools.runner import Verilator, get_results
 
 from hw.generate import to_verilog
 from tb.cache import Cache
+from tb.clock import PERIOD_NS
 
 __all__ = ["ToolError", "VerilatorNotFound", "SimulationFailed", "BuildFailed",
            "SimulatorCrashed", "LintError", "LINT_WAIVERS", "Design",
            "verilator_env", "verilator_version", "lint", "build", "simulate", "cache_dir",
            "source_checkout",
            "fst_available", "seed_from_env", "cached_design", "generator_digest",
-           "generator_modules"]
+           "generator_modules", "waves_requested", "waves_format", "parse_waves_window",
+           "waves_dir", "default_waves_path", "keep_waves", "describe_file", "TRACE_MAIN"]
 
 MIN_SYSTEM_VERSION = (5, 36)
+
+#: The C++ main of traced models: cocotb's, plus a dump window (``--trace-from-ps/--trace-to-ps``).
+TRACE_MAIN = Path(__file__).with_name("verilator_main.cpp")
+
+_COCOTB_MAIN = str(cocotb_tools.config.share_dir / "lib" / "verilator" / "verilator.cpp")
+
+#: The clock period the cocotb tests use (:data:`tb.clock.PERIOD_NS`), in picoseconds: a wave
+#: window's cycle N starts at simulation time N × this.
+CLOCK_PERIOD_PS = PERIOD_NS * 1000
 
 #: Warnings waived for Amaranth-generated Verilog, each with the reason. Everything else is an error.
 LINT_WAIVERS = {
@@ -198,6 +215,63 @@ def fst_available():
     """FST tracing needs the zlib and lz4 headers at C++ compile time."""
     inc = [Path("/usr/include"), Path("/usr/local/include")]
     return any((d / "zlib.h").exists() for d in inc) and any((d / "lz4.h").exists() for d in inc)
+
+
+def waves_requested(waves=False):
+    """Whether to record waves: ``waves`` or the environment variable ``RDU_WAVES=1``."""
+    return bool(waves) or os.environ.get("RDU_WAVES") == "1"
+
+
+def waves_format():
+    """The extension of the wave files this machine records: ``"fst"`` or ``"vcd"``."""
+    return "fst" if fst_available() else "vcd"
+
+
+def parse_waves_window(text):
+    """``"START:END"`` (cycles from the start of the simulation, END exclusive) → ``(START, END)``.
+    Raises :class:`ValueError` with a one-line reason for anything else (``5:3``, ``x``)."""
+    m = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", str(text))
+    if not m:
+        raise ValueError(f"{text!r} is not START:END (two cycle numbers, e.g. 1000:2000)")
+    start, end = int(m.group(1)), int(m.group(2))
+    if end <= start:
+        raise ValueError(f"{text!r}: END must be greater than START (END is exclusive)")
+    return start, end
+
+
+def waves_dir():
+    """The folder of wave files whose caller names no path: ``RDU_WAVES_DIR``, else
+    ``build/waves`` under the working directory (absolute)."""
+    return Path(os.environ.get("RDU_WAVES_DIR") or Path("build") / "waves").absolute()
+
+
+def default_waves_path(top, label):
+    """Where a wave file goes when the caller names none: ``<waves_dir()>/<top>-<label>.<ext>``
+    (``<ext>``: :func:`waves_format`)."""
+    safe = re.sub(r"[^A-Za-z0-9_.+-]+", "_", f"{top}-{label}")
+    return waves_dir() / f"{safe}.{waves_format()}"
+
+
+def describe_file(path):
+    """``"PATH (SIZE)"`` with a human-readable size, for the lines that announce kept files."""
+    size = float(Path(path).stat().st_size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{path} ({size:.0f} {unit})" if unit == "B" else f"{path} ({size:.1f} {unit})"
+        size /= 1024
+    return str(path)
+
+
+def keep_waves(recorded, dest):
+    """Move the simulator's wave file ``recorded`` to ``dest`` (folders created, an older file
+    replaced); returns ``dest``, or ``None`` when the simulation wrote no wave file."""
+    recorded, dest = Path(recorded), Path(dest)
+    if not recorded.exists():
+        return None
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if recorded.resolve() != dest.resolve():
+        shutil.move(str(recorded), str(dest))
+    return dest
 
 
 def seed_from_env(default=None):
@@ -420,14 +494,16 @@ class Build:
 def build(design, *, waves=False, debug=False, extra_args=()):
     """Build (or reuse) the Verilator model of ``design`` for cocotb. Returns a :class:`Build`."""
 
-    waves = waves or os.environ.get("RDU_WAVES") == "1"
+    waves = waves_requested(waves)
     debug = debug or os.environ.get("RDU_DEBUG") == "1"
     fst = waves and fst_available()
     args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast",
             "-CFLAGS", "-O2 -std=c++20", *extra_args]
     if fst:
         args.append("--trace-fst")
-    key = design.digest(tuple(args), waves, debug, _versions())
+    # a traced model is a separate build (``waves`` is part of the key) with its own C++ main
+    main_key = (hashlib.sha256(TRACE_MAIN.read_bytes()).hexdigest(),) if waves else ()
+    key = design.digest(tuple(args), waves, debug, _versions(), *main_key)
     name = f"{design.top}-{key}"
     cache = Cache(cache_dir())
     with cache.locked("verilator", name):   # concurrent pytest workers build once
@@ -453,6 +529,8 @@ def _verilate(design, bdir, args, waves, debug, failed_log):
             cmds = super()._build_command()
             if not debug:
                 cmds[0] = [c for c in cmds[0] if c != "--public-flat-rw"]
+            if waves:   # cocotb's main, plus the dump window
+                cmds[0] = [str(TRACE_MAIN) if c == _COCOTB_MAIN else c for c in cmds[0]]
             # The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so models split
             # into several C++ files (every non-trivial design) fail to compile: restore the
             # flag that includes the precompiled header.
@@ -477,14 +555,27 @@ def _verilate(design, bdir, args, waves, debug, failed_log):
 
 
 def simulate(design, test_module, *, testcase=None, seed=None, waves=False, debug=False,
-             plusargs=(), env=None, test_dir=None, extra_args=(), quiet=None):
+             plusargs=(), env=None, test_dir=None, extra_args=(), quiet=None, waves_path=None,
+             waves_window=None):
     """Build (cached) and run the cocotb ``test_module`` against ``design``.
 
     ``env`` passes values to the test (read them with ``os.environ`` in the cocotb module).
     Returns ``(seed, results_xml_path)``; raises :class:`SimulationFailed` naming the failing tests.
+
+    Waves (``waves=True`` or ``RDU_WAVES=1``) are kept in ``waves_path`` (default:
+    :func:`default_waves_path` of the top and the test) and the path is printed; a failure's
+    message names it. ``waves_window=(START, END)`` (or ``RDU_WAVES_WINDOW=START:END``) dumps
+    only the cycles START <= cycle < END (cycle N begins at N clock periods of
+    :data:`CLOCK_PERIOD_PS`); it implies ``waves``.
     """
 
     seed = seed_from_env(seed)
+    if waves_window is None and os.environ.get("RDU_WAVES_WINDOW"):
+        try:
+            waves_window = parse_waves_window(os.environ["RDU_WAVES_WINDOW"])
+        except ValueError as e:
+            raise ValueError(f"RDU_WAVES_WINDOW: {e}") from None
+    waves = waves_requested(waves) or waves_window is not None
     b = build(design, waves=waves, debug=debug, extra_args=extra_args)
     print(f"[rdu] {design.top}: {'cached build' if b.cached else 'built'} {b.directory.name}; "
           f"seed {seed} (rerun with RDU_SEED={seed})", file=sys.stderr)
@@ -498,6 +589,18 @@ def simulate(design, test_module, *, testcase=None, seed=None, waves=False, debu
     run_env.setdefault("COCOTB_LOG_LEVEL", "WARNING" if quiet else "INFO")
     run_env["RDU_SEED"] = str(seed)
     log = tdir / "sim.log"
+    test_args = []
+    if b.waves:
+        recorded = tdir / f"dump.{waves_format()}"
+        recorded.unlink(missing_ok=True)
+        test_args += ["--trace-file", str(recorded)]
+        if waves_window is not None:
+            start, end = waves_window
+            test_args += ["--trace-from-ps", str(start * CLOCK_PERIOD_PS),
+                          "--trace-to-ps", str(end * CLOCK_PERIOD_PS)]
+        if waves_path is None:
+            label = testcase if isinstance(testcase, str) else test_module.rpartition(".")[2]
+            waves_path = default_waves_path(design.top, label)
     with open(log, "w") as logf:
         with contextlib.redirect_stdout(logf) if quiet else contextlib.nullcontext():
             try:
@@ -505,19 +608,26 @@ def simulate(design, test_module, *, testcase=None, seed=None, waves=False, debu
                             test_module=test_module, testcase=testcase,
                             build_dir=str(b.directory), test_dir=str(tdir), seed=seed,
                             plusargs=list(plusargs), extra_env=run_env, results_xml=str(results),
-                            waves=b.waves, log_file=str(log) if quiet else None)
+                            waves=b.waves, test_args=test_args,
+                            log_file=str(log) if quiet else None)
             except SystemExit:
                 pass   # cocotb's runner exits on failing tests; the results file says which
+    kept = ""
+    if b.waves:
+        kept_path = keep_waves(recorded, waves_path)
+        kept = f"; waves {kept_path}" if kept_path else "; no wave file was written"
+        print(f"[rdu] {design.top}: waves: "
+              f"{describe_file(kept_path) if kept_path else 'none written'}", file=sys.stderr)
     if not results.exists():
         tail = "\n".join(log.read_text().splitlines()[-40:]) if log.exists() else ""
         raise SimulatorCrashed(f"{design.top}: simulation produced no results (crash?); "
-                               f"log {log}\n{tail}")
+                               f"log {log}{kept}\n{tail}")
     ntests, nfail = get_results(results)
     if nfail or ntests == 0:
         failures = _failures(results)
         tail = "\n".join(log.read_text().splitlines()[-60:]) if log.exists() else ""
         raise SimulationFailed(f"{design.top}: {nfail} of {ntests} cocotb test(s) failed "
-                               f"(seed {seed}; rerun with RDU_SEED={seed}); log {log}:\n"
+                               f"(seed {seed}; rerun with RDU_SEED={seed}{kept}); log {log}:\n"
                                f"{failures}\n--- log tail ({log}) ---\n{tail}")
     return seed, results
 
