@@ -222,8 +222,9 @@ def _bars(ax, bars, xlabel):
               loc="best")
 
 
-def _collect(res, stem, parts):
-    """Bars of every part ``(name, rows(res))`` that has data; raises :class:`Skip` if none."""
+def _collect(res, stem, parts, what="part "):
+    """Items of every part ``(name, rows(res))`` that has data, each missing part recorded as a
+    skip line ``skip STEM WHATNAME: reason``; raises :class:`Skip` if none has data."""
     bars, missing = [], []
     for name, get in parts:
         try:
@@ -232,7 +233,7 @@ def _collect(res, stem, parts):
             missing.append(f"{name}: {e}")
     if not bars:
         raise Skip("; ".join(missing))
-    res.skips += [f"skip {stem} part {m}" for m in missing]
+    res.skips += [f"skip {stem} {what}{m}" for m in missing]
     return bars
 
 
@@ -360,15 +361,8 @@ def _roof_scan(res):
 
 
 def roofline(res):
-    pts, missing = [], []
-    for name, get in (("gemm", _roof_gemm), ("fft", _roof_fft), ("scan", _roof_scan)):
-        try:
-            pts += get(res)
-        except Skip as e:
-            missing.append(f"{name}: {e}")
-    if not pts:
-        raise Skip("; ".join(missing))
-    res.skips += [f"skip roofline kernels {m}" for m in missing]
+    pts = _collect(res, "roofline", (("gemm", _roof_gemm), ("fft", _roof_fft),
+                                     ("scan", _roof_scan)), what="kernels ")
     figs = {}
     for cfg in sorted({p["config"] for p in pts}):
         try:
