@@ -18,7 +18,7 @@ Everything that simulates RTL under Verilator goes through :func:`simulate` (coc
   checked against its manifest (sizes, SHA-256) before each use; a damaged one is rebuilt;
 * records waves on request (``waves=True`` or ``RDU_WAVES=1``): FST when the zlib/lz4 headers
   exist, else VCD. A traced model is its own cached build, with a C++ main
-  (``tb/verilator_main.cpp``) that can limit the dump to a window of cycles (``waves_window`` or
+  (cocotb's, edited at build time: :func:`trace_main`) that can limit the dump to a window of cycles (``waves_window`` or
   ``RDU_WAVES_WINDOW=START:END``). The wave file is kept: where the caller says (``waves_path``),
   else ``build/waves/<top>-<test>.<fst|vcd>`` under the working directory (``RDU_WAVES_DIR``
   overrides the folder); :func:`simulate` prints its path, and a :class:`SimulationFailed`
@@ -59,14 +59,59 @@ __all__ = ["ToolError", "VerilatorNotFound", "SimulationFailed", "BuildFailed",
            "source_checkout",
            "fst_available", "seed_from_env", "cached_design", "generator_digest",
            "generator_modules", "waves_requested", "waves_format", "parse_waves_window",
-           "waves_dir", "default_waves_path", "keep_waves", "describe_file", "TRACE_MAIN"]
+           "waves_dir", "default_waves_path", "keep_waves", "describe_file", "trace_main"]
 
 MIN_SYSTEM_VERSION = (5, 36)
 
-#: The C++ main of traced models: cocotb's, plus a dump window (``--trace-from-ps/--trace-to-ps``).
-TRACE_MAIN = Path(__file__).with_name("verilator_main.cpp")
-
 _COCOTB_MAIN = str(cocotb_tools.config.share_dir / "lib" / "verilator" / "verilator.cpp")
+
+#: The edits that make cocotb's Verilator main the main of traced models: a dump window,
+#: ``--trace-from-ps T0 --trace-to-ps T1``, dumps only the time steps T0 <= t < T1 (picoseconds;
+#: the first dump in the window is a full one). They are applied at build time to the installed
+#: cocotb's file (:func:`trace_main`), so the main stays cocotb's, at its version.
+_TRACE_EDITS = (
+    ("#include <stdio.h>   // stderr, fprintf\n",
+     "#include <stdio.h>   // stderr, fprintf\n#include <stdlib.h>  // atof\n"),
+    ("    bool traceOn = false;\n",
+     "    bool traceOn = false;\n    double traceFromPs = 0.0;\n"
+     "    double traceToPs = -1.0;  // negative: no end\n"),
+    ('        } else if (arg == "--trace-file") {\n',
+     '        } else if (arg == "--trace-from-ps" || arg == "--trace-to-ps") {\n'
+     "            if (++i < argc) {\n"
+     '                (arg == "--trace-from-ps" ? traceFromPs : traceToPs) = atof(argv[i]);\n'
+     "            } else {\n"
+     '                fprintf(stderr, "Error: %s requires a parameter\\n", arg.c_str());\n'
+     "                return -1;\n"
+     "            }\n"
+     '        } else if (arg == "--trace-file") {\n'),
+    ("#if VM_TRACE\n    Verilated::traceEverOn(true);\n",
+     "    // the dump window in time units of the model (its time precision)\n"
+     "    double psPerUnit = 1.0;\n"
+     "    for (int p = Verilated::threadContextp()->timeprecision(); p > -12; --p) "
+     "psPerUnit *= 10.0;\n"
+     "    for (int p = Verilated::threadContextp()->timeprecision(); p < -12; ++p) "
+     "psPerUnit /= 10.0;\n"
+     "    const double traceFrom = traceFromPs / psPerUnit;\n"
+     "    const double traceTo = traceToPs < 0 ? -1.0 : traceToPs / psPerUnit;\n"
+     "    (void)traceFrom;\n"
+     "    (void)traceTo;\n\n"
+     "#if VM_TRACE\n    Verilated::traceEverOn(true);\n"),
+    ("        if (tfp) {\n            tfp->dump(main_time);\n",
+     "        if (tfp && main_time >= traceFrom && (traceTo < 0 || main_time < traceTo)) {\n"
+     "            tfp->dump(main_time);\n"),
+)
+
+
+def trace_main():
+    """The C++ main of traced models: cocotb's Verilator main with :data:`_TRACE_EDITS`. Raises
+    :class:`ToolError` if the installed cocotb's main lacks a place an edit goes."""
+    text = Path(_COCOTB_MAIN).read_text()
+    for old, new in _TRACE_EDITS:
+        if text.count(old) != 1:
+            raise ToolError(f"cocotb {cocotb.__version__}: its Verilator main ({_COCOTB_MAIN}) "
+                            f"has changed; the wave window cannot be added to it")
+        text = text.replace(old, new)
+    return text
 
 #: The clock period the cocotb tests use (:data:`tb.clock.PERIOD_NS`), in picoseconds: a wave
 #: window's cycle N starts at simulation time N × this.
@@ -502,7 +547,7 @@ def build(design, *, waves=False, debug=False, extra_args=()):
     if fst:
         args.append("--trace-fst")
     # a traced model is a separate build (``waves`` is part of the key) with its own C++ main
-    main_key = (hashlib.sha256(TRACE_MAIN.read_bytes()).hexdigest(),) if waves else ()
+    main_key = (hashlib.sha256(trace_main().encode()).hexdigest(),) if waves else ()
     key = design.digest(tuple(args), waves, debug, _versions(), *main_key)
     name = f"{design.top}-{key}"
     cache = Cache(cache_dir())
@@ -523,6 +568,9 @@ def _verilate(design, bdir, args, waves, debug, failed_log):
     src = bdir / f"{design.top}.v"
     src.write_text(design.verilog)
     vlt = _waiver_file(bdir / "ports.vlt", design.top, design.ports, not debug)
+    main = bdir / "verilator_main.cpp"
+    if waves:
+        main.write_text(trace_main())
 
     class _PortsOnly(Verilator):
         def _build_command(self):
@@ -530,7 +578,7 @@ def _verilate(design, bdir, args, waves, debug, failed_log):
             if not debug:
                 cmds[0] = [c for c in cmds[0] if c != "--public-flat-rw"]
             if waves:   # cocotb's main, plus the dump window
-                cmds[0] = [str(TRACE_MAIN) if c == _COCOTB_MAIN else c for c in cmds[0]]
+                cmds[0] = [str(main) if c == _COCOTB_MAIN else c for c in cmds[0]]
             # The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so models split
             # into several C++ files (every non-trivial design) fail to compile: restore the
             # flag that includes the precompiled header.

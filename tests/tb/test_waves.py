@@ -162,3 +162,17 @@ def test_failing_simulation_names_its_waves(tmp_path, monkeypatch):
         _mac_run(timeout_cycles=20)              # the cocotb watchdog fails the test
     kept = tmp_path / f"mac_waves-cocotb_freerun.{runner.waves_format()}"
     assert f"waves {kept}" in str(e.value) and kept.exists()
+
+
+def test_the_traced_main_is_cocotbs_with_the_window():
+    text = runner.trace_main()
+    assert '"--trace-from-ps"' in text and "main_time >= traceFrom" in text
+    assert "Copyright cocotb contributors" in text     # cocotb's file, edited, not a copy
+
+
+def test_a_changed_cocotb_main_is_a_tool_error(monkeypatch, tmp_path):
+    other = tmp_path / "verilator.cpp"
+    other.write_text("int main() { return 0; }\n")
+    monkeypatch.setattr(runner, "_COCOTB_MAIN", str(other))
+    with pytest.raises(runner.ToolError, match="has changed; the wave window cannot be added"):
+        runner.trace_main()
