@@ -17,9 +17,9 @@ Everything that simulates RTL under Verilator goes through :func:`simulate` (coc
 * both through :class:`tb.cache.Cache`: an entry is renamed into place only when complete, and
   checked against its manifest (sizes, SHA-256) before each use; a damaged one is rebuilt;
 * records waves on request (``waves=True`` or ``RDU_WAVES=1``): FST when the zlib/lz4 headers
-  exist, else VCD. A traced model is its own cached build, with a C++ main
-  (cocotb's, edited at build time: :func:`trace_main`) that can limit the dump to a window of cycles (``waves_window`` or
-  ``RDU_WAVES_WINDOW=START:END``). The wave file is kept: where the caller says (``waves_path``),
+  exist, else VCD. A traced model is its own cached build, with a C++ main (cocotb's, edited at
+  build time: :func:`trace_main`) that can limit the dump to a window of cycles (``waves_window``
+  or ``RDU_WAVES_WINDOW=START:END``). The wave file is kept: where the caller says (``waves_path``),
   else ``build/waves/<top>-<test>.<fst|vcd>`` under the working directory (``RDU_WAVES_DIR``
   overrides the folder); :func:`simulate` prints its path, and a :class:`SimulationFailed`
   message names it;
