@@ -142,14 +142,14 @@ def _abc_lut_script(ys, top):
     Path(ys).write_text("\n".join(lines) + "\n")
 
 
-def synth_ecp5_run(exe, ys, top, cwd, log, say=None):
+def synth_ecp5_run(exe, ys, top, cwd, log, say=None, timeout=None):
     """Run yosys script ``ys`` (``-l log``) in ``cwd``; if abc9 crashed or returned a broken
     netlist (:func:`_abc9_crash`), rewrite the script with :func:`_abc_lut_script` and run it
     again. Returns ``(wall_s, returncode, output, fallback)``: ``fallback`` says why the second
     run was needed, or is ``None``. The one place both the board build and the unit timing
     probe (:mod:`fpga.timing`) synthesise for ECP5."""
     cmd = [exe, "-q", "-l", Path(log).name, Path(ys).name]
-    wall, rc, text = _run(cmd, cwd, Path(cwd) / "yosys.log", "yosys")
+    wall, rc, text = _run(cmd, cwd, Path(cwd) / "yosys.log", "yosys", timeout=timeout)
     why = _abc9_crash(Path(cwd) / Path(log).name)
     if why is None:
         return wall, rc, text, None
@@ -158,7 +158,7 @@ def synth_ecp5_run(exe, ys, top, cwd, log, say=None):
     if say:
         say(f"{why}; synthesising again with abc -lut 4 ...")
     _abc_lut_script(Path(cwd) / Path(ys).name, top)
-    w2, rc, text = _run(cmd, cwd, Path(cwd) / "yosys.log", "yosys")
+    w2, rc, text = _run(cmd, cwd, Path(cwd) / "yosys.log", "yosys", timeout=timeout)
     if rc == 0 and _abc9_crash(Path(cwd) / Path(log).name):
         rc, text = 1, f"the abc -lut 4 netlist is broken too ({log})"
     return wall + w2, rc, text, f"abc -lut 4 ({why})"
@@ -581,9 +581,10 @@ def _write_report(report, out, t_all):
 def cell_counts(component, name, family="ecp5", opts="", yosys=None, out=None, timeout=None):
     """Synthesise one Amaranth component (no board, no pins) with ``synth_<family> <opts>`` and
     return yosys's ``stat -json`` cell counts of the flattened design, ``{cell type: count}``, plus
-    ``yosys_s`` (wall time). The one synthesis helper behind every area benchmark and
-    :func:`synth_component`. ``yosys``: the executable (default :func:`find_tool`); ``out``: keep
-    the work files there. Raises :class:`BuildFailed` with the log tail when yosys cannot run,
+    ``yosys_s`` (wall time) and, when abc9 failed on ECP5 and the LUTs were mapped by
+    ``abc -lut 4`` instead (:func:`synth_ecp5_run`), ``lut_mapping`` saying so. The one synthesis
+    helper behind every area benchmark and :func:`synth_component`. ``yosys``: the executable
+    (default :func:`find_tool`); ``out``: keep the work files there. Raises :class:`BuildFailed` with the log tail when yosys cannot run,
     fails, or reports no cells."""
     exe = yosys or find_tool("yosys")
     tmp = Path(out) if out else Path(tempfile.mkdtemp(prefix=f"rdu-synth-{name}-"))
@@ -594,9 +595,14 @@ def cell_counts(component, name, family="ecp5", opts="", yosys=None, out=None, t
     # YoWASP's yosys sees the working directory only: relative paths
     (tmp / f"{name}.ys").write_text(f"read_rtlil {name}.il\nsynth_{family} {opts} -top {name}\n"
                                     f"tee -q -o {name}.stat.json stat -json\n")
+    fallback = None
     try:
-        wall, rc, text = _run([exe, "-q", "-l", f"{name}.rpt", f"{name}.ys"], tmp,
-                              tmp / "yosys.log", "yosys", timeout=timeout)
+        if family == "ecp5":     # abc9 of some yosys versions asserts on wide muxes (switches)
+            wall, rc, text, fallback = synth_ecp5_run(exe, tmp / f"{name}.ys", name, tmp,
+                                                      tmp / f"{name}.rpt", timeout=timeout)
+        else:
+            wall, rc, text = _run([exe, "-q", "-l", f"{name}.rpt", f"{name}.ys"], tmp,
+                                  tmp / "yosys.log", "yosys", timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise BuildFailed(f"running {exe} on {name} failed: {e}") from None
     if rc:
@@ -610,7 +616,7 @@ def cell_counts(component, name, family="ecp5", opts="", yosys=None, out=None, t
         raise BuildFailed(f"no cell statistics from yosys for {name} ({e!r})") from None
     if not cells:
         raise BuildFailed(f"yosys reports no cells for {name}")
-    return {**cells, "yosys_s": round(wall, 1)}
+    return {**cells, "yosys_s": round(wall, 1), **({"lut_mapping": fallback} if fallback else {})}
 
 
 #: The ECP5 cell types every area benchmark reports (yosys ``stat`` names): plain LUTs, carry
@@ -637,7 +643,7 @@ def synth_component(component, name, family="ecp5", out=None):
     numbers of blocks and the quick CI check."""
     cells = cell_counts(component, name, family, out=out)
     res = {k: sum(cells.get(c, 0) for c in names) for k, names in _CELLS[family].items()}
-    res["cells"] = sum(v for k, v in cells.items() if k != "yosys_s")
+    res["cells"] = sum(v for k, v in cells.items() if k not in ("yosys_s", "lut_mapping"))
     return {**res, "yosys_s": cells["yosys_s"]}
 
 

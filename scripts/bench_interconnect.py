@@ -80,7 +80,9 @@ def area(quick):
                                f"L6MUX21 {c['L6MUX21']}, DPR16X4 {c['TRELLIS_DPR16X4']}; "
                                f"lanes {p.lanes}, in x out ports: vector {ports['vector']}, "
                                f"scalar {ports['scalar']}, control {ports['control']}; "
-                               f"{time.perf_counter() - t0:.0f} s"})
+                               f"{time.perf_counter() - t0:.0f} s"
+                               + (f"; LUTs mapped by {c['lut_mapping']}" if "lut_mapping" in c
+                                  else "")})
     return rows
 
 
