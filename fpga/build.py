@@ -584,8 +584,8 @@ def cell_counts(component, name, family="ecp5", opts="", yosys=None, out=None, t
     ``yosys_s`` (wall time) and, when abc9 failed on ECP5 and the LUTs were mapped by
     ``abc -lut 4`` instead (:func:`synth_ecp5_run`), ``lut_mapping`` saying so. The one synthesis
     helper behind every area benchmark and :func:`synth_component`. ``yosys``: the executable
-    (default :func:`find_tool`); ``out``: keep the work files there. Raises :class:`BuildFailed` with the log tail when yosys cannot run,
-    fails, or reports no cells."""
+    (default :func:`find_tool`); ``out``: keep the work files there. Raises :class:`BuildFailed`
+    with the log tail when yosys cannot run, fails, or reports no cells."""
     exe = yosys or find_tool("yosys")
     tmp = Path(out) if out else Path(tempfile.mkdtemp(prefix=f"rdu-synth-{name}-"))
     tmp.mkdir(parents=True, exist_ok=True)
