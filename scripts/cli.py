@@ -104,6 +104,16 @@ def _nearest_existing(path):
     return p
 
 
+def _creatable(start, flag, path):
+    """Raise, naming ``flag`` and the user's ``path``, unless the nearest existing folder at or
+    above ``start`` is a folder we can write in."""
+    base = _nearest_existing(start)
+    if not base.is_dir():
+        raise UserError(f"{flag} {path}: {base} is a file, not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {path}: {base} is not writable")
+
+
 def check_out_dir(path, flag):
     """Fail now (before any simulation) unless ``path`` is, or can be created as, a writable
     folder. ``flag`` names the option in the message."""
@@ -114,11 +124,7 @@ def check_out_dir(path, flag):
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise UserError(f"{flag} {path}: is a file, not a folder")
-    base = _nearest_existing(p)
-    if not base.is_dir():
-        raise UserError(f"{flag} {path}: {base} is a file, not a folder")
-    if not os.access(base, os.W_OK | os.X_OK):
-        raise UserError(f"{flag} {path}: {base} is not writable")
+    _creatable(p, flag, path)
 
 
 def check_out_file(path, flag):
@@ -134,11 +140,7 @@ def check_out_file(path, flag):
         if not os.access(p, os.W_OK):
             raise UserError(f"{flag} {path}: is not writable")
         return
-    base = _nearest_existing(p.parent)
-    if not base.is_dir():
-        raise UserError(f"{flag} {path}: {base} is a file, not a folder")
-    if not os.access(base, os.W_OK | os.X_OK):
-        raise UserError(f"{flag} {path}: {base} is not writable")
+    _creatable(p.parent, flag, path)
 
 
 def check_cache():

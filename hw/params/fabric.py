@@ -6,11 +6,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from pathlib import Path
 
 from .base import (
     ConfigError,
     Params,
+    _as_path,
     identifier,
     int_range,
     load_yaml,
@@ -125,7 +125,7 @@ def _path(config):
 
 
 def _load_file(path):
-    path = Path(path) if isinstance(path, (str, os.PathLike)) else path
+    path = _as_path(path)
     data = load_yaml(path)
     stem = path.name.rsplit(".", 1)[0]
     named = isinstance(data, dict) and "name" not in data and re.fullmatch(r"[A-Za-z0-9_]+", stem)
