@@ -153,6 +153,30 @@ def check_cache():
                                f"RDU_CACHE to a writable folder")
 
 
+def threads_arg(text):
+    """argparse type of ``--threads``: an integer >= 1."""
+    try:
+        return runner.threads_from_env(int(text, 0))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be an integer >= 1") from None
+
+
+def add_build_options(s):
+    """Options of the commands that build Verilator models (``run``, ``sim``, ``bench``)."""
+    s.add_argument("--threads", type=threads_arg, default=None, metavar="N",
+                   help="Verilator model threads (default: RDU_THREADS, else 1); more than one "
+                        "helps only with cores to spare")
+
+
+def apply_build_options(args):
+    """Check the build environment (``RDU_THREADS``, ``RDU_CXX``) before anything runs, and pass
+    ``--threads`` on to the builds (as ``RDU_THREADS``, which subprocesses inherit too)."""
+    if getattr(args, "threads", None) is not None:
+        os.environ["RDU_THREADS"] = str(args.threads)
+    runner.threads_from_env()
+    runner.toolchain()
+
+
 def check_seed_env():
     """``RDU_SEED``, if set, must be an integer >= 0 (raises ValueError naming it)."""
     if os.environ.get("RDU_SEED"):
@@ -236,6 +260,7 @@ def _describe_params(args):
 def cmd_sim(args):
     check_out_file(args.json, "--json")
     check_seed_env()
+    apply_build_options(args)
     load(args.config)
     check_cache()
     return main_job(args.config, seed=args.seed, json_out=args.json, smoke=args.smoke)
@@ -243,6 +268,7 @@ def cmd_sim(args):
 
 def cmd_bench(args):
     check_seed_env()
+    apply_build_options(args)
     if args.config is not None:
         load(args.config)
     return bench.main(args.only, quick=args.quick, config=args.config)
@@ -274,6 +300,7 @@ def register_run(sub):
                         "or build/waves/; the path is printed")
     s.add_argument("--waves-window", default=None, metavar="START:END",
                    help="dump only cycles START <= cycle < END of the simulation (implies --waves)")
+    add_build_options(s)
     s.add_argument("--baseline", action="store_true",
                    help="map without the butterfly/scan extensions (same bits, more cycles)")
     s.set_defaults(func=cmd_run)
@@ -292,6 +319,7 @@ def parse_waves_window(text):
 def cmd_run(args):
     check_out_dir(args.out, "--out")
     check_seed_env()
+    apply_build_options(args)
     window = parse_waves_window(args.waves_window)
     params = load(args.config)
     dims = {d: getattr(args, d) for d in KERNELS[args.kernel].dims}
@@ -375,6 +403,7 @@ def build_parser():
                    help="also write results as JSON to this file")
     s.add_argument("--smoke", action="store_true",
                    help="run the smoke suite (MAC pipeline) instead of the kernel suite")
+    add_build_options(s)
     s.set_defaults(func=cmd_sim)
 
     s = sub.add_parser("gen", help="emit a unit's Verilog from a YAML config")
@@ -404,6 +433,7 @@ def build_parser():
                    help="fabric configuration for the kernel benchmarks (default: their own, "
                         "sim, on which the README figures are measured; --config small for "
                         "make sim's)")
+    add_build_options(s)
     s.set_defaults(func=cmd_bench)
 
     register_run(sub)

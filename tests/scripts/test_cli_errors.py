@@ -116,6 +116,40 @@ def test_bad_rdu_seed(capsys, no_sim, monkeypatch, argv):
                              "a random seed)")
 
 
+@pytest.mark.parametrize("argv", [["run", "gemm", "--M", "8", "--N", "8", "--K", "8"], ["sim"],
+                                  ["bench", "pcu"]])
+def test_threads(capsys, no_sim, monkeypatch, argv):
+    with pytest.raises(SystemExit) as e:
+        cli.main([*argv, "--threads", "0"])
+    assert e.value.code == 2
+    assert "argument --threads: '0': must be an integer >= 1" in capsys.readouterr().err
+    monkeypatch.setenv("RDU_THREADS", "two")
+    code, err = rdu(capsys, *argv)
+    assert code == 2
+    assert one_line(err) == "rdu: error: RDU_THREADS='two': must be an integer >= 1"
+
+
+def test_threads_flag_reaches_the_build(monkeypatch):
+    monkeypatch.setenv("RDU_THREADS", "1")
+    args = cli.build_parser().parse_args(["sim", "--threads", "3"])
+    cli.apply_build_options(args)
+    assert runner.threads_from_env() == 3
+
+
+@pytest.mark.parametrize("argv", [["run", "gemm", "--M", "8", "--N", "8", "--K", "8"], ["sim"]])
+def test_bad_compiler_choice(capsys, no_sim, monkeypatch, tmp_path, argv):
+    monkeypatch.setenv("RDU_CXX", "icc")
+    code, err = rdu(capsys, *argv)
+    assert code == 2
+    assert one_line(err) == "rdu: error: RDU_CXX='icc': must be one of auto, clang, zig, gcc"
+    monkeypatch.setenv("RDU_CXX", "clang")
+    monkeypatch.setenv("PATH", str(tmp_path))          # no clang++ there
+    monkeypatch.setattr(runner, "_TOOLCHAIN", {})
+    code, err = rdu(capsys, *argv)
+    assert code == 3
+    assert one_line(err) == "rdu: error: RDU_CXX=clang: no clang++ on PATH"
+
+
 def test_out_checked_before_the_run(capsys, no_sim, tmp_path, monkeypatch):
     run = ["run", "gemm", "--M", "8", "--N", "8", "--K", "8", "--out"]
     code, err = rdu(capsys, *run, "")
