@@ -66,6 +66,10 @@ class JobResult:
     config_cycles: int          # cycles spent loading configuration through the ring
     wall_s: float
     seed: int
+    #: the simulator's own speed, when a simulator ran the job (tb/cocotb_job.py): ``sim`` =
+    #: ``{"cycles", "cpu_s", "wall_s"}`` from reset to dump, ``run`` = the same over the phases'
+    #: run time only
+    speed: dict = dataclasses.field(default_factory=dict)
 
 
 def phase_reads(reads):

@@ -2,7 +2,7 @@
 
 It exists to prove the whole flow (Amaranth → Verilog → lint → cocotb + Verilator under random
 backpressure → golden model) on something small, and to measure simulation speed
-(``scripts/bench_sim_speed.py``). Golden model: :func:`hw.golden.mac_lanes`.
+(``scripts/bench_simulators.py``). Golden model: :func:`hw.golden.mac_lanes`.
 """
 
 from __future__ import annotations

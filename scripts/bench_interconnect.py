@@ -54,7 +54,8 @@ TITLE = "Interconnect: hop latency, link throughput, config-load cycles, switch 
 SPEED_CFLAGS = ("-CFLAGS", "-Os")
 
 
-def _simulate(design, args, extra_args=()):
+def simulate(design, args, extra_args=()):
+    """Run the cocotb interconnect jobs ``args["jobs"]`` on ``design``; returns their results."""
     with tempfile.TemporaryDirectory(prefix="rdu-bench-ic-") as tmp:
         out = Path(tmp) / "r.json"
         runner.simulate(design, "tb.cocotb_interconnect", seed=1,
@@ -62,7 +63,8 @@ def _simulate(design, args, extra_args=()):
         return json.loads(out.read_text())
 
 
-def _test_unit_fabric(params, top):
+def fabric_of_test_units(params, top):
+    """The :class:`Design` of ``params``' fabric with a test unit in every cell."""
     return runner.Design.from_component(Fabric(params, factory=test_factory), top)
 
 
@@ -95,10 +97,10 @@ def rtl(quick):
     rows, notes = [], []
     name = "tiny" if quick else "sim"
     p = load(name)
-    d = _test_unit_fabric(p, f"rdu_fabric_tu_{name}")
+    d = fabric_of_test_units(p, f"rdu_fabric_tu_{name}")
     t0 = time.perf_counter()
     words = 2000 if quick else 4000
-    r = _simulate(d, {"params": name, "jobs": ["config_load", "latency", "throughput", "speed"],
+    r = simulate(d, {"params": name, "jobs": ["config_load", "latency", "throughput", "speed"],
                       "words": words, "speed_words": 50_000 if quick else 100_000, "flows": 60,
                       "seed": 7}, extra_args=SPEED_CFLAGS)
     build_s = time.perf_counter() - t0
@@ -135,7 +137,7 @@ def rtl(quick):
     # tiny with the real PCUs / PMUs: the smoke test's build (same design and flags → cached)
     try:
         dt = runner.Design.of(generate(load("tiny")))
-        rt = _simulate(dt, {"params": "tiny", "jobs": ["config_load"], "real_units": True},
+        rt = simulate(dt, {"params": "tiny", "jobs": ["config_load"], "real_units": True},
                        extra_args=("-CFLAGS", "-O0"))
         c2 = rt["config_load"]
         rows.append({"benchmark": "config-load cycles", "config": "tiny (PCU/PMU, RTL)",

@@ -112,7 +112,7 @@ def _exact(rows, key="bit_exact"):
 
 def _sim_speed(res):
     speed = {(r["simulator"], r["testbench"]): r["cycles_per_s"]
-             for r in res["sim_speed"]["rows"]}
+             for r in res["simulators"]["rows"]}
     parts = []
     for style in ("driven", "free-running"):
         v, a = speed[("verilator", style)], speed[("amaranth", style)]
@@ -319,7 +319,7 @@ def _fpga_smoke(res):
 
 #: The rows computed from benchmark results, by their ``what`` cell in the README.
 FIGURES = (
-    Figure("Verilator vs Amaranth simulator (MAC pipeline)", ("sim_speed",), _sim_speed),
+    Figure("Verilator vs Amaranth simulator (MAC pipeline)", ("simulators",), _sim_speed),
     Figure("fp32 arithmetic blocks, ECP5", ("arith",), _arith),
     Figure("PCU systolic GEMM (`sim` PCU)", ("pcu",), _pcu_gemm),
     Figure("PCU extensions on/off (`sim` PCU)", ("pcu",), _pcu_extensions),

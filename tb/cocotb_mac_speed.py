@@ -1,4 +1,4 @@
-"""cocotb module for bench_sim_speed: the MAC pipeline driven from Python every cycle."""
+"""cocotb module for bench_simulators: the MAC pipeline driven from Python every cycle."""
 
 import json
 import time

@@ -78,4 +78,5 @@ class SimExecutor:
             outputs = {name: hbm.fetch(base, shape, dtype)
                        for name, (base, shape, dtype) in job.outputs.items()}
         return JobResult(outputs, sum(res["phase_cycles"]), res["phase_cycles"], res["reads"],
-                         res["config_cycles"], time.perf_counter() - t0, seed)
+                         res["config_cycles"], time.perf_counter() - t0, seed,
+                         {"sim": res["sim"], "run": res["run"]})

@@ -25,10 +25,17 @@ class FreeRunResult:
     cycles: int
     wall_s: float
     seed: int
+    #: CPU seconds of the simulator process over the measured run (the model and the C++ clock;
+    #: Python sleeps): the model's own speed on a shared machine, where wall time is not
+    cpu_s: float = 0.0
 
     @property
     def cycles_per_s(self):
         return self.cycles / self.wall_s if self.wall_s else float("inf")
+
+    @property
+    def cycles_per_cpu_s(self):
+        return self.cycles / self.cpu_s if self.cpu_s else float("inf")
 
 
 def design_for(harness, top):
@@ -62,4 +69,4 @@ def run(design, harness, words, n_out, *, seed=None, pause_src=0, pause_sink=0, 
                                   env={"RDU_FREERUN_DIR": str(tmp)}, test_dir=tmp / "sim")
         res = json.loads((tmp / "result.json").read_text())
         out = read_hex(tmp / "snk.out.hex")[:n_out]
-    return FreeRunResult(out, res["cycles"], res["wall_s"], seed)
+    return FreeRunResult(out, res["cycles"], res["wall_s"], seed, res["cpu_s"])

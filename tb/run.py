@@ -150,6 +150,8 @@ def run_kernel(req, params, seed=0, out_dir=None, waves=False, executor=None, wa
         "units": compiled.units, "options": {k: v for k, v in options.items()},
         "notes": compiled.notes, "golden_options": dict(compiled.golden_options),
         "wall_s": round(result.wall_s, 2),
+        # the simulator's speed (cycles, CPU and wall seconds; tb/cocotb_job.py), when one ran
+        "sim_speed": result.speed,
         # the output's bits, to compare two runs (e.g. a mapping with and without an extension)
         "output_sha256": _digest(out),
     }

@@ -546,6 +546,27 @@ def generator_modules(*generators):
     return {name: path for name, (path, _) in _import_closure(generators).items()}
 
 
+#: The file, in :func:`cache_dir`, remembering each generator's digest with the size and
+#: modification time of every module it covers (:func:`generator_digest`).
+DIGESTS_FILE = "generator-digests.json"
+
+
+def _stat_key(path):
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size]
+
+
+def _load_digests(path):
+    try:
+        memo = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return memo if isinstance(memo, dict) else {}
+
+
 def generator_digest(*generators):
     """SHA-256 over the code that generates the RTL of ``generators`` (the modules of
     :func:`generator_modules`) and the Amaranth version: the part of a cached Verilog's key that
@@ -553,12 +574,41 @@ def generator_digest(*generators):
 
     Each module counts by name and syntax tree (:func:`ast.dump`, without line numbers), so edits
     of comments or layout alone do not count: :func:`hw.generate.to_verilog` emits no source
-    locations, so they cannot change the Verilog. Any other edit of one of those modules does."""
+    locations, so they cannot change the Verilog. Any other edit of one of those modules does.
+
+    Parsing the System's ~40 modules takes about a second, most of a cached run's start-up, so the
+    result is remembered in :data:`DIGESTS_FILE` with the size and modification time (ns) of
+    every module file it covers, and reused while none of them changed."""
+    names = [_module_name(g) for g in generators]
+    origins = []
+    for n in names:
+        try:
+            spec = importlib.util.find_spec(n)
+        except (ImportError, ValueError):
+            spec = None
+        origins.append(spec.origin if spec is not None else None)
+    key = json.dumps([amaranth.__version__, names, origins])
+    memo_path = cache_dir() / DIGESTS_FILE
+    memo = _load_digests(memo_path)
+    entry = memo.get(key)
+    if isinstance(entry, dict) and entry.get("files") and all(
+            _stat_key(f) == st for f, st in entry["files"].items()):
+        return entry["digest"]
     h = hashlib.sha256(amaranth.__version__.encode())
-    for name, (_, tree) in _import_closure(generators).items():
+    closure = _import_closure(generators)
+    for name, (_, tree) in closure.items():
         h.update(f"\0{name}\0".encode())
         h.update(ast.dump(tree).encode())
-    return h.hexdigest()
+    digest = h.hexdigest()
+    memo = _load_digests(memo_path)      # another process may have added entries meanwhile
+    memo[key] = {"digest": digest, "files": {str(path): _stat_key(path)
+                                             for path, _ in closure.values()}}
+    with contextlib.suppress(OSError):   # a read-only cache only costs the parse next time
+        memo_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo_path.with_name(f".{memo_path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(memo))
+        os.replace(tmp, memo_path)
+    return digest
 
 
 def cached_design(top, key, make_component, sources=(), generator=None):

@@ -25,7 +25,7 @@ NAMES = bench.discover()
 def test_discover_finds_every_script():
     files = sorted(p.stem[len("bench_"):] for p in (ROOT / "scripts").glob("bench_*.py"))
     assert NAMES == files
-    assert {"arith", "fpga", "pcu", "pmu", "sdpa", "sim_speed"} <= set(NAMES)
+    assert {"arith", "fpga", "pcu", "pmu", "sdpa", "simulators"} <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -16,7 +16,7 @@ TABLE = """\
 | what | figure | command |
 |---|---|---|
 | regression time | `make test`: 1 tests in 1 min | `make test` |
-| Verilator vs Amaranth simulator (MAC pipeline) | old speed | `rdu bench sim_speed --quick` |
+| Verilator vs Amaranth simulator (MAC pipeline) | old speed | `rdu bench simulators --quick` |
 | fp32 arithmetic blocks, ECP5 | old area | `rdu bench arith` |
 | PCU systolic GEMM (`sim` PCU) | old pcu | `rdu bench pcu` |
 | PCU extensions on/off (`sim` PCU) | old ext | `rdu bench pcu` |
@@ -143,7 +143,7 @@ def _results():
 
     def res(rows, quick=False, **options):
         return {"rows": rows, "notes": [], "wall_s": 1.0, "quick": quick, "options": options}
-    return {"sim_speed": res(sim_speed, quick=True), "arith": res(arith), "pcu": res(pcu),
+    return {"simulators": res(sim_speed, quick=True), "arith": res(arith), "pcu": res(pcu),
             "pmu": res(pmu), "interconnect": res(interconnect),
             "memory": {**memory, "quick": False, "options": {}}, "gemm": res(gemm, config=None),
             "sdpa": res(sdpa, config="sim"), "fft": res(fft, quick=True, config="sim"),
@@ -195,7 +195,7 @@ def test_generator_rewrites_the_table(inputs):
         "`make test`")
     assert rows["Verilator vs Amaranth simulator (MAC pipeline)"] == (
         "driven 72k vs 5.5k cycles/s (13×); free-running 904k vs 7.6k cycles/s (119×)",
-        "`rdu bench sim_speed --quick`")
+        "`rdu bench simulators --quick`")
     # a failed benchmark: the old figure stays, marked
     assert rows["fp32 arithmetic blocks, ECP5"] == (f"old area {rf.STALE}", "`rdu bench arith`")
     assert rows["PCU systolic GEMM (`sim` PCU)"][0] == (

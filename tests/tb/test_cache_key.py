@@ -75,3 +75,27 @@ def test_system_key_follows_generator_edits_only(tmp_path):
     assert r.returncode == 0, r.stderr
     changed = json.loads(r.stdout)
     assert changed == {**{f: True for f in GENERATORS}, "non-generators": False, "comment": False}
+
+
+def test_digest_is_remembered_until_a_module_changes(tmp_path, monkeypatch):
+    """The digest is kept in the cache with the size and mtime of each module it covers: a second
+    process does not parse the modules again, and a changed module is parsed again."""
+    monkeypatch.setenv("RDU_CACHE", str(tmp_path))
+    pkg = tmp_path / "src" / "tests" / "gen_probe_pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "top.py").write_text("from tests.gen_probe_pkg import leaf\nX = 1\n")
+    (pkg / "leaf.py").write_text("Y = 2\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    monkeypatch.setattr("tests.__path__", [str(tmp_path / "src" / "tests"), *
+                                          __import__("tests").__path__])
+    calls = []
+    closure = runner._import_closure
+    monkeypatch.setattr(runner, "_import_closure", lambda g: calls.append(g) or closure(g))
+    first = runner.generator_digest("tests.gen_probe_pkg.top")
+    assert runner.generator_digest("tests.gen_probe_pkg.top") == first
+    assert len(calls) == 1
+    assert (tmp_path / runner.DIGESTS_FILE).is_file()
+    (pkg / "leaf.py").write_text("Y = 3\n")
+    assert runner.generator_digest("tests.gen_probe_pkg.top") != first
+    assert len(calls) == 2
