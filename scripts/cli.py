@@ -393,6 +393,11 @@ def build_parser():
     p = argparse.ArgumentParser(
         prog="rdu", description="rdugen: RDU fabric generator, simulator and verification flow")
     p.add_argument("--version", action="version", version=f"rdu {version()}")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress lines (RDU_QUIET=1); results and errors still print")
+    g.add_argument("-v", "--verbose", action="store_true",
+                   help="also show the simulator's own output (RDU_VERBOSE=1)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     s = sub.add_parser("sim", help="run the main job (kernel suite) on a configuration")
@@ -464,6 +469,10 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    if args.quiet:
+        os.environ["RDU_QUIET"] = "1"
+    if args.verbose:
+        os.environ["RDU_VERBOSE"] = "1"
     try:
         return args.func(args) or 0
     except (ConfigError, UserError, ValueError) as e:

@@ -53,6 +53,7 @@ import cocotb_tools.config
 from cocotb_tools.runner import Verilator, get_results
 
 from hw.generate import to_verilog
+from tb import progress
 from tb.cache import Cache
 from tb.clock import PERIOD_NS
 
@@ -627,7 +628,8 @@ def cached_design(top, key, make_component, sources=(), generator=None):
         if entry is not None:
             text = (entry / file).read_text()
             return Design(text, top, _ports_of(text, top), sources)
-        d = Design.from_component(make_component(), top, sources=sources)
+        with progress.step(f"{top}: generating Verilog (cached afterwards)"):
+            d = Design.from_component(make_component(), top, sources=sources)
         with cache.create("verilog", name, [file]) as tmp:
             (tmp / file).write_text(d.verilog)
         return d
@@ -743,7 +745,8 @@ def _verilate(design, bdir, args, make_args, waves, debug, failed_log):
 
     runner = _PortsOnly()
     log = bdir / "build.log"
-    with _environ(verilator_env()), open(log, "w") as logf, contextlib.redirect_stdout(logf):
+    with progress.watch_build(bdir, design.top, log), _environ(verilator_env()), \
+            open(log, "w") as logf, contextlib.redirect_stdout(logf):
         try:
             runner.build(sources=[str(vlt), str(src), *design.sources], hdl_toplevel=design.top,
                          build_dir=str(bdir), build_args=args, waves=waves,
@@ -781,8 +784,8 @@ def simulate(design, test_module, *, testcase=None, seed=None, waves=False, debu
             raise ValueError(f"RDU_WAVES_WINDOW: {e}") from None
     waves = waves_requested(waves) or waves_window is not None
     b = build(design, waves=waves, debug=debug, extra_args=extra_args, threads=threads)
-    print(f"[rdu] {design.top}: {'cached build' if b.cached else 'built'} {b.directory.name}; "
-          f"seed {seed} (rerun with RDU_SEED={seed})", file=sys.stderr)
+    progress.say(f"{design.top}: {'cached build' if b.cached else 'built'} {b.directory.name}; "
+                 f"seed {seed} (rerun with RDU_SEED={seed})")
     tdir = Path(test_dir) if test_dir else Path(tempfile.mkdtemp(prefix=f"rdu-{design.top}-"))
     tdir.mkdir(parents=True, exist_ok=True)
     runner = Verilator()
@@ -820,8 +823,8 @@ def simulate(design, test_module, *, testcase=None, seed=None, waves=False, debu
     if b.waves:
         kept_path = keep_waves(recorded, waves_path)
         kept = f"; waves {kept_path}" if kept_path else "; no wave file was written"
-        print(f"[rdu] {design.top}: waves: "
-              f"{describe_file(kept_path) if kept_path else 'none written'}", file=sys.stderr)
+        progress.say(f"{design.top}: waves: "
+                     f"{describe_file(kept_path) if kept_path else 'none written'}")
     if not results.exists():
         tail = "\n".join(log.read_text().splitlines()[-40:]) if log.exists() else ""
         raise SimulatorCrashed(f"{design.top}: simulation produced no results (crash?); "

@@ -1,0 +1,113 @@
+"""Progress of the steps that take long: Verilog generation and the Verilator C++ build.
+
+Every step prints one line on stderr when it starts (for a build, with the path of its log, so a
+user can ``tail -f`` it at once). On a terminal a live line follows — elapsed seconds and, for a
+build, the C++ files compiled out of the total — and disappears when the step ends. Nothing live
+is drawn when stderr is not a terminal (CI logs stay readable) or when quiet.
+
+Quiet: ``RDU_QUIET=1`` (``rdu --quiet``) drops the start lines and the live display;
+``RDU_VERBOSE=1`` (``rdu --verbose``) also shows the simulator's own output (:mod:`tb.runner`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import threading
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+__all__ = ["cxx_units", "quiet", "say", "step", "watch_build"]
+
+#: Seconds between two looks at a build folder.
+POLL_S = 0.5
+
+
+def quiet():
+    """Whether progress is off (``RDU_QUIET=1``)."""
+    return os.environ.get("RDU_QUIET") == "1"
+
+
+def _live():
+    return not quiet() and sys.stderr.isatty()
+
+
+def say(text):
+    """One line on stderr unless quiet."""
+    if not quiet():
+        print(f"[rdu] {text}", file=sys.stderr, flush=True)
+
+
+def _block(text, name):
+    """The words of the make variable ``name`` (``NAME += \\`` continued lines) in ``text``."""
+    words = []
+    for m in re.finditer(rf"^{name}\s*\+?=\s*\\\n((?:[ \t]+\S+[ \t]*\\\n)*)", text, re.M):
+        words += [w for w in m.group(1).replace("\\", " ").split()]
+    return words
+
+
+def cxx_units(build_dir):
+    """The number of object files Verilator's makefiles compile in ``build_dir`` (model classes,
+    or one ``__ALL`` file when the model is small; Verilator's runtime; the C++ main), or
+    ``None`` before verilation has written them."""
+    d = Path(build_dir)
+    try:
+        classes = (d / "Vtop_classes.mk").read_text()
+        top = (d / "Vtop.mk").read_text()
+    except OSError:
+        return None
+    model = sum(len(_block(classes, v)) for v in
+                ("VM_CLASSES_FAST", "VM_CLASSES_SLOW", "VM_SUPPORT_FAST", "VM_SUPPORT_SLOW"))
+    if not re.search(r"^VM_PARALLEL_BUILDS\s*=\s*1", classes, re.M):
+        model = 1
+    runtime = len(_block(classes, "VM_GLOBAL_FAST")) + len(_block(classes, "VM_GLOBAL_SLOW"))
+    user = len(_block(top, "VM_USER_CLASSES"))
+    return model + runtime + user
+
+
+@contextlib.contextmanager
+def step(text):
+    """A step of unknown length: its start line, then (on a terminal) a live elapsed time."""
+    say(text)
+    if not _live():
+        yield
+        return
+    with Progress(TextColumn("  {task.description}"), TimeElapsedColumn(), transient=True,
+                  console=Console(stderr=True)) as p:
+        p.add_task(text.split(" (")[0], total=None)
+        yield
+
+
+@contextlib.contextmanager
+def watch_build(build_dir, top, log):
+    """A Verilator build of ``top`` in ``build_dir``: its start line naming ``log``, then (on a
+    terminal) verilating → C++ files compiled / total, counted from the object files written."""
+    say(f"{top}: building the Verilator model (log: {log})")
+    if not _live():
+        yield
+        return
+    stop = threading.Event()
+    d = Path(build_dir)
+    cols = (TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn())
+    with Progress(*cols, transient=True, console=Console(stderr=True)) as p:
+        task = p.add_task("verilating", total=None)
+
+        def poll():
+            while not stop.wait(POLL_S):
+                total = cxx_units(d)
+                if total:
+                    done = len(list(d.glob("*.o")))
+                    p.update(task, description=f"{top}: C++", total=total,
+                             completed=min(done, total))
+        t = threading.Thread(target=poll, daemon=True)
+        t.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            t.join()
