@@ -21,7 +21,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-__all__ = ["cxx_units", "quiet", "say", "step", "watch_build"]
+__all__ = ["cxx_units", "quiet", "say", "step", "watch_build", "watch_sim"]
 
 #: Seconds between two looks at a build folder.
 POLL_S = 0.5
@@ -104,6 +104,43 @@ def watch_build(build_dir, top, log):
                     done = len(list(d.glob("*.o")))
                     p.update(task, description=f"{top}: C++", total=total,
                              completed=min(done, total))
+        t = threading.Thread(target=poll, daemon=True)
+        t.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            t.join()
+
+
+@contextlib.contextmanager
+def watch_sim(top, env, folder):
+    """A simulation of ``top``: on a terminal, the cycles simulated and cycles per second, read
+    from the file the testbench's clock writes (:func:`tb.clock.start_clock`; its path is put
+    in ``env`` as ``RDU_PROGRESS_FILE``). Nothing otherwise."""
+    if not _live():
+        yield
+        return
+    path = Path(folder) / "progress"
+    path.unlink(missing_ok=True)
+    env["RDU_PROGRESS_FILE"] = str(path)
+    stop = threading.Event()
+    cols = (TextColumn("  {task.description}"), TimeElapsedColumn())
+    with Progress(*cols, transient=True, console=Console(stderr=True)) as p:
+        task = p.add_task(f"{top}: simulating", total=None)
+
+        def poll():
+            first = None
+            while not stop.wait(POLL_S):
+                try:
+                    cycles, t = path.read_text().split()
+                except (OSError, ValueError):
+                    continue
+                cycles, t = int(cycles), float(t)
+                first = first or (cycles, t)
+                rate = (cycles - first[0]) / (t - first[1]) if t > first[1] else 0.0
+                p.update(task, description=f"{top}: {cycles:,} cycles"
+                         + (f" ({rate / 1e3:,.1f}k cycles/s)" if rate else ""))
         t = threading.Thread(target=poll, daemon=True)
         t.start()
         try:

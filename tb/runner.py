@@ -808,7 +808,7 @@ def simulate(design, test_module, *, testcase=None, seed=None, waves=False, debu
         if waves_path is None:
             label = testcase if isinstance(testcase, str) else test_module.rpartition(".")[2]
             waves_path = default_waves_path(design.top, label)
-    with open(log, "w") as logf:
+    with open(log, "w") as logf, progress.watch_sim(design.top, run_env, tdir):
         with contextlib.redirect_stdout(logf) if quiet else contextlib.nullcontext():
             try:
                 runner.test(hdl_toplevel=design.top, hdl_toplevel_lang="verilog",

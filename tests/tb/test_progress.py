@@ -73,3 +73,21 @@ def test_live_display_follows_the_object_files(tmp_path, monkeypatch):
             (tmp_path / f"f{i}.o").write_text("")
             time.sleep(0.05)
     assert seen and max(seen) == 3
+
+
+def test_simulation_progress_reads_the_clock_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(progress, "_live", lambda: True)
+    monkeypatch.setattr(progress, "POLL_S", 0.01)
+    env = {}
+    with progress.watch_sim("rdu_x", env, tmp_path):
+        path = env["RDU_PROGRESS_FILE"]
+        for cycles in (5000, 10000):
+            with open(path, "w") as f:
+                f.write(f"{cycles} {time.monotonic()}\n")
+            time.sleep(0.05)
+    assert path.endswith("progress")
+    monkeypatch.setattr(progress, "_live", lambda: False)
+    env = {}
+    with progress.watch_sim("rdu_x", env, tmp_path):
+        pass
+    assert env == {}        # no progress file asked for: the testbench never wakes for it
