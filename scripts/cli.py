@@ -291,7 +291,9 @@ def register_run(sub):
     s.add_argument("--config", default=DEFAULT_CONFIG, help=CONFIG_HELP)
     s.add_argument("--dtype", default=None, help="element type (gemm: bf16 or int16; scan: fp32 "
                                                   "or int32)")
-    s.add_argument("--seed", type=seed_arg, default=0, help="input seed, >= 0 (default 0)")
+    s.add_argument("--seed", type=seed_arg, default=None,
+                   help="the run's one seed, >= 0: inputs and the simulation's random choices "
+                        "(default: RDU_SEED, else 0); recorded in result.json")
     s.add_argument("--out", default=None, metavar="DIR",
                    help="write inputs.npz, output.npz, result.json into this folder")
     s.add_argument("--json", action="store_true", help="print result.json to stdout")
@@ -316,9 +318,20 @@ def parse_waves_window(text):
         raise UserError(f"--waves-window {e}") from None
 
 
+def run_seed(flag):
+    """The one seed of ``rdu run``: ``--seed``, else ``RDU_SEED``, else 0; both given and
+    different is an error (either would reproduce only half of the run)."""
+    env = runner.seed_from_env(0) if os.environ.get("RDU_SEED") else None
+    if flag is not None and env is not None and flag != env:
+        raise UserError(f"--seed {flag} and RDU_SEED={os.environ['RDU_SEED']} disagree: give one "
+                        f"(the seed drives both the inputs and the simulation)")
+    return flag if flag is not None else env if env is not None else 0
+
+
 def cmd_run(args):
     check_out_dir(args.out, "--out")
     check_seed_env()
+    args.seed = run_seed(args.seed)
     apply_build_options(args)
     window = parse_waves_window(args.waves_window)
     params = load(args.config)

@@ -276,3 +276,28 @@ def test_python_m_scripts_cli_exit_codes(tmp_path):
     r = subprocess.run([sys.executable, "-m", "scripts.cli", "sim", "--json", str(tmp_path)],
                        capture_output=True, text=True, cwd=ROOT, env=env, check=False)
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_one_seed_for_inputs_and_simulation(capsys, monkeypatch):
+    """``rdu run``'s seed drives the inputs and the simulation and is what result.json records:
+    ``--seed`` or ``RDU_SEED`` (the same value if both), else 0."""
+    seen = []
+
+    def fake_run(req, params, seed, **kw):
+        seen.append(seed)
+        return {"passed": True, "kernel": req.kernel}
+    monkeypatch.setattr(cli, "run_kernel", fake_run)
+    monkeypatch.setattr(cli, "check_cache", lambda: None)
+    argv = ["run", "gemm", "--M", "8", "--N", "8", "--K", "8", "--json"]
+    monkeypatch.delenv("RDU_SEED", raising=False)
+    cli.main(argv)
+    cli.main([*argv, "--seed", "5"])
+    monkeypatch.setenv("RDU_SEED", "7")
+    cli.main(argv)
+    cli.main([*argv, "--seed", "7"])
+    assert seen == [0, 5, 7, 7]
+    capsys.readouterr()
+    code, err = rdu(capsys, *argv, "--seed", "5")
+    assert code == 2
+    assert one_line(err) == ("rdu: error: --seed 5 and RDU_SEED=7 disagree: give one (the seed "
+                             "drives both the inputs and the simulation)")
