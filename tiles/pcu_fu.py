@@ -21,6 +21,9 @@ fp32 add is :class:`hw.arith.FPAdd`; the fp32 multiply is the normalise/round da
 reciprocal are the :mod:`hw.arith` blocks.
 
 Bit-exact models: :func:`tiles.pcu_model.fu` (:mod:`hw.numerics` for every op).
+
+Verilator simulation builds elaborate a behavioural model in its place (same ports, latency and
+bits; one C function call per unit per cycle): :mod:`tiles.pcu_simfu`.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from amaranth.lib.wiring import In, Out
 from hw import arith
 from hw.util import CheckedComponent
 
+from . import pcu_simfu
 from .pcu_isa import Op
 
 __all__ = ["LaneFU", "stage_latency", "fp_latencies", "delay"]
@@ -147,6 +151,9 @@ class LaneFU(CheckedComponent):
         super().__init__(members)
 
     def elaborate(self, platform):
+        if pcu_simfu.behavioural(platform):
+            # Verilator simulation build: the behavioural unit (tiles.pcu_simfu)
+            return pcu_simfu.instance(self, platform)
         m = Module()
         D = self.latency
         classes = self.classes
