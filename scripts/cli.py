@@ -159,6 +159,18 @@ def check_seed_env():
         runner.seed_from_env()
 
 
+ARITH_HELP = ("arithmetic of the simulated functional units: behavioural (C functions, the "
+              "default, several times faster) or gates (the synthesizable datapaths); default: "
+              "RDU_ARITH, else behavioural")
+
+
+def apply_arith(arith):
+    """``--arith`` (or, without it, ``RDU_ARITH``) checked — a one-line ValueError naming the one
+    that is wrong — and put into ``RDU_ARITH``, which every simulation build of this command
+    reads (:func:`tb.runner.arith_mode`)."""
+    os.environ["RDU_ARITH"] = runner.arith_mode(arith)
+
+
 def generate_unit(unit, params):
     """Generate ``unit`` (a key of :data:`UNITS`) for ``params``; returns a ``Generated``."""
     if unit not in UNITS:
@@ -193,7 +205,7 @@ def cmd_lint(args):
         for unit in units:
             gen = generate_unit(unit, params)
             try:
-                runner.lint(runner.Design.of(gen))
+                runner.lint(runner.Design.of(gen, arith="gates"))   # what an FPGA builds
                 con.print(f"[green]ok[/]   {cfg}/{unit} ({gen.top})")
             except runner.LintError as e:
                 failures += 1
@@ -236,6 +248,7 @@ def _describe_params(args):
 def cmd_sim(args):
     check_out_file(args.json, "--json")
     check_seed_env()
+    apply_arith(args.arith)
     load(args.config)
     check_cache()
     return main_job(args.config, seed=args.seed, json_out=args.json, smoke=args.smoke)
@@ -276,6 +289,7 @@ def register_run(sub):
                    help="dump only cycles START <= cycle < END of the simulation (implies --waves)")
     s.add_argument("--baseline", action="store_true",
                    help="map without the butterfly/scan extensions (same bits, more cycles)")
+    s.add_argument("--arith", default=None, metavar="MODE", help=ARITH_HELP)
     s.set_defaults(func=cmd_run)
 
 
@@ -292,6 +306,7 @@ def parse_waves_window(text):
 def cmd_run(args):
     check_out_dir(args.out, "--out")
     check_seed_env()
+    apply_arith(args.arith)
     window = parse_waves_window(args.waves_window)
     params = load(args.config)
     dims = {d: getattr(args, d) for d in KERNELS[args.kernel].dims}
@@ -375,6 +390,7 @@ def build_parser():
                    help="also write results as JSON to this file")
     s.add_argument("--smoke", action="store_true",
                    help="run the smoke suite (MAC pipeline) instead of the kernel suite")
+    s.add_argument("--arith", default=None, metavar="MODE", help=ARITH_HELP)
     s.set_defaults(func=cmd_sim)
 
     s = sub.add_parser("gen", help="emit a unit's Verilog from a YAML config")
