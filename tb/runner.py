@@ -543,14 +543,23 @@ def cached_design(top, key, make_component, sources=(), generator=None, arith=No
         if entry is not None:
             text = (entry / file).read_text()
             added = json.loads((entry / extra).read_text())
-            return Design(text, top, _ports_of(text, top), sources + tuple(added["sources"]),
+            return Design(text, top, _ports_of(text, top),
+                          sources + tuple(str(_PACKAGES_ROOT / s) for s in added["sources"]),
                           files=tuple((n, t) for n, t in added["files"]), arith=mode)
         d = Design.from_component(make_component(), top, sources=sources, arith=mode)
+        # the added sources are package files: kept relative to the packages' folder, so an
+        # entry in a shared cache (RDU_CACHE) names this checkout's (or installation's) files
+        added = [Path(s).resolve().relative_to(_PACKAGES_ROOT).as_posix()
+                 for s in d.sources[len(sources):]]
         with cache.create("verilog", name, [file, extra]) as tmp:
             (tmp / file).write_text(d.verilog)
-            (tmp / extra).write_text(json.dumps({"sources": list(d.sources[len(sources):]),
+            (tmp / extra).write_text(json.dumps({"sources": added,
                                                  "files": [list(f) for f in d.files]}))
         return d
+
+
+#: The folder holding the project's packages (a checkout or site-packages).
+_PACKAGES_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _ports_of(text, top):
