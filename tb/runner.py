@@ -371,7 +371,7 @@ class Design:
     backdoor memory, SystemVerilog, and C++ for DPI-C, compiled into the model); ``defines``:
     preprocessor defines; ``files``: generated files as ``(name, text)`` pairs, written beside
     the Verilog when it is built or linted (a header the C++ includes); ``arith``: the arithmetic
-    mode it was elaborated with (:func:`arith_mode`).
+    of its functional units (:func:`arith_mode`; ``gates`` for a design without any).
     """
 
     verilog: str
@@ -393,7 +393,7 @@ class Design:
             ports = _ports_of(text, top)
         return cls(text, top, tuple(ports), tuple(str(s) for s in sources) +
                    tuple(platform.sources), files=tuple(sorted(platform.files.items())),
-                   arith=platform.arith)
+                   arith=_built_arith(platform.arith, platform.sources, platform.files))
 
     @classmethod
     def of(cls, generated, arith=None):
@@ -429,6 +429,13 @@ class Design:
 
 
 _HDL_SUFFIXES = (".v", ".sv", ".vh", ".svh")
+
+
+def _built_arith(mode, added_sources, added_files):
+    """The arithmetic a design elaborated in ``mode`` has: ``mode`` if its elaboration added
+    the behavioural units' files, else ``gates`` — a design without functional units (a PMU, the
+    mesh, the hw.arith blocks) is the same design in both modes, with one Verilator build."""
+    return mode if added_sources or added_files else "gates"
 
 
 #: The project's top-level packages: the imports followed by :func:`generator_modules` (``tests``
@@ -545,7 +552,8 @@ def cached_design(top, key, make_component, sources=(), generator=None, arith=No
             added = json.loads((entry / extra).read_text())
             return Design(text, top, _ports_of(text, top),
                           sources + tuple(str(_PACKAGES_ROOT / s) for s in added["sources"]),
-                          files=tuple((n, t) for n, t in added["files"]), arith=mode)
+                          files=tuple((n, t) for n, t in added["files"]),
+                          arith=_built_arith(mode, added["sources"], added["files"]))
         d = Design.from_component(make_component(), top, sources=sources, arith=mode)
         # the added sources are package files: kept relative to the packages' folder, so an
         # entry in a shared cache (RDU_CACHE) names this checkout's (or installation's) files
