@@ -176,9 +176,9 @@ def speed(quick):
     return rows
 
 
-def speed_setup(preset, n, arith=None):
-    """The speed benchmark's harness, design (arithmetic ``arith``), input words and a
-    description, for ``n`` vectors on the ``preset`` PCU."""
+def speed_setup(preset, n, arith=None, depth=None):
+    """The speed benchmark's harness (memories of ``depth`` words, default ``n``), design
+    (arithmetic ``arith``), ``n`` input words and a description, for the ``preset`` PCU."""
     p = load(preset).pcu
     L = p.lanes
     if "fp32" in p.classes_of(0):
@@ -195,7 +195,7 @@ def speed_setup(preset, n, arith=None):
                    vec_out={0: Out(reg="r0")})
     asm = assemble(p, prog)
     packets = asm.writes(0) + [Packet.write(0, AddressMap.CONTROL, AddressMap.START)]
-    h = StreamHarness(PCUStream(p, packets), n, n)
+    h = StreamHarness(PCUStream(p, packets), depth or n, depth or n)
     d = freerun.design_for(h, f"rdu_pcu_{preset}_speed", arith=arith)
     rng = np.random.default_rng(3)
     x = rng.standard_normal((n, L)).astype(np.float32)

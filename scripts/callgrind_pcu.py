@@ -37,8 +37,8 @@ def instructions(out_file):
     return int(m.group(1))
 
 
-def _run(preset, n, mode, tmp):
-    h, d, words, _ = speed_setup(preset, n, mode)
+def _run(preset, n, depth, mode, tmp):
+    h, d, words, _ = speed_setup(preset, n, mode, depth)     # one design for both lengths
     out = Path(tmp) / f"cg-{preset}-{mode}-{n}.out"
     prefix = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
     old = os.environ.get("SIM_CMD_PREFIX")
@@ -59,7 +59,7 @@ def measure(preset, n1, n2):
     res, outs = {}, {}
     with tempfile.TemporaryDirectory(prefix="rdu-callgrind-") as tmp:
         for mode in ARITH_MODES:
-            (r1, i1), (r2, i2) = _run(preset, n1, mode, tmp), _run(preset, n2, mode, tmp)
+            (r1, i1), (r2, i2) = (_run(preset, n, n2, mode, tmp) for n in (n1, n2))
             outs[mode] = r2.outputs
             res[mode] = {"instr_per_cycle": round((i2 - i1) / (r2.cycles - r1.cycles)),
                          "cycles": [r1.cycles, r2.cycles], "instructions": [i1, i2]}
