@@ -114,6 +114,10 @@ class LaneFU(CheckedComponent):
     first cycle (the multiplier's cycle); the integer / fixed-point / compare results are formed in
     the second cycle and delayed to ``latency``; the fp32 multiply normalises in the second cycle and
     rounds in the third, where the fp32 adder (``fadd fsub``, ``fma``'s sum) starts.
+
+    Elaborated for a platform asking for behavioural arithmetic (a Verilator simulation build,
+    :class:`hw.generate.SimPlatform`), the unit is :mod:`tiles.pcu_simfu`'s instead: the same
+    ports, latency and results, one C function call per cycle.
     """
 
     @staticmethod
