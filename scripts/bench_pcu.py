@@ -219,7 +219,7 @@ def _speed(preset, quick):
     if g.outputs != b.outputs:
         raise AssertionError(f"{preset} PCU speed run: behavioural and gate outputs differ")
     rows.append({"benchmark": "simulation speed", "config": f"{preset} PCU, behavioural / gates",
-                 "metric": "speedup (cycles per CPU s)",
+                 "metric": "ratio of cycles per CPU s",
                  "value": round(b.cycles_per_cpu_s / g.cycles_per_cpu_s, 2),
                  "detail": f"outputs identical ({n} vectors)"})
     return rows
