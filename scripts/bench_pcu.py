@@ -15,7 +15,11 @@ of each extension, simulation speed of the ``sim``-preset PCU.
   stage: exp2, reciprocal, casts).
 * **Simulation speed** — the ``sim``-preset PCU running an fp32 map (FMA, max, bf16 round trip:
   every stage active) behind the free-running HDL-side harness (:mod:`tb.harness`): Python wakes a
-  few times per run; cycles/s = simulated cycles ÷ wall seconds of the last of three runs.
+  few times per run; cycles/s = simulated cycles ÷ wall seconds of the last of three runs, and
+  per CPU second of the simulator process. Measured for both arithmetic modes
+  (:func:`tb.runner.arith_mode`: the gate-level functional units and the behavioural ones), whose
+  outputs must be identical; the row ``behavioural / gates`` is the ratio of cycles per CPU
+  second.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import numpy as np
 from fpga.build import ecp5_area
 from hw import numerics as nx
 from hw.config import AddressMap, Packet
+from hw.generate import ARITH_MODES
 from hw.params import load
 from scripts.bench import cli
 from tb import freerun, pcu_jobs, pcu_sets
@@ -166,12 +171,14 @@ def area(quick):
 
 def speed(quick):
     rows = []
-    for name in (("sim",) if quick else ("sim", "tiny")):
+    for name in (("sim",) if quick else ("sim", "small", "tiny")):
         rows += _speed(name, quick)
     return rows
 
 
-def _speed(preset, quick):
+def speed_setup(preset, n, arith=None, depth=None):
+    """The speed benchmark's harness (memories of ``depth`` words, default ``n``), design
+    (arithmetic ``arith``), ``n`` input words and a description, for the ``preset`` PCU."""
     p = load(preset).pcu
     L = p.lanes
     if "fp32" in p.classes_of(0):
@@ -188,16 +195,34 @@ def _speed(preset, quick):
                    vec_out={0: Out(reg="r0")})
     asm = assemble(p, prog)
     packets = asm.writes(0) + [Packet.write(0, AddressMap.CONTROL, AddressMap.START)]
-    n = 20_000 if quick else 200_000
-    h = StreamHarness(PCUStream(p, packets), n, n)
-    d = freerun.design_for(h, f"rdu_pcu_{preset}_speed")
+    h = StreamHarness(PCUStream(p, packets), depth or n, depth or n)
+    d = freerun.design_for(h, f"rdu_pcu_{preset}_speed", arith=arith)
     rng = np.random.default_rng(3)
     x = rng.standard_normal((n, L)).astype(np.float32)
     words = [pack_lanes(row, 32) for row in nx.fp32_words(x)]
-    r = freerun.run(d, h, words, n, seed=1, repeat=3)
-    return [{"benchmark": "simulation speed", "config": f"{preset} PCU, {what}, free-running",
-             "metric": "cycles/s", "value": round(r.cycles_per_s),
-             "detail": f"{r.cycles} cycles in {r.wall_s:.2f} s (target >= 500k cycles/s)"}]
+    return h, d, words, what
+
+
+def _speed(preset, quick):
+    n = 20_000 if quick else 200_000
+    rows, runs = [], {}
+    for mode in ARITH_MODES:
+        h, d, words, what = speed_setup(preset, n, mode)
+        r = runs[mode] = freerun.run(d, h, words, n, seed=1, repeat=3)
+        rows.append({"benchmark": "simulation speed",
+                     "config": f"{preset} PCU, {what}, free-running, {mode} arithmetic",
+                     "metric": "cycles/s", "value": round(r.cycles_per_s),
+                     "detail": f"{r.cycles} cycles in {r.wall_s:.2f} s, "
+                               f"{r.cycles_per_cpu_s:,.0f} cycles per CPU s "
+                               f"(target >= 500k cycles/s)"})
+    g, b = runs["gates"], runs["behavioural"]
+    if g.outputs != b.outputs:
+        raise AssertionError(f"{preset} PCU speed run: behavioural and gate outputs differ")
+    rows.append({"benchmark": "simulation speed", "config": f"{preset} PCU, behavioural / gates",
+                 "metric": "ratio of cycles per CPU s",
+                 "value": round(b.cycles_per_cpu_s / g.cycles_per_cpu_s, 2),
+                 "detail": f"outputs identical ({n} vectors)"})
+    return rows
 
 
 def run(quick=False):

@@ -166,21 +166,36 @@ def add_build_options(s):
     s.add_argument("--threads", type=threads_arg, default=None, metavar="N",
                    help="Verilator model threads (default: RDU_THREADS, else 1); more than one "
                         "helps only with cores to spare")
+    s.add_argument("--arith", default=None, metavar="MODE", help=ARITH_HELP)
 
 
 def apply_build_options(args):
-    """Check the build environment (``RDU_THREADS``, ``RDU_CXX``) before anything runs, and pass
-    ``--threads`` on to the builds (as ``RDU_THREADS``, which subprocesses inherit too)."""
+    """Check the build environment (``RDU_THREADS``, ``RDU_CXX``, ``RDU_ARITH``) before anything
+    runs, and pass ``--threads`` and ``--arith`` on to the builds (as ``RDU_THREADS`` and
+    ``RDU_ARITH``, which subprocesses inherit too)."""
     if getattr(args, "threads", None) is not None:
         os.environ["RDU_THREADS"] = str(args.threads)
     runner.threads_from_env()
     runner.toolchain()
+    apply_arith(getattr(args, "arith", None))
 
 
 def check_seed_env():
     """``RDU_SEED``, if set, must be an integer >= 0 (raises ValueError naming it)."""
     if os.environ.get("RDU_SEED"):
         runner.seed_from_env()
+
+
+ARITH_HELP = ("arithmetic of the simulated functional units: behavioural (C functions, the "
+              "default, several times faster) or gates (the synthesizable datapaths); default: "
+              "RDU_ARITH, else behavioural")
+
+
+def apply_arith(arith):
+    """``--arith`` (or, without it, ``RDU_ARITH``) checked — a one-line ValueError naming the one
+    that is wrong — and put into ``RDU_ARITH``, which every simulation build of this command
+    reads (:func:`tb.runner.arith_mode`)."""
+    os.environ["RDU_ARITH"] = runner.arith_mode(arith)
 
 
 def generate_unit(unit, params):
@@ -217,7 +232,7 @@ def cmd_lint(args):
         for unit in units:
             gen = generate_unit(unit, params)
             try:
-                runner.lint(runner.Design.of(gen))
+                runner.lint(runner.Design.of(gen, arith="gates"))   # what an FPGA builds
                 con.print(f"[green]ok[/]   {cfg}/{unit} ({gen.top})")
             except runner.LintError as e:
                 failures += 1

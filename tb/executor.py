@@ -26,13 +26,16 @@ __all__ = ["SimExecutor"]
 class SimExecutor:
     """Runs jobs on the RTL of a :class:`memory.chip.System` under Verilator.
 
-    ``params``: the fabric configuration; ``factory``: unit factory (default: real PCUs/PMUs).
+    ``params``: the fabric configuration; ``factory``: unit factory (default: real PCUs/PMUs);
+    ``arith``: the arithmetic of the build (:func:`tb.runner.arith_mode`: by default
+    ``RDU_ARITH``, else behavioural), fixed when the executor is made.
     The Verilator build is cached by content hash, so many jobs share one build.
     """
 
-    def __init__(self, params, factory=None):
+    def __init__(self, params, factory=None, arith=None):
         self.params = params
         self.factory = factory
+        self.arith = runner.arith_mode(arith)
         self._design = None
 
     @property
@@ -43,10 +46,10 @@ class SimExecutor:
                 # the default units: Verilog cached by parameters + the generator's sources
                 self._design = cached_design(top, self.params.to_dict(),
                                              lambda: System(self.params), (VERILOG_SOURCE,),
-                                             generator=System)
+                                             generator=System, arith=self.arith)
             else:
                 self._design = Design.from_component(System(self.params, self.factory), top,
-                                                     sources=(VERILOG_SOURCE,))
+                                                     sources=(VERILOG_SOURCE,), arith=self.arith)
         return self._design
 
     def run(self, job, seed=None, waves=False, waves_path=None, waves_window=None):

@@ -40,9 +40,10 @@ EXECUTORS = {}
 
 
 def _executor(params):
-    key = (params.name, repr(params.to_dict()))
+    arith = runner.arith_mode()     # RDU_ARITH (rdu run --arith sets it), else behavioural
+    key = (params.name, repr(params.to_dict()), arith)
     if key not in EXECUTORS:
-        EXECUTORS[key] = SimExecutor(params)
+        EXECUTORS[key] = SimExecutor(params, arith=arith)
     return EXECUTORS[key]
 
 

@@ -26,7 +26,11 @@ Everything that simulates RTL under Verilator goes through :func:`simulate` (coc
 * passes the random seed to cocotb (``COCOTB_RANDOM_SEED``) and prints it; ``RDU_SEED`` overrides;
 * compiles the model's C++ with :func:`toolchain` (clang when there is one, else g++;
   ``RDU_CXX`` chooses) at ``-O2`` for the per-cycle code and ``-O0`` for Verilator's run-once
-  code (:data:`OPT_FLAGS`), single-threaded unless ``RDU_THREADS=N`` asks for N threads.
+  code (:data:`OPT_FLAGS`), single-threaded unless ``RDU_THREADS=N`` asks for N threads;
+* elaborates simulation designs for a :class:`hw.generate.SimPlatform` that chooses the arithmetic
+  (:func:`arith_mode`: behavioural functional units by default, ``RDU_ARITH=gates`` for the
+  gate-level ones); the mode is part of every cache key, and the files the design adds (the
+  behavioural unit's SystemVerilog, its DPI-C C++ and their generated header) go into the build.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ import cocotb
 import cocotb_tools.config
 from cocotb_tools.runner import Verilator, get_results
 
-from hw.generate import to_verilog
+from hw.generate import ARITH_MODES, SimPlatform, to_verilog
 from tb import progress
 from tb.cache import Cache
 from tb.clock import PERIOD_NS
@@ -64,7 +68,8 @@ __all__ = ["ToolError", "VerilatorNotFound", "SimulationFailed", "BuildFailed",
            "fst_available", "seed_from_env", "cached_design", "generator_digest",
            "generator_modules", "waves_requested", "waves_format", "parse_waves_window",
            "waves_dir", "default_waves_path", "keep_waves", "describe_file", "trace_main",
-           "Toolchain", "toolchain", "threads_from_env", "OPT_FLAGS", "TOOLCHAINS"]
+           "Toolchain", "toolchain", "threads_from_env", "OPT_FLAGS", "TOOLCHAINS",
+           "arith_mode", "DEFAULT_ARITH"]
 
 MIN_SYSTEM_VERSION = (5, 36)
 
@@ -434,13 +439,37 @@ def seed_from_env(default=None):
     return int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
 
 
+#: The arithmetic of simulation builds when neither the caller nor ``RDU_ARITH`` chooses: the
+#: behavioural functional units (same bits, several times faster under Verilator).
+DEFAULT_ARITH = "behavioural"
+
+
+def arith_mode(arith=None):
+    """The arithmetic mode of a simulation build (one of :data:`hw.generate.ARITH_MODES`):
+    ``arith`` if given, else ``RDU_ARITH``, else :data:`DEFAULT_ARITH`. Raises :class:`ValueError`
+    (one line naming ``--arith`` / ``RDU_ARITH``) for anything else."""
+    if arith is None:
+        env = os.environ.get("RDU_ARITH")
+        if env:
+            if env not in ARITH_MODES:
+                raise ValueError(f"RDU_ARITH={env!r}: allowed: {', '.join(ARITH_MODES)}")
+            return env
+        return DEFAULT_ARITH
+    if arith not in ARITH_MODES:
+        raise ValueError(f"--arith {arith!r}: allowed: {', '.join(ARITH_MODES)}")
+    return arith
+
+
 @dataclasses.dataclass(frozen=True)
 class Design:
     """Verilog to simulate or lint.
 
     ``verilog``: the generated top-level Verilog text; ``top``: its module name; ``ports``: the
-    top-level port names (made public to VPI); ``sources``: extra Verilog files (e.g. the backdoor
-    memory); ``defines``: preprocessor defines.
+    top-level port names (made public to VPI); ``sources``: extra source files (Verilog such as the
+    backdoor memory, SystemVerilog, and C++ for DPI-C, compiled into the model); ``defines``:
+    preprocessor defines; ``files``: generated files as ``(name, text)`` pairs, written beside
+    the Verilog when it is built or linted (a header the C++ includes); ``arith``: the arithmetic
+    of its functional units (:func:`arith_mode`; ``gates`` for a design without any).
     """
 
     verilog: str
@@ -448,28 +477,63 @@ class Design:
     ports: tuple = ()
     sources: tuple = ()
     defines: tuple = ()
+    files: tuple = ()
+    arith: str = "gates"
 
     @classmethod
-    def from_component(cls, component, top, sources=(), ports=None):
-        """Convert an Amaranth component to Verilog (:func:`hw.generate.to_verilog`)."""
-        text = to_verilog(component, top)
+    def from_component(cls, component, top, sources=(), ports=None, arith=None):
+        """Convert an Amaranth component to Verilog (:func:`hw.generate.to_verilog`) for a
+        simulation build with arithmetic ``arith`` (default: :func:`arith_mode`); the sources and
+        files the elaborated units add (:class:`hw.generate.SimPlatform`) join ``sources``."""
+        platform = SimPlatform(arith_mode(arith))
+        text = to_verilog(component, top, platform=platform)
         if ports is None:
             ports = _ports_of(text, top)
-        return cls(text, top, tuple(ports), tuple(str(s) for s in sources))
+        return cls(text, top, tuple(ports), tuple(str(s) for s in sources) +
+                   tuple(platform.sources), files=tuple(sorted(platform.files.items())),
+                   arith=_built_arith(platform.arith, platform.sources, platform.files))
 
     @classmethod
-    def of(cls, generated):
+    def of(cls, generated, arith=None):
         """The design of a unit generator's result (:class:`hw.generate.Generated`)."""
-        return cls.from_component(generated.component, generated.top, sources=generated.sources)
+        return cls.from_component(generated.component, generated.top, sources=generated.sources,
+                                  arith=arith)
 
     def digest(self, *extra):
         h = hashlib.sha256()
         h.update(self.verilog.encode())
         for s in self.sources:
             h.update(Path(s).read_bytes())
-        for item in (self.top, self.ports, self.defines) + extra:
+        for item in (self.top, self.ports, self.defines, self.files, self.arith) + extra:
             h.update(repr(item).encode())
         return h.hexdigest()[:16]
+
+    def write_files(self, folder):
+        """Write the generated :attr:`files` into ``folder``; returns their paths."""
+        out = []
+        for name, text in self.files:
+            path = Path(folder) / name
+            path.write_text(text)
+            out.append(path)
+        return out
+
+    def hdl_sources(self):
+        """The (System)Verilog files among :attr:`sources`."""
+        return tuple(s for s in self.sources if Path(s).suffix in _HDL_SUFFIXES)
+
+    def cpp_sources(self):
+        """The C++ files among :attr:`sources` (DPI-C functions compiled into the model)."""
+        return tuple(s for s in self.sources if Path(s).suffix not in _HDL_SUFFIXES)
+
+
+_HDL_SUFFIXES = (".v", ".sv", ".vh", ".svh")
+
+
+def _built_arith(mode, added_sources, added_files):
+    """The arithmetic a design elaborated in ``mode`` has: ``mode`` if its elaboration added
+    the behavioural units' files, else ``gates`` — a design without functional units (a PMU, the
+    mesh, the hw.arith blocks) is the same design in both modes, with one Verilator build."""
+    return mode if added_sources or added_files else "gates"
 
 
 #: The project's top-level packages: the imports followed by :func:`generator_modules` (``tests``
@@ -612,27 +676,47 @@ def generator_digest(*generators):
     return digest
 
 
-def cached_design(top, key, make_component, sources=(), generator=None):
+def cached_design(top, key, make_component, sources=(), generator=None, arith=None):
     """A :class:`Design` whose Verilog is cached in ``<cache>/verilog`` by ``key`` (e.g. the
-    parameters, as a JSON-able value) and the :func:`generator_digest` of ``generator`` — the
-    class or function that builds the top (or its module); by default the module defining
-    ``make_component``, which covers more than needed when that is not generator code. Converting
-    a large Amaranth design (the ``sim`` System) takes minutes; this makes a second ``make sim`` or
-    test process start at once. ``make_component()`` is called only on a miss."""
+    parameters, as a JSON-able value), the arithmetic mode (:func:`arith_mode` of ``arith``) and
+    the :func:`generator_digest` of ``generator`` — the class or function that builds the top (or
+    its module); by default the module defining ``make_component``, which covers more than needed
+    when that is not generator code. Converting a large Amaranth design (the ``sim`` System) takes
+    minutes; this makes a second ``make sim`` or test process start at once. ``make_component()``
+    is called only on a miss. The entry keeps the files and source paths the elaboration added
+    (:attr:`Design.files`, :attr:`Design.sources`); the sources' contents count in the Verilator
+    build's key, not here, since they do not change the Verilog."""
+    mode = arith_mode(arith)
     h = hashlib.sha256(generator_digest(generator or make_component).encode())
     h.update(json.dumps(key, sort_keys=True, default=repr).encode())
+    h.update(f"\0arith={mode}".encode())
     name, file, sources = f"{top}-{h.hexdigest()[:16]}", f"{top}.v", tuple(str(s) for s in sources)
+    extra = "extra.json"     # the elaboration's added sources and generated files
     cache = Cache(cache_dir())
     with cache.locked("verilog", name):     # concurrent workers elaborate once
         entry = cache.lookup("verilog", name)
         if entry is not None:
             text = (entry / file).read_text()
-            return Design(text, top, _ports_of(text, top), sources)
+            added = json.loads((entry / extra).read_text())
+            return Design(text, top, _ports_of(text, top),
+                          sources + tuple(str(_PACKAGES_ROOT / s) for s in added["sources"]),
+                          files=tuple((n, t) for n, t in added["files"]),
+                          arith=_built_arith(mode, added["sources"], added["files"]))
         with progress.step(f"{top}: generating Verilog (cached afterwards)"):
-            d = Design.from_component(make_component(), top, sources=sources)
-        with cache.create("verilog", name, [file]) as tmp:
+            d = Design.from_component(make_component(), top, sources=sources, arith=mode)
+        # the added sources are package files: kept relative to the packages' folder, so an
+        # entry in a shared cache (RDU_CACHE) names this checkout's (or installation's) files
+        added = [Path(s).resolve().relative_to(_PACKAGES_ROOT).as_posix()
+                 for s in d.sources[len(sources):]]
+        with cache.create("verilog", name, [file, extra]) as tmp:
             (tmp / file).write_text(d.verilog)
+            (tmp / extra).write_text(json.dumps({"sources": added,
+                                                 "files": [list(f) for f in d.files]}))
         return d
+
+
+#: The folder holding the project's packages (a checkout or site-packages).
+_PACKAGES_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _ports_of(text, top):
@@ -661,9 +745,11 @@ def lint(design, extra_args=()):
         tmp = Path(tmp)
         src = tmp / f"{design.top}.v"
         src.write_text(design.verilog)
+        design.write_files(tmp)
         vlt = _waiver_file(tmp / "waivers.vlt", design.top, design.ports, False)
         cmd = [env["VERILATOR"], "--lint-only", "-Wall", "--top-module", design.top, str(vlt),
-               str(src), *design.sources, *[f"-D{d}" for d in design.defines], *extra_args]
+               str(src), *design.hdl_sources(), *[f"-D{d}" for d in design.defines],
+               *extra_args]
         r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("%Warning") or
                 ln.startswith("%Error")]
@@ -725,6 +811,7 @@ def _verilate(design, bdir, args, make_args, waves, debug, failed_log):
     ``failed_log`` (the folder is then removed) and raise :class:`SimulationFailed`."""
     src = bdir / f"{design.top}.v"
     src.write_text(design.verilog)
+    design.write_files(bdir)      # generated headers: found by the C++ sources through -I.
     vlt = _waiver_file(bdir / "ports.vlt", design.top, design.ports, not debug)
     main = bdir / "verilator_main.cpp"
     if waves:
@@ -737,6 +824,8 @@ def _verilate(design, bdir, args, make_args, waves, debug, failed_log):
                 cmds[0] = [c for c in cmds[0] if c != "--public-flat-rw"]
             if waves:   # cocotb's main, plus the dump window
                 cmds[0] = [str(main) if c == _COCOTB_MAIN else c for c in cmds[0]]
+            # C++ sources (DPI-C functions): cocotb's runner takes only HDL files as sources
+            cmds[0] = [*cmds[0], *design.cpp_sources()]
             # The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so models split
             # into several C++ files (every non-trivial design) fail to compile: restore the
             # flag that includes the precompiled header.
@@ -748,7 +837,8 @@ def _verilate(design, bdir, args, make_args, waves, debug, failed_log):
     with progress.watch_build(bdir, design.top, log), _environ(verilator_env()), \
             open(log, "w") as logf, contextlib.redirect_stdout(logf):
         try:
-            runner.build(sources=[str(vlt), str(src), *design.sources], hdl_toplevel=design.top,
+            runner.build(sources=[str(vlt), str(src), *design.hdl_sources()],
+                         hdl_toplevel=design.top,
                          build_dir=str(bdir), build_args=args, waves=waves,
                          defines=dict(d.split("=", 1) if "=" in d else (d, 1)
                                       for d in design.defines),

@@ -94,19 +94,21 @@ def test_installed_wheel_runs_from_anywhere(tmp_path):
            if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "RDU_CACHE")}
     env["COLUMNS"] = "200"
 
-    probe = ("import json, configs, hw, hw.backdoor, tb.runner\n"
+    probe = ("import json, configs, hw, hw.backdoor, tb.runner, tiles.pcu_simfu as sf\n"
              "from hw.params import configs_dir\n"
              "print(json.dumps({'hw': hw.__file__, 'configs': str(configs_dir()),\n"
              "                  'verilog': str(hw.backdoor.VERILOG_SOURCE),\n"
+             "                  'sim_sv': str(sf.SV_SOURCE), 'sim_cpp': str(sf.CPP_SOURCE),\n"
              "                  'checkout': tb.runner.source_checkout() is not None,\n"
              "                  'cache': str(tb.runner.cache_dir())}))\n")
     found = json.loads(_run([python, "-c", probe], cwd=elsewhere,
                             env={**env, "XDG_CACHE_HOME": str(tmp_path / "xdg")}))
     venv_root = env_dir.resolve()
-    for key in ("hw", "configs", "verilog"):
+    for key in ("hw", "configs", "verilog", "sim_sv", "sim_cpp"):
         assert Path(found[key]).resolve().is_relative_to(venv_root), (key, found[key])
     assert (Path(found["configs"]) / "memory" / "hbm3.yaml").is_file()
-    assert Path(found["verilog"]).is_file()
+    for key in ("verilog", "sim_sv", "sim_cpp"):    # shipped as package data
+        assert Path(found[key]).is_file(), key
     assert not found["checkout"]
     assert found["cache"] == str(tmp_path / "xdg" / "rdugen")
 

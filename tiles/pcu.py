@@ -51,6 +51,7 @@ from hw.params.pcu import PCUParams
 from hw.stream import StreamFIFO
 from hw.util import CheckedComponent
 
+from . import pcu_simfu
 from .pcu_fu import LaneFU, stage_latency
 from .pcu_isa import N_PERF, AccOp, Isa, Kind, Mask, Neg, Op, OutSrc, Src
 
@@ -388,7 +389,7 @@ class PCU(CheckedComponent):
         # ---- accumulator and the output (post) stage ------------------------------------------
         fin_valid = bundle.valid & (bundle.kind == Kind.COMPUTE)
         am = m.submodules.acc = Module()
-        acc_now, acc_prev = self._accumulator(am, cfg, regs, fin_valid, bundle.accf)
+        acc_now, acc_prev = self._accumulator(am, cfg, regs, fin_valid, bundle.accf, platform)
         post = Signal(blayout, name="post")
         pregs = Signal(rlayout, name="post_regs")
         m.d.sync += [post.eq(bundle), pregs.eq(regs)]
@@ -467,10 +468,14 @@ class PCU(CheckedComponent):
 
     # ------------------------------------------------------------------------------------------
 
-    def _accumulator(self, m, cfg, regs, valid, first):
+    def _accumulator(self, m, cfg, regs, valid, first, platform):
         """Per-lane ``acc = op(first ? init : acc, regs[lane][acc.reg])``, updated one cycle after
         the last stage (visible to the post stage). Returns the per-lane accumulator values after
-        and before (``acc_prev``: the ``first ? init : acc`` operand) the last update."""
+        and before (``acc_prev``: the ``first ? init : acc`` operand) the last update.
+
+        The fp32 ops (``fadd fmax fma``) use :class:`hw.arith` blocks (``FPAdd(0)``,
+        ``FPCompare``, ``FPMul(0)``); a Verilator build with behavioural arithmetic
+        (:mod:`tiles.pcu_simfu`) uses one combinational behavioural unit per lane instead."""
         p, isa = self.params, self.isa
         L = p.lanes
         fp = "fp32" in p.classes_of(p.stages - 1)
@@ -501,7 +506,22 @@ class PCU(CheckedComponent):
                         m.d.comb += nxt.eq((base * x + y)[:32])
                 with m.Default():
                     m.d.comb += nxt.eq(base)
-            if fp:
+            if fp and pcu_simfu.behavioural(platform):
+                # simulation: a combinational behavioural unit computes the selected fp32 op
+                # (the same functions of hw.numerics as the blocks below: fp32_add(base, x),
+                # fp32_max(base, x), fp32_add(fp32_mul(base, x), y))
+                fu = m.submodules[f"acc{i}_fpu"] = LaneFU(("fp32",), comb=True, mul=p.loop_mul)
+                fop = Signal(6, name=f"acc{i}_fop")
+                fsel = Signal(name=f"acc{i}_fsel")
+                with m.Switch(cfg.acc.op):
+                    for aop, op in ((AccOp.FADD, Op.FADD), (AccOp.FMAX, Op.FMAX)) + \
+                            (((AccOp.FMA, Op.FMA),) if p.loop_mul else ()):
+                        with m.Case(aop):
+                            m.d.comb += [fop.eq(op), fsel.eq(1)]
+                m.d.comb += [fu.op.eq(fop), fu.a.eq(base), fu.b.eq(x), fu.c.eq(y)]
+                with m.If(fsel):
+                    m.d.comb += nxt.eq(fu.o)
+            elif fp:
                 # one adder for fadd (base + x) and fma (base·x + y)
                 fadd = m.submodules[f"acc{i}_fadd"] = arith.FPAdd(0)
                 fcmp = m.submodules[f"acc{i}_fcmp"] = arith.FPCompare()

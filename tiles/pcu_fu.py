@@ -21,6 +21,9 @@ fp32 add is :class:`hw.arith.FPAdd`; the fp32 multiply is the normalise/round da
 reciprocal are the :mod:`hw.arith` blocks.
 
 Bit-exact models: :func:`tiles.pcu_model.fu` (:mod:`hw.numerics` for every op).
+
+Verilator simulation builds elaborate a behavioural model in its place (same ports, latency and
+bits; one C function call per unit per cycle): :mod:`tiles.pcu_simfu`.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from amaranth.lib.wiring import In, Out
 from hw import arith
 from hw.util import CheckedComponent
 
+from . import pcu_simfu
 from .pcu_isa import Op
 
 __all__ = ["LaneFU", "stage_latency", "fp_latencies", "delay"]
@@ -110,6 +114,10 @@ class LaneFU(CheckedComponent):
     first cycle (the multiplier's cycle); the integer / fixed-point / compare results are formed in
     the second cycle and delayed to ``latency``; the fp32 multiply normalises in the second cycle and
     rounds in the third, where the fp32 adder (``fadd fsub``, ``fma``'s sum) starts.
+
+    Elaborated for a platform asking for behavioural arithmetic (a Verilator simulation build,
+    :class:`hw.generate.SimPlatform`), the unit is :mod:`tiles.pcu_simfu`'s instead: the same
+    ports, latency and results, one C function call per cycle.
     """
 
     @staticmethod
@@ -147,6 +155,9 @@ class LaneFU(CheckedComponent):
         super().__init__(members)
 
     def elaborate(self, platform):
+        if pcu_simfu.behavioural(platform):
+            # Verilator simulation build: the behavioural unit (tiles.pcu_simfu)
+            return pcu_simfu.instance(self, platform)
         m = Module()
         D = self.latency
         classes = self.classes

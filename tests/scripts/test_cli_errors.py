@@ -41,6 +41,8 @@ def no_sim(monkeypatch):
     monkeypatch.setattr(cli, "run_kernel", boom)
     monkeypatch.setattr(cli, "main_job", boom)
     monkeypatch.setattr(runner, "lint", boom)
+    # rdu run / sim put the checked --arith into RDU_ARITH: restored after the test
+    monkeypatch.delenv("RDU_ARITH", raising=False)
 
 
 # ---- configuration ---------------------------------------------------------------------------
@@ -148,6 +150,29 @@ def test_bad_compiler_choice(capsys, no_sim, monkeypatch, tmp_path, argv):
     code, err = rdu(capsys, *argv)
     assert code == 3
     assert one_line(err) == "rdu: error: RDU_CXX=clang: no clang++ on PATH"
+
+
+@pytest.mark.parametrize("argv", [["run", "gemm", "--M", "8", "--N", "8", "--K", "8"], ["sim"]])
+def test_bad_arith(capsys, no_sim, monkeypatch, argv):
+    code, err = rdu(capsys, *argv, "--arith", "fast")
+    assert (code, one_line(err)) == (2, "rdu: error: --arith 'fast': allowed: gates, behavioural")
+    monkeypatch.setenv("RDU_ARITH", "rtl")
+    code, err = rdu(capsys, *argv)
+    assert (code, one_line(err)) == (2, "rdu: error: RDU_ARITH='rtl': allowed: gates, behavioural")
+
+
+@pytest.mark.parametrize("flag,env,want", [(None, None, "behavioural"), ("gates", None, "gates"),
+                                           (None, "gates", "gates"),
+                                           ("behavioural", "gates", "behavioural")])
+def test_arith_reaches_the_simulation(capsys, no_sim, monkeypatch, flag, env, want):
+    """``--arith`` overrides ``RDU_ARITH``; the simulation builds of the command read the
+    result from ``RDU_ARITH`` (tb.runner.arith_mode)."""
+    seen = []
+    monkeypatch.setattr(cli, "main_job", lambda *a, **k: seen.append(runner.arith_mode()) or 0)
+    if env:
+        monkeypatch.setenv("RDU_ARITH", env)
+    code, _ = rdu(capsys, "sim", *(["--arith", flag] if flag else []))
+    assert (code, seen) == (0, [want])
 
 
 def test_out_checked_before_the_run(capsys, no_sim, tmp_path, monkeypatch):
