@@ -193,11 +193,13 @@ class ConfigStore(wiring.Component):
                                                 attrs={"ram_style": "logic"})
             wp = words.write_port()
             rd = [words.read_port(domain="comb") for _ in range(self.n_words)]
+            in_config = pkt.addr < AddressMap.CONFIG + self.n_words
+            if AddressMap.CONFIG:   # (the configuration words start at address 0)
+                in_config &= pkt.addr >= AddressMap.CONFIG
             m.d.comb += [
                 wp.addr.eq(pkt.addr - AddressMap.CONFIG),
                 wp.data.eq(pkt.data),
-                wp.en.eq(write & (pkt.addr >= AddressMap.CONFIG)
-                         & (pkt.addr < AddressMap.CONFIG + self.n_words)),
+                wp.en.eq(write & in_config),
                 cfg_bits.eq(Cat(*(r.data for r in rd))),
             ]
             for w, r in enumerate(rd):
