@@ -36,8 +36,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from amaranth import Module, Mux, Signal, unsigned
+from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hw.stream import SkidBuffer
@@ -178,13 +179,34 @@ class ConfigStore(wiring.Component):
                     m.d.comb += rdata.eq(self.counters[c])
 
         # Writes (to this unit or broadcast).
+        write = take & (mine | bcast) & (pkt.op == Op.WRITE)
+        if self.n_words:
+            # The configuration words are a Memory of n_words x 32 bits with one write port and a
+            # combinational read port per word, not one wide register written by slices: Amaranth
+            # emits a register as "next = cur; if (we) next[..] = d; q <= next", which Verilator
+            # runs as three copies of the whole (up to 2048-bit) vector every cycle, written or not
+            # (9-18% of a PCU cycle). A memory write is "if (en) mem[addr] <= d": an idle cycle
+            # costs one flag test (scripts/ircount.py; docs/architecture.md §3). ram_style = logic
+            # keeps it in flip-flops on an FPGA (every bit is read in parallel). Not reset: the
+            # words start as zero and keep their values across a reset.
+            m.submodules.words = words = Memory(shape=32, depth=self.n_words, init=[],
+                                                attrs={"ram_style": "logic"})
+            wp = words.write_port()
+            rd = [words.read_port(domain="comb") for _ in range(self.n_words)]
+            in_config = pkt.addr < AddressMap.CONFIG + self.n_words
+            if AddressMap.CONFIG:   # (the configuration words start at address 0)
+                in_config &= pkt.addr >= AddressMap.CONFIG
+            m.d.comb += [
+                wp.addr.eq(pkt.addr - AddressMap.CONFIG),
+                wp.data.eq(pkt.data),
+                wp.en.eq(write & in_config),
+                cfg_bits.eq(Cat(*(r.data for r in rd))),
+            ]
+            for w, r in enumerate(rd):
+                m.d.comb += r.addr.eq(w)
         m.d.sync += [self.start.eq(0), self.clear.eq(0)]
-        with m.If(take & (mine | bcast) & (pkt.op == Op.WRITE)):
+        with m.If(write):
             with m.Switch(pkt.addr):
-                for w in range(self.n_words):
-                    with m.Case(AddressMap.CONFIG + w):
-                        hi = min(32 * w + 32, len(cfg_bits))
-                        m.d.sync += cfg_bits[32 * w: hi].eq(pkt.data[: hi - 32 * w])
                 for a in range(self.n_args):
                     with m.Case(AddressMap.ARG + a):
                         m.d.sync += self.args[a].eq(pkt.data)

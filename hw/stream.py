@@ -7,11 +7,35 @@ a word, whatever the backpressure.
 
 from __future__ import annotations
 
-from amaranth import Module, Shape, Signal, unsigned
+from amaranth import Module, Mux, Shape, Signal, unsigned
 from amaranth.lib import fifo, stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["StreamFIFO", "SkidBuffer", "PipeReg"]
+__all__ = ["StreamFIFO", "SkidBuffer", "PipeReg", "payload_register"]
+
+
+def payload_register(m, name, shape, en, data):
+    """A reset-less register of ``shape`` loaded with ``data`` in cycles where ``en`` is high;
+    returns its value. Built as a one-word :class:`~amaranth.lib.memory.Memory` (submodule
+    ``name``) with a combinational read port.
+
+    Why not ``m.d.sync += q.eq(data)`` under ``m.If(en)``: Amaranth emits such a register as
+    ``next = q; if (en) next = data; if (rst) next = 0; q <= next``, which Verilator runs as
+    about three copies of the whole value every cycle, loaded or not. A memory write is
+    ``if (en) mem[0] <= data``: a cycle without a load costs one flag test, and a wide payload
+    (a 256-bit vector word, a 2048-bit configuration) stops dominating the model's cycle
+    (docs/architecture.md §6, ``scripts/ircount.py``). ``ram_style = "logic"`` keeps it in
+    flip-flops on an FPGA. Payload registers need no reset: a ``valid`` bit beside them says
+    whether they hold a word.
+    """
+    width = Shape.cast(shape).width
+    m.submodules[name] = mem = Memory(shape=unsigned(width), depth=1, init=[],
+                                      attrs={"ram_style": "logic"})
+    wp = mem.write_port()
+    rp = mem.read_port(domain="comb")
+    m.d.comb += [wp.en.eq(en), wp.data.eq(data)]
+    return rp.data
 
 
 class StreamFIFO(wiring.Component):
@@ -75,22 +99,24 @@ class SkidBuffer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        skid = Signal.like(self.i.payload, name="skid")
         skid_valid = Signal()
+        advance = Signal()
         # ready to the producer is a register: true while the skid slot is empty.
-        m.d.comb += self.i.ready.eq(~skid_valid)
+        m.d.comb += [self.i.ready.eq(~skid_valid),
+                     advance.eq(self.o.ready | ~self.o.valid)]
         # The skid slot copies the input on every cycle it is empty, whether or not a word is
         # parked: its enable is then the register `skid_valid` alone, not a function of the
         # input's valid and the consumer's ready (on an FPGA the payload flip-flops of a switch
         # hop spread far from its control logic, and a deep enable was a critical path).
-        with m.If(~skid_valid):
-            m.d.sync += skid.eq(self.i.payload)
-        with m.If(self.o.ready | ~self.o.valid):
-            # Output register can advance: take the skid word first, else the input.
+        skid = payload_register(m, "skid", self._shape, ~skid_valid, self.i.payload)
+        # Output register can advance: take the skid word first, else the input.
+        m.d.comb += self.o.payload.eq(payload_register(
+            m, "out", self._shape, advance, Mux(skid_valid, skid, self.i.payload)))
+        with m.If(advance):
             with m.If(skid_valid):
-                m.d.sync += [self.o.payload.eq(skid), self.o.valid.eq(1), skid_valid.eq(0)]
+                m.d.sync += [self.o.valid.eq(1), skid_valid.eq(0)]
             with m.Else():
-                m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(self.i.valid)]
+                m.d.sync += self.o.valid.eq(self.i.valid)
         with m.Elif(self.i.valid & self.i.ready):
             # Output is stalled and a word arrives: it is in the skid slot from this edge on.
             m.d.sync += skid_valid.eq(1)
@@ -103,6 +129,7 @@ class PipeReg(wiring.Component):
     where the ready path is short."""
 
     def __init__(self, shape):
+        self._shape = shape
         super().__init__({
             "i": In(stream.Signature(shape)),
             "o": Out(stream.Signature(shape)),
@@ -111,6 +138,9 @@ class PipeReg(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.d.comb += self.i.ready.eq(self.o.ready | ~self.o.valid)
+        # payload: a memory-style register (payload_register says why)
+        m.d.comb += self.o.payload.eq(payload_register(m, "out", self._shape, self.i.ready,
+                                                       self.i.payload))
         with m.If(self.i.ready):
-            m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(self.i.valid)]
+            m.d.sync += self.o.valid.eq(self.i.valid)
         return m

@@ -12,6 +12,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.net import SCALAR
+from hw.stream import payload_register
 from hw.util import log2_exact
 
 from .pmu_layout import Mode, pipe_layout, slot_bits, vecaddr_layout
@@ -282,7 +283,12 @@ class BankArbiter(wiring.Component):
         p = self.params
         L = self.lanes
         m = Module()
-        cur = Signal(mapped_layout(p, L, self.write))
+        # the vector being served: a payload register (hw.stream.payload_register says why), loaded
+        # only when a vector is taken; ``have`` and ``pend`` say whether it holds one
+        cur_en = Signal()
+        cur = data.View(mapped_layout(p, L, self.write),
+                        payload_register(m, "cur", mapped_layout(p, L, self.write), cur_en,
+                                         self.i.payload))
         have = Signal()
         pend = Signal(L)
         m.d.comb += self.busy.eq(have)
@@ -316,8 +322,9 @@ class BankArbiter(wiring.Component):
         take = self.i.valid & self.i.ready
         m.d.comb += [self.accepted.eq(take),
                      self.oob.eq(sum(~self.i.payload.act[i] for i in range(L)))]
+        m.d.comb += cur_en.eq(take)
         with m.If(take):
-            m.d.sync += [have.eq(1), cur.eq(self.i.payload), pend.eq(self.i.payload.act)]
+            m.d.sync += [have.eq(1), pend.eq(self.i.payload.act)]
         with m.Elif(rem == 0):
             m.d.sync += [have.eq(0), pend.eq(0)]
         with m.Else():
