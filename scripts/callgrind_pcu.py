@@ -77,8 +77,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if shutil.which("valgrind") is None:
         raise SystemExit("callgrind_pcu: valgrind is not on PATH")
-    out = {p: measure(p, *args.n) for p in args.preset}
-    print(json.dumps(out, indent=2))
+    for p in args.preset:   # one JSON object per preset, as each is measured
+        print(json.dumps({p: measure(p, *args.n)}), flush=True)
     return 0
 
 
