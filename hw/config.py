@@ -196,14 +196,16 @@ class ConfigStore(wiring.Component):
             in_config = pkt.addr < AddressMap.CONFIG + self.n_words
             if AddressMap.CONFIG:   # (the configuration words start at address 0)
                 in_config &= pkt.addr >= AddressMap.CONFIG
+            if self.n_words > 1:   # (a one-word memory has a zero-width address)
+                m.d.comb += wp.addr.eq(pkt.addr - AddressMap.CONFIG)
             m.d.comb += [
-                wp.addr.eq(pkt.addr - AddressMap.CONFIG),
                 wp.data.eq(pkt.data),
                 wp.en.eq(write & in_config),
                 cfg_bits.eq(Cat(*(r.data for r in rd))),
             ]
             for w, r in enumerate(rd):
-                m.d.comb += r.addr.eq(w)
+                if self.n_words > 1:
+                    m.d.comb += r.addr.eq(w)
         m.d.sync += [self.start.eq(0), self.clear.eq(0)]
         with m.If(write):
             with m.Switch(pkt.addr):
