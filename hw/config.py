@@ -43,7 +43,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.stream import SkidBuffer
 
-__all__ = ["Op", "BROADCAST", "CFG_PACKET", "AddressMap", "UnitKind", "ConfigStore", "Packet",
+__all__ = ["Op", "BROADCAST", "UNIT_ID_PORT", "CFG_PACKET", "AddressMap", "UnitKind", "ConfigStore", "Packet",
            "ConfigPackets", "RingError", "responses", "config_words", "config_writes",
            "layout_words"]
 
@@ -56,6 +56,11 @@ class Op(enum.IntEnum):
 
 #: Unit id that every ring stop accepts for WRITE.
 BROADCAST = 0xFFF
+
+#: Pass as the unit id of a ring stop (or of a unit, which hands it to its stop) to take the id
+#: from an input port ``unit_id`` (12 bits) instead of building it in as a constant: one Verilog
+#: module then serves every unit of the same kind and parameters (:func:`hw.generate.shared_unit`).
+UNIT_ID_PORT = "port"
 
 CFG_PACKET = data.StructLayout({
     "op": unsigned(2),
@@ -109,8 +114,9 @@ class ConfigStore(wiring.Component):
 
     Parameters
     ----------
-    unit : int
-        The unit id (0..0xFFE) this stop answers to.
+    unit : int or UNIT_ID_PORT
+        The unit id (0..0xFFE) this stop answers to; :data:`UNIT_ID_PORT`: the ``unit_id`` input
+        port (its value is the parent's to keep in range and constant).
     kind : UnitKind
         Reported at ``IDENT``.
     layout : data.Layout or None
@@ -122,7 +128,7 @@ class ConfigStore(wiring.Component):
     """
 
     def __init__(self, unit, kind, layout=None, n_args=0, n_counters=0):
-        if not 0 <= unit < BROADCAST:
+        if unit != UNIT_ID_PORT and not 0 <= unit < BROADCAST:
             raise ValueError(f"ConfigStore: unit = {unit}: must be in 0..{BROADCAST - 1}")
         self.unit = unit
         self.kind = UnitKind(kind)
@@ -151,12 +157,15 @@ class ConfigStore(wiring.Component):
             members["args"] = Out(data.ArrayLayout(unsigned(32), n_args))
         if n_counters:
             members["counters"] = In(data.ArrayLayout(unsigned(32), n_counters))
+        if unit == UNIT_ID_PORT:
+            members["unit_id"] = In(12)
         super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
         pkt = self.ring_i.payload
-        mine = (pkt.unit == self.unit) & (pkt.op != Op.RESP)
+        unit = self.unit_id if self.unit == UNIT_ID_PORT else self.unit
+        mine = (pkt.unit == unit) & (pkt.op != Op.RESP)
         bcast = (pkt.unit == BROADCAST) & (pkt.op == Op.WRITE)
         take = self.ring_i.valid & self.ring_i.ready
 
@@ -173,7 +182,7 @@ class ConfigStore(wiring.Component):
             with m.Case(AddressMap.CONTROL):
                 m.d.comb += rdata.eq(Mux(self.busy, 1, 0) | Mux(self.done, 2, 0))
             with m.Case(AddressMap.IDENT):
-                m.d.comb += rdata.eq((int(self.kind) << 16) | self.unit)
+                m.d.comb += rdata.eq((int(self.kind) << 16) | unit)
             for c in range(self.n_counters):
                 with m.Case(AddressMap.PERF + c):
                     m.d.comb += rdata.eq(self.counters[c])
@@ -227,7 +236,7 @@ class ConfigStore(wiring.Component):
         with m.If(mine & (pkt.op == Op.READ)):
             m.d.comb += [
                 hop.i.payload.op.eq(Op.RESP),
-                hop.i.payload.unit.eq(self.unit),
+                hop.i.payload.unit.eq(unit),
                 hop.i.payload.addr.eq(pkt.addr),
                 hop.i.payload.data.eq(rdata),
             ]

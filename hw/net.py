@@ -21,6 +21,8 @@ member         meaning
 ``cfg_o``      ``Out(CONFIG_RING)`` — ... and leaves it (one :class:`hw.config.ConfigStore` hop)
 ``busy``       ``Out(1)`` — started and not finished
 ``done``       ``Out(1)`` — finished since the last start (sticky until the next start)
+``unit_id``    ``In(12)`` — only in a unit built with :data:`hw.config.UNIT_ID_PORT`: its ring
+               id, from the parent (the shared module of :func:`hw.generate.shared_unit`)
 =============  ============================================================================
 
 :func:`unit_members` builds that dictionary from port counts, so every unit declares it once.

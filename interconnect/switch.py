@@ -25,7 +25,9 @@ Datapath (per network, per output ``o``)::
 Ports (per network ``n`` in ``vec``/``scal``/``ctrl``): ``{n}_{side}_i`` / ``{n}_{side}_o``
 (``side`` in ``n e s w``, arrays of ``links`` streams) and ``{n}_u_i`` / ``{n}_u_o`` (unit side).
 With a ring id, ``cfg_i``/``cfg_o`` (the configuration ring); without one, a ``config`` input
-(for unit tests).
+(for unit tests). With :data:`hw.config.UNIT_ID_PORT` as the ring id, the ring and a ``unit_id``
+input port: the module shared by the switches of a mesh with the same spec
+(:func:`hw.generate.shared_unit`).
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.config import ConfigStore, UnitKind
-from hw.generate import Generated
+from hw.config import UNIT_ID_PORT, ConfigStore, UnitKind
+from hw.generate import Generated, shared_unit
 from hw.net import CONFIG_RING, NETWORKS, signature_of
 from hw.stream import SkidBuffer, StreamFIFO
 
@@ -54,12 +56,14 @@ def port_member(network, port, is_input):
 class Switch(wiring.Component):
     """A switch with the ports of ``spec`` (see the module docstring).
 
-    ``unit_id``: ring id (``None`` → a ``config`` input port instead of the ring).
+    ``unit_id``: ring id (``None`` → a ``config`` input port instead of the ring;
+    :data:`~hw.config.UNIT_ID_PORT` → the ring and a ``unit_id`` input port).
     """
 
     def __init__(self, spec: SwitchSpec, unit_id=None):
         self.spec = spec
-        self.unit_id = unit_id
+        if unit_id != UNIT_ID_PORT:
+            self.unit_id = unit_id      # else the port of that name
         members = {}
         for net in NETWORKS:
             sig = signature_of(net, spec.lanes)
@@ -78,6 +82,8 @@ class Switch(wiring.Component):
         else:
             members["cfg_i"] = In(CONFIG_RING)
             members["cfg_o"] = Out(CONFIG_RING)
+        if unit_id == UNIT_ID_PORT:
+            members["unit_id"] = In(12)
         super().__init__(members)
 
     def port(self, network, name, is_input):
@@ -85,12 +91,22 @@ class Switch(wiring.Component):
         return getattr(self, member)[k]
 
     def elaborate(self, platform):
+        # In a design converted to Verilog: an instance of the one module of this spec.
+        if self.unit_id is not None:
+            shared = shared_unit(self, platform, self.spec,
+                                 lambda: Switch(self.spec, UNIT_ID_PORT), unit_id=self.unit_id)
+            if shared is not None:
+                return shared
         m = Module()
         spec = self.spec
         if self.unit_id is None:
             config = self.config
         else:
-            m.submodules.store = store = ConfigStore(self.unit_id, UnitKind.SWITCH, spec.layout)
+            id_port = not isinstance(self.unit_id, int)
+            m.submodules.store = store = ConfigStore(UNIT_ID_PORT if id_port else self.unit_id,
+                                                     UnitKind.SWITCH, spec.layout)
+            if id_port:
+                m.d.comb += store.unit_id.eq(self.unit_id)
             wiring.connect(m, wiring.flipped(self.cfg_i), store.ring_i)
             wiring.connect(m, store.ring_o, wiring.flipped(self.cfg_o))
             config = store.config

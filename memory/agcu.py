@@ -42,9 +42,10 @@ from __future__ import annotations
 import numpy as np
 from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, wiring
-from amaranth.lib.wiring import Out
+from amaranth.lib.wiring import In, Out
 
-from hw.config import ConfigStore, UnitKind
+from hw.config import UNIT_ID_PORT, ConfigStore, UnitKind
+from hw.generate import shared_unit
 from hw.net import unit_members
 from hw.params import AGCUParams, ConfigError, DRAMParams
 from hw.stream import SkidBuffer
@@ -201,11 +202,12 @@ class AGCU(wiring.Component):
     """Address generation and coalescing unit (see the module docstring).
 
     Parameters: ``params`` (:class:`~hw.params.AGCUParams`), ``lanes`` (fabric lanes L),
-    ``unit_id`` (its ring id), ``dram`` (:class:`~hw.params.DRAMParams` of the memory it talks to:
-    access size, capacity).
+    ``unit_id`` (its ring id; :data:`hw.config.UNIT_ID_PORT`: an input port ``unit_id`` instead,
+    the module shared by the AGCUs of a chip, :func:`hw.generate.shared_unit`), ``dram``
+    (:class:`~hw.params.DRAMParams` of the memory it talks to: access size, capacity).
 
     Ports: :func:`hw.net.unit_members` with one ``vec_in``, ``vec_out``, ``ctrl_in``, ``ctrl_out``;
-    ``dram`` (requester side of a DRAM port); ``error``.
+    ``dram`` (requester side of a DRAM port); ``error``; ``unit_id`` with ``UNIT_ID_PORT``.
     """
 
     def __init__(self, params=None, lanes=8, unit_id=0, *, dram=None):
@@ -215,15 +217,23 @@ class AGCU(wiring.Component):
         self.vbytes, self.vpa, self.cap_vectors = _geometry(lanes, dram)
         self.spec = port_spec(dram)
         self.layout = agcu_layout(params)
-        self.unit_id = unit_id
-        self.cfg = ConfigStore(unit_id, UnitKind.AGCU, self.layout, n_args=params.args,
-                               n_counters=len(AGCU_COUNTERS))
+        if unit_id != UNIT_ID_PORT:
+            self.unit_id = unit_id      # else the port of that name
         members = unit_members(lanes, vec_in=1, vec_out=1, ctrl_in=1, ctrl_out=1)
         members["dram"] = Out(self.spec.signature)
         members["error"] = Out(1)
+        if unit_id == UNIT_ID_PORT:
+            members["unit_id"] = In(12)
         super().__init__(members)
 
     def elaborate(self, platform):
+        # In a design converted to Verilog: an instance of the one module of these parameters.
+        shared = shared_unit(self, platform, (self.params, self.lanes, self.dram_params),
+                             lambda: AGCU(self.params, self.lanes, UNIT_ID_PORT,
+                                          dram=self.dram_params),
+                             unit_id=self.unit_id)
+        if shared is not None:
+            return shared
         m = Module()
         p = self.params
         K = p.counters
@@ -232,7 +242,14 @@ class AGCU(wiring.Component):
         vbits = self.vbytes * 8
         sub_bits = max(1, (VPA - 1).bit_length())
         lg_vpa = (VPA - 1).bit_length()
-        m.submodules.cfg = cfg = self.cfg
+        # The ring stop is built here, not in __init__: a unit replaced by a shared instance never
+        # elaborates, and Amaranth warns about every elaboratable built but not elaborated.
+        id_port = not isinstance(self.unit_id, int)
+        m.submodules.cfg = cfg = ConfigStore(UNIT_ID_PORT if id_port else self.unit_id,
+                                             UnitKind.AGCU, self.layout, n_args=p.args,
+                                             n_counters=len(AGCU_COUNTERS))
+        if id_port:
+            m.d.comb += cfg.unit_id.eq(self.unit_id)
         wiring.connect(m, wiring.flipped(self.cfg_i), cfg.ring_i)
         wiring.connect(m, cfg.ring_o, wiring.flipped(self.cfg_o))
         c = cfg.config

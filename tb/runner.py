@@ -56,7 +56,7 @@ import cocotb
 import cocotb_tools.config
 from cocotb_tools.runner import Verilator, get_results
 
-from hw.generate import ARITH_MODES, SimPlatform, to_verilog
+from hw.generate import ARITH_MODES, SimPlatform, shared_modules, to_verilog
 from tb import progress
 from tb.cache import Cache
 from tb.clock import PERIOD_NS
@@ -726,13 +726,17 @@ def _ports_of(text, top):
     return tuple(p.strip().lstrip("\\") for p in m.group(1).split(",") if p.strip())
 
 
-def _waiver_file(path, top, ports, public_ports):
+def _waiver_file(path, top, ports, public_ports, no_inline=()):
     lines = ["`verilator_config"]
     for rule in LINT_WAIVERS:
         lines.append(f'lint_off -rule {rule}')
     if public_ports:
         for p in ports:
             lines.append(f'public_flat_rw -module "{top}" -var "{p}"')
+    # Shared unit modules (hw.generate) instanced several times: kept as modules, Verilator emits
+    # one C++ class for all their instances instead of inlining a copy into each parent.
+    for name in no_inline:
+        lines.append(f'no_inline -module "{name}"')
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -812,7 +816,8 @@ def _verilate(design, bdir, args, make_args, waves, debug, failed_log):
     src = bdir / f"{design.top}.v"
     src.write_text(design.verilog)
     design.write_files(bdir)      # generated headers: found by the C++ sources through -I.
-    vlt = _waiver_file(bdir / "ports.vlt", design.top, design.ports, not debug)
+    vlt = _waiver_file(bdir / "ports.vlt", design.top, design.ports, not debug,
+                       shared_modules(design.verilog))
     main = bdir / "verilator_main.cpp"
     if waves:
         main.write_text(trace_main())

@@ -42,10 +42,11 @@ from __future__ import annotations
 
 from amaranth import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In
 
 from hw import arith
-from hw.config import ConfigStore, UnitKind
-from hw.generate import Generated
+from hw.config import UNIT_ID_PORT, ConfigStore, UnitKind
+from hw.generate import Generated, shared_unit
 from hw.net import unit_members, vector_layout
 from hw.params.pcu import PCUParams
 from hw.stream import StreamFIFO
@@ -76,11 +77,14 @@ class PCU(CheckedComponent):
     Parameters
     ----------
     params : PCUParams
-    unit_id : int
-        Its id on the configuration ring.
+    unit_id : int or UNIT_ID_PORT
+        Its id on the configuration ring; :data:`hw.config.UNIT_ID_PORT`: an input port
+        ``unit_id`` (12 bits) instead (the module shared by the PCUs of a fabric,
+        :func:`hw.generate.shared_unit`).
 
     Ports: :func:`hw.net.unit_members` (``vec_in``/``vec_out``/``scal_in``/``scal_out``/
-    ``ctrl_in``/``ctrl_out`` arrays, ``cfg_i``/``cfg_o``, ``busy``, ``done``).
+    ``ctrl_in``/``ctrl_out`` arrays, ``cfg_i``/``cfg_o``, ``busy``, ``done``), and ``unit_id``
+    with :data:`~hw.config.UNIT_ID_PORT`.
     """
 
     @classmethod
@@ -90,7 +94,8 @@ class PCU(CheckedComponent):
 
     def __init__(self, params: PCUParams, unit_id: int = 0):
         self.params = params
-        self.unit_id = unit_id
+        if unit_id != UNIT_ID_PORT:
+            self.unit_id = unit_id      # else the port of that name
         self.isa = Isa(params)
         self.layout = self.isa.layout
         self.latencies = [max(stage_latency(self.isa.stage_classes(s)), params.min_stage_latency)
@@ -103,12 +108,20 @@ class PCU(CheckedComponent):
         #: depth of each output FIFO (deeper than the pipeline: issue-side space accounting)
         self.out_depth = d
         p = params
-        super().__init__(unit_members(p.lanes, p.vec_in, p.vec_out, p.scal_in, p.scal_out,
-                                      p.ctrl_in, p.ctrl_out))
+        members = unit_members(p.lanes, p.vec_in, p.vec_out, p.scal_in, p.scal_out, p.ctrl_in,
+                               p.ctrl_out)
+        if unit_id == UNIT_ID_PORT:
+            members["unit_id"] = In(12)
+        super().__init__(members)
 
     # ------------------------------------------------------------------------------------------
 
     def elaborate(self, platform):
+        # In a design converted to Verilog: an instance of the one module of these parameters.
+        shared = shared_unit(self, platform, self.params,
+                             lambda: PCU(self.params, UNIT_ID_PORT), unit_id=self.unit_id)
+        if shared is not None:
+            return shared
         m = Module()
         p, isa = self.params, self.isa
         L, R, C, S = p.lanes, p.regs, p.counters, p.stages
@@ -117,9 +130,12 @@ class PCU(CheckedComponent):
         cb = p.counter_bits
 
         # ---- configuration ring stop ----------------------------------------------------------
-        m.submodules.store = cs = ConfigStore(self.unit_id, UnitKind.PCU, self.layout,
-                                              n_args=p.args,
+        id_port = not isinstance(self.unit_id, int)
+        m.submodules.store = cs = ConfigStore(UNIT_ID_PORT if id_port else self.unit_id,
+                                              UnitKind.PCU, self.layout, n_args=p.args,
                                               n_counters=N_PERF if p.perf_counters else 0)
+        if id_port:
+            m.d.comb += cs.unit_id.eq(self.unit_id)
         wiring.connect(m, wiring.flipped(self.cfg_i), cs.ring_i)
         wiring.connect(m, cs.ring_o, wiring.flipped(self.cfg_o))
         cfg = cs.config

@@ -33,8 +33,8 @@ from amaranth import Array, Cat, Module, Mux, ResetInserter, Signal, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.config import ConfigStore, UnitKind
-from hw.generate import Generated
+from hw.config import UNIT_ID_PORT, ConfigStore, UnitKind
+from hw.generate import Generated, shared_unit
 from hw.net import SCALAR, unit_members, vector_layout, vector_signature
 from hw.params.base import ConfigError
 from hw.params.pmu import PMUParams
@@ -213,8 +213,10 @@ class PMU(wiring.Component):
     lanes : int
         The fabric's vector width L (32-bit words). ``params.banks`` must be <= L; with fewer
         banks than lanes a vector takes at least L / banks cycles.
-    unit_id : int
-        Id of the unit's stop on the configuration ring.
+    unit_id : int or UNIT_ID_PORT
+        Id of the unit's stop on the configuration ring; :data:`hw.config.UNIT_ID_PORT`: an input
+        port ``unit_id`` (12 bits) instead (the module shared by the PMUs of a fabric,
+        :func:`hw.generate.shared_unit`).
 
     Ports: :func:`hw.net.unit_members` with the counts from ``params``. Configuration
     (:func:`tiles.pmu_layout.config_layout`), argument registers (``params.args``) and the
@@ -231,23 +233,37 @@ class PMU(wiring.Component):
             raise ConfigError(f"pmu.banks = {params.banks}: must be <= lanes ({lanes})")
         self.params = params
         self.lanes = lanes
-        self.unit_id = unit_id
+        if unit_id != UNIT_ID_PORT:
+            self.unit_id = unit_id      # else the port of that name
         self.layout = config_layout(params, lanes)
         self.perf_names = PERF_COUNTERS if params.perf_counters else ()
         self.out_depth = max(4, params.fifo_depth) + 3
         p = params
-        super().__init__(unit_members(lanes, p.vec_in, p.vec_out, p.scal_in, p.scal_out,
-                                      p.ctrl_in, p.ctrl_out))
+        members = unit_members(lanes, p.vec_in, p.vec_out, p.scal_in, p.scal_out, p.ctrl_in,
+                               p.ctrl_out)
+        if unit_id == UNIT_ID_PORT:
+            members["unit_id"] = In(12)
+        super().__init__(members)
 
     def elaborate(self, platform):
+        # In a design converted to Verilog: an instance of the one module of these parameters.
+        shared = shared_unit(self, platform, (self.params, self.lanes),
+                             lambda: PMU(self.params, self.lanes, UNIT_ID_PORT),
+                             unit_id=self.unit_id)
+        if shared is not None:
+            return shared
         p = self.params
         L = self.lanes
         aw = p.addr_width
         sb = slot_bits(p, L)
         m = Module()
 
-        m.submodules.store = cs = ConfigStore(self.unit_id, UnitKind.PMU, self.layout,
-                                              n_args=p.args, n_counters=len(self.perf_names))
+        id_port = not isinstance(self.unit_id, int)
+        m.submodules.store = cs = ConfigStore(UNIT_ID_PORT if id_port else self.unit_id,
+                                              UnitKind.PMU, self.layout, n_args=p.args,
+                                              n_counters=len(self.perf_names))
+        if id_port:
+            m.d.comb += cs.unit_id.eq(self.unit_id)
         wiring.connect(m, wiring.flipped(self.cfg_i), cs.ring_i)
         wiring.connect(m, cs.ring_o, wiring.flipped(self.cfg_o))
         cfg = cs.config

@@ -13,6 +13,7 @@ from hw.config import (
     ConfigStore,
     Op,
     Packet,
+    UNIT_ID_PORT,
     RingError,
     UnitKind,
     config_words,
@@ -27,21 +28,28 @@ LAYOUT_B = data.StructLayout({"stride": data.ArrayLayout(unsigned(16), 5)})
 
 
 class Ring(wiring.Component):
-    """Three stops: unit 3 (layout A, 2 args, 2 counters), unit 9 (layout B), unit 4 (no config)."""
+    """Three stops: unit 3 (layout A, 2 args, 2 counters), unit 9 (layout B), unit 4 (no config).
+    ``id_ports``: every stop takes its id from its ``unit_id`` port (driven here)."""
 
     cfg_i: In(stream.Signature(CFG_PACKET))
     cfg_o: Out(stream.Signature(CFG_PACKET))
 
-    def __init__(self):
+    IDS = (3, 9, 4)
+
+    def __init__(self, id_ports=False):
         super().__init__()
-        self.stops = [ConfigStore(3, UnitKind.PCU, LAYOUT_A, n_args=2, n_counters=2),
-                      ConfigStore(9, UnitKind.PMU, LAYOUT_B),
-                      ConfigStore(4, UnitKind.SWITCH)]
+        ids = [UNIT_ID_PORT] * 3 if id_ports else self.IDS
+        self.id_ports = id_ports
+        self.stops = [ConfigStore(ids[0], UnitKind.PCU, LAYOUT_A, n_args=2, n_counters=2),
+                      ConfigStore(ids[1], UnitKind.PMU, LAYOUT_B),
+                      ConfigStore(ids[2], UnitKind.SWITCH)]
 
     def elaborate(self, platform):
         m = Module()
         for i, s in enumerate(self.stops):
             m.submodules[f"stop{i}"] = s
+            if self.id_ports:
+                m.d.comb += s.unit_id.eq(self.IDS[i])
         wiring.connect(m, wiring.flipped(self.cfg_i), self.stops[0].ring_i)
         for a, b in zip(self.stops, self.stops[1:]):
             wiring.connect(m, a.ring_o, b.ring_i)
@@ -51,8 +59,8 @@ class Ring(wiring.Component):
         return m
 
 
-def _run(bits, pauses=(0.0, 0.0), seed=1, probe=None):
-    dut = Ring()
+def _run(bits, pauses=(0.0, 0.0), seed=1, probe=None, id_ports=False):
+    dut = Ring(id_ports)
     got = []
     testbenches = [amsim.source(dut.cfg_i, bits.words(), PauseGenerator(pauses[0], seed)),
                amsim.sink(dut.cfg_o, bits.n_reads, got, PauseGenerator(pauses[1], seed + 1))]
@@ -67,8 +75,9 @@ def test_layout_words():
     assert layout_words(LAYOUT_B) == 3
 
 
-@pytest.mark.parametrize("pauses", [(0.0, 0.0), (0.5, 0.5)])
-def test_load_and_read_back(pauses):
+@pytest.mark.parametrize("pauses,id_ports", [((0.0, 0.0), False), ((0.5, 0.5), False),
+                                             ((0.5, 0.5), True)])
+def test_load_and_read_back(pauses, id_ports):
     a = {"op": 17, "const": 0xDEADBEEF, "mode": 5}
     b = {"stride": [1, 2, 3, 0xFFFF, 9]}
     bits = ConfigPackets().config(3, LAYOUT_A, a).config(9, LAYOUT_B, b).arg(3, 1, 1234)
@@ -78,7 +87,7 @@ def test_load_and_read_back(pauses):
         bits.read(9, AddressMap.CONFIG + w)
     bits.read(3, AddressMap.ARG + 1).read(3, AddressMap.PERF + 0).read(3, AddressMap.PERF + 1)
     bits.read(9, AddressMap.IDENT).read(4, AddressMap.IDENT).read(9, AddressMap.CONTROL)
-    _, got = _run(bits, pauses)
+    _, got = _run(bits, pauses, id_ports=id_ports)
     data_ = responses(bits.packets, got)
     assert data_[:2] == config_words(LAYOUT_A, a)
     assert data_[2:5] == config_words(LAYOUT_B, b)
@@ -103,9 +112,10 @@ def test_broadcast_start_reaches_every_unit():
     assert starts[0] == {0, 1, 2}
 
 
-def test_unknown_unit_is_reported():
+@pytest.mark.parametrize("id_ports", [False, True])
+def test_unknown_unit_is_reported(id_ports):
     bits = ConfigPackets().read(5, AddressMap.IDENT)
-    _, got = _run(bits)
+    _, got = _run(bits, id_ports=id_ports)
     with pytest.raises(RingError, match=r"READ to unit 5 \(addr 0x600\) came back unanswered: "
                                         r"no unit 5 on the ring"):
         responses(bits.packets, got)
