@@ -1,5 +1,5 @@
 """PCU benchmarks (``make bench``): systolic GEMM utilization, scan / FFT extension throughput, area
-of each extension, simulation speed of the ``sim``-preset PCU.
+of each extension. The PCU's simulation speed is ``rdu bench simspeed``'s.
 
 * **GEMM (systolic)** — RTL (cocotb + Verilator, no backpressure) runs a bf16→fp32 and an
   int16→int32 GEMM tile on the ``sim`` PCU; cycles are the PCU's own ``cycles`` performance
@@ -13,13 +13,6 @@ of each extension, simulation speed of the ``sim``-preset PCU.
 * **Area** — yosys ``synth_ecp5`` cell counts (LUT4, FFs, MULT18X18D, CCU2C carry cells, distributed
   RAM) of the ``tiny``-preset PCU with each extension flag off vs on (``tail`` adds the fp32 tail
   stage: exp2, reciprocal, casts).
-* **Simulation speed** — the ``sim``-preset PCU running an fp32 map (FMA, max, bf16 round trip:
-  every stage active) behind the free-running HDL-side harness (:mod:`tb.harness`): Python wakes a
-  few times per run; cycles/s = simulated cycles ÷ wall seconds of the last of three runs, and
-  per CPU second of the simulator process. Measured for both arithmetic modes
-  (:func:`tb.runner.arith_mode`: the gate-level functional units and the behavioural ones), whose
-  outputs must be identical; the row ``behavioural / gates`` is the ratio of cycles per CPU
-  second.
 """
 
 from __future__ import annotations
@@ -30,18 +23,11 @@ import time
 import numpy as np
 
 from fpga.build import ecp5_area
-from hw import numerics as nx
-from hw.config import AddressMap, Packet
-from hw.generate import ARITH_MODES
 from hw.params import load
 from scripts.bench import cli
-from tb import freerun, pcu_jobs, pcu_sets
-from tb.harness import StreamHarness
-from tb.pcu_top import PCUStream
-from tb.stream import pack_lanes
+from tb import pcu_jobs, pcu_sets
 from tiles import pcu_programs as pp
 from tiles.pcu import PCU
-from tiles.pcu_asm import Counter, Out, Program, Stage, assemble
 from tiles.pcu_isa import PERF_NAMES
 
 TITLE = "PCU: systolic GEMM utilization, scan/FFT extension ratios, extension area, sim speed"
@@ -169,66 +155,10 @@ def area(quick):
     return rows
 
 
-def speed(quick):
-    rows = []
-    for name in (("sim",) if quick else ("sim", "small", "tiny")):
-        rows += _speed(name, quick)
-    return rows
-
-
-def speed_setup(preset, n, arith=None, depth=None):
-    """The speed benchmark's harness (memories of ``depth`` words, default ``n``), design
-    (arithmetic ``arith``), ``n`` input words and a description, for the ``preset`` PCU."""
-    p = load(preset).pcu
-    L = p.lanes
-    if "fp32" in p.classes_of(0):
-        stages = [Stage("fma", a="vec0", b="const", c="const", const=1.5, dst="r0"),
-                  Stage("fmax", a="r0", b="const", const=0.0, dst="r0"),
-                  Stage("f2bf", a="r0", dst="r1"), Stage("bf2f", a="r1", dst="r0")]
-        what = "fp32 map (fma, max, bf16 round trip)"
-    else:
-        stages = [Stage("muladd", a="vec0", b="const", c="const", const=3, dst="r0"),
-                  Stage("shr", a="r0", b="const", const=1, dst="r0"),
-                  Stage("max", a="r0", b="const", const=0, dst="r0")]
-        what = "int map (muladd, shr, max)"
-    prog = Program(name="speed", counters=[Counter(0)], vec_in={0: "every"}, stages=stages,
-                   vec_out={0: Out(reg="r0")})
-    asm = assemble(p, prog)
-    packets = asm.writes(0) + [Packet.write(0, AddressMap.CONTROL, AddressMap.START)]
-    h = StreamHarness(PCUStream(p, packets), depth or n, depth or n)
-    d = freerun.design_for(h, f"rdu_pcu_{preset}_speed", arith=arith)
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((n, L)).astype(np.float32)
-    words = [pack_lanes(row, 32) for row in nx.fp32_words(x)]
-    return h, d, words, what
-
-
-def _speed(preset, quick):
-    n = 20_000 if quick else 200_000
-    rows, runs = [], {}
-    for mode in ARITH_MODES:
-        h, d, words, what = speed_setup(preset, n, mode)
-        r = runs[mode] = freerun.run(d, h, words, n, seed=1, repeat=3)
-        rows.append({"benchmark": "simulation speed",
-                     "config": f"{preset} PCU, {what}, free-running, {mode} arithmetic",
-                     "metric": "cycles/s", "value": round(r.cycles_per_s),
-                     "detail": f"{r.cycles} cycles in {r.wall_s:.2f} s, "
-                               f"{r.cycles_per_cpu_s:,.0f} cycles per CPU s "
-                               f"(target >= 500k cycles/s)"})
-    g, b = runs["gates"], runs["behavioural"]
-    if g.outputs != b.outputs:
-        raise AssertionError(f"{preset} PCU speed run: behavioural and gate outputs differ")
-    rows.append({"benchmark": "simulation speed", "config": f"{preset} PCU, behavioural / gates",
-                 "metric": "ratio of cycles per CPU s",
-                 "value": round(b.cycles_per_cpu_s / g.cycles_per_cpu_s, 2),
-                 "detail": f"outputs identical ({n} vectors)"})
-    return rows
-
-
 def run(quick=False):
     rows = []
     notes = []
-    for part in (gemm, ratios, area, speed):
+    for part in (gemm, ratios, area):
         t0 = time.perf_counter()
         try:
             rows += part(quick)

@@ -37,21 +37,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 from compiler.requests import KernelRequest
-from hw import numerics as nx
-from hw.config import AddressMap, Packet
 from hw.params import load
 from scripts import bench_interconnect
 from scripts.bench import Option, cli
 from tb import freerun, runner
 from tb.executor import SimExecutor
-from tb.harness import StreamHarness
-from tb.pcu_top import PCUStream
+from tb.pcu_top import speed_design
 from tb.run import run_kernel
-from tb.stream import pack_lanes
-from tiles.pcu_asm import Counter, Out, Program, Stage, assemble
 
 TITLE = "Simulation speed and cold build: each model against the gate-level / g++ baseline"
 
@@ -116,28 +110,16 @@ def _cold_build(make_design, extra_args=()):
 
 
 def _pcu(preset, quick):
-    p = load(preset).pcu
-    if "fp32" in p.classes_of(0):
-        stages = [Stage("fma", a="vec0", b="const", c="const", const=1.5, dst="r0"),
-                  Stage("fmax", a="r0", b="const", const=0.0, dst="r0"),
-                  Stage("f2bf", a="r0", dst="r1"), Stage("bf2f", a="r1", dst="r0")]
-        what = "fp32 map"
-    else:
-        stages = [Stage("muladd", a="vec0", b="const", c="const", const=3, dst="r0"),
-                  Stage("shr", a="r0", b="const", const=1, dst="r0"),
-                  Stage("max", a="r0", b="const", const=0, dst="r0")]
-        what = "int map"
-    prog = Program(name="speed", counters=[Counter(0)], vec_in={0: "every"}, stages=stages,
-                   vec_out={0: Out(reg="r0")})
-    packets = assemble(p, prog).writes(0) + [Packet.write(0, AddressMap.CONTROL,
-                                                          AddressMap.START)]
     n = 20_000 if quick else 200_000
-    h = StreamHarness(PCUStream(p, packets), n, n)
-    design, build = _cold_build(lambda: freerun.design_for(h, f"rdu_pcu_{preset}_speed"))
-    x = np.random.default_rng(3).standard_normal((n, p.lanes)).astype(np.float32)
-    words = [pack_lanes(row, 32) for row in nx.fp32_words(x)]
-    r = freerun.run(design, h, words, n, seed=1, repeat=3)
-    return (f"{preset} PCU ({p.lanes}x{p.stages}, {what})",
+    made = {}
+
+    def make():
+        made["h"], design, made["words"], made["what"] = speed_design(preset, n)
+        return design
+    design, build = _cold_build(make)
+    r = freerun.run(design, made["h"], made["words"], n, seed=1, repeat=3)
+    p = load(preset).pcu
+    return (f"{preset} PCU ({p.lanes}x{p.stages}, {made['what']})",
             {"cycles": r.cycles, "cpu_s": r.cpu_s, "wall_s": r.wall_s}, build, r.outputs)
 
 
