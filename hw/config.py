@@ -43,9 +43,9 @@ from amaranth.lib.wiring import In, Out
 
 from hw.stream import SkidBuffer
 
-__all__ = ["Op", "BROADCAST", "UNIT_ID_PORT", "CFG_PACKET", "AddressMap", "UnitKind", "ConfigStore", "Packet",
-           "ConfigPackets", "RingError", "responses", "config_words", "config_writes",
-           "layout_words"]
+__all__ = ["Op", "BROADCAST", "UNIT_ID_PORT", "CFG_PACKET", "AddressMap", "UnitKind",
+           "ConfigStore", "Packet", "ConfigPackets", "RingError", "responses", "config_words",
+           "config_writes", "layout_words"]
 
 
 class Op(enum.IntEnum):

@@ -94,8 +94,10 @@ class SimPlatform:
         return list(self._texts.values())
 
     def instance(self, unit, key, template, constants):
-        """The ``Instance`` of the shared module of ``key`` standing for ``unit`` (its template
-        converted on first use): see :func:`shared_unit`."""
+        """The ``Instance`` of :func:`shared_unit` (its parameters there); converts the template
+        on the first use of a key. The unit's logic must run in domain ``sync``, which becomes
+        the module's ``clk`` / ``rst`` (another domain would be a port the unit lacks: an
+        error)."""
         cls = type(unit)
         ident = repr((cls.__module__, cls.__qualname__, key))
         name = (f"{SHARED_PREFIX}{cls.__name__.lower()}_"

@@ -8,12 +8,12 @@ from amaranth.lib.wiring import In, Out
 from hw.config import (
     BROADCAST,
     CFG_PACKET,
+    UNIT_ID_PORT,
     AddressMap,
     ConfigPackets,
     ConfigStore,
     Op,
     Packet,
-    UNIT_ID_PORT,
     RingError,
     UnitKind,
     config_words,
