@@ -302,6 +302,25 @@ def _extensions(res):
             + ("" if exact else ", **not all bit-exact**"))
 
 
+def _simspeed(res):
+    rows = [r for r in res["simspeed"]["rows"] if r.get("mode") == "fast"
+            and r.get("cycles_per_cpu_s")]
+    if not rows:
+        raise LookupError("no simulation-speed rows")
+    parts = []
+    for r in rows:
+        ratio = f", {r['ratio']:.1f}× the gates/g++ baseline" if r.get("ratio") else ""
+        parts.append(f"{r['target']} {_rate(r['cycles_per_cpu_s'])}{ratio}")
+    builds = [f"{r['target']} {r['gen_cpu_s'] + r['verilate_cpu_s'] + r['cxx_cpu_s']:.0f} s"
+              for r in rows if r["target"].startswith("system") and "cxx_cpu_s" in r]
+    start = [r for r in res["simspeed"]["rows"] if r.get("target") == "startup"]
+    return ("cycles per CPU second: " + "; ".join(parts)
+            + (f"; cold build (CPU s, Verilog + Verilator + C++): {', '.join(builds)}"
+               if builds else "")
+            + (f"; cached `rdu run` start-up {start[0]['startup_cpu_s']:.1f} CPU s" if start
+               else ""))
+
+
 _BOARDS = {"ulx3s": "ULX3S", "orangecrab": "OrangeCrab", "icebreaker": "iCEBreaker"}
 
 
@@ -320,6 +339,7 @@ def _fpga_smoke(res):
 #: The rows computed from benchmark results, by their ``what`` cell in the README.
 FIGURES = (
     Figure("Verilator vs Amaranth simulator (MAC pipeline)", ("simulators",), _sim_speed),
+    Figure("simulation speed (behavioural FUs, clang)", ("simspeed",), _simspeed),
     Figure("fp32 arithmetic blocks, ECP5", ("arith",), _arith),
     Figure("PCU systolic GEMM (`sim` PCU)", ("pcu",), _pcu_gemm),
     Figure("PCU extensions on/off (`sim` PCU)", ("pcu",), _pcu_extensions),
