@@ -309,8 +309,12 @@ def _toolchain_candidates(choice):
         if exe:
             yield "clang", [exe]
     if choice in ("auto", "zig") and importlib.util.find_spec("ziglang") is not None:
-        # zig's clang turns on UBSan at -O0 (its "Debug" mode): off, the slow code is plain -O0
-        yield "zig", [sys.executable, "-m", "ziglang", "c++", "-fno-sanitize=all"]
+        # zig's clang turns on UBSan at -O0 (its "Debug" mode): off, the slow code is plain -O0.
+        # It also targets the build machine's CPU by default; -mcpu=baseline (plain x86-64, as
+        # g++'s default) keeps a cached model runnable on any machine sharing the cache and under
+        # valgrind (3.19 stops at the VAES instructions a native build may use)
+        yield "zig", [sys.executable, "-m", "ziglang", "c++", "-fno-sanitize=all",
+                      "-mcpu=baseline"]
     if choice in ("auto", "gcc"):
         yield "gcc", [shutil.which("g++") or "g++"]
 
