@@ -108,7 +108,7 @@ def test_lint_leaves_the_system_out_unless_asked(monkeypatch, capsys):
         return types.SimpleNamespace(top=f"{unit}_top")
 
     monkeypatch.setattr(cli, "generate_unit", fake_generate)
-    monkeypatch.setattr(cli.runner.Design, "of", staticmethod(lambda gen: gen))
+    monkeypatch.setattr(cli.runner.Design, "of", staticmethod(lambda gen, **kw: gen))
     monkeypatch.setattr(cli.runner, "lint", lambda design: None)
     assert cli.main(["lint", "--all"]) == 0
     assert seen == [(c, u) for c in ("tiny", "sim", "fpga") for u in cli.LINT_UNITS]
