@@ -10,9 +10,10 @@ For each target and each build *mode*, in one run:
   :func:`tb.run.run_kernel`); for these also ``run_cycles_per_cpu_s``, the compute phases alone
   (the whole run includes loading the configuration, which the Python testbench drives packet by
   packet).
-* **modes** — ``baseline``: gate-level arithmetic compiled by g++; ``fast``: the default build
-  (behavioural arithmetic where the tree has it, clang when one is found: :func:`tb.runner.toolchain`).
-  Each mode builds into its own empty cache, so every build is cold.
+* **modes** (:data:`MODES`) — ``baseline``: gate-level arithmetic compiled by g++; ``fast``:
+  behavioural arithmetic compiled by the ``ziglang`` wheel's clang; ``default`` (on request):
+  whatever a build gets by default (:func:`tb.runner.toolchain`). Each mode builds into its own
+  empty cache, so every build is cold.
 * **speed** — simulated cycles per CPU second of the simulator process (the model and the C++
   clock; the Python testbench sleeps) and per wall second, over the measured run only (not the
   simulator's start-up). On a shared machine the wall figure mostly measures the CPU share the
@@ -55,9 +56,13 @@ TARGETS = ("pcu-tiny", "pcu-small", "pcu-sim", "fabric-sim", "system-small", "sy
            "startup")
 QUICK_TARGETS = ("pcu-tiny", "pcu-small", "fabric-sim", "system-small")
 
-#: The environment of each build mode (``RDU_ARITH`` picks the arithmetic, ``RDU_CXX`` the compiler).
+#: The environment of each build mode (``RDU_ARITH`` picks the arithmetic, ``RDU_CXX`` the compiler):
+#: ``baseline`` the gate-level units and g++; ``default`` what a build gets by default (behavioural
+#: units; a system clang, else g++); ``fast`` the behavioural units and the ``ziglang`` clang.
 MODES = {"baseline": {"RDU_ARITH": "gates", "RDU_CXX": "gcc"},
-         "fast": {"RDU_ARITH": None, "RDU_CXX": None}}
+         "default": {"RDU_ARITH": None, "RDU_CXX": None},
+         "fast": {"RDU_ARITH": None, "RDU_CXX": "zig"}}
+DEFAULT_MODES = ("baseline", "fast")
 
 OPTIONS = (
     Option("targets", "models to measure", positional=True, choices=TARGETS),
@@ -194,7 +199,7 @@ def _warm_compiler():
 
 def run(quick=False, targets=None, modes=None, log=None):
     targets = list(targets or (QUICK_TARGETS if quick else TARGETS))
-    modes = list(modes or MODES)
+    modes = list(modes or DEFAULT_MODES)
     rows, notes, outputs = [], [], {}
     base = {}
     for mode in modes:

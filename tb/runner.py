@@ -24,7 +24,7 @@ Everything that simulates RTL under Verilator goes through :func:`simulate` (coc
   overrides the folder); :func:`simulate` prints its path, and a :class:`SimulationFailed`
   message names it;
 * passes the random seed to cocotb (``COCOTB_RANDOM_SEED``) and prints it; ``RDU_SEED`` overrides;
-* compiles the model's C++ with :func:`toolchain` (clang when there is one, else g++;
+* compiles the model's C++ with :func:`toolchain` (a system clang when there is one, else g++;
   ``RDU_CXX`` chooses) at ``-O2`` for the per-cycle code and ``-O0`` for Verilator's run-once
   code (:data:`OPT_FLAGS`), single-threaded unless ``RDU_THREADS=N`` asks for N threads;
 * elaborates simulation designs for a :class:`hw.generate.SimPlatform` that chooses the arithmetic
@@ -273,8 +273,10 @@ def verilator_version():
 #: simulation speed (``rdu bench simspeed`` measures both).
 OPT_FLAGS = ("OPT_FAST=-O2", "OPT_SLOW=-O0", "OPT_GLOBAL=-O2")
 
-#: The values of ``RDU_CXX``: ``auto`` (the default) takes the first that works of a ``clang++``
-#: on ``PATH``, the clang bundled in the PyPI ``ziglang`` wheel (``zig``), and ``g++``.
+#: The values of ``RDU_CXX``: ``auto`` (the default) takes a ``clang++`` on ``PATH`` if there is
+#: one, else ``g++``; ``zig`` is the clang bundled in the PyPI ``ziglang`` wheel (the ``dev``
+#: extra), opt-in: its clang 22.1.8 crashed compiling one model of the regression
+#: (``memsys_test``), so it is not chosen by itself.
 TOOLCHAINS = ("auto", "clang", "zig", "gcc")
 
 
@@ -308,7 +310,7 @@ def _toolchain_candidates(choice):
         exe = shutil.which("clang++")
         if exe:
             yield "clang", [exe]
-    if choice in ("auto", "zig") and importlib.util.find_spec("ziglang") is not None:
+    if choice == "zig" and importlib.util.find_spec("ziglang") is not None:
         # zig's clang turns on UBSan at -O0 (its "Debug" mode): off, the slow code is plain -O0.
         # It also targets the build machine's CPU by default; -mcpu=baseline (plain x86-64, as
         # g++'s default) keeps a cached model runnable on any machine sharing the cache and under
