@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
+from unittest import mock
 
 from compiler.requests import KernelRequest
 from hw.params import load
@@ -72,20 +72,12 @@ OPTIONS = (
 
 @contextlib.contextmanager
 def _env(values):
-    old = {k: os.environ.get(k) for k in values}
-    try:
+    """``os.environ`` with ``values`` set (``None``: unset) for the block, restored after."""
+    with mock.patch.dict(os.environ, {k: v for k, v in values.items() if v is not None}):
         for k, v in values.items():
             if v is None:
                 os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _children_cpu():

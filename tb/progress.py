@@ -27,6 +27,23 @@ __all__ = ["cxx_units", "quiet", "say", "step", "watch_build", "watch_sim"]
 POLL_S = 0.5
 
 
+@contextlib.contextmanager
+def _polling(update):
+    """Call ``update()`` every :data:`POLL_S` seconds from a thread while the block runs."""
+    stop = threading.Event()
+
+    def loop():
+        while not stop.wait(POLL_S):
+            update()
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join()
+
+
 def quiet():
     """Whether progress is off (``RDU_QUIET=1``)."""
     return os.environ.get("RDU_QUIET") == "1"
@@ -90,27 +107,19 @@ def watch_build(build_dir, top, log):
     if not _live():
         yield
         return
-    stop = threading.Event()
     d = Path(build_dir)
     cols = (TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn())
     with Progress(*cols, transient=True, console=Console(stderr=True)) as p:
         task = p.add_task("verilating", total=None)
 
-        def poll():
-            while not stop.wait(POLL_S):
-                total = cxx_units(d)
-                if total:
-                    done = len(list(d.glob("*.o")))
-                    p.update(task, description=f"{top}: C++", total=total,
-                             completed=min(done, total))
-        t = threading.Thread(target=poll, daemon=True)
-        t.start()
-        try:
+        def update():
+            total = cxx_units(d)
+            if total:
+                done = len(list(d.glob("*.o")))
+                p.update(task, description=f"{top}: C++", total=total, completed=min(done, total))
+        with _polling(update):
             yield
-        finally:
-            stop.set()
-            t.join()
 
 
 @contextlib.contextmanager
@@ -124,27 +133,22 @@ def watch_sim(top, env, folder):
     path = Path(folder) / "progress"
     path.unlink(missing_ok=True)
     env["RDU_PROGRESS_FILE"] = str(path)
-    stop = threading.Event()
     cols = (TextColumn("  {task.description}"), TimeElapsedColumn())
     with Progress(*cols, transient=True, console=Console(stderr=True)) as p:
         task = p.add_task(f"{top}: simulating", total=None)
+        first = []
 
-        def poll():
-            first = None
-            while not stop.wait(POLL_S):
-                try:
-                    cycles, t = path.read_text().split()
-                except (OSError, ValueError):
-                    continue
-                cycles, t = int(cycles), float(t)
-                first = first or (cycles, t)
-                rate = (cycles - first[0]) / (t - first[1]) if t > first[1] else 0.0
-                p.update(task, description=f"{top}: {cycles:,} cycles"
-                         + (f" ({rate / 1e3:,.1f}k cycles/s)" if rate else ""))
-        t = threading.Thread(target=poll, daemon=True)
-        t.start()
-        try:
+        def update():
+            try:
+                cycles, t = path.read_text().split()
+            except (OSError, ValueError):
+                return
+            cycles, t = int(cycles), float(t)
+            if not first:
+                first.append((cycles, t))
+            c0, t0 = first[0]
+            rate = (cycles - c0) / (t - t0) if t > t0 else 0.0
+            p.update(task, description=f"{top}: {cycles:,} cycles"
+                     + (f" ({rate / 1e3:,.1f}k cycles/s)" if rate else ""))
+        with _polling(update):
             yield
-        finally:
-            stop.set()
-            t.join()
