@@ -173,12 +173,17 @@ class LintError(AssertionError):
     pass
 
 
+#: the folder holding the packages (``hw``, ``tiles`` …): a source checkout's root, or
+#: ``site-packages`` of an installation
+PACKAGES_ROOT = Path(__file__).resolve().parents[1]
+
+
 def source_checkout():
     """The root of the source checkout the project runs from (the folder holding
     ``pyproject.toml`` beside the packages), or ``None`` when it runs from an installed package."""
-    root = Path(__file__).resolve().parents[1]
-    project = root / "pyproject.toml"
-    return root if project.is_file() and 'name = "rdugen"' in project.read_text() else None
+    project = PACKAGES_ROOT / "pyproject.toml"
+    is_checkout = project.is_file() and 'name = "rdugen"' in project.read_text()
+    return PACKAGES_ROOT if is_checkout else None
 
 
 def cache_dir():
@@ -705,14 +710,14 @@ def cached_design(top, key, make_component, sources=(), generator=None, arith=No
             text = (entry / file).read_text()
             added = json.loads((entry / extra).read_text())
             return Design(text, top, _ports_of(text, top),
-                          sources + tuple(str(_PACKAGES_ROOT / s) for s in added["sources"]),
+                          sources + tuple(str(PACKAGES_ROOT / s) for s in added["sources"]),
                           files=tuple((n, t) for n, t in added["files"]),
                           arith=_built_arith(mode, added["sources"], added["files"]))
         with progress.step(f"{top}: generating Verilog (cached afterwards)"):
             d = Design.from_component(make_component(), top, sources=sources, arith=mode)
         # the added sources are package files: kept relative to the packages' folder, so an
         # entry in a shared cache (RDU_CACHE) names this checkout's (or installation's) files
-        added = [Path(s).resolve().relative_to(_PACKAGES_ROOT).as_posix()
+        added = [Path(s).resolve().relative_to(PACKAGES_ROOT).as_posix()
                  for s in d.sources[len(sources):]]
         with cache.create("verilog", name, [file, extra]) as tmp:
             (tmp / file).write_text(d.verilog)
@@ -722,9 +727,6 @@ def cached_design(top, key, make_component, sources=(), generator=None, arith=No
 
 
 #: The folder holding the project's packages (a checkout or site-packages).
-_PACKAGES_ROOT = Path(__file__).resolve().parents[1]
-
-
 def _ports_of(text, top):
     m = re.search(rf"module\s+{re.escape(top)}\s*\(([^)]*)\)", text)
     if not m:
