@@ -410,17 +410,28 @@ PLOTS = (("utilization", utilization), ("sdpa_buffer", sdpa_buffer), ("speedups"
          ("area", area), ("roofline", roofline))
 
 
-def plot(bench_dir=BENCH_DIR, out_dir=OUT_DIR, say=print):
-    """Draw every figure of :data:`PLOTS` from ``bench_dir`` into ``out_dir`` (PNG and SVG);
-    print each file written and one line per figure or panel skipped. Returns the files written.
-    Raises ``ValueError`` (one line) if ``bench_dir`` is not a directory."""
+def plot(bench_dir=BENCH_DIR, out_dir=OUT_DIR, say=print, only=(), formats=FORMATS):
+    """Draw the figures of :data:`PLOTS` named in ``only`` (empty: all) from ``bench_dir`` into
+    ``out_dir``, in each of ``formats``; print each file written and one line per figure or panel
+    skipped. Returns the files written. Raises ``ValueError`` (one line naming the flag) if
+    ``bench_dir`` is not a directory, a name is not a figure or a format is not known."""
     bench_dir = Path(bench_dir)
     if not bench_dir.is_dir():
         raise ValueError(f"--bench {bench_dir}: no such directory (run `rdu bench` first)")
+    names = [n for n, _ in PLOTS]
+    unknown = [n for n in only if n not in names]
+    if unknown:
+        raise ValueError(f"--only {' '.join(unknown)}: no such figure; figures: "
+                         f"{', '.join(names)}")
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ValueError(f"--format {' '.join(bad)}: allowed: {', '.join(FORMATS)}")
     res = Results(bench_dir)
     out = Path(out_dir)
     written = []
     for name, make in PLOTS:
+        if only and name not in only:
+            continue
         try:
             figs = make(res)
         except Skip as e:
@@ -432,7 +443,7 @@ def plot(bench_dir=BENCH_DIR, out_dir=OUT_DIR, say=print):
             res.skips.clear()
         out.mkdir(parents=True, exist_ok=True)
         for stem, fig in figs.items():
-            for fmt in FORMATS:
+            for fmt in formats:
                 path = out / f"{stem}.{fmt}"
                 fig.savefig(path, format=fmt, dpi=120)
                 say(f"wrote {path}")
@@ -442,11 +453,16 @@ def plot(bench_dir=BENCH_DIR, out_dir=OUT_DIR, say=print):
 
 
 def register(sub):
-    """``rdu plot [--bench DIR] [-o DIR]`` on the ``rdu`` subcommands ``sub``."""
+    """``rdu plot [--bench DIR] [-o DIR] [--only FIGURE ...] [--format FMT ...]`` on the ``rdu`` subcommands ``sub``."""
     s = sub.add_parser("plot", help="draw the benchmark results (PNG + SVG)",
                        description=__doc__.split("\n\n")[0].replace("``", ""))
     s.add_argument("--bench", default=str(BENCH_DIR), metavar="DIR",
                    help=f"benchmark results (default: {BENCH_DIR})")
     s.add_argument("-o", "--output", default=str(OUT_DIR), metavar="DIR",
                    help=f"where the figures go (default: {OUT_DIR})")
-    s.set_defaults(func=lambda a: (plot(a.bench, a.output), 0)[1])
+    s.add_argument("--only", nargs="+", default=(), metavar="FIGURE",
+                   help=f"draw only these figures ({', '.join(n for n, _ in PLOTS)})")
+    s.add_argument("--format", nargs="+", default=FORMATS, dest="formats", metavar="FMT",
+                   help=f"file formats (default: {' '.join(FORMATS)})")
+    s.set_defaults(func=lambda a: (plot(a.bench, a.output, only=a.only,
+                                        formats=tuple(a.formats)), 0)[1])

@@ -77,9 +77,9 @@ def _write(d, benches, options=None):
     return d
 
 
-def _run(tmp_path, capsys, bench_dir):
+def _run(tmp_path, capsys, bench_dir, *extra):
     out = tmp_path / "plots"
-    status = cli.main(["plot", "--bench", str(bench_dir), "-o", str(out)])
+    status = cli.main(["plot", "--bench", str(bench_dir), "-o", str(out), *extra])
     text = capsys.readouterr()
     return status, out, text.out.splitlines(), text.err
 
@@ -134,6 +134,25 @@ def test_unknown_config_skips_its_roofline(tmp_path, capsys):
     assert any(x.startswith("skip roofline_no_such_preset: config 'no_such_preset'")
                for x in lines)
     assert not list(out.glob("roofline*"))
+
+
+def test_only_some_figures_in_one_format(tmp_path, capsys):
+    status, out, lines, _ = _run(tmp_path, capsys, _write(tmp_path / "bench", ALL),
+                                 "--only", "sdpa_buffer", "area", "--format", "svg")
+    assert status == 0
+    assert lines == [f"wrote {out / 'sdpa_buffer.svg'}", f"wrote {out / 'area.svg'}"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (("--only", "areas"), "--only areas: no such figure; figures: utilization, sdpa_buffer, "
+                          "speedups, area, roofline"),
+    (("--format", "pdf"), "--format pdf: allowed: png, svg"),
+])
+def test_unknown_figure_or_format_is_an_error(tmp_path, capsys, flags, message):
+    status, out, lines, err = _run(tmp_path, capsys, _write(tmp_path / "bench", ALL), *flags)
+    assert status == 2
+    assert err.strip() == f"rdu: error: {message}"
+    assert lines == [] and not out.exists()
 
 
 def test_missing_bench_dir_is_an_error(tmp_path, capsys):
