@@ -85,8 +85,10 @@ import itertools
 
 import numpy as np
 
+from hw import golden
 from hw import numerics as nx
 from hw.config import AddressMap
+from hw.golden import reference as ref
 from hw.util import log2_exact
 from interconnect.router import RouteError
 from memory.agcu import agcu_program, vector_addresses
@@ -101,7 +103,7 @@ from tiles.pmu_model import PMUModel
 
 from .graph import Graph, MappingError, build_phase, clear_before_start, fabric_map
 from .job import Job
-from .kernel import Compiled
+from .protocol import Compiled, KernelSpec, Option
 
 __all__ = ["Space", "Layout", "reorder_program", "dif_program", "dit_program",
            "dif_base_programs", "dit_base_programs", "twiddle_vectors", "FFTPlan", "plan",
@@ -1075,23 +1077,24 @@ def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):
     return fp
 
 
-def compile(req, params, inputs, **options):
+def compile(req, params, inputs, *, baseline=False, max_units=None):
     """Map ``fft`` / ``hyena`` (see the module docstring). Options: ``baseline`` (default False),
     ``max_units`` ({"pcu": n, "pmu": n, "agcu": n}: cap the units a phase may use)."""
-    fp = plan(req, params, inputs, baseline=bool(options.get("baseline", False)),
-              max_units=options.get("max_units"))
-    return _compiled(fp)
+    return _compiled(plan(req, params, inputs, baseline=bool(baseline), max_units=max_units))
 
 
 def compile_many(entries, params):
     """Several kernels in one :class:`~compiler.job.Job` (one simulation run; the phases run one
     after the other, each kernel in its own HBM regions). ``entries``: ``[(req, inputs,
-    options)]``. Returns ``(job, [(Compiled, first phase, phase count)])``; a kernel's result is
+    options)]`` (the declared options of the kernel). Returns ``(job, [(Compiled, first phase, phase count)])``; a kernel's result is
     ``compiled.output(job_outputs)`` (its output is named ``y<i>``) and its cycles are the sum
     of its phases' cycles."""
     hbm = _Hbm(params, "compile_many")
-    plans = [plan(req, params, inputs, baseline=bool(o.get("baseline", False)),
-                  max_units=o.get("max_units"), hbm=hbm) for req, inputs, o in entries]
+    plans = []
+    for req, inputs, o in entries:
+        o = _BY_NAME[req.kernel].check_options(o)
+        plans.append(plan(req, params, inputs, baseline=bool(o.get("baseline", False)),
+                          max_units=o.get("max_units"), hbm=hbm))
     img = hbm.finish()
     phases, outputs, res = [], {}, []
     for i, fp in enumerate(plans):
@@ -1199,3 +1202,44 @@ def model_run(fp):
             done.add(name)
     base = fp.out_base // 4
     return {"y": mem[base:base + fp.out_words].copy()}
+
+
+# ------------------------------------------------------------------------------------------------
+# Declarations (compiler.registry)
+# ------------------------------------------------------------------------------------------------
+
+def _fft_inputs(req, rng):
+    n = req.shape["n"]
+    re = rng.standard_normal(n).astype(np.float32)
+    return {"x": (re + 1j * rng.standard_normal(n).astype(np.float32)).astype(np.complex64)}
+
+
+def _hyena_inputs(req, rng):
+    n = req.shape["n"]
+    return {"u": rng.standard_normal(n).astype(np.float32),
+            "k": (rng.standard_normal(n) * (1.0 / np.sqrt(n))).astype(np.float32),
+            "d": rng.standard_normal(1).astype(np.float32)[0:1].reshape(())}
+
+
+_OPTIONS = (
+    Option("baseline", bool, False, "map without the PCU's butterfly network (same bits, more "
+           "units and cycles)"),
+    Option("max_units", dict, None, "cap the units of a phase, e.g. pcu=2,pmu=3 "
+           "(experiments)"),
+)
+
+SPECS = (
+    KernelSpec("fft", ("n",), ("fp32",), "complex radix-2 FFT of n points",
+               pow2=("n",), limits={"n": (2, 1 << 16)}, dim_help={"n": "points"},
+               options=_OPTIONS, inputs=_fft_inputs,
+               golden=lambda req, i, lanes: golden.fft(i["x"]),
+               reference=lambda req, i: ref.fft(i["x"]), mapping=compile),
+    KernelSpec("hyena", ("n",), ("fp32",),
+               "Hyena long convolution via FFT (2n-point), pointwise product, inverse FFT",
+               pow2=("n",), limits={"n": (1, 1 << 15)},
+               dim_help={"n": "sequence length"},
+               options=_OPTIONS, inputs=_hyena_inputs,
+               golden=lambda req, i, lanes: golden.hyena_conv(i["u"], i["k"], i["d"]),
+               reference=lambda req, i: ref.hyena_conv(i["u"], i["k"], i["d"]), mapping=compile),
+)
+_BY_NAME = {s.name: s for s in SPECS}

@@ -64,7 +64,7 @@ from tiles.pmu_layout import PERF_COUNTERS
 
 from .graph import Graph, MappingError, build_phase, clear_before_start, fabric_map
 from .job import Job
-from .kernel import Compiled
+from .protocol import Compiled
 
 __all__ = ["Pipeline", "Tensor", "PhasePlan", "partition", "compile_pipeline", "model_run",
            "linear_loops", "clear_before_start", "decoder_golden",

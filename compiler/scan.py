@@ -1,7 +1,7 @@
 """Scan kernels on the fabric: inclusive prefix sum, first-order linear recurrence, Mamba selective
 scan — each with the PCU ``scan`` extension and without it (``baseline=True``), same bits.
 
-``compile(req, params, inputs, baseline=False)`` → :class:`compiler.kernel.Compiled` for the
+``compile(req, params, inputs, baseline=False)`` → :class:`compiler.protocol.Compiled` for the
 kernels ``scan`` (fp32 / int32), ``linear_scan`` and ``mamba`` (see ``docs/compiler.md``).
 
 Order (what makes the bits): both mappings evaluate the order of the ``scan`` extension over L
@@ -59,8 +59,10 @@ import dataclasses
 
 import numpy as np
 
+from hw import golden
 from hw import numerics as nx
 from hw.config import AddressMap
+from hw.golden import reference as ref
 from hw.util import log2_exact
 from interconnect.router import RouteError
 from memory.agcu import AGCUConfigError, agcu_program
@@ -75,7 +77,7 @@ from tiles.pmu_model import PMUModel
 
 from .graph import Graph, MappingError, build_phase
 from .job import Job
-from .kernel import Compiled
+from .protocol import Compiled, KernelSpec, Option
 
 __all__ = ["compile", "Unit", "Plan", "pack", "plan_kernel", "run_model", "Mapping"]
 
@@ -940,11 +942,10 @@ def _mapping(phases, hbm, outputs, output, golden_options, useful, params, notes
     return Mapping(phases, hbm, outputs, output, golden_options, useful, pcus, units, notes)
 
 
-def compile(req, params, inputs, baseline=False, max_units=None, carry=None, hbm_base=0,
-            **options):
+def compile(req, params, inputs, *, baseline=False, max_units=None, carry=None, hbm_base=0):
     """Compile a scan kernel (``scan``, ``linear_scan``, ``mamba``) for ``params``; see the module
     docstring. ``baseline=True`` maps without the ``scan`` extension (same bits); ``max_units``,
-    ``carry``, ``hbm_base``: see :func:`plan_kernel`. Other options are ignored."""
+    ``carry``, ``hbm_base``: see :func:`plan_kernel`."""
 
     m = plan_kernel(req, params, inputs, baseline=baseline, max_units=max_units, carry=carry,
                     hbm_base=hbm_base)
@@ -960,6 +961,67 @@ def compile(req, params, inputs, baseline=False, max_units=None, carry=None, hbm
                     useful_ops=m.useful_ops, peak_ops_per_cycle=float(params.lanes * m.max_pcus),
                     units=m.units, buffer_reads=tuple(buffers), stall_reads=tuple(stalls),
                     notes=m.notes, golden_options=m.golden_options)
+
+
+# ------------------------------------------------------------------------------------------------
+# Declarations (compiler.registry)
+# ------------------------------------------------------------------------------------------------
+
+def _scan_inputs(req, rng):
+    n = req.shape["n"]
+    if req.dtype == "int32":
+        return {"x": rng.integers(-(1 << 16), 1 << 16, n).astype(np.int64)}
+    return {"x": rng.standard_normal(n).astype(np.float32)}
+
+
+def _linear_scan_inputs(req, rng):
+    n = req.shape["n"]
+    return {"a": rng.uniform(0.5, 1.0, n).astype(np.float32),
+            "b": rng.standard_normal(n).astype(np.float32)}
+
+
+def _mamba_inputs(req, rng):
+    t, d, st = req.shape["T"], req.shape["D"], req.shape["S"]
+
+    def normal(*shape):
+        return rng.standard_normal(shape).astype(np.float32)
+    return {"a_bar": rng.uniform(0.5, 1.0, (t, d, st)).astype(np.float32), "bx": normal(t, d, st),
+            "c": normal(t, st), "d": normal(d), "x": normal(t, d)}
+
+
+_OPTIONS = (
+    Option("baseline", bool, False, "map without the PCU's scan extension (same bits, more units "
+           "and cycles)"),
+    Option("max_units", int, None, "at most this many units per phase (tests of the spill path)",
+           minimum=1),
+    Option("carry", str, None, "the baseline's carry path (default: scalar if it maps, else "
+           "vector)", choices=("scalar", "vector")),
+    Option("hbm_base", int, 0, "first HBM vector address (kernels batched in one job)",
+           minimum=0, cli=False),
+)
+_LEN = {"n": (1, 1 << 20)}
+
+SPECS = (
+    KernelSpec("scan", ("n",), ("fp32", "int32"), "inclusive prefix sum", limits=_LEN,
+               dim_help={"n": "elements"}, options=_OPTIONS, inputs=_scan_inputs,
+               golden=lambda req, i, lanes: golden.prefix_sum(
+                   i["x"], lanes, "int32" if req.dtype == "int32" else "fp32"),
+               reference=lambda req, i: ref.prefix_sum(i["x"]), mapping=compile),
+    KernelSpec("linear_scan", ("n",), ("fp32",), "h_t = a_t·h_{t-1} + b_t (associative pair scan)",
+               limits=_LEN, dim_help={"n": "time steps"}, options=_OPTIONS,
+               inputs=_linear_scan_inputs,
+               golden=lambda req, i, lanes: golden.linear_scan(i["a"], i["b"], lanes),
+               reference=lambda req, i: ref.linear_scan(i["a"], i["b"]), mapping=compile),
+    KernelSpec("mamba", ("T", "D", "S"), ("fp32",), "Mamba selective scan from discretized inputs",
+               limits={"T": (1, 1 << 16), "D": (1, 1024), "S": (1, 256)},
+               dim_help={"T": "time steps", "D": "channels", "S": "states per channel"},
+               options=_OPTIONS, inputs=_mamba_inputs,
+               golden=lambda req, i, lanes, **o: golden.selective_scan(
+                   i["a_bar"], i["bx"], i["c"], i["d"], i["x"], lanes, **o),
+               reference=lambda req, i: ref.selective_scan(i["a_bar"], i["bx"], i["c"], i["d"],
+                                                           i["x"]),
+               mapping=compile),
+)
 
 
 # ------------------------------------------------------------------------------------------------
