@@ -5,10 +5,12 @@ tensors from HBM to HBM.
 
 * ``fft`` — the ``n``-point complex radix-2 FFT (fp32), result in natural order, bit-exact to
   :func:`hw.golden.fft` (the levels of :func:`hw.golden.fft_dif_stages`, then the bit reversal);
-* ``hyena`` — :func:`hw.golden.hyena_conv`: zero-pad ``u`` and ``k`` to ``2n``, DIF FFT of both
-  (bit-reversed order, never permuted), pointwise complex product, DIT inverse FFT straight from
-  bit-reversed order (:func:`hw.golden.fft_dit_stages` with ``twiddles(2n, inverse=True)``),
-  ``· 1/2n``, real part of the first ``n``, ``+ d·u``.
+* ``hyena`` — :func:`hw.golden.hyena_conv` for any ``n``: zero-pad ``u`` and ``k`` to ``M`` points,
+  the smallest power of two ``>= 2n`` (:func:`hw.golden.hyena_fft_points`; ``2n`` when ``n`` is a
+  power of two), DIF FFT of both (bit-reversed order, never permuted), pointwise complex product,
+  DIT inverse FFT straight from bit-reversed order (:func:`hw.golden.fft_dit_stages` with
+  ``twiddles(M, inverse=True)``), ``· 1/M``, real part of the first ``M/2 >= n`` (the output is
+  cropped to ``n``), ``+ d·u`` (``u`` zero beyond ``n``).
 
 Options: ``baseline`` (default ``False``): map without the PCU's ``butterfly`` network (same bits,
 more units and passes); ``max_units`` (``{"pcu": n, "pmu": n}``, for experiments).
@@ -1047,8 +1049,15 @@ def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):
         fp.useful_ops = 5 * N * n
     elif kernel == "hyena":
         nn = req.shape["n"]
-        n2 = log2_exact(2 * nn)
+        n2 = log2_exact(golden.hyena_fft_points(nn))     # zero-padded to a power of two >= 2n
         space = Space(n2, max(0, lB - n2))
+        pmu = params.pmu
+        if space.words > pmu.size_words:
+            m_max = 1 << ((pmu.size_words // 2).bit_length() - 1)
+            raise MappingError(f"hyena: n = {nn} is zero-padded to a {1 << n2}-point FFT "
+                               f"({space.words} words), which does not fit a PMU of "
+                               f"{pmu.size_words} words ({pmu.banks} banks x "
+                               f"{pmu.words_per_bank}) on {params.name!r}; limit n <= {m_max // 2}")
         b = _Builder(params, hbm, baseline, 2)
         rw = 1 << (n2 + space.pad)               # real words per transform (with padding)
         blk = np.zeros(2 * rw, np.uint32)
@@ -1057,7 +1066,7 @@ def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):
         uk_base = hbm.put("uk", blk)
         d_bits = int(nx.fp32_words(np.asarray(inputs["d"]).reshape(-1)[:1])[0])
         uk_scratch = hbm.alloc("UK", 2 * space.words)
-        out_base = hbm.alloc("y", max(nn, L) + L)
+        out_base = hbm.alloc("y", max(1 << (n2 - 1), L) + L)     # the first M/2 real parts
         fp.segments, vr = _hyena_ops(b, space, uk_base, uk_base, d_bits, uk_scratch, out_base)
         fp.out_base, fp.out_words = out_base, vr * L
         N2 = 1 << n2
@@ -1235,9 +1244,10 @@ SPECS = (
                golden=lambda req, i, lanes: golden.fft(i["x"]),
                reference=lambda req, i: ref.fft(i["x"]), mapping=compile),
     KernelSpec("hyena", ("n",), ("fp32",),
-               "Hyena long convolution via FFT (2n-point), pointwise product, inverse FFT",
-               pow2=("n",), limits={"n": (1, 1 << 15)},
-               dim_help={"n": "sequence length"},
+               "Hyena long convolution via FFT (zero-padded to a power of two >= 2n), "
+               "pointwise product, inverse FFT",
+               limits={"n": (1, 1 << 15)},
+               dim_help={"n": "sequence length (any: zero-padded to a power of two >= 2n)"},
                options=_OPTIONS, inputs=_hyena_inputs,
                golden=lambda req, i, lanes: golden.hyena_conv(i["u"], i["k"], i["d"]),
                reference=lambda req, i: ref.hyena_conv(i["u"], i["k"], i["d"]), mapping=compile),
