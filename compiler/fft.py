@@ -94,7 +94,6 @@ from hw.golden import reference as ref
 from hw.util import log2_exact
 from interconnect.router import RouteError
 from memory.agcu import agcu_program, vector_addresses
-from memory.host import DRAMImage
 from tiles import pcu_asm, pcu_model, pmu_asm
 from tiles.pcu_asm import AsmError, Counter, In, Out, Program, Stage
 from tiles.pcu_isa import PERF_NAMES
@@ -104,6 +103,7 @@ from tiles.pmu_layout import PERF_COUNTERS
 from tiles.pmu_model import PMUModel
 
 from .graph import Graph, MappingError, build_phase, clear_before_start, fabric_map
+from .hbm import HbmAllocator
 from .job import Job
 from .protocol import Compiled, KernelSpec, Option
 
@@ -616,44 +616,6 @@ class Segment:
     space: Space
 
 
-class _Hbm:
-    """Bump allocator + image of the HBM (64-byte aligned tensors)."""
-
-    def __init__(self, params, what):
-        self.params = params
-        self.img = DRAMImage(params.memory.hbm, "hbm")
-        self.top = 0
-        self.what = what
-        self.regions = {}
-
-    def alloc(self, name, words):
-        base = self.top
-        nbytes = 4 * int(words)
-        self.top = base + -(-nbytes // 64) * 64
-        self.regions[name] = (base, nbytes)
-        return base
-
-    def put(self, name, words_u32):
-        w = np.ascontiguousarray(words_u32, np.uint32).reshape(-1)
-        base = self.alloc(name, w.size)
-        self.pending = getattr(self, "pending", [])
-        self.pending.append((base, w))
-        return base
-
-    def check(self):
-        cap = self.img.capacity
-        if self.top > cap:
-            raise MappingError(f"{self.what} needs {self.top} bytes of HBM (inputs, twiddle "
-                               f"tables, scratch, output); the {self.params.name!r} HBM model has "
-                               f"{cap} bytes")
-
-    def finish(self):
-        self.check()
-        for base, w in getattr(self, "pending", []):
-            self.img.place(base, w)
-        return self.img
-
-
 class _PhaseCtx:
     """Helpers while emitting one phase graph."""
 
@@ -771,7 +733,7 @@ class _Builder:
         const = _const_of(T)
         tw = None
         if const is None:
-            tw = self.hbm.put(f"tw_{kind}{m}_{self.count}", nx.fp32_words(T))
+            tw = self.hbm.place(f"tw_{kind}{m}_{self.count}", nx.fp32_words(T))
         label = f"{kind.upper()} h={1 << m}"
         if not self.baseline:
             d = layout.lane_bit(space.q(m))
@@ -1032,7 +994,7 @@ def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):
     for k, v in (max_units or {}).items():
         limits[k] = min(limits[k], v)
     own = hbm is None
-    hbm = hbm or _Hbm(params, f"{kernel}: n = {req.shape['n']}")
+    hbm = hbm or HbmAllocator(params, f"{kernel}: n = {req.shape['n']}")
     fp = FFTPlan(req, params, baseline, [], max_units=limits)
     if kernel == "fft":
         n = log2_exact(req.shape["n"])
@@ -1041,8 +1003,8 @@ def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):
         x = np.asarray(inputs["x"]).astype(np.complex64)
         words = np.zeros(space.words, np.uint32)
         words[:2 * x.size] = np.ascontiguousarray(x).view(np.uint32)
-        x_base = hbm.put("x", words)
-        out_base = hbm.alloc("y", space.words)
+        x_base = hbm.place("x", words)
+        out_base = hbm.alloc("y", 4 * space.words)
         fp.segments = _fft_ops(b, space, x_base, out_base)
         fp.out_base, fp.out_words = out_base, space.words
         N = space.points
@@ -1063,10 +1025,10 @@ def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):
         blk = np.zeros(2 * rw, np.uint32)
         blk[:nn] = nx.fp32_words(inputs["u"])
         blk[rw:rw + nn] = nx.fp32_words(inputs["k"])
-        uk_base = hbm.put("uk", blk)
+        uk_base = hbm.place("uk", blk)
         d_bits = int(nx.fp32_words(np.asarray(inputs["d"]).reshape(-1)[:1])[0])
-        uk_scratch = hbm.alloc("UK", 2 * space.words)
-        out_base = hbm.alloc("y", max(1 << (n2 - 1), L) + L)     # the first M/2 real parts
+        uk_scratch = hbm.alloc("UK", 4 * 2 * space.words)
+        out_base = hbm.alloc("y", 4 * (max(1 << (n2 - 1), L) + L))   # the first M/2 real parts
         fp.segments, vr = _hyena_ops(b, space, uk_base, uk_base, d_bits, uk_scratch, out_base)
         fp.out_base, fp.out_words = out_base, vr * L
         N2 = 1 << n2
@@ -1074,7 +1036,7 @@ def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):
     else:
         raise MappingError(f"compiler.fft: kernel {kernel!r}: not an FFT kernel (fft, hyena)")
     big = max(s.space.words * s.batch for s in fp.segments)
-    scratch = [hbm.alloc("scratch0", big), hbm.alloc("scratch1", big)]
+    scratch = [hbm.alloc("scratch0", 4 * big), hbm.alloc("scratch1", 4 * big)]
     hbm.check()
     fp.hbm = hbm
     phases = []
@@ -1082,7 +1044,7 @@ def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):
         phases += _pack(fp, seg, scratch, fmap, limits)
     fp.phases = phases
     if own:
-        fp.hbm_image = hbm.finish()
+        fp.hbm_image = hbm.image
     return fp
 
 
@@ -1095,16 +1057,18 @@ def compile(req, params, inputs, *, baseline=False, max_units=None):
 def compile_many(entries, params):
     """Several kernels in one :class:`~compiler.job.Job` (one simulation run; the phases run one
     after the other, each kernel in its own HBM regions). ``entries``: ``[(req, inputs,
-    options)]`` (the declared options of the kernel). Returns ``(job, [(Compiled, first phase, phase count)])``; a kernel's result is
-    ``compiled.output(job_outputs)`` (its output is named ``y<i>``) and its cycles are the sum
-    of its phases' cycles."""
-    hbm = _Hbm(params, "compile_many")
+    options)]`` (the declared options of each kernel). Returns ``(job, [(Compiled, first phase,
+    phase count)])``; a kernel's result is ``compiled.output(job_outputs)`` (its output is named
+    ``y<i>``) and its cycles are the sum of its phases' cycles. The kernels share one
+    :class:`~compiler.hbm.HbmAllocator`."""
+    hbm = HbmAllocator(params, "compile_many")
     plans = []
     for req, inputs, o in entries:
         o = _BY_NAME[req.kernel].check_options(o)
         plans.append(plan(req, params, inputs, baseline=bool(o.get("baseline", False)),
                           max_units=o.get("max_units"), hbm=hbm))
-    img = hbm.finish()
+    hbm.check()
+    img = hbm.image
     phases, outputs, res = [], {}, []
     for i, fp in enumerate(plans):
         fp.hbm_image = img

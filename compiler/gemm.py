@@ -59,6 +59,7 @@ from tiles.pmu_layout import PERF_COUNTERS
 from tiles.pmu_programs import fifo
 
 from .graph import Graph, MappingError, build_phase, clear_before_start, fabric_map
+from .hbm import HbmAllocator
 from .job import Job
 from .protocol import Compiled, KernelSpec, Option
 
@@ -285,15 +286,12 @@ def plan(req, params, *, chains=None, mb=None, g=None, weights=None, spread=True
     c_pitch = b_pitch
     b_rows = nkb * L
     m_pad = mb * n_mb
-    align = max(4096, hbm.access_bytes)
-
-    def up(x):
-        return _cdiv(x, align) * align
-    a_base = up(base)
-    b_base = up(a_base + 4 * m_pad * a_pitch)
-    c_base = up(b_base + 4 * b_rows * b_pitch)
-    total = up(c_base + 4 * m_pad * c_pitch)
-    if total > hbm.capacity_bytes:
+    mem = HbmAllocator(p, f"gemm {M}x{N}x{K}", base)
+    a_base = mem.alloc("A", 4 * m_pad * a_pitch)
+    b_base = mem.alloc("B", 4 * b_rows * b_pitch)
+    c_base = mem.alloc("C", 4 * m_pad * c_pitch)
+    total = mem.up(mem.top)
+    if not mem.fits():
         raise MappingError(f"gemm {M}x{N}x{K}: A, B and C (padded to {m_pad}x{nkb * L}, "
                            f"{nkb * L}x{tiles * L}, {m_pad}x{tiles * L} words) need "
                            f"{(total - a_base) // 1024} KiB of HBM{' from ' + hex(a_base) if a_base else ''}; the {hbm.kind!r} HBM of {p.name!r} has "

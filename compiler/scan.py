@@ -66,7 +66,6 @@ from hw.golden import reference as ref
 from hw.util import log2_exact
 from interconnect.router import RouteError
 from memory.agcu import AGCUConfigError, agcu_program
-from memory.host import DRAMImage
 from tiles import pcu_asm, pcu_model, pmu_asm
 from tiles.pcu_asm import Acc, Carry, Counter, In, Out, Program, Stage
 from tiles.pcu_isa import PERF_NAMES
@@ -76,6 +75,7 @@ from tiles.pmu_asm import perf_index as pmu_perf_index
 from tiles.pmu_model import PMUModel
 
 from .graph import Graph, MappingError, build_phase
+from .hbm import HbmAllocator, HbmError
 from .job import Job
 from .protocol import Compiled, KernelSpec, Option
 
@@ -135,48 +135,15 @@ class Plan:
     stores: dict
 
 
-class HbmError(MappingError):
-    """The tensors of a mapping do not fit the HBM model."""
+def _valloc(hbm, what, vectors):
+    """Reserve ``vectors`` in the shared allocator; the vector address (scan plans address
+    tensors in vectors; the allocator's alignment is a whole number of vectors)."""
+    return hbm.alloc(what, vectors * hbm.vector_bytes) // hbm.vector_bytes
 
 
-class Hbm:
-    """Bump allocator of HBM space (vector addresses) plus the image holding the inputs."""
-
-    def __init__(self, params, kernel, base=0):
-        self.params = params
-        self.kernel = kernel
-        self.L = params.lanes
-        self.vbytes = 4 * self.L
-        self.access = max(1, params.memory.hbm.access_bytes // self.vbytes)
-        self.cap = params.memory.hbm.capacity_bytes // self.vbytes
-        self.top = int(base)
-        self.parts = []
-        self.image = DRAMImage(params.memory.hbm, "hbm")
-
-    def alloc(self, what, vectors):
-        """Reserve ``vectors`` (aligned to a DRAM access); :meth:`check` reports overflow with
-        every part listed."""
-        base = -(-self.top // self.access) * self.access
-        self.top = base + vectors
-        self.parts.append((what, vectors))
-        return base
-
-    def place(self, what, words):
-        words = np.ascontiguousarray(words, np.uint32).reshape(-1, self.L)
-        base = self.alloc(what, words.shape[0])
-        if self.top <= self.cap:
-            self.image.place(base * self.vbytes, words)
-        return base
-
-    def check(self):
-        if self.top > self.cap:
-            need = self.top * self.vbytes
-            parts = ", ".join(f"{w} {v * self.vbytes} B" for w, v in self.parts)
-            raise HbmError(
-                f"{self.kernel}: needs {need} bytes of HBM ({parts}); the "
-                f"{self.params.name!r} HBM has {self.params.memory.hbm.capacity_bytes} bytes "
-                f"(memory.hbm rows x banks x row_bytes x channels); use a smaller shape or a "
-                f"configuration with more HBM")
+def _vplace(hbm, what, words):
+    """Place the input ``words`` (whole vectors); their vector address."""
+    return hbm.place(what, words) // hbm.vector_bytes
 
 
 def _loops(shape):
@@ -254,7 +221,8 @@ def _phase_graph(plan, i, j, hbm, spills, params, tag):
                 t = spills.get(s)
                 if t is None:
                     st = plan.streams[s]
-                    t = spills[s] = Tensor(hbm.alloc(f"spill {s}", st.vectors), _loops(st.shape))
+                    t = spills[s] = Tensor(_valloc(hbm, f"spill {s}", st.vectors),
+                                          _loops(st.shape))
             name = g.agcu(f"st_{s}", agcu_program(params.agcu, L, params.memory.hbm,
                                                   mode="store", base=t.base, loops=t.loops))
             g.connect(f"{u.name}.{port}", f"{name}.vec_in[0]")
@@ -299,7 +267,7 @@ def pack(plan, params, hbm, spills=None, max_units=None):
         for j in range(top, i, -1):
             if _cuts_scalar(plan, i, j):
                 continue
-            mark_top, mark_parts, mark_sp = hbm.top, list(hbm.parts), dict(spills)
+            mark, mark_sp = hbm.mark(), dict(spills)
             try:
                 g = _phase_graph(plan, i, j, hbm, spills, params, f"[{len(out)}]")
                 hbm.check()
@@ -307,7 +275,7 @@ def pack(plan, params, hbm, spills=None, max_units=None):
             except HbmError:
                 raise
             except (MappingError, RouteError, AGCUConfigError) as e:
-                hbm.top, hbm.parts = mark_top, mark_parts
+                hbm.reset(mark)
                 spills.clear()
                 spills.update(mark_sp)
                 err = e
@@ -798,7 +766,7 @@ def _check_params(params, kernel):
 def plan_kernel(req, params, inputs, baseline=False, max_units=None, carry=None, hbm_base=0):
     """Map ``req`` (see the module docstring); return a :class:`Mapping`. ``max_units``: at most
     this many units per phase; ``carry``: the baseline's carry path (``"scalar"`` / ``"vector"``;
-    default: scalar if it maps, else vector); ``hbm_base``: first HBM vector address to use."""
+    default: scalar if it maps, else vector); ``hbm_base``: first HBM byte address to use (rounded up to the allocator's alignment)."""
     L = params.lanes
     P = params.pcu
     k = req.kernel
@@ -816,9 +784,9 @@ def plan_kernel(req, params, inputs, baseline=False, max_units=None, carry=None,
         words = nx.fp32_words(xp) if fp else nx.int_words(xp)
 
         def plans(carry):
-            hbm = Hbm(params, k, hbm_base)
-            xb = hbm.place("x", words)
-            yb = hbm.alloc("y", Gp)
+            hbm = HbmAllocator(params, k, hbm_base)
+            xb = _vplace(hbm, "x", words)
+            yb = _valloc(hbm, "y", Gp)
             units, streams = _sum_plan(params, k, "x", "y", gshape, (), fp, baseline, carry)
             plan = Plan(k, units, streams, {"x": Tensor(xb, _loops(gshape))},
                         {"y": Tensor(yb, _loops(gshape))})
@@ -845,10 +813,10 @@ def plan_kernel(req, params, inputs, baseline=False, max_units=None, carry=None,
         ap[:n], bp[:n] = a, b
 
         def plans(carry):
-            hbm = Hbm(params, k, hbm_base)
-            ab = hbm.place("a", nx.fp32_words(ap))
-            bb = hbm.place("b", nx.fp32_words(bp))
-            hb = hbm.alloc("h", Gp)
+            hbm = HbmAllocator(params, k, hbm_base)
+            ab = _vplace(hbm, "a", nx.fp32_words(ap))
+            bb = _vplace(hbm, "b", nx.fp32_words(bp))
+            hb = _valloc(hbm, "h", Gp)
             units, streams = _pair_plan(params, k, "a", "b", "h", gshape, (), baseline, carry)
             plan = Plan(k, units, streams, {"a": Tensor(ab, _loops(gshape)),
                                             "b": Tensor(bb, _loops(gshape))},
@@ -893,14 +861,14 @@ def _mamba(req, params, inputs, baseline, max_units, cmax, carry, hbm_base):
     gshape, rshape = (G,), (S, D)
 
     def plans(carry):
-        hbm = Hbm(params, "mamba", hbm_base)
-        ab = hbm.place("a_bar", nx.fp32_words(aT))
-        bb = hbm.place("bx", nx.fp32_words(bT))
-        cb = hbm.place("c", nx.fp32_words(cT))
-        xb = hbm.place("x", nx.fp32_words(xT))
-        db = hbm.place("d", nx.fp32_words(dv))
-        pb = hbm.alloc("p (c·h)", D * S * G)
-        yb = hbm.alloc("y", D * G)
+        hbm = HbmAllocator(params, "mamba", hbm_base)
+        ab = _vplace(hbm, "a_bar", nx.fp32_words(aT))
+        bb = _vplace(hbm, "bx", nx.fp32_words(bT))
+        cb = _vplace(hbm, "c", nx.fp32_words(cT))
+        xb = _vplace(hbm, "x", nx.fp32_words(xT))
+        db = _vplace(hbm, "d", nx.fp32_words(dv))
+        pb = _valloc(hbm, "p (c·h)", D * S * G)
+        yb = _valloc(hbm, "y", D * G)
         units, streams = _pair_plan(params, "mamba", "a", "b", "p", gshape, rshape, baseline,
                                     carry, c="c")
         rows = _loops((G, S, D))
@@ -956,7 +924,7 @@ def compile(req, params, inputs, *, baseline=False, max_units=None, carry=None, 
         buffers += b
     job = Job([p.phase for p in m.phases], m.hbm.image, m.outputs)
     job.graphs = [p.graph for p in m.phases]      # for run_model and reports
-    job.hbm_top = m.hbm.top                        # first free HBM vector (for batching jobs)
+    job.hbm_top = m.hbm.top                        # first free HBM byte (for batching jobs)
     return Compiled(job=job, output=m.output, golden_lanes=params.lanes,
                     useful_ops=m.useful_ops, peak_ops_per_cycle=float(params.lanes * m.max_pcus),
                     units=m.units, buffer_reads=tuple(buffers), stall_reads=tuple(stalls),
@@ -996,7 +964,7 @@ _OPTIONS = (
            minimum=1),
     Option("carry", str, None, "the baseline's carry path (default: scalar if it maps, else "
            "vector)", choices=("scalar", "vector")),
-    Option("hbm_base", int, 0, "first HBM vector address (kernels batched in one job)",
+    Option("hbm_base", int, 0, "first HBM byte address (kernels batched in one job)",
            minimum=0, cli=False),
 )
 _LEN = {"n": (1, 1 << 20)}
