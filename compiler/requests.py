@@ -87,7 +87,7 @@ def expected(req, inputs, lanes, **options):
     """The golden (bit-exact) result for ``inputs`` on a fabric with ``lanes`` lanes.
 
     ``options``: keyword arguments of a documented order variant of the golden function that the
-    mapping follows (:attr:`compiler.kernel.Compiled.golden_options`), e.g. mamba's
+    mapping follows (:attr:`compiler.protocol.Compiled.golden_options`), e.g. mamba's
     ``reduce_lanes`` (:func:`hw.golden.selective_scan`)."""
     return spec(req.kernel).golden(req, inputs, lanes, **options)
 
