@@ -5,10 +5,12 @@ tensors from HBM to HBM.
 
 * ``fft`` — the ``n``-point complex radix-2 FFT (fp32), result in natural order, bit-exact to
   :func:`hw.golden.fft` (the levels of :func:`hw.golden.fft_dif_stages`, then the bit reversal);
-* ``hyena`` — :func:`hw.golden.hyena_conv`: zero-pad ``u`` and ``k`` to ``2n``, DIF FFT of both
-  (bit-reversed order, never permuted), pointwise complex product, DIT inverse FFT straight from
-  bit-reversed order (:func:`hw.golden.fft_dit_stages` with ``twiddles(2n, inverse=True)``),
-  ``· 1/2n``, real part of the first ``n``, ``+ d·u``.
+* ``hyena`` — :func:`hw.golden.hyena_conv` for any ``n``: zero-pad ``u`` and ``k`` to ``M`` points,
+  the smallest power of two ``>= 2n`` (:func:`hw.golden.hyena_fft_points`; ``2n`` when ``n`` is a
+  power of two), DIF FFT of both (bit-reversed order, never permuted), pointwise complex product,
+  DIT inverse FFT straight from bit-reversed order (:func:`hw.golden.fft_dit_stages` with
+  ``twiddles(M, inverse=True)``), ``· 1/M``, real part of the first ``M/2 >= n`` (the output is
+  cropped to ``n``), ``+ d·u`` (``u`` zero beyond ``n``).
 
 Options: ``baseline`` (default ``False``): map without the PCU's ``butterfly`` network (same bits,
 more units and passes); ``max_units`` (``{"pcu": n, "pmu": n}``, for experiments).
@@ -85,12 +87,13 @@ import itertools
 
 import numpy as np
 
+from hw import golden
 from hw import numerics as nx
 from hw.config import AddressMap
+from hw.golden import reference as ref
 from hw.util import log2_exact
 from interconnect.router import RouteError
 from memory.agcu import agcu_program, vector_addresses
-from memory.host import DRAMImage
 from tiles import pcu_asm, pcu_model, pmu_asm
 from tiles.pcu_asm import AsmError, Counter, In, Out, Program, Stage
 from tiles.pcu_isa import PERF_NAMES
@@ -100,8 +103,9 @@ from tiles.pmu_layout import PERF_COUNTERS
 from tiles.pmu_model import PMUModel
 
 from .graph import Graph, MappingError, build_phase, clear_before_start, fabric_map
+from .hbm import HbmAllocator
 from .job import Job
-from .kernel import Compiled
+from .protocol import Compiled, KernelSpec, Option
 
 __all__ = ["Space", "Layout", "reorder_program", "dif_program", "dit_program",
            "dif_base_programs", "dit_base_programs", "twiddle_vectors", "FFTPlan", "plan",
@@ -612,44 +616,6 @@ class Segment:
     space: Space
 
 
-class _Hbm:
-    """Bump allocator + image of the HBM (64-byte aligned tensors)."""
-
-    def __init__(self, params, what):
-        self.params = params
-        self.img = DRAMImage(params.memory.hbm, "hbm")
-        self.top = 0
-        self.what = what
-        self.regions = {}
-
-    def alloc(self, name, words):
-        base = self.top
-        nbytes = 4 * int(words)
-        self.top = base + -(-nbytes // 64) * 64
-        self.regions[name] = (base, nbytes)
-        return base
-
-    def put(self, name, words_u32):
-        w = np.ascontiguousarray(words_u32, np.uint32).reshape(-1)
-        base = self.alloc(name, w.size)
-        self.pending = getattr(self, "pending", [])
-        self.pending.append((base, w))
-        return base
-
-    def check(self):
-        cap = self.img.capacity
-        if self.top > cap:
-            raise MappingError(f"{self.what} needs {self.top} bytes of HBM (inputs, twiddle "
-                               f"tables, scratch, output); the {self.params.name!r} HBM model has "
-                               f"{cap} bytes")
-
-    def finish(self):
-        self.check()
-        for base, w in getattr(self, "pending", []):
-            self.img.place(base, w)
-        return self.img
-
-
 class _PhaseCtx:
     """Helpers while emitting one phase graph."""
 
@@ -767,7 +733,7 @@ class _Builder:
         const = _const_of(T)
         tw = None
         if const is None:
-            tw = self.hbm.put(f"tw_{kind}{m}_{self.count}", nx.fp32_words(T))
+            tw = self.hbm.place(f"tw_{kind}{m}_{self.count}", nx.fp32_words(T))
         label = f"{kind.upper()} h={1 << m}"
         if not self.baseline:
             d = layout.lane_bit(space.q(m))
@@ -1028,7 +994,7 @@ def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):
     for k, v in (max_units or {}).items():
         limits[k] = min(limits[k], v)
     own = hbm is None
-    hbm = hbm or _Hbm(params, f"{kernel}: n = {req.shape['n']}")
+    hbm = hbm or HbmAllocator(params, f"{kernel}: n = {req.shape['n']}")
     fp = FFTPlan(req, params, baseline, [], max_units=limits)
     if kernel == "fft":
         n = log2_exact(req.shape["n"])
@@ -1037,25 +1003,32 @@ def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):
         x = np.asarray(inputs["x"]).astype(np.complex64)
         words = np.zeros(space.words, np.uint32)
         words[:2 * x.size] = np.ascontiguousarray(x).view(np.uint32)
-        x_base = hbm.put("x", words)
-        out_base = hbm.alloc("y", space.words)
+        x_base = hbm.place("x", words)
+        out_base = hbm.alloc("y", 4 * space.words)
         fp.segments = _fft_ops(b, space, x_base, out_base)
         fp.out_base, fp.out_words = out_base, space.words
         N = space.points
         fp.useful_ops = 5 * N * n
     elif kernel == "hyena":
         nn = req.shape["n"]
-        n2 = log2_exact(2 * nn)
+        n2 = log2_exact(golden.hyena_fft_points(nn))     # zero-padded to a power of two >= 2n
         space = Space(n2, max(0, lB - n2))
+        pmu = params.pmu
+        if space.words > pmu.size_words:
+            m_max = 1 << ((pmu.size_words // 2).bit_length() - 1)
+            raise MappingError(f"hyena: n = {nn} is zero-padded to a {1 << n2}-point FFT "
+                               f"({space.words} words), which does not fit a PMU of "
+                               f"{pmu.size_words} words ({pmu.banks} banks x "
+                               f"{pmu.words_per_bank}) on {params.name!r}; limit n <= {m_max // 2}")
         b = _Builder(params, hbm, baseline, 2)
         rw = 1 << (n2 + space.pad)               # real words per transform (with padding)
         blk = np.zeros(2 * rw, np.uint32)
         blk[:nn] = nx.fp32_words(inputs["u"])
         blk[rw:rw + nn] = nx.fp32_words(inputs["k"])
-        uk_base = hbm.put("uk", blk)
+        uk_base = hbm.place("uk", blk)
         d_bits = int(nx.fp32_words(np.asarray(inputs["d"]).reshape(-1)[:1])[0])
-        uk_scratch = hbm.alloc("UK", 2 * space.words)
-        out_base = hbm.alloc("y", max(nn, L) + L)
+        uk_scratch = hbm.alloc("UK", 4 * 2 * space.words)
+        out_base = hbm.alloc("y", 4 * (max(1 << (n2 - 1), L) + L))   # the first M/2 real parts
         fp.segments, vr = _hyena_ops(b, space, uk_base, uk_base, d_bits, uk_scratch, out_base)
         fp.out_base, fp.out_words = out_base, vr * L
         N2 = 1 << n2
@@ -1063,7 +1036,7 @@ def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):
     else:
         raise MappingError(f"compiler.fft: kernel {kernel!r}: not an FFT kernel (fft, hyena)")
     big = max(s.space.words * s.batch for s in fp.segments)
-    scratch = [hbm.alloc("scratch0", big), hbm.alloc("scratch1", big)]
+    scratch = [hbm.alloc("scratch0", 4 * big), hbm.alloc("scratch1", 4 * big)]
     hbm.check()
     fp.hbm = hbm
     phases = []
@@ -1071,28 +1044,31 @@ def plan(req, params, inputs, baseline=False, max_units=None, hbm=None):
         phases += _pack(fp, seg, scratch, fmap, limits)
     fp.phases = phases
     if own:
-        fp.hbm_image = hbm.finish()
+        fp.hbm_image = hbm.image
     return fp
 
 
-def compile(req, params, inputs, **options):
+def compile(req, params, inputs, *, baseline=False, max_units=None):
     """Map ``fft`` / ``hyena`` (see the module docstring). Options: ``baseline`` (default False),
     ``max_units`` ({"pcu": n, "pmu": n, "agcu": n}: cap the units a phase may use)."""
-    fp = plan(req, params, inputs, baseline=bool(options.get("baseline", False)),
-              max_units=options.get("max_units"))
-    return _compiled(fp)
+    return _compiled(plan(req, params, inputs, baseline=bool(baseline), max_units=max_units))
 
 
 def compile_many(entries, params):
     """Several kernels in one :class:`~compiler.job.Job` (one simulation run; the phases run one
     after the other, each kernel in its own HBM regions). ``entries``: ``[(req, inputs,
-    options)]``. Returns ``(job, [(Compiled, first phase, phase count)])``; a kernel's result is
-    ``compiled.output(job_outputs)`` (its output is named ``y<i>``) and its cycles are the sum
-    of its phases' cycles."""
-    hbm = _Hbm(params, "compile_many")
-    plans = [plan(req, params, inputs, baseline=bool(o.get("baseline", False)),
-                  max_units=o.get("max_units"), hbm=hbm) for req, inputs, o in entries]
-    img = hbm.finish()
+    options)]`` (the declared options of each kernel). Returns ``(job, [(Compiled, first phase,
+    phase count)])``; a kernel's result is ``compiled.output(job_outputs)`` (its output is named
+    ``y<i>``) and its cycles are the sum of its phases' cycles. The kernels share one
+    :class:`~compiler.hbm.HbmAllocator`."""
+    hbm = HbmAllocator(params, "compile_many")
+    plans = []
+    for req, inputs, o in entries:
+        o = _BY_NAME[req.kernel].check_options(o)
+        plans.append(plan(req, params, inputs, baseline=bool(o.get("baseline", False)),
+                          max_units=o.get("max_units"), hbm=hbm))
+    hbm.check()
+    img = hbm.image
     phases, outputs, res = [], {}, []
     for i, fp in enumerate(plans):
         fp.hbm_image = img
@@ -1199,3 +1175,45 @@ def model_run(fp):
             done.add(name)
     base = fp.out_base // 4
     return {"y": mem[base:base + fp.out_words].copy()}
+
+
+# ------------------------------------------------------------------------------------------------
+# Declarations (compiler.registry)
+# ------------------------------------------------------------------------------------------------
+
+def _fft_inputs(req, rng):
+    n = req.shape["n"]
+    re = rng.standard_normal(n).astype(np.float32)
+    return {"x": (re + 1j * rng.standard_normal(n).astype(np.float32)).astype(np.complex64)}
+
+
+def _hyena_inputs(req, rng):
+    n = req.shape["n"]
+    return {"u": rng.standard_normal(n).astype(np.float32),
+            "k": (rng.standard_normal(n) * (1.0 / np.sqrt(n))).astype(np.float32),
+            "d": rng.standard_normal(1).astype(np.float32)[0:1].reshape(())}
+
+
+_OPTIONS = (
+    Option("baseline", bool, False, "map without the PCU's butterfly network (same bits, more "
+           "units and cycles)"),
+    Option("max_units", dict, None, "cap the units of a phase, e.g. pcu=2,pmu=3 "
+           "(experiments)"),
+)
+
+SPECS = (
+    KernelSpec("fft", ("n",), ("fp32",), "complex radix-2 FFT of n points",
+               pow2=("n",), limits={"n": (2, 1 << 16)}, dim_help={"n": "points"},
+               options=_OPTIONS, inputs=_fft_inputs,
+               golden=lambda req, i, lanes: golden.fft(i["x"]),
+               reference=lambda req, i: ref.fft(i["x"]), mapping=compile),
+    KernelSpec("hyena", ("n",), ("fp32",),
+               "Hyena long convolution via FFT (zero-padded to a power of two >= 2n), "
+               "pointwise product, inverse FFT",
+               limits={"n": (1, 1 << 15)},
+               dim_help={"n": "sequence length (any: zero-padded to a power of two >= 2n)"},
+               options=_OPTIONS, inputs=_hyena_inputs,
+               golden=lambda req, i, lanes: golden.hyena_conv(i["u"], i["k"], i["d"]),
+               reference=lambda req, i: ref.hyena_conv(i["u"], i["k"], i["d"]), mapping=compile),
+)
+_BY_NAME = {s.name: s for s in SPECS}

@@ -63,8 +63,9 @@ from tiles.pcu_isa import PERF_NAMES
 from tiles.pmu_layout import PERF_COUNTERS
 
 from .graph import Graph, MappingError, build_phase, clear_before_start, fabric_map
+from .hbm import HbmAllocator
 from .job import Job
-from .kernel import Compiled
+from .protocol import Compiled
 
 __all__ = ["Pipeline", "Tensor", "PhasePlan", "partition", "compile_pipeline", "model_run",
            "linear_loops", "clear_before_start", "decoder_golden",
@@ -119,10 +120,10 @@ class PNode:
 class Pipeline:
     """A kernel's dataflow across phases (see the module docstring).
 
-    ``params``: the fabric; ``align``: HBM allocation alignment in bytes (default: one DRAM row,
-    so tensors start on a row boundary)."""
+    ``params``: the fabric. Its HBM tensors come from one :class:`~compiler.hbm.HbmAllocator`
+    (the alignment every mapping uses)."""
 
-    def __init__(self, name, params, align=None):
+    def __init__(self, name, params):
         self.name = name
         self.params = params
         self.lanes = params.lanes
@@ -130,8 +131,7 @@ class Pipeline:
         self.order = []
         self.edges = []            # (src "unit.vec_out[k]", dst "unit.vec_in[k]", vectors)
         self.tensors = {}
-        self._next = 0
-        self.align = align or params.memory.hbm.row_bytes
+        self.hbm = HbmAllocator(params, name)
         self.useful_ops = 0
         self.ideal_cycles = 0
 
@@ -149,17 +149,15 @@ class Pipeline:
             data = data.reshape(-1, L)
             vectors = data.shape[0]
         nbytes = int(vectors) * 4 * L
-        base = self._next
-        end = base + nbytes
-        cap = self.params.memory.hbm.capacity_bytes
-        if end > cap:
+        base = self.hbm.alloc(name, nbytes)
+        cap = self.hbm.capacity
+        if not self.hbm.fits():
             used = sum(t.vectors * 4 * L for t in self.tensors.values())
             raise MappingError(f"{self.name}: HBM tensor {name!r} ({nbytes} bytes) does not fit: "
                                f"the {self.params.name!r} HBM model has {cap} bytes "
                                f"({_size(cap)}), {used} already used by "
                                f"{len(self.tensors)} tensors; use a smaller shape or a configuration "
                                f"with a larger memory")
-        self._next = -(-end // self.align) * self.align
         t = Tensor(name, base, int(vectors), data)
         self.tensors[name] = t
         return t

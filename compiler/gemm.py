@@ -1,7 +1,7 @@
 """GEMM on the fabric: weight-stationary systolic PCU chains, A re-ordered and reused in a PMU,
 partial sums of K blocks circulating through a PMU FIFO, HBM → fabric → HBM.
 
-``compile(req, params, inputs, **options) -> Compiled`` maps ``gemm`` (``C = A @ B``, ``A`` M×K,
+``compile(req, params, inputs, **options) -> Compiled`` (declared in :data:`SPECS`) maps ``gemm`` (``C = A @ B``, ``A`` M×K,
 ``B`` K×N; ``bf16`` inputs with fp32 accumulation, or ``int16`` inputs with int32 wrapping
 accumulation). The result is bit-exact to :func:`hw.golden.gemm`: every ``C[m, n]`` accumulates
 ``k = 0 .. K-1`` in sequence from ``-0.0`` (int: 0).
@@ -45,8 +45,10 @@ import dataclasses
 
 import numpy as np
 
+from hw import golden
 from hw import numerics as nx
 from hw.config import AddressMap
+from hw.golden import reference as ref
 from memory.agcu import agcu_program
 from memory.host import DRAMImage
 from tiles.pcu_asm import Counter, In, Out, Program, Stage, Stationary
@@ -57,8 +59,9 @@ from tiles.pmu_layout import PERF_COUNTERS
 from tiles.pmu_programs import fifo
 
 from .graph import Graph, MappingError, build_phase, clear_before_start, fabric_map
+from .hbm import HbmAllocator
 from .job import Job
-from .kernel import Compiled
+from .protocol import Compiled, KernelSpec, Option
 
 __all__ = ["GemmPlan", "plan", "compile", "hbm_layout", "DTYPES"]
 
@@ -283,15 +286,12 @@ def plan(req, params, *, chains=None, mb=None, g=None, weights=None, spread=True
     c_pitch = b_pitch
     b_rows = nkb * L
     m_pad = mb * n_mb
-    align = max(4096, hbm.access_bytes)
-
-    def up(x):
-        return _cdiv(x, align) * align
-    a_base = up(base)
-    b_base = up(a_base + 4 * m_pad * a_pitch)
-    c_base = up(b_base + 4 * b_rows * b_pitch)
-    total = up(c_base + 4 * m_pad * c_pitch)
-    if total > hbm.capacity_bytes:
+    mem = HbmAllocator(p, f"gemm {M}x{N}x{K}", base)
+    a_base = mem.alloc("A", 4 * m_pad * a_pitch)
+    b_base = mem.alloc("B", 4 * b_rows * b_pitch)
+    c_base = mem.alloc("C", 4 * m_pad * c_pitch)
+    total = mem.up(mem.top)
+    if not mem.fits():
         raise MappingError(f"gemm {M}x{N}x{K}: A, B and C (padded to {m_pad}x{nkb * L}, "
                            f"{nkb * L}x{tiles * L}, {m_pad}x{tiles * L} words) need "
                            f"{(total - a_base) // 1024} KiB of HBM{' from ' + hex(a_base) if a_base else ''}; the {hbm.kind!r} HBM of {p.name!r} has "
@@ -450,8 +450,6 @@ def build_graph(pl, params, mblk, grp):
 
 
 
-_OPTIONS = ("chains", "mb", "g", "weights", "spread")
-
 
 def _phases(pl, params, fmap, tag=""):
     phases, stall, buf = [], set(), set()
@@ -484,11 +482,9 @@ def _output(pl):
     return output
 
 
-def compile(req, params, inputs, **options):
-    """Map ``gemm`` (see the module docstring). Options: ``chains``, ``mb``, ``g``, ``weights``,
-    ``spread`` (see :func:`plan`); others (``baseline``) are accepted and ignored."""
-    known = {k: options[k] for k in _OPTIONS if k in options}
-    pl = plan(req, params, **known)
+def compile(req, params, inputs, *, chains=None, mb=None, g=None, weights=None, spread=True):
+    """Map ``gemm`` (see the module docstring); the options are those of :func:`plan`."""
+    pl = plan(req, params, chains=chains, mb=mb, g=g, weights=weights, spread=spread)
     img = hbm_layout(pl, params, inputs["a"], inputs["b"])
     phases, stall, buf = _phases(pl, params, fabric_map(params))
     job = Job(phases, img, {"c": (pl.c_base, (pl.m_pad, pl.c_pitch), np.uint32)})
@@ -501,9 +497,10 @@ def compile(req, params, inputs, **options):
 
 def batch(cases, params, **options):
     """Several GEMMs in one job (one simulation): ``cases`` = ``[(req, inputs), ...]``; their
-    tensors sit one after the other in HBM and their phases run in order. Returns ``(job, plans,
-    outputs)`` where ``outputs[i](job_result.outputs)`` is case i's C."""
-    known = {k: options[k] for k in _OPTIONS if k in options}
+    tensors sit one after the other in HBM and their phases run in order; ``options``: the
+    declared ``gemm`` options, for every case. Returns ``(job, plans, outputs)`` where
+    ``outputs[i](job_result.outputs)`` is case i's C."""
+    known = SPECS[0].check_options(options)
     img = DRAMImage(params.memory.hbm, "hbm")
     fmap = fabric_map(params)
     phases, plans, outs, fetch = [], [], [], {}
@@ -518,3 +515,44 @@ def batch(cases, params, **options):
         outs.append(lambda o, out=out, key=f"c{i}": out(o, key))
         plans.append(pl)
     return Job(phases, img, fetch), plans, outs
+
+
+# ------------------------------------------------------------------------------------------------
+# Declaration (compiler.registry)
+# ------------------------------------------------------------------------------------------------
+
+def _inputs(req, rng):
+    s = req.shape
+    if req.dtype == "int16":
+        # A spans the whole int16 range (the multipliers see every operand bit); B is bounded
+        # so that K products of up to 2^15 · |b| fit int32 — the wrap-around of the int32
+        # accumulator is the defined behaviour (tests/golden), but a random run that wraps
+        # would report a meaningless error against the float64 reference.
+        bmax = max(1, min(32768, (1 << 31) // (32768 * s["K"])))
+        return {"a": rng.integers(-32768, 32768, (s["M"], s["K"])).astype(np.int16),
+                "b": rng.integers(-bmax, bmax, (s["K"], s["N"])).astype(np.int16)}
+    return {"a": nx.bf16_round(rng.standard_normal((s["M"], s["K"])).astype(np.float32)),
+            "b": nx.bf16_round(rng.standard_normal((s["K"], s["N"])).astype(np.float32))}
+
+
+SPECS = (
+    KernelSpec(
+        "gemm", ("M", "N", "K"), ("bf16", "int16"),
+        "C = A @ B; systolic PCUs; bf16 in / fp32 accumulate or int16 → int32",
+        limits={"M": (1, 4096), "N": (1, 4096), "K": (1, 4096)},
+        dim_help={"M": "rows of A and C", "N": "columns of B and C",
+                  "K": "columns of A, rows of B (the reduction)"},
+        options=(
+            Option("chains", int, None, "systolic PCU chains working on different n-tiles",
+                   minimum=1),
+            Option("mb", int, None, "rows of A per M block (a PMU buffer)", minimum=1),
+            Option("g", int, None, "n-tiles per chain per phase", minimum=1),
+            Option("weights", str, None, "how the stationary weights arrive",
+                   choices=("agcu", "pmu")),
+            Option("spread", bool, True, "pad HBM row pitches to spread rows over the channels"),
+        ),
+        inputs=_inputs,
+        golden=lambda req, i, lanes: golden.gemm(i["a"], i["b"], dtype=req.dtype),
+        reference=lambda req, i: ref.gemm(i["a"], i["b"]),
+        mapping=compile),
+)

@@ -1,7 +1,7 @@
 """Scan kernels on the fabric: inclusive prefix sum, first-order linear recurrence, Mamba selective
 scan — each with the PCU ``scan`` extension and without it (``baseline=True``), same bits.
 
-``compile(req, params, inputs, baseline=False)`` → :class:`compiler.kernel.Compiled` for the
+``compile(req, params, inputs, baseline=False)`` → :class:`compiler.protocol.Compiled` for the
 kernels ``scan`` (fp32 / int32), ``linear_scan`` and ``mamba`` (see ``docs/compiler.md``).
 
 Order (what makes the bits): both mappings evaluate the order of the ``scan`` extension over L
@@ -59,12 +59,13 @@ import dataclasses
 
 import numpy as np
 
+from hw import golden
 from hw import numerics as nx
 from hw.config import AddressMap
+from hw.golden import reference as ref
 from hw.util import log2_exact
 from interconnect.router import RouteError
 from memory.agcu import AGCUConfigError, agcu_program
-from memory.host import DRAMImage
 from tiles import pcu_asm, pcu_model, pmu_asm
 from tiles.pcu_asm import Acc, Carry, Counter, In, Out, Program, Stage
 from tiles.pcu_isa import PERF_NAMES
@@ -74,8 +75,9 @@ from tiles.pmu_asm import perf_index as pmu_perf_index
 from tiles.pmu_model import PMUModel
 
 from .graph import Graph, MappingError, build_phase
+from .hbm import HbmAllocator, HbmError
 from .job import Job
-from .kernel import Compiled
+from .protocol import Compiled, KernelSpec, Option
 
 __all__ = ["compile", "Unit", "Plan", "pack", "plan_kernel", "run_model", "Mapping"]
 
@@ -133,48 +135,15 @@ class Plan:
     stores: dict
 
 
-class HbmError(MappingError):
-    """The tensors of a mapping do not fit the HBM model."""
+def _valloc(hbm, what, vectors):
+    """Reserve ``vectors`` in the shared allocator; the vector address (scan plans address
+    tensors in vectors; the allocator's alignment is a whole number of vectors)."""
+    return hbm.alloc(what, vectors * hbm.vector_bytes) // hbm.vector_bytes
 
 
-class Hbm:
-    """Bump allocator of HBM space (vector addresses) plus the image holding the inputs."""
-
-    def __init__(self, params, kernel, base=0):
-        self.params = params
-        self.kernel = kernel
-        self.L = params.lanes
-        self.vbytes = 4 * self.L
-        self.access = max(1, params.memory.hbm.access_bytes // self.vbytes)
-        self.cap = params.memory.hbm.capacity_bytes // self.vbytes
-        self.top = int(base)
-        self.parts = []
-        self.image = DRAMImage(params.memory.hbm, "hbm")
-
-    def alloc(self, what, vectors):
-        """Reserve ``vectors`` (aligned to a DRAM access); :meth:`check` reports overflow with
-        every part listed."""
-        base = -(-self.top // self.access) * self.access
-        self.top = base + vectors
-        self.parts.append((what, vectors))
-        return base
-
-    def place(self, what, words):
-        words = np.ascontiguousarray(words, np.uint32).reshape(-1, self.L)
-        base = self.alloc(what, words.shape[0])
-        if self.top <= self.cap:
-            self.image.place(base * self.vbytes, words)
-        return base
-
-    def check(self):
-        if self.top > self.cap:
-            need = self.top * self.vbytes
-            parts = ", ".join(f"{w} {v * self.vbytes} B" for w, v in self.parts)
-            raise HbmError(
-                f"{self.kernel}: needs {need} bytes of HBM ({parts}); the "
-                f"{self.params.name!r} HBM has {self.params.memory.hbm.capacity_bytes} bytes "
-                f"(memory.hbm rows x banks x row_bytes x channels); use a smaller shape or a "
-                f"configuration with more HBM")
+def _vplace(hbm, what, words):
+    """Place the input ``words`` (whole vectors); their vector address."""
+    return hbm.place(what, words) // hbm.vector_bytes
 
 
 def _loops(shape):
@@ -252,7 +221,8 @@ def _phase_graph(plan, i, j, hbm, spills, params, tag):
                 t = spills.get(s)
                 if t is None:
                     st = plan.streams[s]
-                    t = spills[s] = Tensor(hbm.alloc(f"spill {s}", st.vectors), _loops(st.shape))
+                    t = spills[s] = Tensor(_valloc(hbm, f"spill {s}", st.vectors),
+                                          _loops(st.shape))
             name = g.agcu(f"st_{s}", agcu_program(params.agcu, L, params.memory.hbm,
                                                   mode="store", base=t.base, loops=t.loops))
             g.connect(f"{u.name}.{port}", f"{name}.vec_in[0]")
@@ -297,7 +267,7 @@ def pack(plan, params, hbm, spills=None, max_units=None):
         for j in range(top, i, -1):
             if _cuts_scalar(plan, i, j):
                 continue
-            mark_top, mark_parts, mark_sp = hbm.top, list(hbm.parts), dict(spills)
+            mark, mark_sp = hbm.mark(), dict(spills)
             try:
                 g = _phase_graph(plan, i, j, hbm, spills, params, f"[{len(out)}]")
                 hbm.check()
@@ -305,7 +275,7 @@ def pack(plan, params, hbm, spills=None, max_units=None):
             except HbmError:
                 raise
             except (MappingError, RouteError, AGCUConfigError) as e:
-                hbm.top, hbm.parts = mark_top, mark_parts
+                hbm.reset(mark)
                 spills.clear()
                 spills.update(mark_sp)
                 err = e
@@ -796,7 +766,7 @@ def _check_params(params, kernel):
 def plan_kernel(req, params, inputs, baseline=False, max_units=None, carry=None, hbm_base=0):
     """Map ``req`` (see the module docstring); return a :class:`Mapping`. ``max_units``: at most
     this many units per phase; ``carry``: the baseline's carry path (``"scalar"`` / ``"vector"``;
-    default: scalar if it maps, else vector); ``hbm_base``: first HBM vector address to use."""
+    default: scalar if it maps, else vector); ``hbm_base``: first HBM byte address to use (rounded up to the allocator's alignment)."""
     L = params.lanes
     P = params.pcu
     k = req.kernel
@@ -814,9 +784,9 @@ def plan_kernel(req, params, inputs, baseline=False, max_units=None, carry=None,
         words = nx.fp32_words(xp) if fp else nx.int_words(xp)
 
         def plans(carry):
-            hbm = Hbm(params, k, hbm_base)
-            xb = hbm.place("x", words)
-            yb = hbm.alloc("y", Gp)
+            hbm = HbmAllocator(params, k, hbm_base)
+            xb = _vplace(hbm, "x", words)
+            yb = _valloc(hbm, "y", Gp)
             units, streams = _sum_plan(params, k, "x", "y", gshape, (), fp, baseline, carry)
             plan = Plan(k, units, streams, {"x": Tensor(xb, _loops(gshape))},
                         {"y": Tensor(yb, _loops(gshape))})
@@ -843,10 +813,10 @@ def plan_kernel(req, params, inputs, baseline=False, max_units=None, carry=None,
         ap[:n], bp[:n] = a, b
 
         def plans(carry):
-            hbm = Hbm(params, k, hbm_base)
-            ab = hbm.place("a", nx.fp32_words(ap))
-            bb = hbm.place("b", nx.fp32_words(bp))
-            hb = hbm.alloc("h", Gp)
+            hbm = HbmAllocator(params, k, hbm_base)
+            ab = _vplace(hbm, "a", nx.fp32_words(ap))
+            bb = _vplace(hbm, "b", nx.fp32_words(bp))
+            hb = _valloc(hbm, "h", Gp)
             units, streams = _pair_plan(params, k, "a", "b", "h", gshape, (), baseline, carry)
             plan = Plan(k, units, streams, {"a": Tensor(ab, _loops(gshape)),
                                             "b": Tensor(bb, _loops(gshape))},
@@ -891,14 +861,14 @@ def _mamba(req, params, inputs, baseline, max_units, cmax, carry, hbm_base):
     gshape, rshape = (G,), (S, D)
 
     def plans(carry):
-        hbm = Hbm(params, "mamba", hbm_base)
-        ab = hbm.place("a_bar", nx.fp32_words(aT))
-        bb = hbm.place("bx", nx.fp32_words(bT))
-        cb = hbm.place("c", nx.fp32_words(cT))
-        xb = hbm.place("x", nx.fp32_words(xT))
-        db = hbm.place("d", nx.fp32_words(dv))
-        pb = hbm.alloc("p (c·h)", D * S * G)
-        yb = hbm.alloc("y", D * G)
+        hbm = HbmAllocator(params, "mamba", hbm_base)
+        ab = _vplace(hbm, "a_bar", nx.fp32_words(aT))
+        bb = _vplace(hbm, "bx", nx.fp32_words(bT))
+        cb = _vplace(hbm, "c", nx.fp32_words(cT))
+        xb = _vplace(hbm, "x", nx.fp32_words(xT))
+        db = _vplace(hbm, "d", nx.fp32_words(dv))
+        pb = _valloc(hbm, "p (c·h)", D * S * G)
+        yb = _valloc(hbm, "y", D * G)
         units, streams = _pair_plan(params, "mamba", "a", "b", "p", gshape, rshape, baseline,
                                     carry, c="c")
         rows = _loops((G, S, D))
@@ -940,11 +910,10 @@ def _mapping(phases, hbm, outputs, output, golden_options, useful, params, notes
     return Mapping(phases, hbm, outputs, output, golden_options, useful, pcus, units, notes)
 
 
-def compile(req, params, inputs, baseline=False, max_units=None, carry=None, hbm_base=0,
-            **options):
+def compile(req, params, inputs, *, baseline=False, max_units=None, carry=None, hbm_base=0):
     """Compile a scan kernel (``scan``, ``linear_scan``, ``mamba``) for ``params``; see the module
     docstring. ``baseline=True`` maps without the ``scan`` extension (same bits); ``max_units``,
-    ``carry``, ``hbm_base``: see :func:`plan_kernel`. Other options are ignored."""
+    ``carry``, ``hbm_base``: see :func:`plan_kernel`."""
 
     m = plan_kernel(req, params, inputs, baseline=baseline, max_units=max_units, carry=carry,
                     hbm_base=hbm_base)
@@ -955,11 +924,72 @@ def compile(req, params, inputs, baseline=False, max_units=None, carry=None, hbm
         buffers += b
     job = Job([p.phase for p in m.phases], m.hbm.image, m.outputs)
     job.graphs = [p.graph for p in m.phases]      # for run_model and reports
-    job.hbm_top = m.hbm.top                        # first free HBM vector (for batching jobs)
+    job.hbm_top = m.hbm.top                        # first free HBM byte (for batching jobs)
     return Compiled(job=job, output=m.output, golden_lanes=params.lanes,
                     useful_ops=m.useful_ops, peak_ops_per_cycle=float(params.lanes * m.max_pcus),
                     units=m.units, buffer_reads=tuple(buffers), stall_reads=tuple(stalls),
                     notes=m.notes, golden_options=m.golden_options)
+
+
+# ------------------------------------------------------------------------------------------------
+# Declarations (compiler.registry)
+# ------------------------------------------------------------------------------------------------
+
+def _scan_inputs(req, rng):
+    n = req.shape["n"]
+    if req.dtype == "int32":
+        return {"x": rng.integers(-(1 << 16), 1 << 16, n).astype(np.int64)}
+    return {"x": rng.standard_normal(n).astype(np.float32)}
+
+
+def _linear_scan_inputs(req, rng):
+    n = req.shape["n"]
+    return {"a": rng.uniform(0.5, 1.0, n).astype(np.float32),
+            "b": rng.standard_normal(n).astype(np.float32)}
+
+
+def _mamba_inputs(req, rng):
+    t, d, st = req.shape["T"], req.shape["D"], req.shape["S"]
+
+    def normal(*shape):
+        return rng.standard_normal(shape).astype(np.float32)
+    return {"a_bar": rng.uniform(0.5, 1.0, (t, d, st)).astype(np.float32), "bx": normal(t, d, st),
+            "c": normal(t, st), "d": normal(d), "x": normal(t, d)}
+
+
+_OPTIONS = (
+    Option("baseline", bool, False, "map without the PCU's scan extension (same bits, more units "
+           "and cycles)"),
+    Option("max_units", int, None, "at most this many units per phase (tests of the spill path)",
+           minimum=1),
+    Option("carry", str, None, "the baseline's carry path (default: scalar if it maps, else "
+           "vector)", choices=("scalar", "vector")),
+    Option("hbm_base", int, 0, "first HBM byte address (kernels batched in one job)",
+           minimum=0, cli=False),
+)
+_LEN = {"n": (1, 1 << 20)}
+
+SPECS = (
+    KernelSpec("scan", ("n",), ("fp32", "int32"), "inclusive prefix sum", limits=_LEN,
+               dim_help={"n": "elements"}, options=_OPTIONS, inputs=_scan_inputs,
+               golden=lambda req, i, lanes: golden.prefix_sum(
+                   i["x"], lanes, "int32" if req.dtype == "int32" else "fp32"),
+               reference=lambda req, i: ref.prefix_sum(i["x"]), mapping=compile),
+    KernelSpec("linear_scan", ("n",), ("fp32",), "h_t = a_t·h_{t-1} + b_t (associative pair scan)",
+               limits=_LEN, dim_help={"n": "time steps"}, options=_OPTIONS,
+               inputs=_linear_scan_inputs,
+               golden=lambda req, i, lanes: golden.linear_scan(i["a"], i["b"], lanes),
+               reference=lambda req, i: ref.linear_scan(i["a"], i["b"]), mapping=compile),
+    KernelSpec("mamba", ("T", "D", "S"), ("fp32",), "Mamba selective scan from discretized inputs",
+               limits={"T": (1, 1 << 16), "D": (1, 1024), "S": (1, 256)},
+               dim_help={"T": "time steps", "D": "channels", "S": "states per channel"},
+               options=_OPTIONS, inputs=_mamba_inputs,
+               golden=lambda req, i, lanes, **o: golden.selective_scan(
+                   i["a_bar"], i["bx"], i["c"], i["d"], i["x"], lanes, **o),
+               reference=lambda req, i: ref.selective_scan(i["a_bar"], i["bx"], i["c"], i["d"],
+                                                           i["x"]),
+               mapping=compile),
+)
 
 
 # ------------------------------------------------------------------------------------------------

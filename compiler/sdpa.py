@@ -49,18 +49,22 @@ Utilization is reported as (query, key) pairs per cycle (the mapping's rate is o
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
+from hw import golden
 from hw import numerics as nx
 from hw.golden import attention_scale
+from hw.golden import reference as ref
 from tiles import pmu_programs as pm
 from tiles.pcu_asm import Acc, Carry, Counter, Out, Program, Stage
 
 from .fusion import Pipeline, compile_pipeline, model_run
 from .graph import MappingError, fabric_map
-from .kernel import Compiled
+from .protocol import Compiled, KernelSpec, Option
 
-__all__ = ["FORMS", "programs", "build", "compile", "check_fabric", "fifo_capacity"]
+__all__ = ["FORMS", "programs", "build", "compile", "check_fabric", "fifo_capacity", "SPECS"]
 
 #: kernel name → form
 FORMS = {"sdpa": "streaming", "sdpa_naive": "naive"}
@@ -303,19 +307,17 @@ def build(params, q, k, v, form="streaming", fifo_depth=None, stream_fifo=True):
     return pipe, to, notes
 
 
-def compile(req, params, inputs, **options):
-    """Map ``sdpa`` / ``sdpa_naive`` (see the module docstring). Options: ``form``
-    (``"streaming"`` / ``"naive"``, default from the kernel name), ``fifo_depth`` (vectors of the
-    FIFO; naive: at least n), ``stream_fifo`` (streaming: put the score FIFO in, default True),
-    ``mode`` (``"fused"`` default, or ``"per_op"``: one phase per operator); others
-    (``baseline``) are accepted and ignored."""
-    form = options.get("form") or FORMS.get(req.kernel)
+def compile(req, params, inputs, *, fifo_depth=None, stream_fifo=True, mode="fused"):
+    """Map ``sdpa`` / ``sdpa_naive`` (see the module docstring; the form follows the kernel
+    name). Options: ``fifo_depth`` (vectors of the FIFO; naive: at least n), ``stream_fifo``
+    (streaming: put the score FIFO in, default True), ``mode`` (``"fused"`` default, or
+    ``"per_op"``: one phase per operator)."""
+    form = FORMS.get(req.kernel)
     if form is None:
         raise MappingError(f"sdpa: kernel {req.kernel!r} is not an SDPA kernel")
     pipe, to, notes = build(params, inputs["q"], inputs["k"], inputs["v"], form,
-                            fifo_depth=options.get("fifo_depth"),
-                            stream_fifo=options.get("stream_fifo", True))
-    job, plans, buf, stall = compile_pipeline(pipe, options.get("mode", "fused"), {"o": to})
+                            fifo_depth=fifo_depth, stream_fifo=stream_fifo)
+    job, plans, buf, stall = compile_pipeline(pipe, mode, {"o": to})
     n, d = np.atleast_2d(inputs["q"]).shape
     units = {kind: max(sum(pipe.nodes[u].kind == kind for u in pl.units) for pl in plans)
              for kind in ("pcu", "pmu")}
@@ -335,3 +337,43 @@ def model(params, q, k, v, form="streaming", **kw):
     pipe, to, _ = build(params, q, k, v, form, **kw)
     n, d = np.atleast_2d(q).shape
     return nx.from_bits(model_run(pipe, {"o": to})["o"][:n, :d])
+
+
+# ------------------------------------------------------------------------------------------------
+# Declarations (compiler.registry)
+# ------------------------------------------------------------------------------------------------
+
+def _inputs(req, rng):
+    n, d = req.shape["n"], req.shape["d"]
+    return {x: rng.standard_normal((n, d)).astype(np.float32) for x in ("q", "k", "v")}
+
+
+_SHAPE = dict(limits={"n": (1, 8192), "d": (1, 256)},
+              dim_help={"n": "sequence length (queries = keys = values)",
+                        "d": "head dimension (at most the lane count L)"})
+_FIFO = Option("fifo_depth", int, None, "vectors of the score FIFO", minimum=1)
+_MODE = Option("mode", str, "fused", "phases: as many operators per phase as fit, or one "
+               "operator per phase", choices=("fused", "per_op"))
+
+SPECS = (
+    KernelSpec("sdpa", ("n", "d"), ("fp32",),
+               "attention, streaming form (running max / sum, deferred division)",
+               **_SHAPE,
+               options=(_FIFO, Option("stream_fifo", bool, True, "put the score FIFO between "
+                                      "score and max"), _MODE),
+               inputs=_inputs,
+               # scores as dot products in the PCU order over ``lanes`` (None: GEMM order)
+               golden=lambda req, i, lanes: golden.sdpa_streaming(i["q"], i["k"], i["v"],
+                                                                  lanes=lanes),
+               reference=lambda req, i: ref.sdpa(i["q"], i["k"], i["v"]),
+               mapping=compile),
+    KernelSpec("sdpa_naive", ("n", "d"), ("fp32",),
+               "attention, naive form (a whole score row buffered)",
+               **_SHAPE,
+               options=(dataclasses.replace(_FIFO, help="vectors of the row FIFO (at least n)"),
+                        _MODE),
+               inputs=_inputs,
+               golden=lambda req, i, lanes: golden.sdpa_naive(i["q"], i["k"], i["v"], lanes=lanes),
+               reference=lambda req, i: ref.sdpa(i["q"], i["k"], i["v"]),
+               mapping=compile),
+)

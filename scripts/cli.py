@@ -293,34 +293,96 @@ RUN_DOC = """``rdu run KERNEL ...``: compile a kernel for a fabric configuration
 under Verilator (tensors start and end in the HBM model), check it against the golden model bit for
 bit and against float64, and report. Exit status 0 = bit-exact, 1 = wrong result, 2 = a request,
 configuration or argument error (one line), 3 = a tool or environment failure (one line naming the
-tool and its log), 130 = interrupted."""
+tool and its log), 130 = interrupted. ``rdu run KERNEL --help`` lists the kernel's shape arguments
+and options."""
+
+RUN_KERNEL_DOC = """Compiled for --config, run on its RTL under Verilator, checked against the golden
+model bit for bit and against float64; exit status 0 = bit-exact, 1 = wrong result, 2 = a request,
+configuration or argument error, 3 = a tool or environment failure."""
+
+
+def _dim_help(spec, dim):
+    lo, hi = spec.limits.get(dim, (1, 1 << 30))
+    pow2 = ", a power of two" if dim in spec.pow2 else ""
+    return f"{spec.dim_help.get(dim, 'shape argument ' + dim)} ({lo}..{hi}{pow2})"
+
+
+def _add_option(group, opt, hidden=False):
+    """``opt`` (a :class:`compiler.protocol.Option`) as a flag; every value defaults to ``None``
+    (not given) and is checked by the kernel's declaration, so that an error names the kernel.
+    ``hidden``: another kernel's option, parsed only for that error."""
+    help_ = argparse.SUPPRESS if hidden else opt.describe()
+    if opt.type is bool:
+        group.add_argument(opt.flag, action=argparse.BooleanOptionalAction, default=None,
+                           help=help_)
+        return
+    metavar = ("{" + ",".join(opt.choices) + "}" if opt.choices else
+               "KIND=N,..." if opt.type is dict else "N" if opt.type is int else "VALUE")
+    group.add_argument(opt.flag, type=int if opt.type is int and not hidden else str,
+                       default=None, metavar=metavar, help=help_)
+
+
+def _run_kernels_text():
+    """The kernels with their shape arguments and options, for ``rdu run --help``."""
+    lines = []
+    for name, spec in KERNELS.items():
+        opts = spec.describe_options()
+        lines.append(f"  {name:12} {' '.join(f'--{d}' for d in spec.dims):16} "
+                     f"dtype {'|'.join(spec.dtypes):12} options: {opts}")
+        lines.append(f"  {'':12} {spec.doc}")
+    return "kernels (rdu run KERNEL --help for one):\n" + "\n".join(lines)
 
 
 def register_run(sub):
+    """``rdu run`` with one sub-parser per kernel of :data:`compiler.requests.KERNELS`: its shape
+    arguments, dtypes and options come from the kernel's declaration."""
     s = sub.add_parser("run", help="run a kernel on the fabric RTL and check it",
-                       description=RUN_DOC)
-    s.add_argument("kernel", choices=sorted(KERNELS), metavar="KERNEL",
-                   help="one of: " + ", ".join(sorted(KERNELS)))
-    for dim in sorted({d for spec in KERNELS.values() for d in spec.dims}):
-        s.add_argument(f"--{dim}", type=int, default=None, help=f"shape argument {dim}")
-    s.add_argument("--config", default=DEFAULT_CONFIG, help=CONFIG_HELP)
-    s.add_argument("--dtype", default=None, help="element type (gemm: bf16 or int16; scan: fp32 "
-                                                  "or int32)")
-    s.add_argument("--seed", type=seed_arg, default=None,
+                       description=RUN_DOC, epilog=_run_kernels_text(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    common = argparse.ArgumentParser(add_help=False)
+    c = common.add_argument_group("run")
+    c.add_argument("--config", default=DEFAULT_CONFIG, help=CONFIG_HELP)
+    c.add_argument("--seed", type=seed_arg, default=None,
                    help="the run's one seed, >= 0: inputs and the simulation's random choices "
                         "(default: RDU_SEED, else 0); recorded in result.json")
-    s.add_argument("--out", default=None, metavar="DIR",
+    c.add_argument("--out", default=None, metavar="DIR",
                    help="write inputs.npz, output.npz, result.json into this folder")
-    s.add_argument("--json", action="store_true", help="print result.json to stdout")
-    s.add_argument("--waves", action="store_true",
+    c.add_argument("--json", action="store_true", help="print result.json to stdout")
+    c.add_argument("--waves", action="store_true",
                    help="record waves of the run (FST if this machine can, else VCD) into --out "
                         "or build/waves/; the path is printed")
-    s.add_argument("--waves-window", default=None, metavar="START:END",
+    c.add_argument("--waves-window", default=None, metavar="START:END",
                    help="dump only cycles START <= cycle < END of the simulation (implies --waves)")
-    add_build_options(s)
-    s.add_argument("--baseline", action="store_true",
-                   help="map without the butterfly/scan extensions (same bits, more cycles)")
-    s.set_defaults(func=cmd_run)
+    add_build_options(c)
+    dims = sorted({d for spec in KERNELS.values() for d in spec.dims})
+    options = {}
+    for spec in KERNELS.values():
+        for o in spec.options:
+            if o.cli:
+                options.setdefault(o.name, o)
+    kernels = s.add_subparsers(dest="kernel", metavar="KERNEL", required=True,
+                               help="one of: " + ", ".join(KERNELS) + " (below)")
+    for name, spec in KERNELS.items():
+        k = kernels.add_parser(name, parents=[common],   # listed in the epilog
+                               description=f"rdu run {name}: {spec.doc}. {RUN_KERNEL_DOC}")
+        g = k.add_argument_group(f"{name} shape")
+        for d in spec.dims:
+            g.add_argument(f"--{d}", type=int, default=None, metavar="N", help=_dim_help(spec, d))
+        g.add_argument("--dtype", default=None,
+                       help=f"element type: {', '.join(spec.dtypes)} (default {spec.dtypes[0]})")
+        g = k.add_argument_group(f"{name} options")
+        for o in spec.options:
+            if o.cli:
+                _add_option(g, o)
+        # The other kernels' shape arguments and options, hidden: parsed so that the request
+        # check can answer with one line naming this kernel's own (exit 2).
+        for d in dims:
+            if d not in spec.dims:
+                k.add_argument(f"--{d}", type=int, default=None, help=argparse.SUPPRESS)
+        for o in options.values():
+            if spec.option(o.name) is None:
+                _add_option(k, o, hidden=True)
+        k.set_defaults(func=cmd_run)
 
 
 def parse_waves_window(text):
@@ -350,12 +412,13 @@ def cmd_run(args):
     apply_build_options(args)
     window = parse_waves_window(args.waves_window)
     params = load(args.config)
-    dims = {d: getattr(args, d) for d in KERNELS[args.kernel].dims}
-    extra = {d: getattr(args, d) for spec in KERNELS.values() for d in spec.dims
-             if d not in dims and getattr(args, d, None) is not None}
-    req = KernelRequest.make(args.kernel, args.dtype, **dims, **extra)
+    spec = KERNELS[args.kernel]
+    dims = {d: getattr(args, d, None) for sp in KERNELS.values() for d in sp.dims}
+    req = KernelRequest.make(args.kernel, args.dtype, **dims)
+    given = {o.name: getattr(args, o.name, None) for sp in KERNELS.values() for o in sp.options
+             if o.cli}
+    options = spec.check_options(given)
     check_cache()
-    options = {"baseline": True} if args.baseline else {}
     res = run_kernel(req, params, seed=args.seed, out_dir=args.out, waves=args.waves,
                      waves_window=window, **options)
     if args.json:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compiler.kernel import compile_kernel
+from compiler.kernel import check_options, compile_kernel
 from compiler.requests import expected, float64_reference, make_inputs
 from hw import numerics as nx
 from hw.golden import error_report
@@ -113,6 +113,7 @@ def run_kernel(req, params, seed=0, out_dir=None, waves=False, executor=None, wa
     ``executor``: what runs the job (default: the Verilator model of :class:`memory.chip.System`,
     cached per configuration); :class:`fpga.executor.BoardExecutor` runs it on a board.
     ``waves_window``: ``(START, END)`` cycles to dump (implies ``waves``)."""
+    options = check_options(req, options)    # only the kernel's declared options, checked
     inputs = make_inputs(req, seed)
     compiled = compile_kernel(req, params, inputs, **options)
     waves = runner.waves_requested(waves) or waves_window is not None
@@ -148,7 +149,7 @@ def run_kernel(req, params, seed=0, out_dir=None, waves=False, executor=None, wa
         "sqnr_db": _num(err.sqnr_db), "golden_max_rel_err_vs_float64": _num(exp_err.max_rel),
         "buffer_high_water_words": int(buffer_hw),
         "stalls": {k: int(reads[k]) for k in compiled.stall_reads if k in reads},
-        "units": compiled.units, "options": {k: v for k, v in options.items()},
+        "units": compiled.units, "options": dict(options),
         "notes": compiled.notes, "golden_options": dict(compiled.golden_options),
         "wall_s": round(result.wall_s, 2),
         # the simulator's speed (cycles, CPU and wall seconds; tb/cocotb_job.py), when one ran

@@ -22,6 +22,7 @@ from .order import Dtype, check_lanes, reduce_add, reduce_max, scan_add, scan_pa
 __all__ = [
     "GEMM_DTYPES", "gemm", "dot", "softmax", "attention_scale", "sdpa_naive", "sdpa_streaming",
     "fft", "ifft", "fft_four_step", "fft_dif_stages", "fft_dit_stages", "hyena_conv",
+    "hyena_fft_points",
     "prefix_sum", "linear_scan", "selective_scan", "mac_lanes",
 ]
 
@@ -352,14 +353,22 @@ def fft_four_step(x, lanes):
     return out.reshape(batch + (n,))
 
 
+def hyena_fft_points(n):
+    """The FFT length of a Hyena convolution of ``n`` points: the smallest power of two
+    ``>= 2n`` (the zero padding makes the circular convolution a linear one for the first ``n``
+    outputs)."""
+    return 1 << (2 * int(n) - 1).bit_length()
+
+
 def hyena_conv(u, k, d):
-    """Hyena long convolution ``y = irfft(rfft(u, 2N)·rfft(k, 2N))[:N] + d·u`` via complex FFTs.
+    """Hyena long convolution ``y = irfft(rfft(u, M)·rfft(k, M))[:N] + d·u`` via complex FFTs,
+    ``M`` = :func:`hyena_fft_points` ``(N)`` (the smallest power of two ``>= 2N``; ``2N`` when
+    ``N`` is a power of two). Any ``N >= 1``.
 
     ``u``, ``k``: real fp32 of shape ``(N,)`` or ``(C, N)`` (channels); ``d``: scalar or ``(C,)``.
-    Steps (the fabric's order): zero-pad ``u`` and ``k`` to ``2N``; DIF FFT of each (bit-reversed
-    output); pointwise complex product; DIT inverse FFT straight from bit-reversed order, ``· 1/2N``;
+    Steps (the fabric's order): zero-pad ``u`` and ``k`` to ``M``; DIF FFT of each (bit-reversed
+    output); pointwise complex product; DIT inverse FFT straight from bit-reversed order, ``· 1/M``;
     real part of the first ``N``; ``+ d·u`` as ``fp32_add(conv, fp32_mul(d, u))``.
-    ``2N`` must be a power of two.
     """
     u = nx.fp32(u)
     k = nx.fp32(k)
@@ -367,21 +376,21 @@ def hyena_conv(u, k, d):
         raise ValueError(f"hyena_conv: u and k must have the same shape (N,) or (C, N); "
                          f"got {u.shape} and {k.shape}")
     n = u.shape[-1]
-    if n < 1 or n & (n - 1):
-        raise ValueError(f"hyena_conv: N = {n}: the FFT length 2N must be a power of two, "
-                         f"so N must be a power of two (1, 2, 4, ...)")
+    if n < 1:
+        raise ValueError(f"hyena_conv: N = {n}: must be >= 1")
+    m = hyena_fft_points(n)
     d = nx.fp32(d)
     if d.ndim > 1 or (d.ndim == 1 and (u.ndim != 2 or d.shape[0] != u.shape[0])):
         allowed = (f"a scalar or one value per channel, shape ({u.shape[0]},)" if u.ndim == 2
                    else "a scalar for a single channel u of shape (N,)")
         raise ValueError(f"hyena_conv: d must be {allowed}; got shape {d.shape}")
-    pad = np.zeros(u.shape[:-1] + (n,), np.float32)
-    zeros = np.zeros(u.shape[:-1] + (2 * n,), np.float32)
+    pad = np.zeros(u.shape[:-1] + (m - n,), np.float32)
+    zeros = np.zeros(u.shape[:-1] + (m,), np.float32)
     ur, ui = fft_dif_stages(np.concatenate([u, pad], -1), zeros)
     kr, ki = fft_dif_stages(np.concatenate([k, pad], -1), zeros)
     pr, pi = _cmul(ur, ui, kr, ki)
     yr, _ = fft_dit_stages(pr, pi, inverse=True)
-    conv = nx.fp32_mul(yr[..., :n], np.float32(1.0 / (2 * n)))
+    conv = nx.fp32_mul(yr[..., :n], np.float32(1.0 / m))
     dd = d[..., None] if d.ndim == 1 else d
     return nx.fp32_add(conv, nx.fp32_mul(dd, u))
 

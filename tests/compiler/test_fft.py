@@ -22,7 +22,9 @@ import pytest
 
 from compiler import fft
 from compiler.graph import MappingError
-from compiler.requests import KernelRequest, RequestError, expected, make_inputs
+from compiler.requests import (KernelRequest, RequestError, expected, float64_reference,
+                               make_inputs)
+from hw.golden import error_report
 from hw.params import load
 from tb.run import bits_equal
 
@@ -122,14 +124,33 @@ def test_twiddle_vectors_match_the_golden_table():
 
 
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("preset,n,baseline", [
+    ("small", 3, False), ("small", 3, True), ("small", 5, False), ("sim", 200, False),
+    pytest.param("small", 200, False, marks=pytest.mark.slow),
+    pytest.param("small", 200, True, marks=pytest.mark.slow),
+    pytest.param("sim", 1000, False, marks=pytest.mark.slow),
+], ids=lambda v: str(v))
+def test_hyena_any_n_bit_exact(preset, n, baseline):
+    """Hyena of any length: u and k zero-padded to the power of two >= 2n (the golden pads
+    alike), the output cropped to n; bit-exact on the Python models, error against float64
+    within what the same FFT length gives."""
+    params = load(preset)
+    req = KernelRequest.make("hyena", n=n)
+    inputs = make_inputs(req, SEED + n)
+    c, y = _run(req, params, inputs, baseline=baseline)
+    assert y.shape == (n,)
+    assert f"hyena {'baseline' if baseline else 'butterfly'}" in c.notes
+    err = error_report(y, float64_reference(req, inputs))
+    assert err.max_rel < 1e-5, err
+
+
 # Errors
 # ---------------------------------------------------------------------------------------------
 
-def test_request_rejects_non_power_of_two():
+def test_request_rejects_non_power_of_two_fft():
     with pytest.raises(RequestError, match=r"fft: n = 12: must be a power of two .*e\.g\. 8 or 16"):
         KernelRequest.make("fft", n=12)
-    with pytest.raises(RequestError, match=r"hyena: n = 24: must be a power of two"):
-        KernelRequest.make("hyena", n=24)
+    assert KernelRequest.make("hyena", n=24).shape == {"n": 24}      # zero-padded: any n
 
 
 def test_transform_larger_than_a_pmu():
@@ -139,9 +160,13 @@ def test_transform_larger_than_a_pmu():
                                            r"padding\) does not fit a PMU of 2048 words \(4 banks "
                                            r"x 512\); limit n <= 1024 points"):
         fft.compile(req, p, make_inputs(req, 0))
-    req = KernelRequest.make("hyena", n=1024)       # 2n = 2048 points
-    with pytest.raises(MappingError, match=r"does not fit a PMU of 2048 words"):
-        fft.compile(req, p, make_inputs(req, 0))
+    for n in (1024, 513):       # 2048 points (513: zero-padded to the power of two >= 2n)
+        req = KernelRequest.make("hyena", n=n)
+        with pytest.raises(MappingError) as e:
+            fft.compile(req, p, make_inputs(req, 0))
+        assert str(e.value) == (f"hyena: n = {n} is zero-padded to a 2048-point FFT (4096 words), "
+                                f"which does not fit a PMU of 2048 words (4 banks x 512) on "
+                                f"'small'; limit n <= 512")
 
 
 def test_hbm_capacity():
@@ -149,9 +174,9 @@ def test_hbm_capacity():
     hbm = p.memory.hbm.replace(rows=4)               # 16 KiB
     p = p.replace(memory=p.memory.replace(hbm=hbm))
     req = KernelRequest.make("fft", n=512)
-    with pytest.raises(MappingError, match=r"fft: n = 512 needs \d+ bytes of HBM \(inputs, twiddle "
-                                           r"tables, scratch, output\); the 'small' HBM model has "
-                                           r"16384 bytes"):
+    with pytest.raises(MappingError, match=r"^fft: n = 512: needs \d+ bytes of HBM \(x 4096 B, "
+                                           r"y 4096 B, .*\); the 'small' HBM has 16384 bytes "
+                                           r"\(memory.hbm rows x banks x row_bytes x channels\)"):
         fft.compile(req, p, make_inputs(req, 0))
 
 

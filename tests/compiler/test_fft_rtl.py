@@ -57,9 +57,11 @@ def test_small_fft_and_hyena_both_mappings():
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("kernel,n,baseline", [("fft", 16, False), ("hyena", 8, True)])
+@pytest.mark.parametrize("kernel,n,baseline", [("fft", 16, False), ("hyena", 8, True),
+                                               ("hyena", 200, False)])
 def test_run_kernel_small(kernel, n, baseline):
-    """The ``rdu run`` path: result dictionary, bit-exact, cycles and utilization reported."""
+    """The ``rdu run`` path: result dictionary, bit-exact, cycles and utilization reported.
+    Hyena at n = 200: zero-padded to a 512-point FFT, bit-exact to the golden that pads alike."""
     p = load("small")
     req = KernelRequest.make(kernel, n=n)
     res = run_kernel(req, p, seed=SEED, baseline=baseline)
