@@ -1206,7 +1206,8 @@ SPECS = (
                pow2=("n",), limits={"n": (2, 1 << 16)}, dim_help={"n": "points"},
                options=_OPTIONS, inputs=_fft_inputs,
                golden=lambda req, i, lanes: golden.fft(i["x"]),
-               reference=lambda req, i: ref.fft(i["x"]), mapping=compile),
+               reference=lambda req, i: ref.fft(i["x"]), mapping=compile,
+               input_words=lambda s: 2 * s["n"]),
     KernelSpec("hyena", ("n",), ("fp32",),
                "Hyena long convolution via FFT (zero-padded to a power of two >= 2n), "
                "pointwise product, inverse FFT",
@@ -1214,6 +1215,7 @@ SPECS = (
                dim_help={"n": "sequence length (any: zero-padded to a power of two >= 2n)"},
                options=_OPTIONS, inputs=_hyena_inputs,
                golden=lambda req, i, lanes: golden.hyena_conv(i["u"], i["k"], i["d"]),
-               reference=lambda req, i: ref.hyena_conv(i["u"], i["k"], i["d"]), mapping=compile),
+               reference=lambda req, i: ref.hyena_conv(i["u"], i["k"], i["d"]), mapping=compile,
+               input_words=lambda s: 2 * s["n"] + 1),
 )
 _BY_NAME = {s.name: s for s in SPECS}

@@ -554,5 +554,6 @@ SPECS = (
         inputs=_inputs,
         golden=lambda req, i, lanes: golden.gemm(i["a"], i["b"], dtype=req.dtype),
         reference=lambda req, i: ref.gemm(i["a"], i["b"]),
-        mapping=compile),
+        mapping=compile,
+        input_words=lambda s: s["M"] * s["K"] + s["K"] * s["N"]),
 )

@@ -116,7 +116,10 @@ class KernelSpec:
     the bit-exact result (``lanes``: the evaluation order the mapping follows,
     :attr:`Compiled.golden_lanes`); ``reference(req, inputs)``: the float64 result;
     ``mapping(req, params, inputs, **options) -> Compiled``: the mapping function, which raises
-    :class:`compiler.graph.MappingError` naming the fabric limit a request exceeds."""
+    :class:`compiler.graph.MappingError` naming the fabric limit a request exceeds;
+    ``input_words(shape) -> int``: the 32-bit HBM words the inputs of ``shape`` (a dict of the
+    dims) take before any padding — a lower bound of what the mapping allocates, checked against
+    the fabric's HBM before the inputs are made (:func:`compiler.requests.make_inputs`)."""
 
     name: str
     dims: tuple
@@ -130,6 +133,7 @@ class KernelSpec:
     golden: Callable | None = None
     reference: Callable | None = None
     mapping: Callable | None = None
+    input_words: Callable | None = None
 
     @property
     def option_names(self):

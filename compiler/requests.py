@@ -5,8 +5,9 @@ A :class:`KernelRequest` names a kernel, its shape and dtype. :data:`KERNELS` (t
 its shape arguments and their limits, allowed dtypes, options, how to make reproducible random
 inputs (named as the arguments of the kernel's golden function in :mod:`hw.golden`), the golden
 model and the float64 reference. Invalid requests raise :class:`RequestError` with one line naming
-the argument and what is allowed; limits that depend on the fabric (memory capacity, lanes) are
-checked by the mapper.
+the argument and what is allowed; limits that depend on the fabric are checked by the mapper,
+except that the inputs must fit the HBM, which :func:`check_capacity` checks from the shape
+before any input is made.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import dataclasses
 
 import numpy as np
 
+from .hbm import HbmError
 from .protocol import KernelSpec, Option, RequestError
 from .registry import KERNELS
 
-__all__ = ["RequestError", "KernelSpec", "Option", "KernelRequest", "KERNELS", "make_inputs",
-           "expected", "float64_reference", "spec"]
+__all__ = ["RequestError", "KernelSpec", "Option", "KernelRequest", "KERNELS", "check_capacity",
+           "make_inputs", "expected", "float64_reference", "spec"]
 
 
 def spec(kernel):
@@ -78,8 +80,26 @@ class KernelRequest:
         return {"kernel": self.kernel, "shape": dict(self.shape), "dtype": self.dtype}
 
 
-def make_inputs(req, seed):
-    """Reproducible random inputs, named as the golden function's arguments."""
+def check_capacity(req, params):
+    """Raise :class:`compiler.hbm.HbmError` (one line) if the inputs of ``req`` alone exceed the
+    HBM of ``params`` — checked from the shape, before any input is made (the mapping checks its
+    padded tensors and outputs afterwards)."""
+    words = spec(req.kernel).input_words(req.shape)
+    capacity = params.memory.hbm.capacity_bytes
+    if 4 * words > capacity:
+        shape = ", ".join(f"{d} = {v}" for d, v in req.shape.items())
+        raise HbmError(f"{req.kernel}: {shape}: the inputs alone take {4 * words} bytes of HBM; "
+                       f"the {params.name!r} HBM has {capacity} bytes (memory.hbm rows x banks x "
+                       f"row_bytes x channels); use a smaller shape or a configuration with more "
+                       f"HBM")
+
+
+def make_inputs(req, seed, params=None):
+    """Reproducible random inputs, named as the golden function's arguments. With ``params``,
+    the inputs are first checked to fit that fabric's HBM (:func:`check_capacity`), so an
+    oversize request fails with one line instead of allocating host memory for it."""
+    if params is not None:
+        check_capacity(req, params)
     return spec(req.kernel).inputs(req, np.random.default_rng(seed))
 
 

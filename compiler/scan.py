@@ -974,12 +974,14 @@ SPECS = (
                dim_help={"n": "elements"}, options=_OPTIONS, inputs=_scan_inputs,
                golden=lambda req, i, lanes: golden.prefix_sum(
                    i["x"], lanes, "int32" if req.dtype == "int32" else "fp32"),
-               reference=lambda req, i: ref.prefix_sum(i["x"]), mapping=compile),
+               reference=lambda req, i: ref.prefix_sum(i["x"]), mapping=compile,
+               input_words=lambda s: s["n"]),
     KernelSpec("linear_scan", ("n",), ("fp32",), "h_t = a_t·h_{t-1} + b_t (associative pair scan)",
                limits=_LEN, dim_help={"n": "time steps"}, options=_OPTIONS,
                inputs=_linear_scan_inputs,
                golden=lambda req, i, lanes: golden.linear_scan(i["a"], i["b"], lanes),
-               reference=lambda req, i: ref.linear_scan(i["a"], i["b"]), mapping=compile),
+               reference=lambda req, i: ref.linear_scan(i["a"], i["b"]), mapping=compile,
+               input_words=lambda s: 2 * s["n"]),
     KernelSpec("mamba", ("T", "D", "S"), ("fp32",), "Mamba selective scan from discretized inputs",
                limits={"T": (1, 1 << 16), "D": (1, 1024), "S": (1, 256)},
                dim_help={"T": "time steps", "D": "channels", "S": "states per channel"},
@@ -988,7 +990,10 @@ SPECS = (
                    i["a_bar"], i["bx"], i["c"], i["d"], i["x"], lanes, **o),
                reference=lambda req, i: ref.selective_scan(i["a_bar"], i["bx"], i["c"], i["d"],
                                                            i["x"]),
-               mapping=compile),
+               mapping=compile,
+               # a_bar and bx (T·D·S each), c (T·S), d (D), x (T·D)
+               input_words=lambda s: (2 * s["T"] * s["D"] * s["S"] + s["T"] * s["S"] + s["D"]
+                                      + s["T"] * s["D"])),
 )
 
 

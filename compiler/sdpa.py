@@ -366,7 +366,7 @@ SPECS = (
                golden=lambda req, i, lanes: golden.sdpa_streaming(i["q"], i["k"], i["v"],
                                                                   lanes=lanes),
                reference=lambda req, i: ref.sdpa(i["q"], i["k"], i["v"]),
-               mapping=compile),
+               mapping=compile, input_words=lambda s: 3 * s["n"] * s["d"]),
     KernelSpec("sdpa_naive", ("n", "d"), ("fp32",),
                "attention, naive form (a whole score row buffered)",
                **_SHAPE,
@@ -375,5 +375,5 @@ SPECS = (
                inputs=_inputs,
                golden=lambda req, i, lanes: golden.sdpa_naive(i["q"], i["k"], i["v"], lanes=lanes),
                reference=lambda req, i: ref.sdpa(i["q"], i["k"], i["v"]),
-               mapping=compile),
+               mapping=compile, input_words=lambda s: 3 * s["n"] * s["d"]),
 )

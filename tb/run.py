@@ -114,7 +114,7 @@ def run_kernel(req, params, seed=0, out_dir=None, waves=False, executor=None, wa
     cached per configuration); :class:`fpga.executor.BoardExecutor` runs it on a board.
     ``waves_window``: ``(START, END)`` cycles to dump (implies ``waves``)."""
     options = check_options(req, options)    # only the kernel's declared options, checked
-    inputs = make_inputs(req, seed)
+    inputs = make_inputs(req, seed, params)     # checks the HBM capacity first
     compiled = compile_kernel(req, params, inputs, **options)
     waves = runner.waves_requested(waves) or waves_window is not None
     wave_path = waves_file(req, params, out_dir) if waves else None

@@ -30,7 +30,8 @@ def test_every_kernel_is_declared_once_and_completely():
         assert isinstance(spec, KernelSpec) and spec.name == name
         assert spec in families[name].SPECS and spec.mapping is families[name].compile
         assert set(spec.limits) == set(spec.dims) == set(spec.dim_help), name
-        assert all(callable(f) for f in (spec.inputs, spec.golden, spec.reference)), name
+        assert all(callable(f) for f in (spec.inputs, spec.golden, spec.reference,
+                                         spec.input_words)), name
         names = [o.name for o in spec.options]
         assert len(names) == len(set(names)), name
         # every declared option is a keyword of the mapping function, and its default passes
@@ -54,6 +55,16 @@ def test_inputs_golden_and_reference_come_from_the_declaration(kernel):
     assert np.shape(got) == np.shape(ref)
     assert np.allclose(np.asarray(got, np.complex128), np.asarray(ref, np.complex128),
                        rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("kernel", list(SMALL))
+def test_declared_input_words_match_the_inputs(kernel):
+    """``input_words`` (the capacity check before inputs are made) counts the words the
+    inputs take: complex numbers two, every other element one."""
+    req = KernelRequest.make(kernel, **SMALL[kernel])
+    words = sum(np.size(v) * (2 if np.iscomplexobj(v) else 1)
+                for v in make_inputs(req, 0).values())
+    assert KERNELS[kernel].input_words(req.shape) == words
 
 
 @pytest.mark.parametrize("kernel,option,msg", [

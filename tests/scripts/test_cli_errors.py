@@ -64,6 +64,24 @@ def test_a_name_that_cannot_be_a_module_name(capsys, no_sim, tmp_path, name):
                              f"only (it names the Verilog modules, e.g. rdu_system_<name>)")
 
 
+def test_oversize_inputs_fail_before_they_are_made(capsys, monkeypatch):
+    """Mamba at its largest accepted shape: 128 GiB of inputs, refused from the shape alone."""
+    import compiler.requests
+    import tb.run
+
+    def boom(*a, **k):
+        raise AssertionError("made the inputs or reached the mapping")
+    monkeypatch.setattr(compiler.requests.np.random, "default_rng", boom)
+    monkeypatch.setattr(tb.run, "compile_kernel", boom)
+    code, err = rdu(capsys, "run", "mamba", "--T", "65536", "--D", "1024", "--S", "256",
+                    "--config", "small")
+    assert code == 2
+    assert one_line(err) == (
+        "rdu: error: mamba: T = 65536, D = 1024, S = 256: the inputs alone take 137774501888 "
+        "bytes of HBM; the 'small' HBM has 262144 bytes (memory.hbm rows x banks x row_bytes x "
+        "channels); use a smaller shape or a configuration with more HBM")
+
+
 def test_empty_config_file(capsys, no_sim, tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("# nothing\n")
