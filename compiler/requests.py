@@ -20,8 +20,18 @@ from .hbm import HbmError
 from .protocol import KernelSpec, Option, RequestError
 from .registry import KERNELS
 
-__all__ = ["RequestError", "KernelSpec", "Option", "KernelRequest", "KERNELS", "check_capacity",
-           "make_inputs", "expected", "float64_reference", "spec"]
+__all__ = [
+    "KERNELS",
+    "KernelRequest",
+    "KernelSpec",
+    "Option",
+    "RequestError",
+    "check_capacity",
+    "expected",
+    "float64_reference",
+    "make_inputs",
+    "spec",
+]
 
 
 def spec(kernel):
