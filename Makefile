@@ -3,7 +3,8 @@
 #   make test    the regression (CI runs this)
 #   make lint    verilator --lint-only on every generated configuration
 #   make bench   benchmarks: JSON + table
-#   make figures rewrite README's measured figures from build/bench/*.json and the last make test
+#   make figures rewrite README's measured figures (and its two plots in docs/img) from
+#                build/bench/*.json and the last make test
 #   make clean   remove build products (keeps .venv; `make distclean` removes it too)
 
 PYTHON ?= python3
@@ -52,6 +53,7 @@ bench: $(STAMP)
 
 figures: $(STAMP)
 	@$(PY) -m scripts.readme_figures
+	@$(VENV)/bin/rdu plot --only sdpa_buffer area --format svg -o docs/img
 
 # the ULX3S's default design: the fpga preset's fabric (static placement, router2; ~21 min on 2 cores)
 fpga: $(STAMP)
