@@ -112,29 +112,38 @@ class FormalResult:
         return f"formal check {self.name}: {what}: {props or 'failed'}{tail}"
 
 
-def _messages(il):
-    """{source location: Assert message} of every ``$check`` cell in the RTLIL text ``il``."""
-    found = {}
-    src = None
-    lines = iter(il.splitlines())
-    for line in lines:
-        line = line.strip()
+def _tag_checks(il):
+    """Give every ``$check`` cell of the RTLIL text ``il`` a source location of its own,
+    ``FILE:LINE#k``, so that a failure SymbiYosys reports by location names its property even when
+    one line of a contract asserts several (a loop, a helper called for several streams). Returns
+    the new text and ``{tagged location: (Assert message, FILE:LINE)}``."""
+    lines = il.splitlines()
+    table = {}
+    src_at = None
+    k = 0
+    while k < len(lines):
+        line = lines[k].strip()
         if line.startswith("attribute \\src "):
-            src = line.split(" ", 2)[2].strip('"')
+            src_at = k
         elif line.startswith("cell $check "):
             fmt = None
-            for body in lines:
-                body = body.strip()
+            j = k + 1
+            while lines[j].strip() != "end":
+                body = lines[j].strip()
                 if body.startswith("parameter \\FORMAT "):
                     fmt = body.split(" ", 2)[2].strip('"')
-                elif body == "end":
-                    break
-            if src is not None:
-                found[src] = fmt or src
-            src = None
+                j += 1
+            if src_at is not None:
+                src = lines[src_at].strip().split(" ", 2)[2].strip('"')
+                tag = f"{src}#{len(table)}"
+                lines[src_at] = lines[src_at].replace(f'"{src}"', f'"{tag}"')
+                table[tag] = (fmt or src, src)
+            src_at = None
+            k = j
         elif not line.startswith("attribute "):
-            src = None
-    return found
+            src_at = None
+        k += 1
+    return "\n".join(lines) + "\n", table
 
 
 _FAILED = re.compile(r"failed assertion (\S+) at (\S+)(?: (?:in )?step (\d+))?")
@@ -154,7 +163,7 @@ def run(spec, *, name, mode="bmc", depth=10, workdir=None, timeout=300):
     top.submodules.spec = spec
     # The check starts in the reset state and stays out of reset.
     top.d.comb += Assume(~ResetSignal())
-    il = rtlil.convert(top, name="top", ports=[], platform="formal")
+    il, checks = _tag_checks(rtlil.convert(top, name="top", ports=[], platform="formal"))
     (workdir / f"{name}.il").write_text(il)
     (workdir / f"{name}.sby").write_text(textwrap.dedent(f"""\
         [options]
@@ -166,11 +175,15 @@ def run(spec, *, name, mode="bmc", depth=10, workdir=None, timeout=300):
 
         [script]
         read_rtlil {name}.il
-        prep -top top
+        prep -flatten -top top
+        memory_map
+        opt -fast
 
         [files]
         {name}.il
         """))
+    # (flattened, with memories as flip-flops: the solver runs several times faster on the
+    # ring-stop check than on the hierarchical model with memories as arrays)
     env = dict(os.environ)
     for tool, (var, _, _) in _TOOLS.items():
         if var:     # sby runs these through a shell
@@ -193,13 +206,12 @@ def run(spec, *, name, mode="bmc", depth=10, workdir=None, timeout=300):
         raise FormalError(f"formal check {name}: SymbiYosys gave no verdict ({status}): "
                           f"{(last or ['see the log'])[-1].strip()}; log: "
                           f"{workdir / name / 'logfile.txt'}")
-    messages = _messages(il)
     failed = []
-    for _, src, step in _FAILED.findall(out):
-        prop = (src, int(step) if step else None)
-        msg = messages.get(src, src)
-        if (msg, *prop) not in failed:
-            failed.append((msg, *prop))
+    for _, tag, step in _FAILED.findall(out):
+        msg, src = checks.get(tag, (tag, tag))
+        prop = (msg, src, int(step) if step else None)
+        if prop not in failed:
+            failed.append(prop)
     trace = re.search(r"counterexample trace(?: \[induction\])?: (\S+)", out)
     return FormalResult(name=name, mode=mode, depth=depth, status=status, failed=failed,
                         trace=(workdir / trace.group(1)) if trace else None, workdir=workdir / name,

@@ -5,6 +5,7 @@ promise at its ports, so the check still runs the shipped RTL."""
 from amaranth import Module, Signal
 from amaranth.lib import wiring
 
+from hw.config import BROADCAST, UNIT_ID_PORT, AddressMap, ConfigStore, Op
 from hw.stream import PipeReg, SkidBuffer, StreamFIFO
 
 
@@ -21,7 +22,8 @@ class FIFOAcceptsWhenFull(StreamFIFO):
         m = Module()
         m.submodules.inner = inner = StreamFIFO(self._shape, self._depth)
         m.d.comb += [inner.i.payload.eq(self.i.payload), inner.i.valid.eq(self.i.valid),
-                     self.i.ready.eq(1), self.level.eq(inner.level)]
+                     self.i.ready.eq(inner.i.ready | (inner.level == self._depth)),
+                     self.level.eq(inner.level)]
         wiring.connect(m, inner.o, wiring.flipped(self.o))
         return m
 
@@ -96,3 +98,81 @@ class PipeRegStarves(PipeReg):
                      inner.i.valid.eq(self.i.valid & self.o.ready),
                      self.i.ready.eq(self.o.ready & inner.i.ready)]
         return m
+
+
+# --- the configuration ring stop -------------------------------------------------------------
+
+class _StoreWrapper(ConfigStore):
+    """A ConfigStore around a real one, every port connected through unless a mutant rewires it."""
+
+    def __init__(self):
+        super().__init__(UNIT_ID_PORT, self.KIND, self.LAYOUT, n_args=self.N_ARGS,
+                         n_counters=self.N_COUNTERS)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = inner = ConfigStore(UNIT_ID_PORT, self.KIND, self.LAYOUT,
+                                                 n_args=self.N_ARGS, n_counters=self.N_COUNTERS)
+        m.d.comb += [inner.unit_id.eq(self.unit_id), inner.busy.eq(self.busy),
+                     inner.done.eq(self.done), inner.counters.eq(self.counters),
+                     self.config.eq(inner.config), self.args.eq(inner.args)]
+        self.rewire(m, inner)
+        return m
+
+    def rewire(self, m, inner):
+        wiring.connect(m, wiring.flipped(self.ring_i), inner.ring_i)
+        wiring.connect(m, inner.ring_o, wiring.flipped(self.ring_o))
+        m.d.comb += [self.start.eq(inner.start), self.clear.eq(inner.clear)]
+
+
+def store_mutants(kind, layout, n_args, n_counters):
+    """The ConfigStore mutants for a store of these parameters (unit id from its port)."""
+    base = type("Store", (_StoreWrapper,), {"KIND": kind, "LAYOUT": layout, "N_ARGS": n_args,
+                                            "N_COUNTERS": n_counters})
+
+    class WritesNeighboursWords(base):
+        """Takes configuration WRITEs for unit id ^ 1 as its own (breaks ``config: write``)."""
+
+        def rewire(self, m, inner):
+            super().rewire(m, inner)
+            pkt = self.ring_i.payload
+            m.d.comb += inner.ring_i.payload.eq(pkt)
+            with m.If((pkt.unit == (self.unit_id ^ 1)) & (pkt.op == Op.WRITE)
+                      & (pkt.addr < AddressMap.CONFIG_WORDS)):
+                m.d.comb += inner.ring_i.payload.unit.eq(self.unit_id)
+
+    class SwallowsBroadcast(base):
+        """Applies a BROADCAST write but does not pass it on (breaks ``ring: order``)."""
+
+        def rewire(self, m, inner):
+            super().rewire(m, inner)
+            pkt = self.ring_i.payload
+            m.d.comb += inner.ring_i.payload.eq(pkt)
+            with m.If(pkt.unit == BROADCAST):
+                m.d.comb += inner.ring_i.payload.unit.eq(self.unit_id)
+
+    class AnswersWrongData(base):
+        """Flips bit 0 of the data of every response it sends (breaks ``ring: order``)."""
+
+        def rewire(self, m, inner):
+            super().rewire(m, inner)
+            out = inner.ring_o.payload
+            m.d.comb += self.ring_o.payload.eq(out)
+            with m.If(out.op == Op.RESP):
+                m.d.comb += self.ring_o.payload.data.eq(out.data ^ 1)
+
+    class StartsOnAnyUnit(base):
+        """Pulses ``start`` for a START written to any unit (breaks ``control: start``)."""
+
+        def rewire(self, m, inner):
+            super().rewire(m, inner)
+            pkt = self.ring_i.payload
+            other = Signal()
+            m.d.sync += other.eq(self.ring_i.valid & self.ring_i.ready & (pkt.op == Op.WRITE)
+                                 & (pkt.addr == AddressMap.CONTROL) & pkt.data[0])
+            m.d.comb += self.start.eq(inner.start | other)
+
+    return {"writes_neighbours_words": (WritesNeighboursWords, "config: write"),
+            "swallows_broadcast": (SwallowsBroadcast, "ring: order"),
+            "answers_wrong_data": (AnswersWrongData, "ring: order"),
+            "starts_on_any_unit": (StartsOnAnyUnit, "control: start")}

@@ -43,7 +43,10 @@ def test_stream_block_contract(prove, name):
 
 
 MUTANTS = {
-    "fifo_accepts_when_full": (lambda: mutants.FIFOAcceptsWhenFull(W, 4), fifo_contract,
+    # (without the `level` comparison, which the dropped word breaks at the same step)
+    "fifo_accepts_when_full": (lambda: mutants.FIFOAcceptsWhenFull(W, 4),
+                               lambda b: StreamContract(b, capacity=4, offer_within=1,
+                                                        accept_below=3),
                                "stream: occupancy"),
     "fifo_holds_last_word": (lambda: mutants.FIFOHoldsLastWord(W, 4), fifo_contract,
                              "stream: progress"),
