@@ -42,8 +42,19 @@ from amaranth.asserts import AnyConst, AnySeq
 from amaranth.back import rtlil
 from amaranth.hdl import Assert, Assume
 
-__all__ = ["FormalToolMissing", "FormalError", "FormalFailure", "FormalResult", "run", "check",
-           "past", "handshake_rules", "drive_stream", "OrderTracker", "StreamContract"]
+__all__ = [
+    "FormalError",
+    "FormalFailure",
+    "FormalResult",
+    "FormalToolMissing",
+    "OrderTracker",
+    "StreamContract",
+    "check",
+    "drive_stream",
+    "handshake_rules",
+    "past",
+    "run",
+]
 
 
 class FormalToolMissing(RuntimeError):
@@ -192,7 +203,7 @@ def run(spec, *, name, mode="bmc", depth=10, workdir=None, timeout=300):
     env["PYTHONWARNINGS"] = "ignore"
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run([tools["sby"], "-f", f"{name}.sby"], cwd=workdir, env=env,
+        proc = subprocess.run([tools["sby"], "-f", f"{name}.sby"], cwd=workdir, env=env, check=False,
                               capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise FormalError(f"formal check {name}: no verdict within {timeout} s; log: "
@@ -302,9 +313,8 @@ class OrderTracker:
             m.d.comb += Assert(~(occ < below) | accept, f"{what}: accepts when not full")
         if offered is not None:
             waiting = Signal(range(offer_within + 2), name=f"{what}_waiting")
-            with m.If((occ > 0) & ~offered):
-                with m.If(waiting <= offer_within):
-                    m.d.sync += waiting.eq(waiting + 1)
+            with m.If((occ > 0) & ~offered), m.If(waiting <= offer_within):
+                m.d.sync += waiting.eq(waiting + 1)
             with m.Else():
                 m.d.sync += waiting.eq(0)
             m.d.comb += Assert(waiting <= offer_within, f"{what}: progress")

@@ -12,7 +12,7 @@ from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["StreamFIFO", "SkidBuffer", "PipeReg", "payload_register"]
+__all__ = ["PipeReg", "SkidBuffer", "StreamFIFO", "payload_register"]
 
 
 def payload_register(m, name, shape, en, data):

@@ -17,12 +17,11 @@ that follows the handshake rules, the ring output any backpressure. Properties:
 * ``ring_o: ...`` — the ring output follows the handshake rules.
 """
 
+import pytest
 from amaranth import Elaboratable, Module, Mux, Signal, Value, unsigned
 from amaranth.asserts import AnyConst, AnySeq
 from amaranth.hdl import Assert, Assume
-from amaranth.lib import data, wiring
-
-import pytest
+from amaranth.lib import data
 
 from hw.config import BROADCAST, CFG_PACKET, UNIT_ID_PORT, AddressMap, ConfigStore, Op, UnitKind
 from hw.formal import OrderTracker, drive_stream, handshake_rules, past
