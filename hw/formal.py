@@ -213,9 +213,9 @@ def run(spec, *, name, mode="bmc", depth=10, workdir=None, timeout=300):
     done = re.search(r"DONE \((\w+), rc=", out)
     status = done.group(1) if done else "ERROR"
     if status not in ("PASS", "FAIL", "UNKNOWN"):
-        last = [ln for ln in out.splitlines() if "ERROR" in ln or "error" in ln.lower()]
+        why = [ln.split("ERROR:", 1)[1].strip() for ln in out.splitlines() if "ERROR:" in ln]
         raise FormalError(f"formal check {name}: SymbiYosys gave no verdict ({status}): "
-                          f"{(last or ['see the log'])[-1].strip()}; log: "
+                          f"{(why or ['see the log'])[0]}; log: "
                           f"{workdir / name / 'logfile.txt'}")
     failed = []
     for _, tag, step in _FAILED.findall(out):
@@ -242,9 +242,14 @@ def check(spec, *, name, mode="bmc", depth=10, workdir=None, timeout=300):
 # Contract building blocks
 # --------------------------------------------------------------------------------------------
 
+def _name(text):
+    return re.sub(r"\W", "_", text)
+
+
 def past(m, value, *, name=None, init=0):
     """A register holding ``value`` of the previous cycle (``init`` in the first)."""
     value = Value.cast(value)
+    name = _name(name) if name else None
     reg = Signal(value.shape(), name=name, init=init)
     m.d.sync += reg.eq(value)
     return reg
@@ -302,8 +307,9 @@ class OrderTracker:
     def __init__(self, m, *, put, put_word, take, take_word, capacity, what, accept=None,
                  offered=None, offer_within=0, head=None, accept_below=None):
         width = len(put_word)
+        tag = _name(what)
         cnt = signed(max(capacity + 2, 4).bit_length() + 1)
-        self.occupancy = occ = Signal(cnt, name=f"{what}_occ")
+        self.occupancy = occ = Signal(cnt, name=f"{tag}_occ")
         m.d.sync += occ.eq(occ + put - take)
         holds = (occ > 0) if offered is None else (occ > 0) | ~offered
         m.d.comb += Assert((occ >= 0) & (occ <= capacity) & ~(take & (occ == 0) & ~put) & holds,
@@ -312,7 +318,7 @@ class OrderTracker:
             below = capacity if accept_below is None else accept_below
             m.d.comb += Assert(~(occ < below) | accept, f"{what}: accepts when not full")
         if offered is not None:
-            waiting = Signal(range(offer_within + 2), name=f"{what}_waiting")
+            waiting = Signal(range(offer_within + 2), name=f"{tag}_waiting")
             with m.If((occ > 0) & ~offered), m.If(waiting <= offer_within):
                 m.d.sync += waiting.eq(waiting + 1)
             with m.Else():
@@ -322,11 +328,11 @@ class OrderTracker:
         a = AnyConst(width)
         b = AnyConst(width)
         mark = AnySeq(1)
-        a_in = Signal(name=f"{what}_a_in")
-        b_in = Signal(name=f"{what}_b_in")
-        a_out = Signal(name=f"{what}_a_out")
-        b_out = Signal(name=f"{what}_b_out")
-        ahead = Signal(cnt, name=f"{what}_ahead")
+        a_in = Signal(name=f"{tag}_a_in")
+        b_in = Signal(name=f"{tag}_b_in")
+        a_out = Signal(name=f"{tag}_a_out")
+        b_out = Signal(name=f"{tag}_b_out")
+        ahead = Signal(cnt, name=f"{tag}_ahead")
         # The input side: mark an arbitrary word as `a`, the next one is `b`.
         with m.If(put & ~a_in & mark):
             m.d.comb += Assume(put_word == a)

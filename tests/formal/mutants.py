@@ -2,11 +2,13 @@
 must find every one of them (tests/formal/test_*.py). Each wraps the real block and breaks one
 promise at its ports, so the check still runs the shipped RTL."""
 
-from amaranth import Module, Signal
+from amaranth import Module, Signal, Value
 from amaranth.lib import wiring
 
 from hw.config import BROADCAST, UNIT_ID_PORT, AddressMap, ConfigStore, Op
+from hw.net import NETWORKS
 from hw.stream import PipeReg, SkidBuffer, StreamFIFO
+from interconnect.switch import Switch
 
 
 def _wrap(m, inner, outer):
@@ -176,3 +178,48 @@ def store_mutants(kind, layout, n_args, n_counters):
             "swallows_broadcast": (SwallowsBroadcast, "ring: order"),
             "answers_wrong_data": (AnswersWrongData, "ring: order"),
             "starts_on_any_unit": (StartsOnAnyUnit, "control: start")}
+
+
+# --- the switch ------------------------------------------------------------------------------
+
+class _SwitchWrapper(Switch):
+    """A Switch (``config`` port) around a real one: the outputs connected through, each input's
+    handshake through :meth:`input_ready`."""
+
+    def __init__(self, spec):
+        super().__init__(spec)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = inner = Switch(self.spec)
+        m.d.comb += Value.cast(inner.config).eq(Value.cast(self.config))
+        for net in NETWORKS:
+            ins = self.spec.inputs(net)
+            for i in ins:
+                outer, port = self.port(net, i, True), inner.port(net, i, True)
+                selected = 0
+                for o in self.spec.outputs(net):
+                    if i in self.spec.allowed(net, o):
+                        selected = selected | (self.config[net][o] == 1 + ins.index(i))
+                m.d.comb += [port.valid.eq(outer.valid), port.payload.eq(outer.payload),
+                             outer.ready.eq(self.input_ready(port.ready, selected))]
+            for o in self.spec.outputs(net):
+                wiring.connect(m, inner.port(net, o, False),
+                               wiring.flipped(self.port(net, o, False)))
+        return m
+
+
+class SwitchIgnoresBackpressure(_SwitchWrapper):
+    """Takes a word from a selected input even while its output cannot, dropping it (breaks the
+    output's ``progress``: a word went in and never comes out)."""
+
+    def input_ready(self, ready, selected):
+        return ready | selected
+
+
+class SwitchTakesUnselected(_SwitchWrapper):
+    """Takes (and drops) words from an input no output selects (breaks ``no word taken without a
+    taker``)."""
+
+    def input_ready(self, ready, selected):
+        return ready | ~selected
