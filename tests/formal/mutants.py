@@ -9,6 +9,7 @@ from hw.config import BROADCAST, UNIT_ID_PORT, AddressMap, ConfigStore, Op
 from hw.net import NETWORKS
 from hw.stream import PipeReg, SkidBuffer, StreamFIFO
 from interconnect.switch import Switch
+from tiles.pmu import SlotCounters
 
 
 def _wrap(m, inner, outer):
@@ -223,3 +224,42 @@ class SwitchTakesUnselected(_SwitchWrapper):
 
     def input_ready(self, ready, selected):
         return ready | ~selected
+
+
+# --- the PMU's slot counters -----------------------------------------------------------------
+
+class _SlotWrapper(SlotCounters):
+    """SlotCounters around a real one; :meth:`gate` may change the ``w_ok`` / ``r_ok`` it gives."""
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = inner = SlotCounters(self.bits)
+        for name in ("slots", "start", "wslot", "rslot", "fill", "free"):
+            m.d.comb += getattr(inner, name).eq(getattr(self, name))
+        m.d.comb += [self.freed.eq(inner.freed), self.wcount.eq(inner.wcount),
+                     self.rcount.eq(inner.rcount)]
+        w_ok, r_ok = self.gate(inner)
+        m.d.comb += [self.w_ok.eq(w_ok), self.r_ok.eq(r_ok)]
+        return m
+
+
+class AdmitsOneMore(_SlotWrapper):
+    """Lets a write slot begin while N are held (breaks ``held within N``)."""
+
+    def gate(self, inner):
+        return inner.w_ok | (inner.wcount + inner.wslot == inner.slots), inner.r_ok
+
+
+class ReadsUnfilled(_SlotWrapper):
+    """Lets a read slot begin with no slot filled (breaks ``read after write``)."""
+
+    def gate(self, inner):
+        return inner.w_ok, inner.r_ok | (inner.rcount == 0)
+
+
+class HoldsOneBack(_SlotWrapper):
+    """Keeps one of the N slots unused: with N = 1 nothing is ever written (breaks ``no
+    deadlock``)."""
+
+    def gate(self, inner):
+        return inner.w_ok & (inner.wcount + inner.wslot + 1 < inner.slots), inner.r_ok
