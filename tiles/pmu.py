@@ -52,7 +52,8 @@ from .pmu_layout import (
     vecaddr_layout,
 )
 
-__all__ = ["PMU", "AccessPipe", "SlotCounters", "generate", "Mode", "Sync", "PERF_COUNTERS", "config_layout"]
+__all__ = ["PMU", "AccessPipe", "SlotCounters", "generate", "Mode", "Sync", "PERF_COUNTERS",
+           "config_layout"]
 
 
 class AccessPipe(wiring.Component):
