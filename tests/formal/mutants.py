@@ -9,6 +9,7 @@ from hw.config import BROADCAST, UNIT_ID_PORT, AddressMap, ConfigStore, Op
 from hw.net import NETWORKS
 from hw.stream import PipeReg, SkidBuffer, StreamFIFO
 from interconnect.switch import Switch
+from memory.agcu import OutstandingTags
 from tiles.pmu import SlotCounters
 
 
@@ -263,3 +264,43 @@ class HoldsOneBack(_SlotWrapper):
 
     def gate(self, inner):
         return inner.w_ok & (inner.wcount + inner.wslot + 1 < inner.slots), inner.r_ok
+
+
+# --- the AGCU's outstanding reads ------------------------------------------------------------
+
+class _TagsWrapper(OutstandingTags):
+    """OutstandingTags around a real one; :meth:`rewire` may change what passes."""
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = inner = OutstandingTags(self.n, self.tag_bits)
+        for name in ("issue", "pop", "resp_valid", "resp_tag"):
+            m.d.comb += getattr(inner, name).eq(getattr(self, name))
+        for name in ("accept", "arrived", "tail", "head", "count"):
+            m.d.comb += getattr(self, name).eq(getattr(inner, name))
+        self.rewire(m, inner)
+        return m
+
+
+class TrustsEveryResponse(_TagsWrapper):
+    """Accepts every response whose tag names a slot, in flight or not (the AGCU before it checked
+    its responses; breaks ``no response without a request``)."""
+
+    def rewire(self, m, inner):
+        m.d.comb += self.accept.eq(self.resp_valid & (self.resp_tag < self.n))
+
+
+class SkipsLastSlot(_TagsWrapper):
+    """A read issued with the last tag does not take its slot, so the next read gets the same tag
+    (breaks ``one slot per read``)."""
+
+    def rewire(self, m, inner):
+        m.d.comb += inner.issue.eq(self.issue & (inner.tail != self.n - 1))
+
+
+class PopsEarly(_TagsWrapper):
+    """Says the oldest read has arrived as soon as one is in flight (breaks ``data after its
+    response``)."""
+
+    def rewire(self, m, inner):
+        m.d.comb += self.arrived.eq(inner.count != 0)
