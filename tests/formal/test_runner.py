@@ -43,7 +43,7 @@ def test_bound_too_short_passes(tmp_path):
 
 
 def test_induction_that_does_not_close(tmp_path):
-    """``c != 12`` holds from reset but is not inductive (12 → 13 → ... unconstrained states)."""
+    """``c != 12`` holds from reset but is not inductive (from the unreachable 11 it fails)."""
     class NotInductive(Elaboratable):
         def elaborate(self, platform):
             m = Module()

@@ -1,4 +1,5 @@
-"""Formal checks of the switch crossbar and of a mesh link (interconnect.switch; docs/verification.md).
+"""Formal checks of the switch crossbar and of a mesh link (interconnect.switch, interconnect.mesh;
+docs/verification.md).
 
 The switches get an arbitrary static configuration (``AnyConst``: every select of every output,
 including off, out-of-range and disallowed values, with fan-out), every input outside the network
@@ -12,8 +13,8 @@ selects it (``... no word taken without a taker``), so nothing is dropped.
 The single switch is the scalar network of a switch with an east and a west neighbour and one unit
 port each way (inputs E0, W0, U0 → outputs E0, W0, U0), with a skid-buffer hop (buffer depth 2)
 and with a FIFO hop (depth 3). The mesh link is two such switches side by side joined the way
-:class:`interconnect.mesh.Mesh` joins neighbours (``E0`` output → neighbour's ``W0`` input and back),
-so a route crosses the link through both switches' hops.
+:class:`interconnect.mesh.Mesh` joins neighbours (``E0`` output → neighbour's ``W0`` input and
+back), so a route crosses the link through both switches' hops.
 """
 
 import pytest
