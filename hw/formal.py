@@ -32,6 +32,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -204,14 +205,18 @@ def run(spec, *, name, mode="bmc", depth=10, workdir=None, timeout=300):
     env["PATH"] = os.pathsep.join([str(Path(tools["yices"]).parent), env.get("PATH", "")])
     env["PYTHONWARNINGS"] = "ignore"
     t0 = time.perf_counter()
-    try:
-        proc = subprocess.run([tools["sby"], "-f", f"{name}.sby"], cwd=workdir, env=env,
-                              check=False, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise FormalError(f"formal check {name}: no verdict within {timeout} s; log: "
-                          f"{workdir / name / 'logfile.txt'}") from None
+    # its own process group: on a timeout the solver goes too, not only SymbiYosys
+    with subprocess.Popen([tools["sby"], "-f", f"{name}.sby"], cwd=workdir, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          start_new_session=True) as proc:
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise FormalError(f"formal check {name}: no verdict within {timeout} s; log: "
+                              f"{workdir / name / 'logfile.txt'}") from None
     seconds = time.perf_counter() - t0
-    out = proc.stdout
     done = re.search(r"DONE \((\w+), rc=", out)
     status = done.group(1) if done else "ERROR"
     if status not in ("PASS", "FAIL", "UNKNOWN"):

@@ -66,3 +66,9 @@ def test_missing_tool_is_one_clear_line(tmp_path, monkeypatch):
 def test_mode_is_checked(tmp_path):
     with pytest.raises(ValueError, match="mode = 'cover': must be 'bmc' or 'prove'"):
         formal.run(None, name="c", mode="cover", workdir=tmp_path)
+
+
+def test_timeout_is_an_error_not_a_hang(tmp_path):
+    """A check without a verdict in time stops (with its solver) and says so."""
+    with pytest.raises(formal.FormalError, match=r"formal check slow: no verdict within 0.5 s"):
+        formal.run(Counter(10), name="slow", mode="bmc", depth=400, workdir=tmp_path, timeout=0.5)
