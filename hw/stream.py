@@ -46,7 +46,7 @@ class StreamFIFO(wiring.Component):
     ``depth == 2``: a :class:`SkidBuffer` (latency 1, throughput 1 word/cycle): the buffered FIFO
     of depth 2 is a one-word FIFO in front of its output register, which cannot take a word in the
     cycle it hands one on, so it ran at half rate (found by the formal check,
-    docs/verification.md). ``depth == 1``: one word, latency 2, at most one word every 2 cycles.
+    docs/verification.md). ``depth == 1``: one word, latency 1, at most one word every 2 cycles.
     ``level`` is the current occupancy and ``high_water`` the maximum since reset (buffer-memory
     measurements read it as a performance counter).
 

@@ -21,7 +21,8 @@ W = 8   # payload bits: the properties do not depend on the width
 def fifo_contract(fifo):
     d = fifo.depth
     # depth >= 3 (SyncFIFOBuffered): a word is offered 2 cycles after it enters, and a FIFO with
-    # depth - 1 words may refuse one while its output register refills; depth 2 is a skid buffer.
+    # depth - 1 words may refuse one while its output register refills; depth 2 is a skid buffer;
+    # depth 1 offers its word the cycle after.
     return StreamContract(fifo, capacity=d, offer_within=1 if d >= 3 else 0,
                           level=lambda f: f.level, accept_below=d - 1 if d >= 3 else d)
 
@@ -31,6 +32,7 @@ CHECKS = {
     "fifo4": (lambda: StreamFIFO(W, 4), fifo_contract, "bmc", 8),
     "fifo3": (lambda: StreamFIFO(W, 3), fifo_contract, "bmc", 7),
     "fifo2": (lambda: StreamFIFO(W, 2), fifo_contract, "bmc", 6),
+    "fifo1": (lambda: StreamFIFO(W, 1), fifo_contract, "bmc", 5),
     "skid": (lambda: SkidBuffer(W), lambda b: StreamContract(b, capacity=2), "bmc", 8),
     "pipereg": (lambda: PipeReg(W), lambda b: StreamContract(b, capacity=1), "prove", 2),
 }
