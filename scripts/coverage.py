@@ -29,14 +29,15 @@ def main(argv=None):
               file=sys.stderr)
         return 2
     summary = coverage.write_report(coverage.merge(files), a.out)
-    print(f"{'unit':40} {'lines':>16} {'toggles':>18}")
+    print(f"{'unit':40} {'lines':>18} {'branches':>18} {'toggles':>20}")
+    def cell(c, width):
+        pct = "-" if c["percent"] is None else f"{c['percent']:.1f}%"
+        return f"{c['covered']:>{width}}/{c['total']:<{width}} {pct:>6}"
+
     for unit, s in summary.items():
-        ln, tg = s["lines"], s["toggles"]
-        lp = "-" if ln["percent"] is None else f"{ln['percent']:5.1f}%"
-        tp = "-" if tg["percent"] is None else f"{tg['percent']:5.1f}%"
-        low = ln["percent"] is not None and ln["percent"] < a.target
-        print(f"{unit[:40]:40} {ln['covered']:>5}/{ln['total']:<5} {lp:>6} "
-              f"{tg['covered']:>6}/{tg['total']:<6} {tp:>6}{'  < target' if low else ''}")
+        low = s["lines"]["percent"] is not None and s["lines"]["percent"] < a.target
+        print(f"{unit[:40]:40} {cell(s['lines'], 5)} {cell(s['branches'], 5)} "
+              f"{cell(s['toggles'], 6)}{'  < target' if low else ''}")
     print(f"{len(files)} runs merged; {a.out / 'summary.json'}, {a.out / 'uncovered.txt'}, "
           f"{a.out / 'annotated'}/")
     return 0

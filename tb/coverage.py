@@ -118,10 +118,13 @@ def _artefacts(path, cache={}):  # noqa: B006 (a per-process cache of the files 
 
 
 def summarize(points):
-    """Per unit: ``{"lines": {"covered", "total", "percent"}, "toggles": {...}, "uncovered":
-    [[file, line], ...]}``. A line is covered when every point on it was hit."""
+    """Per unit: ``{"lines": {"covered", "total", "percent"}, "toggles": {...}, "branches": {...},
+    "uncovered": [[file, line], ...]}``. A line is covered when every line point on it was hit
+    (Verilator's statement blocks); branches (both arms of each ``if`` / ``?:``) are reported
+    apart."""
     lines = defaultdict(dict)      # unit -> {(file, line): min count}
     toggles = defaultdict(lambda: [0, 0])
+    branches = defaultdict(lambda: [0, 0])
     for key, count in points.items():
         d = dict(key)
         page = d.get("page", "")
@@ -129,7 +132,10 @@ def summarize(points):
         if page.startswith("v_toggle"):
             toggles[unit][1] += 1
             toggles[unit][0] += count > 0
-        elif page.startswith(("v_line", "v_branch")):
+        elif page.startswith("v_branch"):
+            branches[unit][1] += 1
+            branches[unit][0] += count > 0
+        elif page.startswith("v_line"):
             src = _source(d.get("f", "?"))
             skip = _artefacts(src)
             for ln in _lines(d):
@@ -138,15 +144,19 @@ def summarize(points):
                 loc = (src, ln)
                 lines[unit][loc] = min(lines[unit].get(loc, count), count)
     out = {}
-    for unit in sorted(set(lines) | set(toggles)):
+    for unit in sorted(set(lines) | set(toggles) | set(branches)):
         locs = lines.get(unit, {})
         covered = sum(c > 0 for c in locs.values())
         tc, tt = toggles.get(unit, (0, 0))
+        bc, bt = branches.get(unit, (0, 0))
         out[unit] = {
             "lines": {"covered": covered, "total": len(locs),
                       "percent": round(100.0 * covered / len(locs), 1) if locs else None},
             "toggles": {"covered": tc, "total": tt,
                         "percent": round(100.0 * tc / tt, 1) if tt else None},
+            # both arms of an if / ?: (Verilator counts them with --coverage-line)
+            "branches": {"covered": bc, "total": bt,
+                         "percent": round(100.0 * bc / bt, 1) if bt else None},
             "uncovered": sorted([f, ln] for (f, ln), c in locs.items() if c == 0),
         }
     return out
@@ -164,7 +174,7 @@ def write_report(points, out_dir):
     counts = defaultdict(dict)     # file -> {line: min count}
     for key, count in points.items():
         d = dict(key)
-        if d.get("page", "").startswith(("v_line", "v_branch")):
+        if d.get("page", "").startswith("v_line"):
             src = _source(d.get("f", "?"))
             for ln in _lines(d):
                 counts[src][ln] = min(counts[src].get(ln, count), count)

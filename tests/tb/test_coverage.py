@@ -32,6 +32,7 @@ def _write(tmp_path, name, counts, toggles):
         lines.append(_point(src, "v_line/top", line, c))
     for sig, c in toggles.items():
         lines.append(_point(src, "v_toggle/top.sub", 1, c, (("o", sig),)))
+    lines.append(_point(src, "v_branch/top", 6, counts.get(6, 0), (("o", "cond"),)))
     (tmp_path / name).write_text("".join(lines))
     return tmp_path / name
 
@@ -45,6 +46,7 @@ def test_merge_and_summary(tmp_path):
     assert list(s) == ["top"]
     assert s["top"]["lines"] == {"covered": 2, "total": 3, "percent": 66.7}
     assert s["top"]["toggles"] == {"covered": 1, "total": 2, "percent": 50.0}
+    assert s["top"]["branches"] == {"covered": 1, "total": 1, "percent": 100.0}
     assert s["top"]["uncovered"] == [[str(tmp_path / "design.v"), 7]]
 
 
