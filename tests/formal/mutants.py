@@ -165,6 +165,14 @@ def store_mutants(kind, layout, n_args, n_counters):
             with m.If(out.op == Op.RESP):
                 m.d.comb += self.ring_o.payload.data.eq(out.data ^ 1)
 
+    class MirrorsArgument(base):
+        """Shows argument register 0 as register 1 too (breaks ``args: write``: register 1
+        changes without a write to it)."""
+
+        def rewire(self, m, inner):
+            super().rewire(m, inner)
+            m.d.comb += self.args[1].eq(inner.args[0])
+
     class StartsOnAnyUnit(base):
         """Pulses ``start`` for a START written to any unit (breaks ``control: start``)."""
 
@@ -179,7 +187,8 @@ def store_mutants(kind, layout, n_args, n_counters):
     return {"writes_neighbours_words": (WritesNeighboursWords, "config: write"),
             "swallows_broadcast": (SwallowsBroadcast, "ring: order"),
             "answers_wrong_data": (AnswersWrongData, "ring: order"),
-            "starts_on_any_unit": (StartsOnAnyUnit, "control: start")}
+            "starts_on_any_unit": (StartsOnAnyUnit, "control: start"),
+            "mirrors_argument": (MirrorsArgument, "args: write")}
 
 
 # --- the switch ------------------------------------------------------------------------------
@@ -304,3 +313,11 @@ class PopsEarly(_TagsWrapper):
 
     def rewire(self, m, inner):
         m.d.comb += self.arrived.eq(inner.count != 0)
+
+
+class IgnoresSlotZero(_TagsWrapper):
+    """Does not take a response for slot 0 (breaks ``response taken``: a read's response is
+    lost)."""
+
+    def rewire(self, m, inner):
+        m.d.comb += self.accept.eq(inner.accept & (self.resp_tag != 0))

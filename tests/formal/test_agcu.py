@@ -79,6 +79,7 @@ def test_outstanding_tags(prove):
     (mutants.TrustsEveryResponse, "no response without a request"),
     (mutants.SkipsLastSlot, "one slot per read"),
     (mutants.PopsEarly, "data after its response"),
-], ids=["trusts_every_response", "skips_last_slot", "pops_early"])
+    (mutants.IgnoresSlotZero, "response taken"),
+], ids=["trusts_every_response", "skips_last_slot", "pops_early", "ignores_slot_zero"])
 def test_outstanding_tags_mutant_is_caught(refute, make, prop):
     refute(TagsContract(make(N, TAG_BITS)), make.__name__, "bmc", 2 * N + 4, prop)
