@@ -5,6 +5,7 @@
 #   make bench   benchmarks: JSON + table
 #   make figures rewrite README's measured figures (and its two plots in docs/img) from
 #                build/bench/*.json and the last make test
+#   make coverage  line/toggle coverage of the Verilator tests, per unit (build/coverage; long)
 #   make clean   remove build products (keeps .venv; `make distclean` removes it too)
 
 PYTHON ?= python3
@@ -19,7 +20,7 @@ JUNIT  := build/test-results.xml
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all sim test test-slow test-all lint bench figures fpga fpga-units fpga-paths fpga-route clean distclean venv
+.PHONY: all sim test test-slow test-all coverage lint bench figures fpga fpga-units fpga-paths fpga-route clean distclean venv
 
 all: test
 
@@ -44,6 +45,15 @@ test-slow: $(STAMP)
 
 test-all: $(STAMP)
 	@$(PY) -m pytest -n $(JOBS) $(PYTEST_ARGS)
+
+# The Verilator tests on counting builds (RDU_COVERAGE; separate cache entries), merged per unit:
+# build/coverage/summary.json, uncovered.txt, annotated/ (tb/coverage.py). The report is written
+# even when a test fails; make then fails too.
+COVERAGE_DIR := build/coverage
+coverage: $(STAMP)
+	@rm -rf $(COVERAGE_DIR)/data
+	@status=0; RDU_COVERAGE=$(COVERAGE_DIR)/data $(PY) -m pytest -n $(JOBS) -m "verilator and not slow" $(PYTEST_ARGS) || status=$$?; \
+	$(PY) -m scripts.coverage $(COVERAGE_DIR)/data -o $(COVERAGE_DIR) && exit $$status
 
 lint: $(STAMP)
 	@$(VENV)/bin/rdu lint --all

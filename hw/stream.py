@@ -12,7 +12,7 @@ from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["StreamFIFO", "SkidBuffer", "PipeReg", "payload_register"]
+__all__ = ["PipeReg", "SkidBuffer", "StreamFIFO", "payload_register"]
 
 
 def payload_register(m, name, shape, en, data):
@@ -39,11 +39,16 @@ def payload_register(m, name, shape, en, data):
 
 
 class StreamFIFO(wiring.Component):
-    """Synchronous stream FIFO of ``depth`` words (``amaranth.lib.fifo.SyncFIFOBuffered``).
+    """Synchronous stream FIFO of ``depth`` words.
 
-    Latency: 1 cycle from ``i`` to ``o`` (the buffered FIFO registers its output); throughput
-    1 word/cycle. ``level`` is the current occupancy and ``high_water`` the maximum since reset
-    (buffer-memory measurements read it as a performance counter).
+    ``depth >= 3``: an ``amaranth.lib.fifo.SyncFIFOBuffered``: a word is offered on ``o`` 2 cycles
+    after its transfer on ``i`` (memory, then the output register); throughput 1 word/cycle.
+    ``depth == 2``: a :class:`SkidBuffer` (latency 1, throughput 1 word/cycle): the buffered FIFO
+    of depth 2 is a one-word FIFO in front of its output register, which cannot take a word in the
+    cycle it hands one on, so it ran at half rate (found by the formal check,
+    docs/verification.md). ``depth == 1``: one word, latency 1, at most one word every 2 cycles.
+    ``level`` is the current occupancy and ``high_water`` the maximum since reset (buffer-memory
+    measurements read it as a performance counter).
 
     Parameters: ``shape`` (payload shape or layout), ``depth`` (>= 1).
     """
@@ -68,18 +73,26 @@ class StreamFIFO(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         width = Shape.cast(self._shape).width
-        m.submodules.fifo = q = fifo.SyncFIFOBuffered(width=width, depth=self._depth)
-        m.d.comb += [
-            q.w_data.eq(self.i.payload),
-            q.w_en.eq(self.i.valid),
-            self.i.ready.eq(q.w_rdy),
-            self.o.payload.eq(q.r_data),
-            self.o.valid.eq(q.r_rdy),
-            q.r_en.eq(self.o.ready),
-            self.level.eq(q.level),
-        ]
-        with m.If(q.level > self.high_water):
-            m.d.sync += self.high_water.eq(q.level)
+        if self._depth == 2:
+            m.submodules.skid = q = SkidBuffer(self._shape)
+            wiring.connect(m, wiring.flipped(self.i), q.i)
+            wiring.connect(m, q.o, wiring.flipped(self.o))
+            # words inside: the output register, and the skid slot (full exactly when not ready)
+            level = q.o.valid + ~q.i.ready
+        else:
+            m.submodules.fifo = q = fifo.SyncFIFOBuffered(width=width, depth=self._depth)
+            m.d.comb += [
+                q.w_data.eq(self.i.payload),
+                q.w_en.eq(self.i.valid),
+                self.i.ready.eq(q.w_rdy),
+                self.o.payload.eq(q.r_data),
+                self.o.valid.eq(q.r_rdy),
+                q.r_en.eq(self.o.ready),
+            ]
+            level = q.level
+        m.d.comb += self.level.eq(level)
+        with m.If(level > self.high_water):
+            m.d.sync += self.high_water.eq(level)
         return m
 
 

@@ -13,7 +13,8 @@ Datapath (per network, per output ``o``)::
   into registered one-hot masks: a new select takes effect 1 cycle after its ring write.
 * **Registered hop**: every output has a buffer — a :class:`hw.stream.SkidBuffer` when
   ``buffer_depth == 2`` (``valid``/``payload`` *and* ``ready`` registered), else a
-  :class:`hw.stream.StreamFIFO` of ``buffer_depth`` words. Latency: **1 cycle** per switch;
+  :class:`hw.stream.StreamFIFO` of ``buffer_depth`` words. Latency: **1 cycle** per switch with
+  the skid buffer, 2 with a FIFO (``buffer_depth >= 3``: memory, then its output register);
   throughput **1 word/cycle** per output under any backpressure.
 * **Fan-out** (multicast): several outputs may select the same input. The input is consumed when
   *every* output that selects it can take the word (``ready = AND`` of their buffers' registered

@@ -53,8 +53,8 @@ from hw.util import bits_for
 
 from .dram import port_spec
 
-__all__ = ["AGCU", "agcu_layout", "agcu_program", "tensor_loops", "AGCU_COUNTERS", "LOAD", "STORE",
-           "AGCUConfigError", "vector_addresses"]
+__all__ = ["AGCU", "OutstandingTags", "agcu_layout", "agcu_program", "tensor_loops",
+           "AGCU_COUNTERS", "LOAD", "STORE", "AGCUConfigError", "vector_addresses"]
 
 LOAD = 0
 STORE = 1
@@ -196,6 +196,54 @@ def agcu_program(params, lanes, dram, *, mode, base, loops, burst=None, outstand
     return {"mode": LOAD if mode == "load" else STORE, "arg_base": int(arg_base),
             "ctrl_start": int(ctrl_start), "ctrl_done": int(ctrl_done), "burst": burst,
             "outstanding": outstanding % 256, "base": base, "dims": dims}
+
+
+class OutstandingTags(wiring.Component):
+    """The tags of an AGCU's outstanding DRAM reads: ``n`` slots (the reorder buffer's rows) used
+    in issue order.
+
+    ``issue``: a read request takes slot ``tail`` (its tag; the caller issues only while
+    ``count < n``). ``resp_valid`` / ``resp_tag``: a response; ``accept`` says it answers a read in
+    flight whose response has not come yet, and only then is it recorded: a response with a tag
+    that is not in flight (a stray or repeated one from a faulty memory) is ignored. ``arrived``:
+    the oldest read (slot ``head``) has its response; ``pop``: its data has left (the caller pops
+    only while ``arrived``). ``count``: reads in flight. One slot per read at a time, one
+    response per read (formally checked: ``tests/formal/test_agcu.py``, docs/verification.md).
+    Combinational outputs from registers; no latency of its own.
+    """
+
+    def __init__(self, n, tag_bits):
+        self.n = n
+        self.tag_bits = tag_bits
+        super().__init__({
+            "issue": In(1), "pop": In(1),
+            "resp_valid": In(1), "resp_tag": In(tag_bits),
+            "accept": Out(1), "arrived": Out(1),
+            "tail": Out(range(n)), "head": Out(range(n)), "count": Out(range(n + 1)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        n = self.n
+        inflight = Signal(n)
+        arrived = Signal(n)
+        hit = Signal(n)         # one-hot of the response's tag (none if out of range)
+        m.d.comb += hit.eq(Mux(self.resp_tag < n, Const(1, n) << self.resp_tag, 0))
+        take = Signal(n)
+        m.d.comb += [take.eq(Mux(self.resp_valid, hit & inflight & ~arrived, 0)),
+                     self.accept.eq(take.any())]
+        new = Signal(n)
+        done = Signal(n)
+        with m.If(self.issue):
+            m.d.comb += new.eq(Const(1, n) << self.tail)
+            m.d.sync += self.tail.eq(Mux(self.tail == n - 1, 0, self.tail + 1))
+        with m.If(self.pop):
+            m.d.comb += done.eq(Const(1, n) << self.head)
+            m.d.sync += self.head.eq(Mux(self.head == n - 1, 0, self.head + 1))
+        m.d.sync += [inflight.eq((inflight | new) & ~done), arrived.eq((arrived | take) & ~done),
+                     self.count.eq(self.count + self.issue - self.pop)]
+        m.d.comb += self.arrived.eq((self.count != 0) & (arrived >> self.head)[0])
+        return m
 
 
 class AGCU(wiring.Component):
@@ -352,7 +400,9 @@ class AGCU(wiring.Component):
         # Issue credit: a free request register and an outstanding slot.
         limit = Signal(range(N + 1))
         m.d.sync += limit.eq(Mux((c.outstanding == 0) | (c.outstanding > N), N, c.outstanding))
-        rob_count = Signal(range(N + 1))
+        # The outstanding reads: their tags, in-flight and arrived bits, the count.
+        m.submodules.tags = tags = OutstandingTags(N, len(resp.payload.tag))
+        rob_count = tags.count
         wr_pending = Signal(range(N + 2))
         # The request register is a skid buffer's output: its registered input ready stands for
         # "a request register is free", so the DRAM port's ready does not reach the accept logic
@@ -404,20 +454,18 @@ class AGCU(wiring.Component):
             m.d.sync += [g_valid.eq(0), g_flush.eq(0)]
 
         # ---- request register ---------------------------------------------------------------
-        tail = Signal(range(N))
-        head = Signal(range(N))
+        tail = tags.tail
+        head = tags.head
         meta_first = Signal(data.ArrayLayout(unsigned(sub_bits), N))
         meta_count = Signal(data.ArrayLayout(unsigned(bits_for(VPA + 1)), N))
         meta_time = Signal(data.ArrayLayout(unsigned(32), N))
-        arrived = Signal(N)
         m.d.comb += [rq.i.valid.eq(issue), rq.i.payload.addr.eq(g_acc),
                      rq.i.payload.write.eq(store), rq.i.payload.tag.eq(Mux(store, 0, tail)),
                      rq.i.payload.data.eq(g_data), rq.i.payload.mask.eq(g_mask)]
         with m.If(issue):
             with m.If(~store):
                 m.d.sync += [meta_first[tail].eq(g_first), meta_count[tail].eq(g_count),
-                             meta_time[tail].eq(now),
-                             tail.eq(Mux(tail == N - 1, 0, tail + 1))]
+                             meta_time[tail].eq(now)]
 
         # ---- load: reorder buffer and output ---------------------------------------------------
         rob = memory.Memory(shape=unsigned(VPA * vbits), depth=max(N, 2), init=[])
@@ -425,18 +473,16 @@ class AGCU(wiring.Component):
         wp = rob.write_port()
         rp = rob.read_port()
         rtag = resp.payload.tag[: bits_for(N)] if N > 1 else Const(0, 1)
+        # every response is taken; only one answering an outstanding read is written
         m.d.comb += [resp.ready.eq(1), wp.addr.eq(rtag), wp.data.eq(resp.payload.data),
-                     wp.en.eq(resp.valid)]
-        set_arr = Signal(N)
-        clr_arr = Signal(N)
-        with m.If(resp.valid):
-            m.d.comb += set_arr.eq(Const(1, N) << rtag)
+                     tags.resp_valid.eq(resp.valid), tags.resp_tag.eq(resp.payload.tag),
+                     wp.en.eq(tags.accept)]
 
         s1_valid = Signal()
         s1_sel = Signal(sub_bits)
         k_out = Signal(range(VPA + 1))
         advance = ~s1_valid | vout.ready
-        have = (rob_count != 0) & arrived.bit_select(head, 1)
+        have = tags.arrived
         h_first = meta_first[head]
         h_count = meta_count[head]
         m.d.comb += [rp.addr.eq(head), rp.en.eq(advance)]
@@ -445,12 +491,7 @@ class AGCU(wiring.Component):
         pop = advance & have & (k_out + 1 == h_count)
         with m.If(advance & have):
             m.d.sync += k_out.eq(Mux(k_out + 1 == h_count, 0, k_out + 1))
-        with m.If(pop):
-            m.d.comb += clr_arr.eq(Const(1, N) << head)
-            m.d.sync += head.eq(Mux(head == N - 1, 0, head + 1))
-        m.d.sync += arrived.eq((arrived | set_arr) & ~clr_arr)
-        issued_rd = issue & ~store
-        m.d.sync += rob_count.eq(rob_count + issued_rd - pop)
+        m.d.comb += [tags.issue.eq(issue & ~store), tags.pop.eq(pop)]
         m.d.comb += [vout.valid.eq(s1_valid),
                      vout.payload.eq(rp.data.word_select(s1_sel, vbits) if VPA > 1 else rp.data)]
         m.d.sync += wr_pending.eq(wr_pending + (issue & store) - self.dram.wdone)
@@ -505,8 +546,8 @@ class AGCU(wiring.Component):
                                           vout.valid & ~vout.ready)),
                 ev["dram_stall"].eq((req.valid & ~req.ready) |
                                     (g_valid & ~credit & (g_flush | (e_valid & ~can_merge)))),
-                ev_lat.eq(Mux(resp.valid, lat, 0)),
-                ev["response"].eq(resp.valid),
+                ev_lat.eq(Mux(tags.accept, lat, 0)),
+                ev["response"].eq(tags.accept),
             ]
         m.d.comb += cnt["status"].eq(Cat(error, store))
         return m

@@ -57,7 +57,7 @@ import cocotb_tools.config
 from cocotb_tools.runner import Verilator, get_results
 
 from hw.generate import ARITH_MODES, SimPlatform, shared_modules, to_verilog
-from tb import progress
+from tb import coverage, progress
 from tb.cache import Cache
 from tb.clock import PERIOD_NS
 
@@ -798,6 +798,8 @@ def build(design, *, waves=False, debug=False, extra_args=(), threads=None):
             "-CFLAGS", "-std=c++20", *extra_args]
     if threads > 1:
         args += ["--threads", str(threads)]
+    if coverage.coverage_dir() is not None:     # RDU_COVERAGE: a separate, counting build
+        args += coverage.ARGS
     if fst:
         args.append("--trace-fst")
     make_args = (*OPT_FLAGS, *tools.make_args())
@@ -922,6 +924,7 @@ def simulate(design, test_module, *, testcase=None, seed=None, waves=False, debu
                             log_file=str(log) if quiet else None)
             except SystemExit:
                 pass   # cocotb's runner exits on failing tests; the results file says which
+    coverage.keep(tdir, design.top)
     kept = ""
     if b.waves:
         kept_path = keep_waves(recorded, waves_path)

@@ -52,7 +52,8 @@ from .pmu_layout import (
     vecaddr_layout,
 )
 
-__all__ = ["PMU", "AccessPipe", "generate", "Mode", "Sync", "PERF_COUNTERS", "config_layout"]
+__all__ = ["PMU", "AccessPipe", "SlotCounters", "generate", "Mode", "Sync", "PERF_COUNTERS",
+           "config_layout"]
 
 
 class AccessPipe(wiring.Component):
@@ -201,6 +202,45 @@ class AccessPipe(wiring.Component):
             self.stall_room.eq(j1.valid & arb_free & slot_ok & ~self.room_ok),
             self.busy.eq(gen.busy | g.valid | j0.valid | j1.valid | arb.busy),
         ]
+        return m
+
+
+class SlotCounters(wiring.Component):
+    """The slot accounting of N-buffering and FIFO synchronisation (docs/pmu.md, *Synchronisation
+    and the token protocol*): ``wcount`` ("held": slots written and not yet freed) and ``rcount``
+    ("filled": slots readable), both cleared by ``start``.
+
+    ``wslot`` / ``rslot``: the write / read pipeline finishes a slot this cycle; ``fill`` /
+    ``free``: a slot is filled / freed (the pipelines' own ``wslot`` / ``rslot``, or control
+    tokens). ``w_ok``: a new write slot may begin (``held`` stays below ``slots`` = N counting the
+    one finishing now); ``r_ok``: a new read slot may begin (a filled slot besides the one
+    finishing now). ``freed``: a free that counted (one arriving while nothing is held is
+    ignored). ``filled`` saturates at the counter's range. Combinational outputs, registered
+    counts; ``bits`` is the counters' width (:func:`tiles.pmu_layout.slot_bits`). Formally checked
+    in ``tests/formal/test_pmu.py`` (docs/verification.md).
+    """
+
+    def __init__(self, bits):
+        self.bits = bits
+        super().__init__({
+            "slots": In(bits), "start": In(1),
+            "wslot": In(1), "rslot": In(1), "fill": In(1), "free": In(1),
+            "w_ok": Out(1), "r_ok": Out(1), "freed": Out(1),
+            "wcount": Out(bits), "rcount": Out(bits),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        wcount, rcount = self.wcount, self.rcount
+        fill, free, wslot, rslot = self.fill, self.free, self.wslot, self.rslot
+        m.d.comb += self.freed.eq(free & ((wcount != 0) | wslot))
+        m.d.sync += wcount.eq(wcount + wslot - self.freed)
+        rmax = (1 << self.bits) - 1
+        with m.If(~(fill & ~rslot & (rcount == rmax)) & ~(rslot & ~fill & (rcount == 0))):
+            m.d.sync += rcount.eq(rcount + fill - rslot)
+        m.d.comb += [self.w_ok.eq(wcount + wslot < self.slots), self.r_ok.eq(rcount > rslot)]
+        with m.If(self.start):
+            m.d.sync += [wcount.eq(0), rcount.eq(0)]
         return m
 
 
@@ -377,17 +417,13 @@ class PMU(wiring.Component):
                     m.d.comb += tok_fill.eq(1)
                 with m.If(is_free):
                     m.d.comb += tok_free.eq(1)
-        fill = Mux(cfg.fill_in == 0, wslot, tok_fill)
-        free = Mux(cfg.free_in == 0, rslot, tok_free)
-        wcount = Signal(sb)
-        rcount = Signal(sb)
-        freed = Signal()
-        m.d.comb += freed.eq(free & ((wcount != 0) | wslot))
-        m.d.sync += [wcount.eq(wcount + wslot - freed)]
-        rmax = (1 << sb) - 1
-        with m.If(~(fill & ~rslot & (rcount == rmax)) & ~(rslot & ~fill & (rcount == 0))):
-            m.d.sync += rcount.eq(rcount + fill - rslot)
-        m.d.comb += [wp.slot_ok.eq(wcount + wslot < cfg.slots), rp.slot_ok.eq(rcount > rslot)]
+        m.submodules.slots = sc = SlotCounters(sb)
+        freed = sc.freed
+        m.d.comb += [sc.slots.eq(cfg.slots), sc.start.eq(start),
+                     sc.wslot.eq(wslot), sc.rslot.eq(rslot),
+                     sc.fill.eq(Mux(cfg.fill_in == 0, wslot, tok_fill)),
+                     sc.free.eq(Mux(cfg.free_in == 0, rslot, tok_free)),
+                     wp.slot_ok.eq(sc.w_ok), rp.slot_ok.eq(sc.r_ok)]
 
         # Occupancy of filled, not yet freed slots, in words; its maximum is the high-water mark.
         occ = Signal(32)
@@ -439,8 +475,7 @@ class PMU(wiring.Component):
             m.d.sync += [running.eq(0), self.done.eq(1)]
         with m.If(start):
             m.d.sync += [running.eq(1), self.done.eq(0), wr_fin.eq(0), rd_fin.eq(0),
-                         wcount.eq(0), rcount.eq(0), occ.eq(0), hold.eq(0), r_served.eq(0),
-                         r_complete.eq(0), resv.eq(0)]
+                         occ.eq(0), hold.eq(0), r_served.eq(0), r_complete.eq(0), resv.eq(0)]
 
         # ---- performance counters ---------------------------------------------------------
         if self.perf_names:
