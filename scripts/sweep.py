@@ -91,7 +91,7 @@ AREA_UNITS = ("pcu", "pmu", "switch")
 @dataclasses.dataclass(frozen=True)
 class Task:
     """One independent job of a sweep: ``kind`` ``run`` (RTL), ``map`` (compile only) or
-    ``fabric`` (area / Fmax); ``overrides`` the spec's overrides of this point (for the tables),
+    ``unit`` (area / Fmax of one unit kind, ``options["unit"]``); ``overrides`` the spec's overrides of this point (for the tables),
     ``fabric`` the full configuration as a mapping, ``request`` the kernel request as a mapping
     (``None`` for fabric tasks), ``metrics`` what to collect, ``key`` the result's key."""
 
@@ -108,7 +108,7 @@ class Task:
     @property
     def label(self):
         if self.request is None:
-            return f"{self.kind} {_overrides_text(self.overrides)}"
+            return f"{self.options.get('unit')} area on {_overrides_text(self.overrides)}"
         shape = "x".join(str(v) for v in self.request["shape"].values())
         extra = " baseline" if self.options.get("baseline") else ""
         return (f"{self.request['kernel']} {shape} {self.request['dtype']}{extra} seed "
@@ -128,6 +128,8 @@ class Spec:
     metrics: tuple = DEFAULT_METRICS
     workers: int | None = None
     jobqueue: dict | None = None
+    #: per fabric with area metrics: ``(overrides, {unit: key of its unit task}, {unit: count})``
+    units: list = dataclasses.field(default_factory=list)
 
 
 def _overrides_text(overrides):
@@ -358,12 +360,19 @@ def parse_spec(data, source="spec", spec_dir=None, *, code=None, arith=None):
     tasks = []
     fab_metrics = tuple(m for m in metrics if m in FABRIC_METRICS)
     seen = set()
+    units = []
     if fab_metrics:
         for o, fab in fabrics:
-            key = task_key("fabric", fab, None, {}, 0, fab_metrics, arith, code)
-            if key not in seen:
-                seen.add(key)
-                tasks.append(Task("fabric", key, o, fab, metrics=fab_metrics, arith=arith))
+            keys = {}
+            for unit in AREA_UNITS:
+                key = task_key("unit", _unit_scope(fab, unit), None, {"unit": unit}, 0,
+                               fab_metrics, "", code)
+                keys[unit] = key
+                if key not in seen:
+                    seen.add(key)
+                    tasks.append(Task("unit", key, o, fab, options={"unit": unit},
+                                      metrics=fab_metrics, arith=arith))
+            units.append((o, keys, _unit_counts(fab)))
     if needs_runs:
         run_metrics = tuple(m for m in metrics if m not in FABRIC_METRICS)
         for (o, fab), (req, baseline), seed in itertools.product(fabrics, kernels, seeds):
@@ -373,7 +382,28 @@ def parse_spec(data, source="spec", spec_dir=None, *, code=None, arith=None):
                 seen.add(key)
                 tasks.append(Task(kind, key, o, fab, req.as_dict(), options, seed, run_metrics,
                                   arith))
-    return Spec(name, source, base_name, tasks, swept, metrics, workers, jobqueue)
+    return Spec(name, source, base_name, tasks, swept, metrics, workers, jobqueue, units)
+
+
+def _unit_scope(fabric, unit):
+    """What the area of ``unit`` in ``fabric`` may depend on: the whole configuration except
+    the other tile's section and the name (a PCU-only change shares the PMU's and the switch's
+    synthesis, a PMU-only change the PCU's)."""
+    drop = {"name", "pmu"} if unit == "pcu" else {"name", "pcu"} if unit == "pmu" else {"name"}
+    if unit == "switch":
+        # the switch's ports follow the grid, lanes, links and AGCUs, not the tiles' insides
+        drop |= {"pcu", "pmu"}
+    return {k: v for k, v in fabric.items() if k not in drop}
+
+
+def _unit_counts(fabric):
+    """How many of each :data:`AREA_UNITS` kind ``fabric`` has (switches: every grid corner of
+    the kernel design's floorplan, :class:`interconnect.floorplan.FabricMap`)."""
+    from interconnect.floorplan import FabricMap
+    from memory.chip import AGCU_UNIT_PORTS
+    params = FabricParams.from_dict(fabric)
+    fmap = FabricMap(params, unit_ports=AGCU_UNIT_PORTS, agcu_stops=True)
+    return {"pcu": params.n_pcu, "pmu": params.n_pmu, "switch": len(fmap.switches)}
 
 
 def load_spec(path, **kw):
@@ -489,8 +519,8 @@ def execute(task, cache=None):
                    dtype=task.request["dtype"],
                    label="x".join(str(v) for v in task.request["shape"].values()))
     try:
-        if task.kind == "fabric":
-            rec.update(_fabric_metrics(task))
+        if task.kind == "unit":
+            rec.update(_unit_metrics(task))
         elif task.kind == "map":
             rec.update(_map_metrics(task))
         else:
@@ -549,35 +579,27 @@ def _map_metrics(task):
             "golden_max_rel_err_vs_float64": float(err.max_rel), "notes": c.notes}
 
 
-def _fabric_metrics(task):
-    """Area (yosys ``synth_ecp5`` cells of each unit kind and their sum over the grid) and, with
-    ``fmax``, each unit's Fmax placed and routed alone (the fabric's is at most the least)."""
+def _unit_metrics(task):
+    """Area of one unit kind of the fabric (yosys ``synth_ecp5`` cells: LUT4-equivalents,
+    flip-flops, DSPs, block RAMs) and, with ``fmax``, its Fmax placed and routed alone
+    (nextpnr, :func:`fpga.timing.unit_timing`)."""
     from fpga.build import ecp5_area
     from fpga.timing import unit_of, unit_timing
-    from interconnect.floorplan import FabricMap
-    from memory.chip import AGCU_UNIT_PORTS
     params = FabricParams.from_dict(task.fabric)
-    count = {"pcu": params.n_pcu, "pmu": params.n_pmu,
-             "switch": len(FabricMap(params, unit_ports=AGCU_UNIT_PORTS,
-                                     agcu_stops=True).switches)}
-    rec = {}
+    unit = task.options["unit"]
+    rec = {"unit": unit}
     if "area" in task.metrics:
-        total = {"LUT4_eq": 0, "TRELLIS_FF": 0, "MULT18X18D": 0, "DP16KD": 0}
-        for unit in AREA_UNITS:
-            a = ecp5_area(unit_of(params, unit), f"sweep_{unit}_{task.key[:8]}")
-            for k in total:
-                rec[f"{unit}_{k}"] = a[k]
-                total[k] += count[unit] * a[k]
-        rec.update({f"fabric_{k}": v for k, v in total.items()})
-        rec["units_counted"] = count
+        a = ecp5_area(unit_of(params, unit), f"sweep_{unit}_{task.key[:8]}")
+        rec.update({k: a[k] for k in AREA_CELLS})
+        rec["yosys_s"] = a["yosys_s"]
     if "fmax" in task.metrics:
-        fmax = {}
-        for unit in AREA_UNITS:
-            r = unit_timing(params, unit)
-            fmax[unit] = r["fmax_mhz"]
-            rec[f"{unit}_fmax_mhz"] = r["fmax_mhz"]
-        rec["fmax_mhz"] = min(fmax.values())
+        rec["fmax_mhz"] = unit_timing(params, unit)["fmax_mhz"]
     return rec
+
+
+#: The cell counts an area task records (:data:`fpga.build.ECP5_AREA_CELLS`, summed over the
+#: fabric in the tables).
+AREA_CELLS = ("LUT4_eq", "LUT4", "CCU2C", "TRELLIS_FF", "MULT18X18D", "DP16KD", "TRELLIS_DPR16X4")
 
 
 # ---- running tasks on a cluster ---------------------------------------------------------------
@@ -618,7 +640,7 @@ def cluster(workers=None, scheduler=None, jobqueue=None, jobqueue_options=None, 
 
 
 def _dask_key(task, session):
-    what = task.request["kernel"] if task.request else "fabric"
+    what = task.request["kernel"] if task.request else task.options.get("unit", "unit")
     return f"rdu-{task.kind}-{what}-{task.key[:16]}-{session}"
 
 
@@ -641,8 +663,9 @@ def run_tasks(client, tasks, store, on_result=None, say=progress.say):
     futures = {}
     for t in todo:
         prio = 10 if first.get(json.dumps(t.fabric, sort_keys=True)) == t.key else 0
-        if t.kind == "fabric":
-            prio = -10      # area after the runs: the tables need both, the runs are shorter
+        if t.kind == "unit":
+            # the longest tasks first (a PCU's synthesis takes minutes), for the shortest sweep
+            prio = 20 if t.options.get("unit") == "pcu" else 15
         f = client.submit(execute, t, cache, key=_dask_key(t, session), pure=False,
                           priority=prio)
         futures[f] = t
@@ -700,24 +723,57 @@ RUN_COLUMNS = ("status", "kernel", "label", "dtype", "options", "seed", "cycles"
                "error_class", "error", "key")
 
 
+def _fabric_rows(spec, store):
+    """A row per fabric with area metrics: each unit kind's cells and Fmax, and the fabric's
+    totals (cells × unit counts; Fmax: the least of its units')."""
+    rows = []
+    for overrides, keys, counts in spec.units:
+        row = {**overrides, "overrides": overrides, "status": "ok"}
+        fmax = []
+        total = dict.fromkeys(AREA_CELLS, 0)
+        for unit, key in keys.items():
+            r = store.get(key)
+            if r is None or r["status"] != "ok":
+                row["status"] = "missing" if r is None else "error"
+                if r is not None:
+                    row.update(error_class=r.get("error_class"), error=r.get("error"))
+                continue
+            row[f"{unit}_count"] = counts[unit]
+            for c in AREA_CELLS:
+                if c in r:
+                    row[f"{unit}_{c}"] = r[c]
+                    total[c] += counts[unit] * r[c]
+            if "fmax_mhz" in r:
+                row[f"{unit}_fmax_mhz"] = r["fmax_mhz"]
+                fmax.append(r["fmax_mhz"])
+        if row["status"] == "ok":
+            if any(f"pcu_{c}" in row for c in AREA_CELLS):
+                row.update({f"fabric_{c}": v for c, v in total.items()})
+            if fmax:
+                row["fmax_mhz"] = min(fmax)
+        rows.append(row)
+    return rows
+
+
 def _rows(spec, out):
-    """``(run rows, fabric rows)``: the stored records of ``spec``'s tasks, each run row joined
-    with its fabric's area and Fmax."""
+    """``(run rows, fabric rows)``: the stored records of ``spec``'s run (or map) tasks, each
+    joined with its fabric's area and Fmax, and :func:`_fabric_rows`."""
     store = Store(out)
-    recs = [r for r in (store.get(t.key) for t in spec.tasks) if r is not None]
-    fabrics = {json.dumps(r["overrides"], sort_keys=True): r for r in recs
-               if r["kind"] == "fabric"}
+    fab_rows = _fabric_rows(spec, store)
+    fabrics = {json.dumps(r["overrides"], sort_keys=True): r for r in fab_rows}
     runs = []
-    for r in recs:
-        if r["kind"] == "fabric":
+    for t in spec.tasks:
+        if t.kind == "unit":
             continue
-        row = {**{f"{k}": v for k, v in r["overrides"].items()}, **r}
+        r = store.get(t.key)
+        if r is None:
+            continue
+        row = {**r["overrides"], **r}
         fab = fabrics.get(json.dumps(r["overrides"], sort_keys=True))
-        if fab is not None and fab.get("status") == "ok":
+        if fab is not None and fab["status"] == "ok":
             row.update({k: v for k, v in fab.items() if k.startswith("fabric_")
-                        or k.endswith("fmax_mhz")})
+                        or k == "fmax_mhz"})
         runs.append(row)
-    fab_rows = [{**r["overrides"], **r} for r in fabrics.values()]
     return runs, fab_rows
 
 

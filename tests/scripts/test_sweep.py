@@ -1,0 +1,280 @@
+"""``rdu sweep`` and ``rdu regress`` on real Dask clusters.
+
+* spec errors: one line naming the spec file and the key, exit status 2, before any cluster starts;
+* an embedded ``LocalCluster`` of 2 worker processes running compile-only (``metrics:
+  [mapping]``) points, interrupted and resumed: nothing is computed twice;
+* a worker process killed mid-sweep: every point is still delivered, once;
+* a scheduler and two workers started as separate ``dask`` processes, reached by
+  ``--scheduler`` from ``rdu sweep`` and ``rdu regress``;
+* real RTL points (the ``small`` System the end-to-end tests build, so its cached build is shared)
+  on the embedded cluster and through the scheduler.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from scripts import cli, regress, sweep
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Compile-only points: fast (no Verilator), on two fabrics.
+MAPPING_SPEC = {
+    "name": "mapping",
+    "base": "small",
+    "grid": {"lanes": [4, 8]},
+    "kernels": [{"kernel": "scan", "n": [8, 100]}, {"kernel": "fft", "n": 16},
+                {"kernel": "gemm", "M": 8, "N": 8, "K": 8}],
+    "metrics": ["mapping"],
+}
+
+
+def write(tmp_path, data, name="spec.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def rdu(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err.strip()
+
+
+# ---- spec validation ----------------------------------------------------------------------------
+
+BAD = [
+    ({"grdi": {"lanes": [4]}}, "spec.yaml: grdi: unknown key (did you mean 'grid'?)"),
+    ({"grid": {"lanes": [4, 3]}}, "spec.yaml: grid: lanes = 3: must be a power of two in 2..32"),
+    ({"grid": {"pcu.stagez": [4]}}, "spec.yaml: grid: pcu.stagez: unknown key (did you mean "
+                                    "'stages'?)"),
+    ({"grid": {"lanes.x": [4]}}, "spec.yaml: grid: lanes.x: lanes is a value, not a section"),
+    ({"points": [{"pcu.scan": "yes"}]}, "spec.yaml: points[0]: pcu.scan = 'yes': must be true "
+                                        "or false"),
+    ({"grid": {"lanes": []}}, "spec.yaml: grid.lanes: empty list"),
+    ({"kernels": [{"kernel": "fft", "n": 100}]}, "spec.yaml: kernels[0]: fft: n = 100: must be a "
+                                                 "power of two"),
+    ({"kernels": [{"kernel": "fftt", "n": 8}]}, "spec.yaml: kernels[0].kernel: 'fftt': unknown "
+                                                "kernel (did you mean 'fft'?)"),
+    ({"kernels": [{"kernel": "fft", "m": 8}]}, "spec.yaml: kernels[0].m: unknown key"),
+    ({"metrics": ["cycles", "lut"]}, "spec.yaml: metrics: 'lut': unknown metric"),
+    ({"base": "huge"}, "spec.yaml: base: config 'huge': no such preset or file"),
+    ({"seeds": [1, -2]}, "spec.yaml: seeds: -2: must be an integer >= 0"),
+    ({"jobqueue": {"system": "condor"}}, "spec.yaml: jobqueue.system: 'condor': allowed: slurm"),
+]
+
+
+@pytest.mark.parametrize("bad, message", BAD, ids=[m.split(": ")[1] for _, m in BAD])
+def test_bad_spec_is_one_line_naming_the_key(bad, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = {"base": "small", "kernels": [{"kernel": "scan", "n": 8}], "metrics": ["mapping"],
+            **bad}
+    write(tmp_path, data)
+    code, _, err = rdu(capsys, "sweep", "spec.yaml", "--dry-run")
+    assert code == 2
+    assert "\n" not in err and err.startswith(f"rdu: error: {message}"), err
+
+
+def test_overrides_expand_preset_sections_and_dotted_keys():
+    base = {"name": "b", "lanes": 4, "pcu": {"stages": 4}, "memory": {"hbm": "tiny"}}
+    out = sweep.apply_overrides(base, {"pcu.stages": 6, "memory.hbm.channels": 2, "lanes": 8},
+                                "here")
+    assert out["pcu"] == {"stages": 6} and out["lanes"] == 8
+    assert out["memory"]["hbm"]["channels"] == 2 and len(out["memory"]["hbm"]) > 1
+    assert base["pcu"] == {"stages": 4} and base["memory"]["hbm"] == "tiny"   # a copy
+
+
+def test_grid_times_points_and_keys_follow_the_code(tmp_path):
+    data = {"base": "small", "grid": {"lanes": [4, 8]},
+            "points": [{"pcu.scan": True}, {"pcu.scan": False}],
+            "kernels": [{"kernel": "scan", "n": 8, "baseline": "auto"}], "metrics": ["mapping"]}
+    spec = sweep.parse_spec(data, "s.yaml", tmp_path, code="a")
+    assert len(spec.tasks) == 4 and spec.swept == ("lanes", "pcu.scan")
+    auto = {t.overrides["pcu.scan"]: t.options for t in spec.tasks}
+    assert auto == {True: {}, False: {"baseline": True}}
+    other = sweep.parse_spec(data, "s.yaml", tmp_path, code="b")
+    assert not {t.key for t in spec.tasks} & {t.key for t in other.tasks}
+    area = sweep.parse_spec({**data, "metrics": ["area"]}, "s.yaml", tmp_path, code="a")
+    # a PCU-only change (pcu.scan) shares the PMU's and the switch's synthesis
+    assert sorted(t.options["unit"] for t in area.tasks) == ["pcu"] * 4 + ["pmu"] * 2 + \
+        ["switch"] * 2
+
+
+def test_pareto_front():
+    pts = [(10, 5, "a"), (8, 9, "b"), (12, 4, "c"), (11, 6, "d"), (8, 10, "e")]
+    assert sweep.pareto_front(pts) == [(8, 9, "b"), (10, 5, "a"), (12, 4, "c")]
+
+
+# ---- the embedded cluster -----------------------------------------------------------------------
+
+class Interrupt(Exception):
+    pass
+
+
+def test_local_cluster_interrupted_then_resumed_computes_nothing_twice(tmp_path):
+    spec = sweep.parse_spec(MAPPING_SPEC, "mapping.yaml", tmp_path)
+    total = len(spec.tasks)
+    first = []
+
+    def stop_after_three(rec, done, n):
+        first.append(rec["key"])
+        if done == 3:
+            raise Interrupt
+
+    with sweep.cluster(workers=2) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        with pytest.raises(Interrupt):
+            sweep.sweep(spec, tmp_path, client, on_result=stop_after_three, say=lambda s: None)
+        assert sweep.Store(tmp_path).folder.is_dir()
+        again = sweep.sweep(spec, tmp_path, client, say=lambda s: None)
+    assert len(first) == 3 and again["stored_before"] == 3
+    assert again["computed"] == total - 3 and again["failed"] == 0
+    recs = json.loads((tmp_path / "results.json").read_text())["runs"]
+    assert sorted(r["key"] for r in recs) == sorted(t.key for t in spec.tasks)
+    # each point's record comes from one computation: the resumed run did not redo the first 3
+    assert len({r["pid"] for r in recs}) >= 2      # both worker processes worked
+    text = (tmp_path / "results.csv").read_text().splitlines()
+    assert text[0].startswith("lanes,status,kernel,label") and len(text) == total + 1
+    with sweep.cluster(workers=1) as client:
+        done = sweep.sweep(spec, tmp_path, client, say=lambda s: None)
+    assert done["computed"] == 0 and done["stored_before"] == total
+
+
+def test_worker_killed_mid_sweep_every_point_delivered_once(tmp_path):
+    spec = sweep.parse_spec(MAPPING_SPEC, "mapping.yaml", tmp_path)
+    seen, killed = [], []
+
+    def kill_a_worker(rec, done, n):
+        seen.append(rec["key"])
+        if not killed:
+            # the process that delivered the first point is busy with the next one by now
+            killed.append(rec["pid"])
+            os.kill(rec["pid"], signal.SIGKILL)
+
+    with sweep.cluster(workers=2) as client:
+        summary = sweep.sweep(spec, tmp_path, client, on_result=kill_a_worker,
+                              say=lambda s: None)
+    assert killed and summary["lost"] == 0 and summary["failed"] == 0
+    assert sorted(seen) == sorted(t.key for t in spec.tasks)     # all, and each once
+    pids = {r["pid"] for r in json.loads((tmp_path / "results.json").read_text())["runs"]}
+    assert len(pids) >= 2
+
+
+@pytest.mark.verilator
+def test_rtl_point_and_regress_on_the_embedded_cluster(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = {"base": "small", "kernels": [{"kernel": "scan", "n": 8, "dtype": "int32"}],
+            "metrics": ["cycles", "utilization", "bit_exact", "sim_speed"]}
+    code, out, err = rdu(capsys, "-q", "sweep", write(tmp_path, data), "--workers", "1",
+                         "--out", "res")
+    assert code == 0, err
+    assert "1 points: 0 stored before, 1 computed, 0 failed" in out
+    (row,) = json.loads((tmp_path / "res" / "results.json").read_text())["runs"]
+    assert row["status"] == "ok" and row["bit_exact"] and row["cycles"] > 0
+    assert 0 < row["utilization"] <= 1 and row["sim_cycles_per_s"] > 0
+    code, out, err = rdu(capsys, "-q", "regress", "--size", "ci", "--runs", "2", "--seed", "5",
+                         "--kernels", "scan,linear_scan", "--workers", "1", "--out", "reg")
+    assert code == 0, out + err
+    assert "regress seed 5: 2 runs on 1 configuration(s): 2 passed" in out
+
+
+# ---- a scheduler and workers as separate processes ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory):
+    """``dask scheduler`` and two ``dask worker`` processes on localhost; yields the address."""
+    tmp = tmp_path_factory.mktemp("dask")
+    info = tmp / "scheduler.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__LOGGING__DISTRIBUTED":
+           "error"}
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    procs = [subprocess.Popen([*dask, "--host", "127.0.0.1", "--port", "0",
+                               "--dashboard-address", ":0", "--scheduler-file", str(info)],
+                              cwd=tmp, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)]
+    try:
+        for _ in range(300):
+            if info.exists() and info.read_text().strip():
+                break
+            time.sleep(0.1)
+        address = json.loads(info.read_text())["address"]
+        for _ in range(2):
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+                 "--nworkers", "1", "--no-dashboard"], cwd=tmp, env=env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        from distributed import Client
+        with Client(address, timeout="30s") as c:
+            c.wait_for_workers(2, timeout=120)
+        yield address
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def test_sweep_through_a_scheduler_address(scheduler, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = write(tmp_path, MAPPING_SPEC)
+    code, out, err = rdu(capsys, "-q", "sweep", spec, "--scheduler", scheduler, "--out", "res")
+    n = len(sweep.load_spec(spec).tasks)
+    assert code == 0, err
+    assert f"{n} points: 0 stored before, {n} computed, 0 failed" in out
+    assert f"on 2 worker(s)" in out
+    recs = json.loads((tmp_path / "res" / "results.json").read_text())["runs"]
+    assert {r["pid"] for r in recs}.isdisjoint({os.getpid()})     # computed by the workers
+
+
+@pytest.mark.verilator
+def test_regress_through_a_scheduler_address(scheduler, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = rdu(capsys, "-q", "regress", "--size", "ci", "--runs", "2", "--seed", "11",
+                         "--kernels", "scan,fft", "--scheduler", scheduler, "--out", "reg")
+    assert code == 0, out + err
+    assert "regress seed 11: 2 runs on 1 configuration(s): 2 passed" in out
+    summary = json.loads((tmp_path / "reg" / "regress.json").read_text())
+    assert summary["failed"] == 0 and summary["config_files"] == ["small"]
+
+
+def test_unreachable_scheduler_is_one_line_exit_3(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = write(tmp_path, MAPPING_SPEC)
+    code, _, err = rdu(capsys, "sweep", spec, "--scheduler", "tcp://127.0.0.1:9")
+    assert code == 3 and "\n" not in err
+    assert err.startswith("rdu: error: --scheduler tcp://127.0.0.1:9: cannot reach"), err
+
+
+# ---- regressions: draws and replay ------------------------------------------------------------
+
+def test_regress_draws_are_reproducible_valid_and_replayable(tmp_path):
+    _, _, base = sweep._base("small", tmp_path)
+    configs, draws = regress.draw(7, 200, 4, base)
+    assert (configs, draws) == regress.draw(7, 200, 4, base)
+    assert configs[0] == {} and len(configs) == 4
+    from compiler.requests import KernelRequest
+    for ci, k, shape, dtype, baseline, seed in draws:
+        KernelRequest.make(k, dtype, **shape)         # within the kernel's limits
+        assert 0 <= ci < 4 and seed >= 0
+    assert len({d[1] for d in draws}) == len(regress.SHAPES)
+    path = regress._config_file(tmp_path, "small", base, configs[1])
+    from hw.params import load
+    assert load(path).name == "small"
+    rec = {"kernel": "scan", "shape": {"n": 37}, "dtype": "int32", "seed": 9,
+           "options": {"baseline": True}}
+    assert regress.replay_command(rec, path, "behavioural") == \
+        f"rdu run scan --n 37 --dtype int32 --seed 9 --config {path} --arith behavioural " \
+        f"--baseline"
