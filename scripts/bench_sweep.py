@@ -99,10 +99,10 @@ def run(quick=False, config="small"):
         {"run": "engine overhead per point (1 worker - serial)", "points": n,
          "per_point_s": round((one_s - serial_s) / n, 3)},
     ]
-    notes = [f"{n} {kind} points on {config} ({', '.join(sorted({t.request['kernel'] for t in spec.tasks}))}); "
-             f"wall times include starting the Python process (serial) or the cluster "
+    kernels = ", ".join(sorted({t.request["kernel"] for t in spec.tasks}))
+    notes = [(f"{n} {kind} points on {config} ({kernels}); wall times include starting the Python process (serial) or the cluster "
              f"(sweeps), on a machine with {os.cpu_count()} cores shared with other work: "
-             f"compare ratios within one run"]
+             f"compare ratios within one run")]
     return {"rows": rows, "notes": notes}
 
 

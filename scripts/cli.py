@@ -40,7 +40,7 @@ from hw import smoke
 from hw.params import ConfigError, describe, load
 from interconnect import fabric, switch
 from memory import chip, system
-from scripts import bench, plot, sweep
+from scripts import bench, plot, regress, sweep
 from tb import cache, runner
 from tb.run import run_kernel
 from tb.simjob import main_job
@@ -480,7 +480,8 @@ def build_parser():
     register_run(sub)
     register_cache(sub)
     plot.register(sub)
-    sweep.register(sub, add_build_options, prepare_builds)   # rdu sweep, rdu regress
+    sweep.register(sub, add_build_options, prepare_builds)
+    regress.register(sub, add_build_options, prepare_builds)
     fpga_cli.register(sub)
     return p
 

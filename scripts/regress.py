@@ -22,19 +22,29 @@ Sizes (:data:`SIZES`): ``nightly`` (the default: 4 configurations, 300 runs) and
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
+import secrets
 from pathlib import Path
 
 import yaml
 
 from compiler.requests import KERNELS
-from hw.params import ConfigError, FabricParams
+from hw.params import ConfigError, FabricParams, load
 from scripts import sweep as engine
 from tb import progress
 
-__all__ = ["SIZES", "SHAPES", "CONFIG_SPACE", "BASELINE_KERNELS", "draw", "replay_command",
-           "regress", "register"]
+__all__ = [
+    "BASELINE_KERNELS",
+    "CONFIG_SPACE",
+    "SHAPES",
+    "SIZES",
+    "draw",
+    "register",
+    "regress",
+    "replay_command",
+]
 
 #: ``--size``: configurations and runs.
 SIZES = {"nightly": {"configs": 4, "runs": 300}, "ci": {"configs": 1, "runs": 8}}
@@ -187,9 +197,6 @@ failure, 2 = an argument error, 3 = a tool or the environment failed."""
 
 
 def cmd_regress(args, prepare):
-    import secrets
-
-    from hw.params import load
     size = engine_size(args)
     if args.kernels:
         for k in args.kernels:
@@ -248,7 +255,6 @@ def register(sub, add_build_options, prepare):
 
 
 def _seed(text):
-    import argparse
     try:
         n = int(text, 0)
     except ValueError:

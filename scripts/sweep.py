@@ -38,6 +38,7 @@ shows the task stream. Results: ``results.csv``, ``results.json``, ``fabrics.csv
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import csv
 import dataclasses
@@ -46,22 +47,54 @@ import itertools
 import json
 import logging
 import os
-import sys
 import time
 import traceback
 import typing
 import uuid
 from pathlib import Path
 
-from compiler.requests import KERNELS, KernelRequest, RequestError
+import yaml
+
+from compiler.kernel import compile_kernel
+from compiler.requests import (
+    KERNELS,
+    KernelRequest,
+    RequestError,
+    expected,
+    float64_reference,
+    make_inputs,
+)
+from fpga.build import ecp5_area
+from fpga.timing import unit_of, unit_timing
+from hw.golden import error_report
 from hw.params import ConfigError, FabricParams, load, load_yaml
 from hw.params.base import Params, preset_file
 from hw.util import did_you_mean
+from interconnect.floorplan import FabricMap
+from memory.chip import AGCU_UNIT_PORTS
+from scripts.plot import FORMATS, figure
 from tb import progress, runner
+from tb.run import run_kernel
 
-__all__ = ["METRICS", "RTL_METRICS", "FABRIC_METRICS", "JOBQUEUES", "Spec", "Task", "Store",
-           "load_spec", "parse_spec", "apply_overrides", "code_digest", "execute", "cluster",
-           "run_tasks", "sweep", "write_outputs", "register"]
+__all__ = [
+    "FABRIC_METRICS",
+    "JOBQUEUES",
+    "METRICS",
+    "RTL_METRICS",
+    "Spec",
+    "Store",
+    "Task",
+    "apply_overrides",
+    "cluster",
+    "code_digest",
+    "execute",
+    "load_spec",
+    "parse_spec",
+    "register",
+    "run_tasks",
+    "sweep",
+    "write_outputs",
+]
 
 #: What a spec may collect. ``cycles``, ``utilization``, ``bit_exact`` and ``sim_speed`` need the
 #: RTL simulation; ``mapping`` alone compiles without simulating; ``area`` and ``fmax`` are per
@@ -399,8 +432,6 @@ def _unit_scope(fabric, unit):
 def _unit_counts(fabric):
     """How many of each :data:`AREA_UNITS` kind ``fabric`` has (switches: every grid corner of
     the kernel design's floorplan, :class:`interconnect.floorplan.FabricMap`)."""
-    from interconnect.floorplan import FabricMap
-    from memory.chip import AGCU_UNIT_PORTS
     params = FabricParams.from_dict(fabric)
     fmap = FabricMap(params, unit_ports=AGCU_UNIT_PORTS, agcu_stops=True)
     return {"pcu": params.n_pcu, "pmu": params.n_pmu, "switch": len(fmap.switches)}
@@ -539,7 +570,6 @@ def _request(task):
 
 
 def _run_metrics(task):
-    from tb.run import run_kernel
     params = FabricParams.from_dict(task.fabric)
     res = run_kernel(_request(task), params, seed=task.seed, **task.options)
     rec = {"status": "ok" if res["passed"] else "wrong", "bit_exact": res["bit_exact"],
@@ -561,9 +591,6 @@ def _map_metrics(task):
     """Compile the kernel for the fabric (no RTL) and check the mapping: it maps, its job is
     complete (phases, configuration words, outputs), and the golden model it is checked against
     evaluates; records the phases, units used and the ideal cycles."""
-    from compiler.kernel import compile_kernel
-    from compiler.requests import expected, float64_reference, make_inputs
-    from hw.golden import error_report
     params = FabricParams.from_dict(task.fabric)
     req = _request(task)
     inputs = make_inputs(req, task.seed)
@@ -583,8 +610,6 @@ def _unit_metrics(task):
     """Area of one unit kind of the fabric (yosys ``synth_ecp5`` cells: LUT4-equivalents,
     flip-flops, DSPs, block RAMs) and, with ``fmax``, its Fmax placed and routed alone
     (nextpnr, :func:`fpga.timing.unit_timing`)."""
-    from fpga.build import ecp5_area
-    from fpga.timing import unit_of, unit_timing
     params = FabricParams.from_dict(task.fabric)
     unit = task.options["unit"]
     rec = {"unit": unit}
@@ -610,6 +635,7 @@ def cluster(workers=None, scheduler=None, jobqueue=None, jobqueue_options=None, 
     cluster of the batch system ``jobqueue`` (``jobqueue_options``: its keyword arguments,
     ``jobs``: how many batch jobs to ask for); else on an embedded ``LocalCluster`` of
     ``workers`` single-threaded worker processes (default: one per core)."""
+    # deferred: distributed takes about a second to import; only sweeps and regressions need it
     from distributed import Client, LocalCluster
     if scheduler:
         try:
@@ -621,6 +647,7 @@ def cluster(workers=None, scheduler=None, jobqueue=None, jobqueue_options=None, 
             yield client
         return
     if jobqueue:
+        # deferred: only for batch systems
         import dask_jobqueue
         cls = getattr(dask_jobqueue, JOBQUEUES[jobqueue])
         try:
@@ -634,9 +661,8 @@ def cluster(workers=None, scheduler=None, jobqueue=None, jobqueue_options=None, 
         return
     n = workers or os.cpu_count() or 1
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                      silence_logs=logging.ERROR, dashboard_address=":0") as c:
-        with Client(c) as client:
-            yield client
+                      silence_logs=logging.ERROR, dashboard_address=":0") as c, Client(c) as client:
+        yield client
 
 
 def _dask_key(task, session):
@@ -649,6 +675,7 @@ def run_tasks(client, tasks, store, on_result=None, say=progress.say):
     Returns ``(records, lost)``: the records of this run, and the tasks whose worker was lost
     more often than the scheduler allows (not stored: a rerun retries them). ``on_result(record,
     done, total)`` is called after each stored record."""
+    # deferred: as in cluster()
     from distributed import as_completed
     todo = [t for t in tasks if not store.has(t.key)]
     if not todo:
@@ -832,7 +859,6 @@ def plots(spec, runs, out):
     fabric a point labelled with its overrides, the Pareto front joined) when the area and the
     cycles were collected; ``utilization.png``/``.svg`` (utilization vs each swept key, a line
     per kernel and shape, the mean over the other keys). Returns the files written."""
-    from scripts.plot import FORMATS, _figure   # the project's matplotlib set-up (Agg, no GUI)
     ok = [r for r in runs if r["status"] == "ok" and r.get("cycles")]
     files = []
     groups = {}
@@ -841,7 +867,7 @@ def plots(spec, runs, out):
     areas = {g: [r for r in rs if r.get("fabric_LUT4_eq")] for g, rs in groups.items()}
     areas = {g: rs for g, rs in areas.items() if rs}
     if areas:
-        fig, axes = _figure(len(areas), width=4.6, height=4.0)
+        fig, axes = figure(len(areas), width=4.6, height=4.0)
         for ax, (g, rs) in zip(axes, areas.items()):
             pts = [(r["fabric_LUT4_eq"], r["cycles"], _overrides_text(r["overrides"]))
                    for r in rs]
@@ -858,7 +884,7 @@ def plots(spec, runs, out):
         files += _save(fig, out / "pareto", FORMATS)
     keys = [k for k in spec.swept if len({_plain(r["overrides"].get(k)) for r in ok}) > 1]
     if ok and keys:
-        fig, axes = _figure(len(keys), width=4.2, height=3.6)
+        fig, axes = figure(len(keys), width=4.2, height=3.6)
         for ax, k in zip(axes, keys):
             for g, rs in groups.items():
                 by = {}
@@ -921,7 +947,6 @@ def add_cluster_options(s):
 
 
 def _positive(text):
-    import argparse
     try:
         n = int(text, 0)
     except ValueError:
@@ -934,7 +959,6 @@ def _positive(text):
 def jobqueue_options(pairs, section=None):
     """The dask-jobqueue keyword arguments: the spec's ``jobqueue.options`` updated with the
     ``--jobqueue-option KEY=VALUE`` pairs (values parsed as YAML scalars: 8, 16GB, true)."""
-    import yaml
     opts = dict((section or {}).get("options") or {})
     for p in pairs:
         k, sep, v = p.partition("=")
@@ -984,10 +1008,9 @@ def report(name, summary):
 
 
 def register(sub, add_build_options, prepare):
-    """``rdu sweep`` and ``rdu regress`` on the ``rdu`` subcommands ``sub``; ``add_build_options``
+    """``rdu sweep`` on the ``rdu`` subcommands ``sub``; ``add_build_options``
     adds ``--threads``/``--arith``, ``prepare(args)`` checks the build environment (both from
     :mod:`scripts.cli`)."""
-    from scripts import regress
     s = sub.add_parser("sweep", help="run a design-space sweep on Dask (docs/sweeps.md)",
                        description=SWEEP_DOC)
     s.add_argument("spec", metavar="SPEC.yaml", help="the sweep spec")
@@ -998,4 +1021,3 @@ def register(sub, add_build_options, prepare):
     add_cluster_options(s)
     add_build_options(s)
     s.set_defaults(func=lambda a: cmd_sweep(a, prepare))
-    regress.register(sub, add_build_options, prepare)

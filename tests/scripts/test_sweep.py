@@ -56,16 +56,16 @@ def rdu(capsys, *argv):
 BAD = [
     ({"grdi": {"lanes": [4]}}, "spec.yaml: grdi: unknown key (did you mean 'grid'?)"),
     ({"grid": {"lanes": [4, 3]}}, "spec.yaml: grid: lanes = 3: must be a power of two in 2..32"),
-    ({"grid": {"pcu.stagez": [4]}}, "spec.yaml: grid: pcu.stagez: unknown key (did you mean "
-                                    "'stages'?)"),
+    ({"grid": {"pcu.stagez": [4]}}, ("spec.yaml: grid: pcu.stagez: unknown key (did you mean "
+                                    "'stages'?)")),
     ({"grid": {"lanes.x": [4]}}, "spec.yaml: grid: lanes.x: lanes is a value, not a section"),
-    ({"points": [{"pcu.scan": "yes"}]}, "spec.yaml: points[0]: pcu.scan = 'yes': must be true "
-                                        "or false"),
+    ({"points": [{"pcu.scan": "yes"}]}, ("spec.yaml: points[0]: pcu.scan = 'yes': must be true "
+                                        "or false")),
     ({"grid": {"lanes": []}}, "spec.yaml: grid.lanes: empty list"),
-    ({"kernels": [{"kernel": "fft", "n": 100}]}, "spec.yaml: kernels[0]: fft: n = 100: must be a "
-                                                 "power of two"),
-    ({"kernels": [{"kernel": "fftt", "n": 8}]}, "spec.yaml: kernels[0].kernel: 'fftt': unknown "
-                                                "kernel (did you mean 'fft'?)"),
+    ({"kernels": [{"kernel": "fft", "n": 100}]}, ("spec.yaml: kernels[0]: fft: n = 100: must be a "
+                                                 "power of two")),
+    ({"kernels": [{"kernel": "fftt", "n": 8}]}, ("spec.yaml: kernels[0].kernel: 'fftt': unknown "
+                                                "kernel (did you mean 'fft'?)")),
     ({"kernels": [{"kernel": "fft", "m": 8}]}, "spec.yaml: kernels[0].m: unknown key"),
     ({"metrics": ["cycles", "lut"]}, "spec.yaml: metrics: 'lut': unknown metric"),
     ({"base": "huge"}, "spec.yaml: base: config 'huge': no such preset or file"),
@@ -234,7 +234,7 @@ def test_sweep_through_a_scheduler_address(scheduler, tmp_path, capsys, monkeypa
     n = len(sweep.load_spec(spec).tasks)
     assert code == 0, err
     assert f"{n} points: 0 stored before, {n} computed, 0 failed" in out
-    assert f"on 2 worker(s)" in out
+    assert "on 2 worker(s)" in out
     recs = json.loads((tmp_path / "res" / "results.json").read_text())["runs"]
     assert {r["pid"] for r in recs}.isdisjoint({os.getpid()})     # computed by the workers
 
