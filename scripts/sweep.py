@@ -47,6 +47,8 @@ import itertools
 import json
 import logging
 import os
+import signal
+import threading
 import time
 import traceback
 import typing
@@ -630,16 +632,44 @@ AREA_CELLS = ("LUT4_eq", "LUT4", "CCU2C", "TRELLIS_FF", "MULT18X18D", "DP16KD", 
 # ---- running tasks on a cluster ---------------------------------------------------------------
 
 @contextlib.contextmanager
-def cluster(workers=None, scheduler=None, jobqueue=None, jobqueue_options=None, jobs=1):
-    """A ``distributed.Client``: on ``scheduler`` (an address) if given; else on a dask-jobqueue
-    cluster of the batch system ``jobqueue`` (``jobqueue_options``: its keyword arguments,
-    ``jobs``: how many batch jobs to ask for); else on an embedded ``LocalCluster`` of
-    ``workers`` single-threaded worker processes (default: one per core)."""
+def cluster(workers=None, scheduler=None, jobqueue=None, jobqueue_options=None, jobs=1,
+            connect_timeout=20):
+    """A ``distributed.Client``: on ``scheduler`` (an address; given up after
+    ``connect_timeout`` seconds) if given; else on a dask-jobqueue cluster of the batch system
+    ``jobqueue`` (``jobqueue_options``: its keyword arguments, ``jobs``: how many batch jobs to
+    ask for); else on an embedded ``LocalCluster`` of ``workers`` single-threaded worker
+    processes (default: one per core). SIGTERM ends the block as Ctrl-C does (the cluster is
+    closed, the results stored so far stay)."""
     # deferred: distributed takes about a second to import; only sweeps and regressions need it
     from distributed import Client, LocalCluster
+    with _terminate_as_interrupt():
+        yield from _clients(Client, LocalCluster, workers, scheduler, jobqueue,
+                            jobqueue_options, jobs, connect_timeout)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (a batch system's or ``kill``'s) raises KeyboardInterrupt in the main thread, so
+    the cluster and its workers are shut down instead of left running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _clients(Client, LocalCluster, workers, scheduler, jobqueue, jobqueue_options, jobs,
+             connect_timeout):
     if scheduler:
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout=f"{connect_timeout}s")
         except OSError as e:
             raise runner.ToolError(f"--scheduler {scheduler}: cannot reach the Dask scheduler "
                                    f"({str(e).splitlines()[0]})") from None

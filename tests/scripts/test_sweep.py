@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from scripts import cli, regress, sweep
+from tb import runner
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -250,12 +251,13 @@ def test_regress_through_a_scheduler_address(scheduler, tmp_path, capsys, monkey
     assert summary["failed"] == 0 and summary["config_files"] == ["small"]
 
 
-def test_unreachable_scheduler_is_one_line_exit_3(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    spec = write(tmp_path, MAPPING_SPEC)
-    code, _, err = rdu(capsys, "sweep", spec, "--scheduler", "tcp://127.0.0.1:9")
-    assert code == 3 and "\n" not in err
-    assert err.startswith("rdu: error: --scheduler tcp://127.0.0.1:9: cannot reach"), err
+def test_unreachable_scheduler_is_a_tool_error_naming_the_flag():
+    with pytest.raises(runner.ToolError) as e, \
+            sweep.cluster(scheduler="tcp://127.0.0.1:9", connect_timeout=2):
+        pass
+    assert "\n" not in str(e.value)
+    assert str(e.value).startswith("--scheduler tcp://127.0.0.1:9: cannot reach the Dask "
+                                   "scheduler"), str(e.value)
 
 
 # ---- regressions: draws and replay ------------------------------------------------------------
