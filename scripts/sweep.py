@@ -998,13 +998,31 @@ def jobqueue_options(pairs, section=None):
     return opts
 
 
-def client_for(args, spec_workers=None, section=None):
-    """The :func:`cluster` the command-line ``args`` ask for."""
-    section = section or {}
+def _system(args, section):
     system = args.jobqueue or (section.get("system") if section and not args.scheduler
                                else None)
     if args.jobqueue_option and not system:
         raise ConfigError("--jobqueue-option: needs --jobqueue (or jobqueue.system in the spec)")
+    return system
+
+
+def job_script(system, options):
+    """The batch script dask-jobqueue would submit for ``system`` with ``options`` (what
+    ``rdu sweep --jobqueue SYSTEM --dry-run`` prints); needs no batch system."""
+    # deferred: only for batch systems
+    import dask_jobqueue
+    cls = getattr(dask_jobqueue, JOBQUEUES[system])
+    try:
+        with cls(**options) as c:
+            return c.job_script()
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"jobqueue.options: {str(e).splitlines()[0]}") from None
+
+
+def client_for(args, spec_workers=None, section=None):
+    """The :func:`cluster` the command-line ``args`` ask for."""
+    section = section or {}
+    system = _system(args, section)
     return cluster(workers=args.workers or spec_workers, scheduler=args.scheduler,
                    jobqueue=system, jobqueue_options=jobqueue_options(args.jobqueue_option,
                                                                       section),
@@ -1019,6 +1037,11 @@ def cmd_sweep(args, prepare):
             stored = Store(out).has(t.key)
             print(f"{'stored ' if stored else 'to run '} {t.kind:6} {t.label}")
         print(f"{len(spec.tasks)} points ({spec.name})")
+        system = _system(args, spec.jobqueue or {})
+        if system:
+            opts = jobqueue_options(args.jobqueue_option, spec.jobqueue)
+            print(f"--- the {system} job script of each worker job ---")
+            print(job_script(system, opts))
         return 0
     prepare(args)
     with client_for(args, spec.workers, spec.jobqueue) as client:
@@ -1047,7 +1070,8 @@ def register(sub, add_build_options, prepare):
     s.add_argument("--out", default=None, metavar="DIR",
                    help="results, tables and plots (default: build/sweep/<spec name>)")
     s.add_argument("--dry-run", action="store_true",
-                   help="list the points (stored or to run) and stop")
+                   help="list the points (stored or to run), and with --jobqueue the job "
+                        "script, and stop")
     add_cluster_options(s)
     add_build_options(s)
     s.set_defaults(func=lambda a: cmd_sweep(a, prepare))

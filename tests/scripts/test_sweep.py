@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -258,6 +260,30 @@ def test_unreachable_scheduler_is_a_tool_error_naming_the_flag():
     assert "\n" not in str(e.value)
     assert str(e.value).startswith("--scheduler tcp://127.0.0.1:9: cannot reach the Dask "
                                    "scheduler"), str(e.value)
+
+
+def _documented_jobqueue_commands():
+    """The ``rdu sweep ... --jobqueue SYSTEM ...`` examples of docs/sweeps.md, as argv lists."""
+    text = (ROOT / "docs" / "sweeps.md").read_text().replace("\\\n", " ")
+    return [shlex.split(m.group(1)) for m in re.finditer(r"\$ rdu (sweep \S+ --jobqueue .*)", text)]
+
+
+@pytest.mark.parametrize("argv", _documented_jobqueue_commands(), ids=lambda a: a[3])
+def test_documented_jobqueue_examples_make_job_scripts(argv, tmp_path, capsys, monkeypatch):
+    """Each documented batch-system example, as ``--dry-run``: dask-jobqueue accepts its options
+    and prints the job script (no batch system needed)."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, MAPPING_SPEC, argv[1])
+    code, out, err = rdu(capsys, *argv, "--dry-run")
+    assert code == 0, err
+    directive = {"slurm": "#SBATCH", "lsf": "#BSUB", "pbs": "#PBS", "sge": "#$"}[argv[3]]
+    script = out.split("job script of each worker job ---", 1)[1]
+    assert f"{directive} " in script and "distributed.cli.dask_worker" in script
+    assert "--nthreads 1" in script
+
+
+def test_documented_examples_cover_every_batch_system():
+    assert sorted(a[3] for a in _documented_jobqueue_commands()) == sorted(sweep.JOBQUEUES)
 
 
 # ---- regressions: draws and replay ------------------------------------------------------------
