@@ -852,7 +852,7 @@ def _write_csv(path, rows, first):
 
 def write_outputs(spec, out):
     """``results.json`` (every record), ``results.csv`` (a row per run point, joined with its
-    fabric's area), ``fabrics.csv`` (a row per fabric, with area / Fmax) and the plots; returns
+    fabric's area), ``results.md`` (the same as a Markdown table), ``fabrics.csv`` (a row per fabric, with area / Fmax) and the plots; returns
     the files written."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -869,8 +869,43 @@ def write_outputs(spec, out):
     if fabs:
         _write_csv(out / "fabrics.csv", fabs, (*spec.swept, "status"))
         files.append(out / "fabrics.csv")
+    if runs:
+        (out / "results.md").write_text(markdown(spec, runs))
+        files.append(out / "results.md")
     files += plots(spec, runs, out)
     return files
+
+
+#: The columns of ``results.md`` after the swept keys: (heading, field).
+MD_COLUMNS = (("kernel", "kernel"), ("shape", "label"), ("dtype", "dtype"),
+              ("mapping", "options"), ("status", "status"), ("cycles", "cycles"),
+              ("ideal cycles", "ideal_cycles"), ("phases", "phases"),
+              ("utilization", "utilization"), ("bit-exact", "bit_exact"),
+              ("fabric LUT4-eq", "fabric_LUT4_eq"), ("fabric FF", "fabric_TRELLIS_FF"),
+              ("Fmax MHz", "fmax_mhz"))
+
+
+def markdown(spec, runs):
+    """``results.md``: the run points as a Markdown table (the swept keys, then
+    :data:`MD_COLUMNS` that have a value somewhere), sorted by kernel, shape and the keys."""
+    cols = [(k, k) for k in spec.swept] + [c for c in MD_COLUMNS
+                                           if any(r.get(c[1]) not in (None, "") for r in runs)]
+
+    def cell(r, field):
+        v = r.get(field)
+        if field == "options":
+            return "baseline" if (v or {}).get("baseline") else "default"
+        if field == "utilization" and isinstance(v, float):
+            return f"{v:.1%}"
+        return "" if v is None else _plain(v)
+
+    rows = sorted(runs, key=lambda r: (r.get("kernel", ""), _sort_key(r.get("label", "")),
+                                       [_sort_key(_plain(r["overrides"].get(k)))
+                                        for k in spec.swept]))
+    lines = ["| " + " | ".join(h for h, _ in cols) + " |",
+             "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cell(r, f) for _, f in cols) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
 
 
 def pareto_front(points):

@@ -193,10 +193,11 @@ def test_rtl_point_and_regress_on_the_embedded_cluster(tmp_path, capsys, monkeyp
 
 # ---- a scheduler and workers as separate processes ----------------------------------------------
 
-@pytest.fixture(scope="module")
-def scheduler(tmp_path_factory):
+@pytest.fixture
+def scheduler(tmp_path):
     """``dask scheduler`` and two ``dask worker`` processes on localhost; yields the address."""
-    tmp = tmp_path_factory.mktemp("dask")
+    tmp = tmp_path / "dask"
+    tmp.mkdir()
     info = tmp / "scheduler.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__LOGGING__DISTRIBUTED":
            "error"}
@@ -221,7 +222,7 @@ def scheduler(tmp_path_factory):
             c.wait_for_workers(2, timeout=120)
         yield address
     finally:
-        for p in procs:
+        for p in reversed(procs):     # the workers first: they close without a scheduler wait
             p.terminate()
         for p in procs:
             try:
@@ -230,7 +231,10 @@ def scheduler(tmp_path_factory):
                 p.kill()
 
 
-def test_sweep_through_a_scheduler_address(scheduler, tmp_path, capsys, monkeypatch):
+@pytest.mark.verilator
+def test_sweep_and_regress_through_a_scheduler_address(scheduler, tmp_path, capsys,
+                                                       monkeypatch):
+    """One test, so that one scheduler serves both (tests may run in different processes)."""
     monkeypatch.chdir(tmp_path)
     spec = write(tmp_path, MAPPING_SPEC)
     code, out, err = rdu(capsys, "-q", "sweep", spec, "--scheduler", scheduler, "--out", "res")
@@ -241,10 +245,6 @@ def test_sweep_through_a_scheduler_address(scheduler, tmp_path, capsys, monkeypa
     recs = json.loads((tmp_path / "res" / "results.json").read_text())["runs"]
     assert {r["pid"] for r in recs}.isdisjoint({os.getpid()})     # computed by the workers
 
-
-@pytest.mark.verilator
-def test_regress_through_a_scheduler_address(scheduler, tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)
     code, out, err = rdu(capsys, "-q", "regress", "--size", "ci", "--runs", "2", "--seed", "11",
                          "--kernels", "scan,fft", "--scheduler", scheduler, "--out", "reg")
     assert code == 0, out + err
