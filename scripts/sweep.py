@@ -700,14 +700,16 @@ def _dask_key(task, session):
     return f"rdu-{task.kind}-{what}-{task.key[:16]}-{session}"
 
 
-def run_tasks(client, tasks, store, on_result=None, say=progress.say):
+def run_tasks(client, tasks, store, on_result=None, say=progress.say, retry_failed=False):
     """Run the ``tasks`` not yet in ``store`` on ``client``; store each record as it arrives.
     Returns ``(records, lost)``: the records of this run, and the tasks whose worker was lost
     more often than the scheduler allows (not stored: a rerun retries them). ``on_result(record,
-    done, total)`` is called after each stored record."""
+    done, total)`` is called after each stored record. ``retry_failed``: also rerun the tasks
+    stored as failed (after a transient failure: a full disk, a tool killed)."""
     # deferred: as in cluster()
     from distributed import as_completed
-    todo = [t for t in tasks if not store.has(t.key)]
+    todo = [t for t in tasks if not store.has(t.key)
+            or (retry_failed and (store.get(t.key) or {}).get("status") != "ok")]
     if not todo:
         return [], []
     cache = str(runner.cache_dir())
@@ -736,7 +738,8 @@ def run_tasks(client, tasks, store, on_result=None, say=progress.say):
                 rec = f.result()
             except Exception as e:    # noqa: BLE001 — KilledWorker, a cancelled future, ...
                 lost.append((t, e))
-                say(f"lost: {t.label}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+                first_line = str(e).splitlines()[0] if str(e) else ""
+                say(f"lost: {t.label}: {type(e).__name__}: {first_line}")
                 count.advance(failed=True)
                 continue
             store.put(rec)
@@ -751,19 +754,21 @@ def run_tasks(client, tasks, store, on_result=None, say=progress.say):
     return records, lost
 
 
-def sweep(spec, out, client, on_result=None, say=progress.say):
+def sweep(spec, out, client, on_result=None, say=progress.say, retry_failed=False):
     """Run ``spec`` (a :class:`Spec`) on ``client``, storing results in ``out``; then write the
     tables and plots (:func:`write_outputs`). Returns a summary dict."""
     out = Path(out)
     store = Store(out)
-    stored = sum(store.has(t.key) for t in spec.tasks)
+    stored = sum(store.has(t.key) and not (retry_failed and store.get(t.key)["status"] != "ok")
+                 for t in spec.tasks)
     where = getattr(client, "dashboard_link", None)
     n_workers = len(client.scheduler_info().get("workers", {}))
     say(f"sweep {spec.name}: {len(spec.tasks)} points, {stored} stored, "
         f"{len(spec.tasks) - stored} to run on {n_workers} worker(s)"
         + (f"; dashboard {where}" if where else ""))
     t0 = time.perf_counter()
-    records, lost = run_tasks(client, spec.tasks, store, on_result=on_result, say=say)
+    records, lost = run_tasks(client, spec.tasks, store, on_result=on_result, say=say,
+                              retry_failed=retry_failed)
     wall = time.perf_counter() - t0
     files = write_outputs(spec, out)
     failed = [r for r in (store.get(t.key) for t in spec.tasks) if r and r["status"] != "ok"]
@@ -1080,7 +1085,7 @@ def cmd_sweep(args, prepare):
         return 0
     prepare(args)
     with client_for(args, spec.workers, spec.jobqueue) as client:
-        summary = sweep(spec, out, client)
+        summary = sweep(spec, out, client, retry_failed=args.retry_failed)
     return report(spec.name, summary)
 
 
@@ -1107,6 +1112,8 @@ def register(sub, add_build_options, prepare):
     s.add_argument("--dry-run", action="store_true",
                    help="list the points (stored or to run), and with --jobqueue the job "
                         "script, and stop")
+    s.add_argument("--retry-failed", action="store_true",
+                   help="also rerun the points stored as failed (default: only missing ones)")
     add_cluster_options(s)
     add_build_options(s)
     s.set_defaults(func=lambda a: cmd_sweep(a, prepare))
