@@ -148,9 +148,23 @@ def test_local_cluster_interrupted_then_resumed_computes_nothing_twice(tmp_path)
     assert len({r["pid"] for r in recs}) >= 2      # both worker processes worked
     text = (tmp_path / "results.csv").read_text().splitlines()
     assert text[0].startswith("lanes,status,kernel,label") and len(text) == total + 1
+    # a point that does not map is stored as failed, kept by a rerun, redone on request
+    bad = sweep.parse_spec({"base": "small", "points": [{"pcu.scan": False}],
+                            "kernels": [{"kernel": "scan", "n": 8}], "metrics": ["mapping"]},
+                           "bad.yaml")
+    said = []
     with sweep.cluster(workers=1) as client:
         done = sweep.sweep(spec, tmp_path, client, say=lambda s: None)
+        first = sweep.sweep(bad, tmp_path / "bad", client, say=said.append)
+        rerun = sweep.sweep(bad, tmp_path / "bad", client, say=lambda s: None)
+        retry = sweep.sweep(bad, tmp_path / "bad", client, say=lambda s: None, retry_failed=True)
     assert done["computed"] == 0 and done["stored_before"] == total
+    assert (first["computed"], first["failed"]) == (1, 1)
+    assert said[-1].startswith("error: scan 8 fp32 seed 0 on pcu.scan=false: MappingError: scan: "
+                               "the scan mapping needs the scan extension"), said
+    assert (rerun["computed"], rerun["failed"], retry["computed"]) == (0, 1, 1)
+    (row,) = json.loads((tmp_path / "bad" / "results.json").read_text())["runs"]
+    assert row["status"] == "error" and row["error_class"] == "MappingError"
 
 
 def test_worker_killed_mid_sweep_every_point_delivered_once(tmp_path):
