@@ -1083,6 +1083,16 @@ def cmd_sweep(args, prepare):
             print(f"--- the {system} job script of each worker job ---")
             print(job_script(system, opts))
         return 0
+    if args.report:
+        store = Store(out)
+        recs = [store.get(t.key) for t in spec.tasks]
+        for f in write_outputs(spec, out):
+            print(f"wrote {f}")
+        missing = sum(r is None for r in recs)
+        failed = sum(r is not None and r["status"] != "ok" for r in recs)
+        print(f"sweep {spec.name}: {len(recs)} points: {len(recs) - missing} stored "
+              f"({failed} failed), {missing} missing")
+        return 1 if failed or missing else 0
     prepare(args)
     with client_for(args, spec.workers, spec.jobqueue) as client:
         summary = sweep(spec, out, client, retry_failed=args.retry_failed)
@@ -1112,6 +1122,8 @@ def register(sub, add_build_options, prepare):
     s.add_argument("--dry-run", action="store_true",
                    help="list the points (stored or to run), and with --jobqueue the job "
                         "script, and stop")
+    s.add_argument("--report", action="store_true",
+                   help="only write the tables and plots of the points stored so far")
     s.add_argument("--retry-failed", action="store_true",
                    help="also rerun the points stored as failed (default: only missing ones)")
     add_cluster_options(s)
