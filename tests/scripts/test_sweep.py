@@ -113,6 +113,15 @@ def test_grid_times_points_and_keys_follow_the_code(tmp_path):
         ["switch"] * 2
 
 
+def test_the_documented_spec_is_valid(tmp_path):
+    text = (ROOT / "docs" / "sweeps.md").read_text()
+    block = text.split("## The spec", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    spec = sweep.parse_spec(yaml.safe_load(block), "example.yaml", tmp_path, code="x")
+    runs = [t for t in spec.tasks if t.kind == "run"]
+    assert len(runs) == 8 * 5 * 2 and len(spec.units) == 8
+    assert spec.jobqueue["system"] == "slurm" and spec.workers == 2
+
+
 def test_pareto_front():
     pts = [(10, 5, "a"), (8, 9, "b"), (12, 4, "c"), (11, 6, "d"), (8, 10, "e")]
     assert sweep.pareto_front(pts) == [(8, 9, "b"), (10, 5, "a"), (12, 4, "c")]
@@ -258,6 +267,14 @@ def test_sweep_and_regress_through_a_scheduler_address(scheduler, tmp_path, caps
     assert "on 2 worker(s)" in out
     recs = json.loads((tmp_path / "res" / "results.json").read_text())["runs"]
     assert {r["pid"] for r in recs}.isdisjoint({os.getpid()})     # computed by the workers
+    # the stored points, listed and reported without a cluster
+    code, out, _ = rdu(capsys, "sweep", spec, "--out", "res", "--dry-run")
+    assert code == 0 and out.count("stored  map") == n and "to run" not in out
+    (tmp_path / "res" / "results.md").unlink()
+    code, out, _ = rdu(capsys, "sweep", spec, "--out", "res", "--report")
+    assert code == 0 and f"{n} points: {n} stored (0 failed), 0 missing" in out
+    table = (tmp_path / "res" / "results.md").read_text().splitlines()
+    assert table[0].startswith("| lanes | kernel | shape |") and len(table) == n + 2
 
     code, out, err = rdu(capsys, "-q", "regress", "--size", "ci", "--runs", "2", "--seed", "11",
                          "--kernels", "scan,fft", "--scheduler", scheduler, "--out", "reg")
