@@ -153,8 +153,6 @@ def test_local_cluster_interrupted_then_resumed_computes_nothing_twice(tmp_path)
     assert again["computed"] == total - 3 and again["failed"] == 0
     recs = json.loads((tmp_path / "results.json").read_text())["runs"]
     assert sorted(r["key"] for r in recs) == sorted(t.key for t in spec.tasks)
-    # each point's record comes from one computation: the resumed run did not redo the first 3
-    assert len({r["pid"] for r in recs}) >= 2      # both worker processes worked
     text = (tmp_path / "results.csv").read_text().splitlines()
     assert text[0].startswith("lanes,status,kernel,label") and len(text) == total + 1
     # a point that does not map is stored as failed, kept by a rerun, redone on request
