@@ -941,13 +941,17 @@ def plots(spec, runs, out):
         for ax, (g, rs) in zip(axes, areas.items()):
             pts = [(r["fabric_LUT4_eq"], r["cycles"], _overrides_text(r["overrides"]))
                    for r in rs]
-            ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=18, color="0.55")
             front = pareto_front(pts)
+            others = [p for p in pts if p not in front]
+            ax.scatter([p[0] for p in others], [p[1] for p in others], s=18, color="0.55",
+                       label="dominated")
             ax.plot([p[0] for p in front], [p[1] for p in front], "o-", color="C3",
                     label="Pareto front")
-            for x, y, text in front:
-                ax.annotate(text, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
-            ax.set_title(g, fontsize=9)
+            for x, y, text in pts:
+                ax.annotate(text, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points",
+                            color="C3" if (x, y, text) in front else "0.4")
+            ax.margins(0.15)
+            ax.set_title(f"{g} {rs[0]['dtype']}", fontsize=9)
             ax.set_xlabel("fabric LUT4-equivalents (synth_ecp5)")
             ax.set_ylabel("cycles")
             ax.legend(fontsize=7)
