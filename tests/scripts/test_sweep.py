@@ -88,6 +88,16 @@ def test_bad_spec_is_one_line_naming_the_key(bad, message, tmp_path, capsys, mon
     assert "\n" not in err and err.startswith(f"rdu: error: {message}"), err
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--kernels", "fft,fftt"], "--kernels 'fftt': unknown kernel; allowed: gemm"),
+    (["--base", "huge"], "config 'huge': no such preset or file"),
+    (["--jobqueue-option", "cores=1"], "--jobqueue-option: needs --jobqueue"),
+])
+def test_bad_regress_arguments_are_one_line_exit_2(argv, message, capsys):
+    code, _, err = rdu(capsys, "regress", "--size", "ci", *argv)
+    assert code == 2 and "\n" not in err and err.startswith(f"rdu: error: {message}"), err
+
+
 def test_overrides_expand_preset_sections_and_dotted_keys():
     base = {"name": "b", "lanes": 4, "pcu": {"stages": 4}, "memory": {"hbm": "tiny"}}
     out = sweep.apply_overrides(base, {"pcu.stages": 6, "memory.hbm.channels": 2, "lanes": 8},
