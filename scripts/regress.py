@@ -53,8 +53,8 @@ SIZES = {"nightly": {"configs": 4, "runs": 300}, "ci": {"configs": 1, "runs": 8}
 #: run simulates in seconds, large enough to cross the lane count, the counters and the phases.
 SHAPES = {
     "gemm": {"M": (1, 40), "N": (1, 40), "K": (1, 40)},
-    "sdpa": {"n": (1, 24), "d": (1, 8)},
-    "sdpa_naive": {"n": (1, 24), "d": (1, 8)},
+    "sdpa": {"n": (1, 24), "d": (1, 4)},
+    "sdpa_naive": {"n": (1, 24), "d": (1, 4)},
     "fft": {"n": (2, 256)},
     "hyena": {"n": (1, 64)},
     "scan": {"n": (1, 1024)},
@@ -88,22 +88,24 @@ def _dim(rng, kernel, d):
 
 def draw(seed, runs, configs, base_data, kernels=None):
     """``(configurations, draws)``: ``configs`` override mappings (the first ``{}``, the base),
-    each valid on ``base_data``, and ``runs`` draws ``(config index, kernel, shape, dtype,
+    each valid on ``base_data`` and giving a fabric different from the others, and ``runs`` draws ``(config index, kernel, shape, dtype,
     baseline, seed)``, all from the regression ``seed``."""
     rng = random.Random(seed)
     kernels = list(kernels or KERNELS)
     found, tries = [{}], 0
+    fabrics = [engine._fabric(base_data, {}, "regress").to_dict()]
     while len(found) < configs and tries < 100 * configs:
         tries += 1
         keys = rng.sample(sorted(CONFIG_SPACE), rng.randint(1, 3))
         o = {k: rng.choice(CONFIG_SPACE[k]) for k in sorted(keys)}
-        if o in found:
-            continue
         try:
-            engine._fabric(base_data, o, "regress")
+            fabric = engine._fabric(base_data, o, "regress").to_dict()
         except ConfigError:
             continue
+        if fabric in fabrics:       # the base's own values, or a fabric drawn before
+            continue
         found.append(o)
+        fabrics.append(fabric)
     out = []
     for _ in range(runs):
         k = rng.choice(kernels)

@@ -332,6 +332,8 @@ def test_regress_draws_are_reproducible_valid_and_replayable(tmp_path):
     configs, draws = regress.draw(7, 200, 4, base)
     assert (configs, draws) == regress.draw(7, 200, 4, base)
     assert configs[0] == {} and len(configs) == 4
+    fabrics = [sweep._fabric(base, o, "t").to_dict() for o in configs]
+    assert all(a != b for i, a in enumerate(fabrics) for b in fabrics[i + 1:])
     from compiler.requests import KernelRequest
     for ci, k, shape, dtype, baseline, seed in draws:
         KernelRequest.make(k, dtype, **shape)         # within the kernel's limits
