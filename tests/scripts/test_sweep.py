@@ -220,6 +220,13 @@ def test_rtl_point_and_regress_on_the_embedded_cluster(tmp_path, capsys, monkeyp
                          "--kernels", "scan,linear_scan", "--workers", "1", "--out", "reg")
     assert code == 0, out + err
     assert "regress seed 5: 2 runs on 1 configuration(s): 2 passed" in out
+    # the replay command of a run reproduces it exactly (same inputs, seed, cycles)
+    rec = next(r for r in (json.loads(p.read_text()) for p in
+                           (tmp_path / "reg" / "results").glob("*.json")))
+    cmd = regress.replay_command(rec, "small", "behavioural")
+    code, out, err = rdu(capsys, "-q", *shlex.split(cmd)[1:], "--json")
+    assert code == 0, err
+    assert json.loads(out)["cycles"] == rec["cycles"] and json.loads(out)["seed"] == rec["seed"]
 
 
 # ---- a scheduler and workers as separate processes ----------------------------------------------
