@@ -93,13 +93,13 @@ def draw(seed, runs, configs, base_data, kernels=None):
     rng = random.Random(seed)
     kernels = list(kernels or KERNELS)
     found, tries = [{}], 0
-    fabrics = [engine._fabric(base_data, {}, "regress").to_dict()]
+    fabrics = [engine.fabric_of(base_data, {}, "regress").to_dict()]
     while len(found) < configs and tries < 100 * configs:
         tries += 1
         keys = rng.sample(sorted(CONFIG_SPACE), rng.randint(1, 3))
         o = {k: rng.choice(CONFIG_SPACE[k]) for k in sorted(keys)}
         try:
-            fabric = engine._fabric(base_data, o, "regress").to_dict()
+            fabric = engine.fabric_of(base_data, o, "regress").to_dict()
         except ConfigError:
             continue
         if fabric in fabrics:       # the base's own values, or a fabric drawn before
@@ -134,7 +134,7 @@ def _config_file(out, base_name, base_data, overrides):
     path = Path(out) / "configs" / f"{base_name}-{tag}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     head = "# drawn by rdu regress: the base " + base_name + " with " + \
-        engine._overrides_text(overrides) + "\n"
+        engine.overrides_text(overrides) + "\n"
     path.write_text(head + yaml.safe_dump(data, sort_keys=False))
     return str(path)
 
@@ -144,10 +144,10 @@ def regress(client, out, seed, runs, configs, base="small", kernels=None, arith=
     """Draw and run a regression on ``client``; returns ``(summary, failures)`` where each
     failure is ``(record, replay command)``."""
     arith = engine.runner.arith_mode(arith)
-    base_name, _, base_data = engine._base(base, Path("."))
+    base_name, _, base_data = engine.base_config(base, Path("."))
     found, draws = draw(seed, runs, configs, base_data, kernels)
     code = engine.code_digest()
-    fabrics = [(o, engine._fabric(base_data, o, f"regress config {engine._overrides_text(o)}"))
+    fabrics = [(o, engine.fabric_of(base_data, o, f"regress config {engine.overrides_text(o)}"))
                for o in found]
     files = [_config_file(out, base_name, base_data, o) for o in found]
     tasks, config_of = [], {}
@@ -179,7 +179,7 @@ def regress(client, out, seed, runs, configs, base="small", kernels=None, arith=
                                                   "failed": 0})
         row["runs"] += 1
         row["passed" if r["status"] == "ok" else "skipped" if r in skipped else "failed"] += 1
-    summary = {"seed": seed, "runs": len(tasks), "configs": [engine._overrides_text(o)
+    summary = {"seed": seed, "runs": len(tasks), "configs": [engine.overrides_text(o)
                                                              for o in found],
                "config_files": files, "passed": sum(r["status"] == "ok" for r in recs),
                "skipped": len(skipped), "failed": len(failures), "lost": len(lost),
@@ -239,9 +239,9 @@ def register(sub, add_build_options, prepare):
                        description=REGRESS_DOC)
     s.add_argument("--size", choices=tuple(SIZES), default="nightly",
                    help="nightly (default: 4 configurations, 300 runs) or ci (the base, 8 runs)")
-    s.add_argument("--runs", type=engine._positive, default=None, metavar="N",
+    s.add_argument("--runs", type=engine.positive, default=None, metavar="N",
                    help="runs to draw (default: the size's)")
-    s.add_argument("--configs", type=engine._positive, default=None, metavar="N",
+    s.add_argument("--configs", type=engine.positive, default=None, metavar="N",
                    help="configurations: the base and N-1 drawn ones (default: the size's)")
     s.add_argument("--seed", type=_seed, default=None,
                    help="the regression's seed, >= 0 (default: random; printed)")

@@ -86,15 +86,26 @@ __all__ = [
     "Spec",
     "Store",
     "Task",
+    "add_cluster_options",
     "apply_overrides",
+    "base_config",
+    "client_for",
     "cluster",
     "code_digest",
     "execute",
+    "fabric_of",
+    "job_script",
     "load_spec",
+    "markdown",
+    "overrides_text",
+    "pareto_front",
     "parse_spec",
+    "plots",
+    "positive",
     "register",
     "run_tasks",
     "sweep",
+    "task_key",
     "write_outputs",
 ]
 
@@ -143,11 +154,11 @@ class Task:
     @property
     def label(self):
         if self.request is None:
-            return f"{self.options.get('unit')} area on {_overrides_text(self.overrides)}"
+            return f"{self.options.get('unit')} area on {overrides_text(self.overrides)}"
         shape = "x".join(str(v) for v in self.request["shape"].values())
         extra = " baseline" if self.options.get("baseline") else ""
         return (f"{self.request['kernel']} {shape} {self.request['dtype']}{extra} seed "
-                f"{self.seed} on {_overrides_text(self.overrides)}")
+                f"{self.seed} on {overrides_text(self.overrides)}")
 
 
 @dataclasses.dataclass
@@ -167,7 +178,7 @@ class Spec:
     units: list = dataclasses.field(default_factory=list)
 
 
-def _overrides_text(overrides):
+def overrides_text(overrides):
     return ", ".join(f"{k}={_plain(v)}" for k, v in overrides.items()) or "base"
 
 
@@ -224,13 +235,13 @@ def apply_overrides(data, overrides, where):
     return out
 
 
-def _fabric(base_data, overrides, where):
+def fabric_of(base_data, overrides, where):
     """The validated fabric of ``base_data`` with ``overrides``; errors name ``where``."""
     data = apply_overrides(base_data, overrides, where)
     return FabricParams.from_dict(data, source=where)
 
 
-def _base(base, spec_dir):
+def base_config(base, spec_dir):
     """``(name, params, mapping)`` of the spec's ``base``: a preset name, or a YAML file relative
     to the spec's folder (else the working directory)."""
     if not isinstance(base, str) or not base:
@@ -372,19 +383,19 @@ def parse_spec(data, source="spec", spec_dir=None, *, code=None, arith=None):
     if jobqueue is not None:
         _jobqueue_section(jobqueue, f"{source}: jobqueue")
     try:
-        base_name, _, base_data = _base(data.get("base", "small"), spec_dir)
+        base_name, _, base_data = base_config(data.get("base", "small"), spec_dir)
     except ConfigError as e:
         raise ConfigError(f"{source}: base: {e}") from None
     overrides, swept = _overrides_of(data, source)
     # each override alone first, so an error names the key the user wrote
     for k, v in (data.get("grid") or {}).items():
         for x in _as_list(v, f"{source}: grid.{k}"):
-            _fabric(base_data, {k: x}, f"{source}: grid")
+            fabric_of(base_data, {k: x}, f"{source}: grid")
     for i, p in enumerate(data.get("points") or []):
-        _fabric(base_data, p, f"{source}: points[{i}]")
+        fabric_of(base_data, p, f"{source}: points[{i}]")
     fabrics = []
     for o in overrides:
-        params = _fabric(base_data, o, f"{source}: point {_overrides_text(o)}")
+        params = fabric_of(base_data, o, f"{source}: point {overrides_text(o)}")
         fabrics.append((o, params.to_dict()))
     needs_runs = any(m in RTL_METRICS or m == "mapping" for m in metrics)
     kernels = _kernel_entries(data.get("kernels"), f"{source}: kernels") \
@@ -939,7 +950,7 @@ def plots(spec, runs, out):
     if areas:
         fig, axes = figure(len(areas), width=4.6, height=4.0)
         for ax, (g, rs) in zip(axes, areas.items()):
-            pts = [(r["fabric_LUT4_eq"], r["cycles"], _overrides_text(r["overrides"]))
+            pts = [(r["fabric_LUT4_eq"], r["cycles"], overrides_text(r["overrides"]))
                    for r in rs]
             front = pareto_front(pts)
             others = [p for p in pts if p not in front]
@@ -1008,10 +1019,10 @@ def add_cluster_options(s):
                         "cluster")
     g.add_argument("--jobqueue", default=None, choices=tuple(JOBQUEUES),
                    help="start the workers as batch jobs through dask-jobqueue")
-    s.add_argument("--workers", type=_positive, default=None, metavar="N",
+    s.add_argument("--workers", type=positive, default=None, metavar="N",
                    help="worker processes of the embedded cluster (default: the spec's workers, "
                         "else one per core)")
-    s.add_argument("--jobs", type=_positive, default=None, metavar="N",
+    s.add_argument("--jobs", type=positive, default=None, metavar="N",
                    help="--jobqueue: batch jobs to submit (default: the spec's jobqueue.jobs, "
                         "else 1)")
     s.add_argument("--jobqueue-option", action="append", default=[], metavar="KEY=VALUE",
@@ -1020,7 +1031,7 @@ def add_cluster_options(s):
                         "overrides the spec's jobqueue.options")
 
 
-def _positive(text):
+def positive(text):
     try:
         n = int(text, 0)
     except ValueError:

@@ -335,11 +335,11 @@ def test_documented_examples_cover_every_batch_system():
 # ---- regressions: draws and replay ------------------------------------------------------------
 
 def test_regress_draws_are_reproducible_valid_and_replayable(tmp_path):
-    _, _, base = sweep._base("small", tmp_path)
+    _, _, base = sweep.base_config("small", tmp_path)
     configs, draws = regress.draw(7, 200, 4, base)
     assert (configs, draws) == regress.draw(7, 200, 4, base)
     assert configs[0] == {} and len(configs) == 4
-    fabrics = [sweep._fabric(base, o, "t").to_dict() for o in configs]
+    fabrics = [sweep.fabric_of(base, o, "t").to_dict() for o in configs]
     assert all(a != b for i, a in enumerate(fabrics) for b in fabrics[i + 1:])
     from compiler.requests import KernelRequest
     for ci, k, shape, dtype, baseline, seed in draws:
