@@ -54,6 +54,7 @@ import traceback
 import typing
 import uuid
 from pathlib import Path
+from unittest import mock
 
 import yaml
 
@@ -535,12 +536,11 @@ def _json_default(x):
 # ---- the work of one task (runs on a worker) --------------------------------------------------
 
 def _environment(task, cache):
-    """The worker's environment for ``task``: the build cache the client uses (a shared folder
-    on a farm), the task's arithmetic, and no progress lines (the client shows progress)."""
-    if cache:
-        os.environ["RDU_CACHE"] = cache
-    os.environ["RDU_ARITH"] = task.arith
-    os.environ["RDU_QUIET"] = "1"
+    """The environment ``task`` runs in (restored afterwards): the build cache the client uses
+    (a shared folder on a farm), the task's arithmetic, and no progress lines (the client shows
+    progress)."""
+    env = {"RDU_ARITH": task.arith, "RDU_QUIET": "1", **({"RDU_CACHE": cache} if cache else {})}
+    return mock.patch.dict(os.environ, env)
 
 
 def _error(e):
@@ -553,7 +553,11 @@ def execute(task, cache=None):
     """Run one :class:`Task` and return its record (a JSON-able dict). Never raises for a point
     that fails: the error's class and first line are recorded (``status: error``); a wrong
     result is ``status: wrong``."""
-    _environment(task, cache)
+    with _environment(task, cache):
+        return _execute(task)
+
+
+def _execute(task):
     t0 = time.perf_counter()
     rec = {"key": task.key, "kind": task.kind, "overrides": task.overrides,
            "config": task.fabric.get("name"), "seed": task.seed, "options": task.options,
