@@ -634,6 +634,8 @@ def _unit_metrics(task):
         a = ecp5_area(unit_of(params, unit), f"sweep_{unit}_{task.key[:8]}")
         rec.update({k: a[k] for k in AREA_CELLS})
         rec["yosys_s"] = a["yosys_s"]
+        # abc9 crashed and `abc -lut 4` mapped the LUTs: counts not comparable LUT for LUT
+        rec["lut_mapping"] = a.get("lut_mapping", "abc9")
     if "fmax" in task.metrics:
         rec["fmax_mhz"] = unit_timing(params, unit)["fmax_mhz"]
     return rec
@@ -820,6 +822,8 @@ def _fabric_rows(spec, store):
                 if c in r:
                     row[f"{unit}_{c}"] = r[c]
                     total[c] += counts[unit] * r[c]
+            if "lut_mapping" in r:
+                row[f"{unit}_lut_mapping"] = r["lut_mapping"]
             if "fmax_mhz" in r:
                 row[f"{unit}_fmax_mhz"] = r["fmax_mhz"]
                 fmax.append(r["fmax_mhz"])
