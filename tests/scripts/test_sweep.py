@@ -132,6 +132,30 @@ def test_the_documented_spec_is_valid(tmp_path):
     assert spec.jobqueue["system"] == "slurm" and spec.workers == 2
 
 
+def test_fabric_rows_sum_units_over_the_grid_and_name_the_lut_mapper(tmp_path):
+    """The join of the area records (their numbers here are stand-ins: a synthesis takes
+    minutes): each unit kind's cells times its count on the grid, per fabric."""
+    data = {"base": "small", "grid": {"pcu.scan": [True, False]}, "metrics": ["area"]}
+    spec = sweep.parse_spec(data, "s.yaml", tmp_path, code="a")
+    store = sweep.Store(tmp_path)
+    cells = {"pcu": 100, "pmu": 10, "switch": 1}
+    for t in spec.tasks:
+        unit = t.options["unit"]
+        extra = 5 if unit == "pcu" and t.overrides["pcu.scan"] else 0
+        store.put({"key": t.key, "kind": "unit", "status": "ok", "unit": unit,
+                   "overrides": t.overrides, "LUT4_eq": cells[unit] + extra, "TRELLIS_FF": 1,
+                   "lut_mapping": "abc9" if extra else "abc -lut 4 (yosys abc9 assertion)"})
+    _, fabrics = sweep._rows(spec, tmp_path)
+    on, off = sorted(fabrics, key=lambda r: not r["pcu.scan"])
+    counts = on["pcu_count"], on["pmu_count"], on["switch_count"]
+    assert counts[:2] == (2, 2) and counts[2] >= 4
+    assert off["fabric_LUT4_eq"] == 2 * 100 + 2 * 10 + counts[2] * 1
+    assert on["fabric_LUT4_eq"] - off["fabric_LUT4_eq"] == 2 * 5
+    assert on["pcu_lut_mapping"] == "abc9" and off["pcu_lut_mapping"].startswith("abc -lut 4")
+    sweep.write_outputs(spec, tmp_path)
+    assert "pcu_lut_mapping" in (tmp_path / "fabrics.csv").read_text().splitlines()[0]
+
+
 def test_pareto_front():
     pts = [(10, 5, "a"), (8, 9, "b"), (12, 4, "c"), (11, 6, "d"), (8, 10, "e")]
     assert sweep.pareto_front(pts) == [(8, 9, "b"), (10, 5, "a"), (12, 4, "c")]
