@@ -146,7 +146,7 @@ def regress(client, out, seed, runs, configs, base="small", kernels=None, arith=
     arith = engine.runner.arith_mode(arith)
     base_name, _, base_data = engine.base_config(base, Path("."))
     found, draws = draw(seed, runs, configs, base_data, kernels)
-    code = engine.code_digest()
+    code = engine.code_digest("run")
     fabrics = [(o, engine.fabric_of(base_data, o, f"regress config {engine.overrides_text(o)}"))
                for o in found]
     files = [_config_file(out, base_name, base_data, o) for o in found]

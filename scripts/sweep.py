@@ -123,8 +123,8 @@ JOBQUEUES = {"slurm": "SLURMCluster", "lsf": "LSFCluster", "pbs": "PBSCluster",
              "sge": "SGECluster"}
 
 #: The top-level keys of a spec.
-SPEC_KEYS = ("name", "base", "grid", "points", "kernels", "seeds", "metrics", "arith", "workers",
-             "jobqueue")
+SPEC_KEYS = ("name", "base", "grid", "points", "kernels", "seeds", "metrics", "arith",
+             "area_lut_mapping", "workers", "jobqueue")
 
 #: The keys of one entry of ``kernels:`` besides the kernel's shape arguments.
 KERNEL_KEYS = ("kernel", "dtype", "baseline")
@@ -402,7 +402,13 @@ def parse_spec(data, source="spec", spec_dir=None, *, code=None, arith=None):
     kernels = _kernel_entries(data.get("kernels"), f"{source}: kernels") \
         if needs_runs or "kernels" in data else []
     seeds = _seeds(data.get("seeds", 0), f"{source}: seeds")
-    code = code or code_digest()
+    run_code = code or code_digest("run")
+    unit_code = code or (code_digest("unit") if any(m in FABRIC_METRICS for m in metrics)
+                         else None)
+    lut_mapping = data.get("area_lut_mapping", "abc9")
+    if lut_mapping not in ("abc9", "abc"):
+        raise _err(f"{source}: area_lut_mapping", f"{lut_mapping!r}: must be abc9 or abc")
+    unit_options = {"lut_mapping": "abc"} if lut_mapping == "abc" else {}
     kind = "run" if any(m in RTL_METRICS for m in metrics) else "map"
     tasks = []
     fab_metrics = tuple(m for m in metrics if m in FABRIC_METRICS)
@@ -412,19 +418,21 @@ def parse_spec(data, source="spec", spec_dir=None, *, code=None, arith=None):
         for o, fab in fabrics:
             keys = {}
             for unit in AREA_UNITS:
-                key = task_key("unit", _unit_scope(fab, unit), None, {"unit": unit}, 0,
-                               fab_metrics, "", code)
+                options = {"unit": unit, **unit_options}
+                key = task_key("unit", _unit_scope(fab, unit), None, options, 0, fab_metrics,
+                               "", unit_code)
                 keys[unit] = key
                 if key not in seen:
                     seen.add(key)
-                    tasks.append(Task("unit", key, o, fab, options={"unit": unit},
+                    tasks.append(Task("unit", key, o, fab, options=options,
                                       metrics=fab_metrics, arith=arith))
             units.append((o, keys, _unit_counts(fab)))
     if needs_runs:
         run_metrics = tuple(m for m in metrics if m not in FABRIC_METRICS)
         for (o, fab), (req, baseline), seed in itertools.product(fabrics, kernels, seeds):
             options = _options(req, baseline, fab)
-            key = task_key(kind, fab, req.as_dict(), options, seed, run_metrics, arith, code)
+            key = task_key(kind, fab, req.as_dict(), options, seed, run_metrics, arith,
+                           run_code)
             if key not in seen:
                 seen.add(key)
                 tasks.append(Task(kind, key, o, fab, req.as_dict(), options, seed, run_metrics,
@@ -478,18 +486,23 @@ def _jobqueue_section(section, where):
 
 # ---- keys and the store -----------------------------------------------------------------------
 
-#: The modules whose code decides a result: the System's generator (with everything it imports)
-#: and the kernel mappings (loaded by name in :data:`compiler.kernel.MAPPERS`), the run and its
-#: testbench.
-CODE_MODULES = ("memory.chip", "compiler.kernel", "compiler.gemm", "compiler.fft",
-                "compiler.scan", "compiler.sdpa", "tb.run", "tb.cocotb_job", "fpga.timing")
+#: The modules whose code decides a result, by kind of task: for runs (and compile-only points)
+#: the System's generator (with everything it imports), the kernel mappings (loaded by name in
+#: :data:`compiler.kernel.MAPPERS`), the run and its testbench; for area and Fmax the units'
+#: generators as the FPGA flow builds them, and the flow.
+CODE_MODULES = {
+    "run": ("memory.chip", "compiler.kernel", "compiler.gemm", "compiler.fft", "compiler.scan",
+            "compiler.sdpa", "tb.run", "tb.cocotb_job"),
+    "unit": ("fpga.timing", "fpga.build"),
+}
 
 
-def code_digest():
-    """SHA-256 of the code that generates the RTL and compiles the kernels
-    (:func:`tb.runner.generator_digest` of :data:`CODE_MODULES`): part of every result's key, so
-    a changed generator or mapping recomputes the points while edits of comments do not."""
-    return runner.generator_digest(*CODE_MODULES)
+def code_digest(kind="run"):
+    """SHA-256 of the code that decides the results of ``kind`` tasks (``run`` — runs and
+    compile-only points — or ``unit``; :func:`tb.runner.generator_digest` of
+    :data:`CODE_MODULES`): part of every result's key, so a changed generator, mapping or flow
+    recomputes the points it could change while edits of comments do not."""
+    return runner.generator_digest(*CODE_MODULES[kind])
 
 
 def task_key(kind, fabric, request, options, seed, metrics, arith, code):
@@ -631,7 +644,8 @@ def _unit_metrics(task):
     unit = task.options["unit"]
     rec = {"unit": unit}
     if "area" in task.metrics:
-        a = ecp5_area(unit_of(params, unit), f"sweep_{unit}_{task.key[:8]}")
+        a = ecp5_area(unit_of(params, unit), f"sweep_{unit}_{task.key[:8]}",
+                      lut_mapping=task.options.get("lut_mapping", "abc9"))
         rec.update({k: a[k] for k in AREA_CELLS})
         rec["yosys_s"] = a["yosys_s"]
         # abc9 crashed and `abc -lut 4` mapped the LUTs: counts not comparable LUT for LUT

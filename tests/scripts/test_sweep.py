@@ -74,6 +74,7 @@ BAD = [
     ({"base": "huge"}, "spec.yaml: base: config 'huge': no such preset or file"),
     ({"seeds": [1, -2]}, "spec.yaml: seeds: -2: must be an integer >= 0"),
     ({"jobqueue": {"system": "condor"}}, "spec.yaml: jobqueue.system: 'condor': allowed: slurm"),
+    ({"area_lut_mapping": "abc10"}, "spec.yaml: area_lut_mapping: 'abc10': must be abc9 or abc"),
 ]
 
 
@@ -121,6 +122,10 @@ def test_grid_times_points_and_keys_follow_the_code(tmp_path):
     # a PCU-only change (pcu.scan) shares the PMU's and the switch's synthesis
     assert sorted(t.options["unit"] for t in area.tasks) == ["pcu"] * 4 + ["pmu"] * 2 + \
         ["switch"] * 2
+    abc = sweep.parse_spec({**data, "metrics": ["area"], "area_lut_mapping": "abc"}, "s.yaml",
+                           tmp_path, code="a")
+    assert {t.options["lut_mapping"] for t in abc.tasks} == {"abc"}
+    assert not {t.key for t in abc.tasks} & {t.key for t in area.tasks}
 
 
 def test_the_documented_spec_is_valid(tmp_path):
