@@ -24,7 +24,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from amaranth import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import Out
 
+from fpga.build import ecp5_area
 from scripts import cli, regress, sweep
 from tb import runner
 
@@ -159,6 +163,23 @@ def test_fabric_rows_sum_units_over_the_grid_and_name_the_lut_mapper(tmp_path):
     assert on["pcu_lut_mapping"] == "abc9" and off["pcu_lut_mapping"].startswith("abc -lut 4")
     sweep.write_outputs(spec, tmp_path)
     assert "pcu_lut_mapping" in (tmp_path / "fabrics.csv").read_text().splitlines()[0]
+
+
+def test_area_with_abc_lut_mapping_on_request():
+    """``area_lut_mapping: abc``: the LUTs of every unit mapped by ``abc -lut 4`` from the
+    start (yosys on a small design: seconds)."""
+    class Counter(wiring.Component):
+        def __init__(self):
+            super().__init__({"out": Out(12)})
+
+        def elaborate(self, platform):
+            m = Module()
+            m.d.sync += self.out.eq(self.out + 3)
+            return m
+
+    abc = ecp5_area(Counter(), "sweep_counter", lut_mapping="abc")
+    assert abc["lut_mapping"] == "abc -lut 4 (asked for)" and abc["LUT4_eq"] > 0
+    assert abc["TRELLIS_FF"] == 12
 
 
 def test_pareto_front():
