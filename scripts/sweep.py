@@ -863,8 +863,10 @@ def _rows(spec, out):
         r = store.get(t.key)
         if r is None:
             continue
-        row = {**r["overrides"], **r}
-        fab = fabrics.get(json.dumps(r["overrides"], sort_keys=True))
+        # this spec's overrides: a result stored by another spec (same fabric, same key) may
+        # have been reached through other keys
+        row = {**t.overrides, **r, "overrides": t.overrides}
+        fab = fabrics.get(json.dumps(t.overrides, sort_keys=True))
         if fab is not None and fab["status"] == "ok":
             row.update({k: v for k, v in fab.items() if k.startswith("fabric_")
                         or k == "fmax_mhz"})

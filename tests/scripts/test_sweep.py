@@ -182,6 +182,22 @@ def test_area_with_abc_lut_mapping_on_request():
     assert abc["TRELLIS_FF"] == 12
 
 
+def test_rows_show_this_specs_overrides_for_results_another_spec_stored(tmp_path):
+    """A result is keyed by its fabric, not by the overrides that reached it: a sweep that adds
+    a grid key reuses the stored points, shown with its own keys."""
+    one = {"base": "small", "grid": {"pcu.scan": [True]}, "kernels": [{"kernel": "scan", "n": 8}],
+           "metrics": ["mapping"]}
+    two = {**one, "grid": {"lanes": [4], "pcu.scan": [True]}}
+    a = sweep.parse_spec(one, "a.yaml", tmp_path, code="c")
+    b = sweep.parse_spec(two, "b.yaml", tmp_path, code="c")
+    assert [t.key for t in a.tasks] == [t.key for t in b.tasks]      # lanes 4 is small's own
+    t = a.tasks[0]
+    sweep.Store(tmp_path).put({"key": t.key, "kind": "map", "status": "ok", "kernel": "scan",
+                               "label": "8", "overrides": t.overrides})
+    (row,), _ = sweep._rows(b, tmp_path)
+    assert row["overrides"] == {"lanes": 4, "pcu.scan": True} and row["lanes"] == 4
+
+
 def test_pareto_front():
     pts = [(10, 5, "a"), (8, 9, "b"), (12, 4, "c"), (11, 6, "d"), (8, 10, "e")]
     assert sweep.pareto_front(pts) == [(8, 9, "b"), (10, 5, "a"), (12, 4, "c")]
