@@ -142,13 +142,18 @@ def _abc_lut_script(ys, top):
     Path(ys).write_text("\n".join(lines) + "\n")
 
 
-def synth_ecp5_run(exe, ys, top, cwd, log, say=None, timeout=None):
+def synth_ecp5_run(exe, ys, top, cwd, log, say=None, timeout=None, lut_mapping="abc9"):
     """Run yosys script ``ys`` (``-l log``) in ``cwd``; if abc9 crashed or returned a broken
     netlist (:func:`_abc9_crash`), rewrite the script with :func:`_abc_lut_script` and run it
     again. Returns ``(wall_s, returncode, output, fallback)``: ``fallback`` says why the second
     run was needed, or is ``None``. The one place both the board build and the unit timing
-    probe (:mod:`fpga.timing`) synthesise for ECP5."""
+    probe (:mod:`fpga.timing`) synthesise for ECP5. ``lut_mapping="abc"`` maps the LUTs with
+    ``abc -lut 4`` from the start (so that designs compared LUT for LUT share a mapper)."""
     cmd = [exe, "-q", "-l", Path(log).name, Path(ys).name]
+    if lut_mapping == "abc":
+        _abc_lut_script(Path(cwd) / Path(ys).name, top)
+        wall, rc, text = _run(cmd, cwd, Path(cwd) / "yosys.log", "yosys", timeout=timeout)
+        return wall, rc, text, "abc -lut 4 (asked for)"
     wall, rc, text = _run(cmd, cwd, Path(cwd) / "yosys.log", "yosys", timeout=timeout)
     why = _abc9_crash(Path(cwd) / Path(log).name)
     if why is None:
@@ -578,7 +583,8 @@ def _write_report(report, out, t_all):
     return report
 
 
-def cell_counts(component, name, family="ecp5", opts="", yosys=None, out=None, timeout=None):
+def cell_counts(component, name, family="ecp5", opts="", yosys=None, out=None, timeout=None,
+                lut_mapping="abc9"):
     """Synthesise one Amaranth component (no board, no pins) with ``synth_<family> <opts>`` and
     return yosys's ``stat -json`` cell counts of the flattened design, ``{cell type: count}``, plus
     ``yosys_s`` (wall time) and, when abc9 failed on ECP5 and the LUTs were mapped by
@@ -599,7 +605,8 @@ def cell_counts(component, name, family="ecp5", opts="", yosys=None, out=None, t
     try:
         if family == "ecp5":     # abc9 of some yosys versions asserts on wide muxes (switches)
             wall, rc, text, fallback = synth_ecp5_run(exe, tmp / f"{name}.ys", name, tmp,
-                                                      tmp / f"{name}.rpt", timeout=timeout)
+                                                      tmp / f"{name}.rpt", timeout=timeout,
+                                                      lut_mapping=lut_mapping)
         else:
             wall, rc, text = _run([exe, "-q", "-l", f"{name}.rpt", f"{name}.ys"], tmp,
                                   tmp / "yosys.log", "yosys", timeout=timeout)
@@ -626,12 +633,13 @@ ECP5_AREA_CELLS = ("LUT4", "CCU2C", "PFUMX", "L6MUX21", "TRELLIS_FF", "TRELLIS_D
                    "MULT18X18D", "DP16KD")
 
 
-def ecp5_area(component, name, opts="", yosys=None, timeout=None):
+def ecp5_area(component, name, opts="", yosys=None, timeout=None, lut_mapping="abc9"):
     """Synthesise ``component`` with yosys ``synth_ecp5 <opts>`` (:func:`cell_counts`) and return
     its cell counts: every type of :data:`ECP5_AREA_CELLS` (0 when unused) and any other type
     yosys used, ``LUT4_eq`` = LUT4 + 2·CCU2C (one logic-area figure) and ``yosys_s``. Raises
     :class:`BuildFailed` as :func:`cell_counts` does."""
-    cells = cell_counts(component, name, "ecp5", opts=opts, yosys=yosys, timeout=timeout)
+    cells = cell_counts(component, name, "ecp5", opts=opts, yosys=yosys, timeout=timeout,
+                        lut_mapping=lut_mapping)
     area = {**{cell: 0 for cell in ECP5_AREA_CELLS}, **cells}
     area["LUT4_eq"] = area["LUT4"] + 2 * area["CCU2C"]
     return area

@@ -40,7 +40,7 @@ from hw import smoke
 from hw.params import ConfigError, describe, load
 from interconnect import fabric, switch
 from memory import chip, system
-from scripts import bench, plot
+from scripts import bench, plot, regress, sweep
 from tb import cache, runner
 from tb.run import run_kernel
 from tb.simjob import main_job
@@ -279,6 +279,14 @@ def cmd_sim(args):
     load(args.config)
     check_cache()
     return main_job(args.config, seed=args.seed, json_out=args.json, smoke=args.smoke)
+
+
+def prepare_builds(args):
+    """Before a command that builds and simulates anywhere (``rdu sweep``, ``rdu regress``):
+    ``RDU_SEED``, ``--threads``, ``--arith`` and the build cache checked."""
+    check_seed_env()
+    apply_build_options(args)
+    check_cache()
 
 
 def cmd_bench(args):
@@ -535,6 +543,8 @@ def build_parser():
     register_run(sub)
     register_cache(sub)
     plot.register(sub)
+    sweep.register(sub, add_build_options, prepare_builds)
+    regress.register(sub, add_build_options, prepare_builds)
     fpga_cli.register(sub)
     return p
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from compiler.requests import KERNELS
 from hw.params import ConfigError, load
 
-__all__ = ["BENCH_DIR", "FORMATS", "OUT_DIR", "Skip", "plot", "register", "work"]
+__all__ = ["BENCH_DIR", "FORMATS", "OUT_DIR", "Skip", "figure", "plot", "register", "work"]
 
 BENCH_DIR = Path("build") / "bench"
 OUT_DIR = Path("build") / "plots"
@@ -85,7 +85,9 @@ class Results:
 
 # ---- figures ---------------------------------------------------------------------------------
 
-def _figure(panels, width=6.0, height=4.2):
+def figure(panels, width=6.0, height=4.2):
+    """A matplotlib figure of ``panels`` axes side by side (Agg canvas, constrained layout):
+    ``(figure, [axes])``. Also used by ``rdu sweep``'s plots."""
     # deferred: matplotlib takes about a second to import; only `rdu plot` needs it
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -170,7 +172,7 @@ def _panels(res, stem, parts, title):
     ok, missing = [], []
     for name, draw in parts:
         try:
-            _, (ax,) = _figure(1)   # a trial drawing: does the panel have its data?
+            _, (ax,) = figure(1)   # a trial drawing: does the panel have its data?
             draw(res, ax)
             ok.append((name, draw))
         except Skip as e:
@@ -178,7 +180,7 @@ def _panels(res, stem, parts, title):
     if not ok:
         raise Skip("; ".join(missing))
     res.skips += [f"skip {stem} panel {m}" for m in missing]
-    fig, axes = _figure(len(ok))
+    fig, axes = figure(len(ok))
     for (name, draw), ax in zip(ok, axes):
         draw(res, ax)
     fig.suptitle(title)
@@ -188,7 +190,7 @@ def _panels(res, stem, parts, title):
 def sdpa_buffer(res):
     rows = res.rows("sdpa", ("form", "N", "buffer_hw_words"), where=lambda r: "form" in r)
     tput = [r for r in rows if _number(r.get("pairs_per_cycle"))]
-    fig, axes = _figure(2 if tput else 1)
+    fig, axes = figure(2 if tput else 1)
     groups = {}
     for r in rows:
         groups.setdefault(r["form"], []).append((r["N"], r["buffer_hw_words"]))
@@ -260,7 +262,7 @@ def _speedup_pcu(res):
 def speedups(res):
     bars = _collect(res, "speedups", [("fft", _speedup_fft), ("scan", _speedup_scan),
                                       ("pcu", _speedup_pcu)])
-    fig, (ax,) = _figure(1, width=9.0, height=0.3 * len(bars) + 1.8)
+    fig, (ax,) = figure(1, width=9.0, height=0.3 * len(bars) + 1.8)
     _bars(ax, bars, "speedup = cycles extension off / cycles extension on")
     ax.axvline(1.0, color="k", lw=0.8)
     fig.suptitle("Extension on/off speedups (same bits)")
@@ -295,7 +297,7 @@ def _area_arith(res):
 def area(res):
     bars = _collect(res, "area", [("pcu", _area_pcu), ("pmu", _area_pmu),
                                   ("interconnect", _area_switch), ("arith", _area_arith)])
-    fig, (ax,) = _figure(1, width=9.0, height=0.3 * len(bars) + 1.8)
+    fig, (ax,) = figure(1, width=9.0, height=0.3 * len(bars) + 1.8)
     _bars(ax, bars, "LUT4 (yosys synth_ecp5, flattened)")
     fig.suptitle("Area by unit (ECP5 LUT4)")
     return {"area": fig}
@@ -380,7 +382,7 @@ def roofline(res):
 def _roofline(params, pts):
     peak = params.n_pcu * params.lanes * params.pcu.stages
     bw = params.memory.hbm.peak_bytes_per_cycle
-    fig, (ax,) = _figure(1, width=7.5, height=5.0)
+    fig, (ax,) = figure(1, width=7.5, height=5.0)
     xs = [p["intensity"] for p in pts]
     lo, hi = min(xs + [peak / bw]) / 4, max(xs + [peak / bw]) * 4
     grid = [lo * (hi / lo) ** (i / 200) for i in range(201)]

@@ -321,6 +321,18 @@ def _simspeed(res):
                else ""))
 
 
+def _sweep(res):
+    rows = {r["run"]: r for r in res["sweep"]["rows"]}
+    one, two = rows["sweep, 1 worker"], rows["sweep, 2 workers"]
+    serial = rows["serial loop (one process)"]
+    over = rows["engine overhead per point (1 worker - serial)"]
+    ratio = rows["speed-up 1 -> 2 workers"]["ratio"]
+    return (f"{one['points']} points: 1 → 2 workers **{ratio:.2f}×** ({one['wall_s']:.0f} s → "
+            f"{two['wall_s']:.0f} s); serial loop {serial['wall_s']:.0f} s; engine overhead "
+            f"{over['per_point_s']:.2f} s per point (1 worker − serial, cluster start "
+            f"{one['cluster_start_s']:.1f} s included)")
+
+
 _BOARDS = {"ulx3s": "ULX3S", "orangecrab": "OrangeCrab", "icebreaker": "iCEBreaker"}
 
 
@@ -352,6 +364,7 @@ FIGURES = (
     Figure("extensions at kernel level, `sim`", ("fft", "scan"), _extensions, config="sim"),
     Figure("extensions at kernel level, `small`", ("fft", "scan"), _extensions, config="small"),
     Figure("FPGA (smoke design behind the UART bridge)", ("fpga",), _fpga_smoke),
+    Figure("sweep engine on Dask (`small`, RTL points)", ("sweep",), _sweep),
 )
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-__all__ = ["cxx_units", "quiet", "say", "step", "watch_build", "watch_sim"]
+__all__ = ["counter", "cxx_units", "quiet", "say", "step", "watch_build", "watch_sim"]
 
 #: Seconds between two looks at a build folder.
 POLL_S = 0.5
@@ -152,3 +152,34 @@ def watch_sim(top, env, folder):
                      + (f" ({rate / 1e3:,.1f}k cycles/s)" if rate else ""))
         with _polling(update):
             yield
+
+
+class _Count:
+    """What :func:`counter` yields: :meth:`advance` after each item."""
+
+    def __init__(self, update=None):
+        self.done = 0
+        self.failed = 0
+        self._update = update
+
+    def advance(self, failed=False):
+        self.done += 1
+        self.failed += bool(failed)
+        if self._update is not None:
+            self._update(self)
+
+
+@contextlib.contextmanager
+def counter(text, total):
+    """Items of a known number (the points of a sweep): on a terminal a live bar, items done /
+    ``total`` and how many failed, gone when the block ends; nothing otherwise. Yields an object
+    whose ``advance(failed=False)`` counts one item (and whose ``done`` and ``failed`` say how
+    many)."""
+    if not _live():
+        yield _Count()
+        return
+    cols = (TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn())
+    with Progress(*cols, transient=True, console=Console(stderr=True)) as p:
+        task = p.add_task(text, total=total, failed=0)
+        yield _Count(lambda c: p.update(task, completed=c.done, failed=c.failed))

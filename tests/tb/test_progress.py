@@ -91,3 +91,17 @@ def test_simulation_progress_reads_the_clock_file(tmp_path, monkeypatch):
     with progress.watch_sim("rdu_x", env, tmp_path):
         pass
     assert env == {}        # no progress file asked for: the testbench never wakes for it
+
+
+def test_counter_counts_and_draws_only_when_live(monkeypatch, capsys):
+    """``counter`` (sweeps: points done / total, failures): a live bar only on a terminal."""
+    monkeypatch.setattr(progress, "_live", lambda: False)
+    with progress.counter("sweep: 3 points", 3) as c:
+        c.advance()
+        c.advance(failed=True)
+    assert (c.done, c.failed) == (2, 1) and capsys.readouterr().err == ""
+    monkeypatch.setattr(progress, "_live", lambda: True)
+    with progress.counter("sweep: 3 points", 3) as c:
+        for failed in (False, True, True):
+            c.advance(failed=failed)
+    assert (c.done, c.failed) == (3, 2)
