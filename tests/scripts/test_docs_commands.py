@@ -33,8 +33,9 @@ def _commands():
     found = {}
     for path in DOCS:
         text = path.read_text()
+        # a command continued over lines with a trailing backslash is one command
         lines = [ln for block in re.findall(r"```[a-z]*\n(.*?)```", text, re.DOTALL)
-                 for ln in block.splitlines()]
+                 for ln in re.sub(r"\\\n\s*", " ", block).splitlines()]
         for line in lines:
             line = re.sub(r"^\s*\$\s+", "", line.replace("\n", " ")).split("#")[0].strip()
             # several commands side by side in one block line
