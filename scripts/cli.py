@@ -41,6 +41,7 @@ from hw.params import ConfigError, describe, load
 from interconnect import fabric, switch
 from memory import chip, system
 from scripts import bench, plot, regress, sweep
+from scripts.args import seed_arg
 from tb import cache, runner
 from tb.run import run_kernel
 from tb.simjob import main_job
@@ -84,17 +85,6 @@ def console():
 
 class UserError(Exception):
     """An error caused by the user's input: printed as one line, exit status 2."""
-
-
-def seed_arg(text):
-    """argparse type of ``--seed``: an integer >= 0 (decimal or 0x...)."""
-    try:
-        seed = int(text, 0)
-    except ValueError:
-        seed = -1
-    if seed < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be an integer >= 0")
-    return seed
 
 
 def _nearest_existing(path):

@@ -22,7 +22,6 @@ Sizes (:data:`SIZES`): ``nightly`` (the default: 4 configurations, 300 runs) and
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import secrets
@@ -33,6 +32,7 @@ import yaml
 from compiler.requests import KERNELS
 from hw.params import ConfigError, FabricParams, load
 from scripts import sweep as engine
+from scripts.args import seed_arg
 from tb import progress
 
 __all__ = [
@@ -243,7 +243,7 @@ def register(sub, add_build_options, prepare):
                    help="runs to draw (default: the size's)")
     s.add_argument("--configs", type=engine.positive, default=None, metavar="N",
                    help="configurations: the base and N-1 drawn ones (default: the size's)")
-    s.add_argument("--seed", type=_seed, default=None,
+    s.add_argument("--seed", type=seed_arg, default=None,
                    help="the regression's seed, >= 0 (default: random; printed)")
     s.add_argument("--base", default="small",
                    help="the base configuration (preset or YAML file; default: small)")
@@ -254,13 +254,3 @@ def register(sub, add_build_options, prepare):
     engine.add_cluster_options(s)
     add_build_options(s)
     s.set_defaults(func=lambda a: cmd_regress(a, prepare))
-
-
-def _seed(text):
-    try:
-        n = int(text, 0)
-    except ValueError:
-        n = -1
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be an integer >= 0")
-    return n
