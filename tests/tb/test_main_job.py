@@ -1,8 +1,11 @@
 """The kernel suite ``make sim`` runs, on the ``small`` System with **gate-level** arithmetic.
 
 Every other RTL test simulates the behavioural functional units (the default of Verilator
-builds, docs/architecture.md §6); this one keeps the synthesizable ones — what an FPGA build
-gets — checked end to end in CI: every kernel of the suite bit-exact against its golden model.
+builds, docs/architecture.md §6); this one runs the synthesizable ones — what an FPGA build
+gets — end to end: every kernel of the suite bit-exact against its golden model. It needs its own
+System build (about 3 CPU minutes), so it runs in ``make test-slow``; ``make test`` checks the
+gate-level units against the behavioural ones word for word on every opcode
+(``tests/tiles/test_pcu_simfu.py``) and against ``hw.numerics`` (``tests/hw/test_arith_verilator.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import pytest
 
 from tb.simjob import SUITE, main_job
 
-pytestmark = pytest.mark.verilator
+pytestmark = [pytest.mark.verilator, pytest.mark.slow]
 
 
 def test_make_sim_suite_with_gate_level_arithmetic(monkeypatch, tmp_path):
