@@ -43,7 +43,9 @@ def mesh_design(size):
     return _DESIGNS[size]
 
 
-@pytest.mark.parametrize("size", ["2x2", pytest.param("3x3", marks=pytest.mark.slow), "4x4"])
+# 3×3 and 4×4 (multi-hop routes through a bigger mesh: each its own build) run in make test-slow
+@pytest.mark.parametrize("size", ["2x2", pytest.param("3x3", marks=pytest.mark.slow),
+                                  pytest.param("4x4", marks=pytest.mark.slow)])
 def test_mesh_random_routes(size):
     d = mesh_design(size)
     runner.lint(d)
